@@ -1,0 +1,110 @@
+# Makefile for pipeline.  `make run` and `make check` install missing build
+# dependencies (Debian/Ubuntu, through apt-get; sudo when not root) first.
+#
+#   make            build bin/pipeline
+#   make run        run the pipeline on corpus/ with pipeline.conf
+#   make check      every test (Check suites, command-line and end-to-end)
+#   make check SANITIZE=1   the same under AddressSanitizer and UBSan
+#   make install    PREFIX=/usr/local DESTDIR= honoured
+#   V=1             show the full compiler commands
+#
+# Your CFLAGS, CPPFLAGS and LDFLAGS are added to, never replaced.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+STEMMER_LIBS ?= -lstemmer
+PKGS = gsl zlib libutf8proc inih
+TEST_PKGS = check
+
+# What `make deps` installs when missing (Debian package names).
+DEB_BUILD = build-essential pkg-config libgsl-dev zlib1g-dev libutf8proc-dev \
+	libinih-dev libstemmer-dev
+DEB_CHECK = check
+
+ifeq ($(SANITIZE),1)
+BUILD = build-san
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD = build
+SAN =
+endif
+
+PL_CFLAGS = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+	-D_POSIX_C_SOURCE=200809L \
+	-DPIPELINE_INIH_VERSION='"$(shell $(PKG_CONFIG) --modversion inih 2>/dev/null)"' \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(SAN)
+PL_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(STEMMER_LIBS) -lm
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+LIB_SRC = pipeline/util.c pipeline/config.c pipeline/run.c $(sort $(wildcard stages/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(sort $(wildcard tests/*.c))
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+.PHONY: all deps deps-check run check check-unit check-cli install uninstall clean
+
+all: bin/pipeline
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(PL_CFLAGS) $(if $(filter tests/%,$<),$(TEST_CFLAGS)) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpipeline.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/bin/pipeline: $(BUILD)/pipeline/main.o $(BUILD)/libpipeline.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PL_LIBS)
+
+bin/pipeline: $(BUILD)/bin/pipeline
+	@mkdir -p bin
+	$(Q)cp $< $@
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libpipeline.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PL_LIBS)
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/pipeline/main.d
+
+# Install what is missing; a no-op when everything is there.
+deps:
+	@sh tests/deps.sh $(DEB_BUILD)
+
+deps-check:
+	@sh tests/deps.sh $(DEB_BUILD) $(DEB_CHECK)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./bin/pipeline run pipeline.conf
+
+check: deps-check
+	@$(MAKE) --no-print-directory $(BUILD)/bin/pipeline $(BUILD)/run_tests
+	@$(MAKE) --no-print-directory check-unit check-cli
+
+check-unit:
+	$(BUILD)/run_tests
+
+check-cli:
+	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 bin/pipeline $(DESTDIR)$(BINDIR)/pipeline
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pipeline
+
+clean:
+	rm -rf build build-san bin

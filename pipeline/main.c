@@ -1,0 +1,286 @@
+/* main.c -- the pipeline command: parse the command line, run a command
+ *
+ * Commands come from one table (name, function, usage, help), the way git
+ * and bcftools list theirs.  Only this file exits: everything below returns
+ * a status and a message, and main turns them into one line on stderr,
+ * "pipeline: <place>: <problem>", and one documented exit code.
+ */
+#include "run.h"
+
+#include <gsl/gsl_errno.h>
+#include <libstemmer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct options {
+	int quiet, verbose;
+	const char **overrides;   /* -c section.key=value, in order */
+	size_t noverrides;
+	const char *args[4];      /* positional arguments after the command */
+	int nargs;
+};
+
+struct command {
+	const char *name;
+	int (*fn)(const struct options *o, struct pl_error *err);
+	const char *usage;
+	const char *help;
+};
+
+static int cmd_run(const struct options *o, struct pl_error *err);
+static int cmd_check(const struct options *o, struct pl_error *err);
+static int cmd_help(const struct options *o, struct pl_error *err);
+static int cmd_version(const struct options *o, struct pl_error *err);
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "pipeline [-q|-v] [-c section.key=value]... run CONF",
+	  "Read the corpus named in CONF, run every stage, and publish the outputs\n"
+	  "(matrices, tables, summary.md, run.json) into [output] dir.  The outputs\n"
+	  "appear all at once, only when the run succeeds.\n"
+	  "Example: pipeline -c kmeans.k=6 run pipeline.conf" },
+	{ "check", cmd_check, "pipeline [-c section.key=value]... check CONF",
+	  "Validate CONF: every key and value, the stop-word, boilerplate, phrase\n"
+	  "and frame lists, the stemmer language and the corpus folder.  Writes\n"
+	  "nothing.  Prints 'CONF: ok' and exits 0, or the first error." },
+	{ "help", cmd_help, "pipeline help [COMMAND|config|stem|exit]",
+	  "Show help for a command, every config key with its default (config),\n"
+	  "the stemmer languages (stem), or the exit codes (exit)." },
+	{ "version", cmd_version, "pipeline version (or --version)",
+	  "Print the version of pipeline and of the libraries it uses." },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const char exit_codes[] =
+	"Exit codes:\n"
+	"   0  success\n"
+	"  64  bad command line\n"
+	"  65  the corpus cannot be analysed as asked (e.g. k larger than the\n"
+	"      number of statements, a corrupt gzip file, a file over max_file_mb)\n"
+	"  66  the config file, corpus folder or a list file is missing or unreadable\n"
+	"  70  internal error (a bug: please report it)\n"
+	"  71  out of memory\n"
+	"  73  the output folder or a file in it cannot be created\n"
+	"  74  read or write error\n"
+	"  78  configuration error (the message names file, line and key)\n";
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: pipeline [-q|-v] [-c section.key=value]... COMMAND [CONF]\n\n"
+		    "Commands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(fp, "  %-8s %s\n", c->name, c->usage);
+	fprintf(fp, "\nOptions:\n"
+		    "  -c section.key=value  override a key of CONF for this run (repeatable)\n"
+		    "  -q                    no progress output\n"
+		    "  -v                    name each stage as it runs\n"
+		    "  -h, --help            this help\n"
+		    "  --version             print the version\n\n"
+		    "Quick start: pipeline run pipeline.conf\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static int load_config(const struct options *o, struct config *cfg,
+		       struct pl_error *err)
+{
+	if (o->nargs != 1)
+		return pl_fail(err, PL_EX_USAGE,
+			       "expected one config file, e.g. pipeline run pipeline.conf");
+	if (config_init(cfg, err) || config_load(cfg, o->args[0], err))
+		return -1;
+	for (size_t i = 0; i < o->noverrides; i++)
+		if (config_override(cfg, o->overrides[i], err))
+			return -1;
+	return config_validate(cfg, err);
+}
+
+static int cmd_run(const struct options *o, struct pl_error *err)
+{
+	struct config cfg;
+	struct ctx ctx;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (load_config(o, &cfg, err)) {
+		config_release(&cfg);
+		return -1;
+	}
+	ctx_init(&ctx, &cfg);
+	ctx.verbose = o->verbose;
+	ctx.progress = !o->quiet && isatty(STDERR_FILENO);
+	rc = ctx_run(&ctx, err);
+	ctx_release(&ctx);
+	config_release(&cfg);
+	return rc;
+}
+
+static int cmd_check(const struct options *o, struct pl_error *err)
+{
+	struct config cfg;
+	struct ctx ctx;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (load_config(o, &cfg, err)) {
+		config_release(&cfg);
+		return -1;
+	}
+	ctx_init(&ctx, &cfg);
+	rc = ctx_prepare(&ctx, err);
+	if (rc == 0 && access(cfg.v[CFG_corpus_dir].path, R_OK | X_OK) != 0)
+		rc = pl_fail(err, PL_EX_NOINPUT,
+			     "%s: cannot open the corpus folder (set [corpus] dir)",
+			     cfg.v[CFG_corpus_dir].path);
+	if (rc == 0)
+		printf("%s: ok\n", o->args[0]);
+	ctx_release(&ctx);
+	config_release(&cfg);
+	return rc;
+}
+
+static void help_config(void)
+{
+	const char *section = "";
+
+	printf("Config keys (pipeline.conf documents each one):\n");
+	for (int id = 0; id < CFG_NKEYS; id++) {
+		const struct cfg_key *k = &cfg_keys[id];
+
+		if (strcmp(section, k->section)) {
+			section = k->section;
+			printf("\n[%s]\n", section);
+		}
+		printf("  %-13s %s [%s]\n", k->name, k->help,
+		       k->def[0] ? k->def : "none");
+		if (k->type == CFG_ENUM)
+			printf("  %-13s one of: %s\n", "", k->choices);
+	}
+	printf("\n[phrases]  name = form, form, ...   (joined into one term)\n"
+	       "[frames]   name = entry, entry, ...  (a lexicon counted per statement)\n");
+}
+
+static int cmd_help(const struct options *o, struct pl_error *err)
+{
+	const struct command *c;
+
+	if (o->nargs == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(o->args[0], "config") == 0) {
+		help_config();
+		return 0;
+	}
+	if (strcmp(o->args[0], "stem") == 0) {
+		const char **l = sb_stemmer_list();
+
+		printf("[stem] language is one of:\n");
+		for (size_t i = 0; l[i]; i++)
+			printf("  %s\n", l[i]);
+		printf("  none (no stemming)\n");
+		return 0;
+	}
+	if (strcmp(o->args[0], "exit") == 0) {
+		fputs(exit_codes, stdout);
+		return 0;
+	}
+	c = find_command(o->args[0]);
+	if (!c)
+		return pl_fail(err, PL_EX_USAGE,
+			       "help: no command or topic '%s'; try pipeline help",
+			       o->args[0]);
+	printf("usage: %s\n\n%s\n", c->usage, c->help);
+	if (c->fn == cmd_run || c->fn == cmd_check)
+		printf("\n%s", exit_codes);
+	return 0;
+}
+
+static int cmd_version(const struct options *o, struct pl_error *err)
+{
+	(void)o;
+	(void)err;
+	printf("pipeline %s\n", PIPELINE_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct pl_error err = { 0, "" };
+	const struct command *cmd = NULL;
+	const char *name = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	gsl_set_error_handler_off();
+	o.overrides = calloc((size_t)argc, sizeof(*o.overrides));
+	if (!o.overrides) {
+		fprintf(stderr, "pipeline: out of memory\n");
+		return PL_EX_OSERR;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			free(o.overrides);
+			return 0;
+		} else if (strcmp(a, "--version") == 0) {
+			name = "version";
+		} else if (strcmp(a, "-q") == 0) {
+			o.quiet = 1;
+		} else if (strcmp(a, "-v") == 0) {
+			o.verbose = 1;
+		} else if (strcmp(a, "-c") == 0 || strncmp(a, "-c", 2) == 0) {
+			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!v) {
+				fprintf(stderr, "pipeline: -c needs section.key=value\n");
+				usage(stderr);
+				free(o.overrides);
+				return PL_EX_USAGE;
+			}
+			o.overrides[o.noverrides++] = v;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "pipeline: unknown option '%s'\n", a);
+			usage(stderr);
+			free(o.overrides);
+			return PL_EX_USAGE;
+		} else if (!name) {
+			name = a;
+		} else if (o.nargs < 4) {
+			o.args[o.nargs++] = a;
+		} else {
+			fprintf(stderr, "pipeline: too many arguments\n");
+			free(o.overrides);
+			return PL_EX_USAGE;
+		}
+	}
+	if (!name) {
+		usage(stderr);
+		free(o.overrides);
+		return PL_EX_USAGE;
+	}
+	cmd = find_command(name);
+	if (!cmd) {
+		fprintf(stderr, "pipeline: '%s' is not a command; see pipeline help\n",
+			name);
+		free(o.overrides);
+		return PL_EX_USAGE;
+	}
+	rc = cmd->fn(&o, &err);
+	free(o.overrides);
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "pipeline: %s\n", err.msg);
+	if (err.code == PL_EX_USAGE)
+		fprintf(stderr, "usage: %s\n", cmd->usage);
+	return err.code ? err.code : PL_EX_SOFTWARE;
+}

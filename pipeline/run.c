@@ -1,0 +1,187 @@
+/* run.c -- chain the stages and report what ran
+ *
+ * The one table of stages, in run order, and the driver that initialises
+ * them all (so every config error shows before any work), opens the staged
+ * output folder, runs them, writes run.json, and publishes the outputs only
+ * when everything succeeded.  A new stage is one file in stages/ and one row
+ * here.
+ */
+#include "run.h"
+
+#include <gsl/gsl_version.h>
+#include <string.h>
+#include <utf8proc.h>
+#include <zlib.h>
+
+const struct stage *const stages[] = {
+	&stage_read,
+	&stage_tokenize,
+	&stage_stem,
+	&stage_phrases,
+	&stage_vocabulary,
+	&stage_tfidf,
+	&stage_kmeans,
+	&stage_frames,
+	&stage_summary,
+	&stage_write,
+	NULL,
+};
+
+void ctx_init(struct ctx *ctx, const struct config *cfg)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->stage = -1;
+}
+
+int stages_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
+{
+	for (int i = ctx->stage + 1; stages[i]; i++) {
+		double t0;
+
+		if (!stages[i]->unit)
+			continue;
+		t0 = pl_now();
+		if (stages[i]->unit(ctx, u, err))
+			return -1;
+		ctx->rep.seconds[i] += pl_now() - t0;
+	}
+	return 0;
+}
+
+int stages_analyze(struct ctx *ctx, struct unit *u, struct pl_error *err)
+{
+	u->counted = 0;
+	u->tok.n = 0;
+	for (int i = 0; stages[i]; i++)
+		if (stages[i]->analysis && stages[i]->unit &&
+		    stages[i]->unit(ctx, u, err))
+			return -1;
+	return 0;
+}
+
+int ctx_prepare(struct ctx *ctx, struct pl_error *err)
+{
+	for (int i = 0; stages[i]; i++) {
+		double t0 = pl_now();
+
+		if (stages[i]->init && stages[i]->init(ctx, err))
+			return -1;
+		ctx->rep.seconds[i] += pl_now() - t0;
+	}
+	return 0;
+}
+
+static int write_report(struct ctx *ctx, struct pl_error *err)
+{
+	const struct config *cfg = ctx->cfg;
+	struct strbuf sb = STRBUF_INIT, conf = STRBUF_INIT;
+	struct outfile of;
+	char metric[32];
+	int rc = -1;
+
+	if (config_dump(cfg, &conf))
+		goto oom;
+	if (strbuf_addstr(&sb, "{\n  \"program\": \"pipeline\",\n  \"version\": ") ||
+	    strbuf_add_json(&sb, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
+	    strbuf_addstr(&sb, ",\n  \"config_file\": ") ||
+	    strbuf_add_json(&sb, cfg->file ? cfg->file : "", cfg->file ? strlen(cfg->file) : 0) ||
+	    strbuf_addf(&sb, ",\n  \"config_hash\": \"%016llx\",\n  \"seed\": %ld,\n",
+			(unsigned long long)pl_fnv1a(PL_FNV_OFFSET, conf.buf, conf.len),
+			cfg->v[CFG_kmeans_seed].i) ||
+	    strbuf_addf(&sb, "  \"libraries\": {\"gsl\": \"%s\", \"zlib\": \"%s\", "
+			"\"utf8proc\": \"%s\", \"libstemmer\": \"%s\", \"inih\": \"%s\"},\n",
+			GSL_VERSION, zlibVersion(), utf8proc_version(),
+			"libstemmer_c (Snowball; no version exported)",
+			"r" PIPELINE_INIH_VERSION))
+		goto oom;
+	if (strbuf_addf(&sb, "  \"counts\": {\"files\": %zu, \"units\": %zu, "
+			"\"bytes\": %llu, \"tokens\": %llu, \"terms\": %zu, "
+			"\"terms_kept\": %zu, \"invalid_bytes\": %llu, "
+			"\"long_tokens\": %llu, \"boilerplate_lines\": %llu, "
+			"\"empty_units\": %llu},\n",
+			ctx->files.n, ctx->units.n,
+			(unsigned long long)ctx->rep.bytes,
+			(unsigned long long)ctx->rep.tokens, ctx->vocab.tab.n,
+			ctx->vocab.nkept,
+			(unsigned long long)ctx->rep.invalid_bytes,
+			(unsigned long long)ctx->rep.long_tokens,
+			(unsigned long long)ctx->rep.boilerplate_lines,
+			(unsigned long long)ctx->rep.empty_units))
+		goto oom;
+	if (strbuf_addf(&sb, "  \"kmeans\": {\"k\": %u, \"metric\": \"%s\", "
+			"\"objective\": %.17g, \"iterations\": %d, \"restart\": %d, "
+			"\"converged\": %s},\n  \"seconds\": {",
+			ctx->km.k,
+			config_choice(CFG_kmeans_metric, cfg->v[CFG_kmeans_metric].i,
+				      metric, sizeof(metric)),
+			ctx->km.objective, ctx->km.iterations, ctx->km.restart,
+			ctx->km.converged ? "true" : "false"))
+		goto oom;
+	for (int i = 0; stages[i]; i++)
+		if (strbuf_addf(&sb, "\"%s\": %.3f, ", stages[i]->name,
+				ctx->rep.seconds[i]))
+			goto oom;
+	if (strbuf_addf(&sb, "\"total\": %.3f}\n}\n", pl_now() - ctx->rep.total_seconds))
+		goto oom;
+	if (out_open(ctx, "run.json", &of, err))
+		goto out;
+	rc = out_write(&of, sb.buf, sb.len, err);
+	if (out_close(&of, rc ? NULL : err))
+		rc = -1;
+	goto out;
+oom:
+	rc = pl_oom(err);
+out:
+	strbuf_release(&sb);
+	strbuf_release(&conf);
+	return rc;
+}
+
+int ctx_run(struct ctx *ctx, struct pl_error *err)
+{
+	ctx->rep.total_seconds = pl_now();
+	ctx->outdir = ctx->cfg->v[CFG_output_dir].path;
+	if (ctx_prepare(ctx, err))
+		return -1;
+	if (out_begin(ctx, err))
+		return -1;
+	for (int i = 0; stages[i]; i++) {
+		double t0 = pl_now(), nested = 0;
+
+		if (!stages[i]->run)
+			continue;
+		for (int j = i + 1; stages[j]; j++)
+			nested += ctx->rep.seconds[j];
+		ctx->stage = i;
+		if (ctx->verbose)
+			fprintf(stderr, "pipeline: %s\n", stages[i]->name);
+		if (stages[i]->run(ctx, err))
+			goto fail;
+		/* The read stage runs the later stages' unit hooks; their
+		 * time is theirs, not read's. */
+		for (int j = i + 1; stages[j]; j++)
+			nested -= ctx->rep.seconds[j];
+		ctx->rep.seconds[i] += pl_now() - t0 + nested;
+	}
+	ctx->stage = -1;
+	if (write_report(ctx, err) || out_publish(ctx, err))
+		goto fail;
+	return 0;
+fail:
+	ctx->stage = -1;
+	out_abandon(ctx);
+	return -1;
+}
+
+void ctx_release(struct ctx *ctx)
+{
+	int n = 0;
+
+	while (stages[n])
+		n++;
+	out_abandon(ctx);
+	for (int i = n - 1; i >= 0; i--)
+		if (stages[i]->release)
+			stages[i]->release(ctx);
+}

@@ -1,0 +1,474 @@
+/* util.c -- errors, allocation, growable buffers and the string table
+ *
+ * Small building blocks shared by the driver and the stages; see util.h for
+ * the rules every caller relies on (status returns, fault injection).
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int pl_oom(struct pl_error *err)
+{
+	return pl_fail(err, PL_EX_OSERR, "out of memory");
+}
+
+/* Fault injection state: allocations counted since the last
+ * pl_alloc_fail_at() call; fail_at == 0 means never fail. */
+static unsigned long alloc_count, fail_at;
+static int fail_sticky;
+
+unsigned long pl_alloc_fail_at(unsigned long n, int sticky)
+{
+	unsigned long made = alloc_count;
+
+	alloc_count = 0;
+	fail_at = n;
+	fail_sticky = sticky;
+	return made;
+}
+
+static int injected_failure(void)
+{
+	alloc_count++;
+	if (fail_at == 0)
+		return 0;
+	if (alloc_count == fail_at)
+		return 1;
+	return fail_sticky && alloc_count > fail_at;
+}
+
+void *pl_malloc(size_t n)
+{
+	if (injected_failure())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *pl_calloc(size_t n, size_t size)
+{
+	if (injected_failure())
+		return NULL;
+	if (n == 0 || size == 0)
+		return calloc(1, 1);
+	return calloc(n, size);
+}
+
+void *pl_realloc(void *p, size_t n)
+{
+	if (injected_failure())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+char *pl_strndup(const char *s, size_t n)
+{
+	char *d = pl_malloc(n + 1);
+
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *pl_strdup(const char *s)
+{
+	return pl_strndup(s, strlen(s));
+}
+
+void pl_free(void *p)
+{
+	free(p);
+}
+
+int pl_grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	void **pp = p;
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return -1;
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / size)
+		return -1;
+	np = pl_realloc(*pp, ncap * size);
+	if (!np)
+		return -1;
+	*pp = np;
+	*cap = ncap;
+	return 0;
+}
+
+int strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+	if (pl_grow(&sb->buf, &sb->cap, sb->len + len + 1, 1))
+		return -1;
+	if (len)
+		memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return 0;
+}
+
+int strbuf_addstr(struct strbuf *sb, const char *s)
+{
+	return strbuf_add(sb, s, strlen(s));
+}
+
+int strbuf_addch(struct strbuf *sb, int c)
+{
+	char ch = (char)c;
+
+	return strbuf_add(sb, &ch, 1);
+}
+
+int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if (pl_grow(&sb->buf, &sb->cap, sb->len + (size_t)n + 1, 1))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+	return 0;
+}
+
+void strbuf_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+	pl_free(sb->buf);
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is invalid:
+ * overlong forms, surrogates, code points above U+10FFFF and truncated
+ * sequences are all rejected. */
+static size_t utf8_valid_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0)
+			return 0;
+		if (c == 0xed && s[1] >= 0xa0)
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && s[1] < 0x90)
+			return 0;
+		if (c == 0xf4 && s[1] >= 0x90)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+int strbuf_add_json(struct strbuf *sb, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	if (strbuf_addch(sb, '"'))
+		return -1;
+	while (i < len) {
+		unsigned c = p[i];
+		size_t l = utf8_valid_len(p + i, len - i);
+		int rc;
+
+		if (l == 0) {
+			rc = strbuf_addstr(sb, "\\ufffd");
+			l = 1;
+		} else if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+			rc = strbuf_add(sb, esc, 2);
+		} else if (c == '\n') {
+			rc = strbuf_addstr(sb, "\\n");
+		} else if (c == '\t') {
+			rc = strbuf_addstr(sb, "\\t");
+		} else if (c < 0x20 || c == 0x7f) {
+			rc = strbuf_addf(sb, "\\u%04x", c);
+		} else {
+			rc = strbuf_add(sb, p + i, l);
+		}
+		if (rc)
+			return -1;
+		i += l;
+	}
+	return strbuf_addch(sb, '"');
+}
+
+int strbuf_add_clean(struct strbuf *sb, const char *s, size_t len, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, added = 0;
+	int space = 0;
+
+	while (i < len) {
+		size_t l = utf8_valid_len(p + i, len - i);
+		int rc;
+
+		if (l == 1 && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+			       p[i] == '\r' || p[i] == '\f' || p[i] == '\v' ||
+			       p[i] == '\0')) {
+			space = added > 0;
+			i++;
+			continue;
+		}
+		if (added + (l ? l : 3) + space > max)
+			break;
+		if (space) {
+			if (strbuf_addch(sb, ' '))
+				return -1;
+			added++;
+			space = 0;
+		}
+		if (l == 0) {
+			rc = strbuf_add(sb, "\xef\xbf\xbd", 3);
+			added += 3;
+			l = 1;
+		} else if (l == 1 && p[i] < 0x20) {
+			rc = strbuf_addch(sb, ' ');
+			added++;
+		} else {
+			rc = strbuf_add(sb, p + i, l);
+			added += l;
+		}
+		if (rc)
+			return -1;
+		i += l;
+	}
+	return 0;
+}
+
+/* A simple, fast 64-bit hash: 8 bytes at a time through a multiply-xorshift
+ * mix.  Only used inside the process, never published. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	return x;
+}
+
+uint64_t pl_hash(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
+	uint64_t w;
+
+	while (len >= 8) {
+		memcpy(&w, p, 8);
+		h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+		p += 8;
+		len -= 8;
+	}
+	w = 0;
+	if (len)
+		memcpy(&w, p, len);
+	return mix64(h ^ w ^ ((uint64_t)len << 56));
+}
+
+uint64_t pl_fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void strtab_init(struct strtab *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void strtab_release(struct strtab *t)
+{
+	pl_free(t->pool);
+	pl_free(t->off);
+	pl_free(t->len);
+	pl_free(t->hash);
+	pl_free(t->slot);
+	strtab_init(t);
+}
+
+static int strtab_rehash(struct strtab *t, size_t nslot)
+{
+	uint32_t *slot = pl_calloc(nslot, sizeof(*slot));
+
+	if (!slot)
+		return -1;
+	for (size_t id = 0; id < t->n; id++) {
+		size_t i = t->hash[id] & (nslot - 1);
+
+		while (slot[i])
+			i = (i + 1) & (nslot - 1);
+		slot[i] = (uint32_t)id + 1;
+	}
+	pl_free(t->slot);
+	t->slot = slot;
+	t->nslot = nslot;
+	return 0;
+}
+
+static size_t strtab_probe(const struct strtab *t, const char *s, size_t len,
+			   uint32_t h)
+{
+	size_t i = h & (t->nslot - 1);
+
+	while (t->slot[i]) {
+		uint32_t id = t->slot[i] - 1;
+
+		if (t->hash[id] == h && t->len[id] == len &&
+		    memcmp(t->pool + t->off[id], s, len) == 0)
+			return i;
+		i = (i + 1) & (t->nslot - 1);
+	}
+	return i;
+}
+
+uint32_t strtab_find(const struct strtab *t, const char *s, size_t len)
+{
+	uint32_t h;
+	size_t i;
+
+	if (!t->nslot)
+		return STRTAB_NONE;
+	h = (uint32_t)pl_hash(s, len);
+	i = strtab_probe(t, s, len, h);
+	return t->slot[i] ? t->slot[i] - 1 : STRTAB_NONE;
+}
+
+int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
+{
+	uint32_t h = (uint32_t)pl_hash(s, len);
+	size_t i;
+
+	if (len > UINT32_MAX - 1)
+		return -1;
+	if (!t->nslot && strtab_rehash(t, 1024))
+		return -1;
+	i = strtab_probe(t, s, len, h);
+	if (t->slot[i]) {
+		*id = t->slot[i] - 1;
+		return 0;
+	}
+	if (t->n >= UINT32_MAX - 2)
+		return -1;
+	if (pl_grow(&t->pool, &t->pool_cap, t->pool_len + len + 1, 1))
+		return -1;
+	if (t->n + 1 > t->cap) {
+		size_t c1 = t->cap, c2 = t->cap, c3 = t->cap;
+
+		if (pl_grow(&t->off, &c1, t->n + 1, sizeof(*t->off)) ||
+		    pl_grow(&t->len, &c2, t->n + 1, sizeof(*t->len)) ||
+		    pl_grow(&t->hash, &c3, t->n + 1, sizeof(*t->hash)))
+			return -1;
+		/* All three grew from the same capacity to the same one, or
+		 * the failing one left the others larger, which is harmless:
+		 * we only record a capacity all three have reached. */
+		t->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	}
+	memcpy(t->pool + t->pool_len, s, len);
+	t->pool[t->pool_len + len] = '\0';
+	t->off[t->n] = t->pool_len;
+	t->len[t->n] = (uint32_t)len;
+	t->hash[t->n] = h;
+	t->pool_len += len + 1;
+	t->slot[i] = (uint32_t)t->n + 1;
+	*id = (uint32_t)t->n;
+	t->n++;
+	if (t->n * 2 > t->nslot && strtab_rehash(t, t->nslot * 2)) {
+		/* The string is in; only the table could not grow.  Keep it
+		 * consistent and report the failure. */
+		return -1;
+	}
+	return 1;
+}
+
+double pl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int pl_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int pl_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) ||
+	    v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,140 @@
+/* util.h -- errors, allocation, growable buffers and the string table
+ *
+ * API-wide rules, stated once:
+ *  - Functions that can fail return 0 on success and -1 on failure, and
+ *    fill the caller's `struct pl_error` with an exit code (one of the
+ *    PL_EX_* below) and a message without the program name.  Nothing in
+ *    here or in stages/ ever exits or aborts; only main() does.
+ *  - Every allocation goes through pl_malloc/pl_realloc/pl_calloc so that a
+ *    test can make the Nth allocation fail (pl_alloc_fail_at).
+ *  - `_init` prepares a struct on the caller's storage, `_release` frees
+ *    what it owns and leaves it re-initialisable, `_free` also frees the
+ *    struct itself (git's convention).
+ */
+#ifndef PL_UTIL_H
+#define PL_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes, one meaning each (sysexits.h vocabulary); README lists them. */
+enum {
+	PL_EX_OK = 0,
+	PL_EX_USAGE = 64,     /* bad command line */
+	PL_EX_DATAERR = 65,   /* the corpus cannot be analysed as asked */
+	PL_EX_NOINPUT = 66,   /* config, corpus or list file missing or unreadable */
+	PL_EX_SOFTWARE = 70,  /* internal error (a bug) */
+	PL_EX_OSERR = 71,     /* out of memory or another system failure */
+	PL_EX_CANTCREAT = 73, /* cannot create the output directory or files */
+	PL_EX_IOERR = 74,     /* read or write error */
+	PL_EX_TEMPFAIL = 75,  /* another run holds the lock; try again */
+	PL_EX_CONFIG = 78     /* configuration error */
+};
+
+struct pl_error {
+	int code;
+	char msg[1024];
+};
+
+/* Record an error and return -1, so callers can write
+ * `return pl_fail(err, PL_EX_IOERR, "%s: %s", path, strerror(errno));`.
+ * A NULL err is allowed and records nothing. */
+int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Shorthand for the out-of-memory failure. */
+int pl_oom(struct pl_error *err);
+
+/* Allocation.  NULL means out of memory (or an injected failure). */
+void *pl_malloc(size_t n);
+void *pl_calloc(size_t n, size_t size);
+void *pl_realloc(void *p, size_t n);
+char *pl_strdup(const char *s);
+char *pl_strndup(const char *s, size_t n);
+void pl_free(void *p);
+/* Fault injection for tests: the allocation numbered `n` (1-based, counted
+ * from this call) fails; with `sticky`, every later one fails too.  n = 0
+ * switches injection off.  Returns the number of allocations made since the
+ * previous call. */
+unsigned long pl_alloc_fail_at(unsigned long n, int sticky);
+
+/* Grow *p (an array of `size`-byte elements with capacity *cap) so that it
+ * holds at least `need` elements.  Doubling; 0 or -1 (out of memory, or the
+ * size would overflow), and *p is untouched on failure. */
+int pl_grow(void *p, size_t *cap, size_t need, size_t size);
+
+/* A growable byte buffer; always NUL-terminated after a successful append. */
+struct strbuf {
+	char *buf;
+	size_t len, cap;
+};
+#define STRBUF_INIT { NULL, 0, 0 }
+int strbuf_add(struct strbuf *sb, const void *data, size_t len);
+int strbuf_addstr(struct strbuf *sb, const char *s);
+int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int strbuf_addch(struct strbuf *sb, int c);
+/* Appends s as a JSON string literal, quotes included; invalid UTF-8 is
+ * written as U+FFFD. */
+int strbuf_add_json(struct strbuf *sb, const char *s, size_t len);
+void strbuf_reset(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
+
+/* Copy at most `max` bytes of valid UTF-8 from s into sb, replacing invalid
+ * sequences with U+FFFD and cutting only at a character boundary.  Runs of
+ * whitespace (including newlines) become one space. */
+int strbuf_add_clean(struct strbuf *sb, const char *s, size_t len, size_t max);
+
+/* 64-bit hash of a byte string (deterministic across runs and machines). */
+uint64_t pl_hash(const void *data, size_t len);
+/* FNV-1a 64, used where the value is published (config hash). */
+uint64_t pl_fnv1a(uint64_t h, const void *data, size_t len);
+#define PL_FNV_OFFSET 0xcbf29ce484222325ULL
+
+/*
+ * struct strtab -- interns byte strings, giving each distinct string a dense
+ * id 0, 1, 2, ... in order of first insertion.  The bytes live in one pool
+ * (no allocation per string); lookups use open addressing.  Strings may
+ * contain any byte except that they are also stored NUL-terminated, so
+ * strtab_str() can be used as a C string for text without NULs.
+ */
+struct strtab {
+	char *pool;           /* all strings, each followed by a NUL */
+	size_t pool_len, pool_cap;
+	uint64_t *off;        /* id -> offset in pool */
+	uint32_t *len;        /* id -> length */
+	uint32_t *hash;       /* id -> low 32 bits of the hash (for regrowth) */
+	size_t n, cap;        /* ids in use, capacity of the id arrays */
+	uint32_t *slot;       /* open-addressing table of id + 1; 0 is empty */
+	size_t nslot;         /* power of two */
+};
+#define STRTAB_NONE UINT32_MAX
+
+void strtab_init(struct strtab *t);
+void strtab_release(struct strtab *t);
+/* Look s up and add it when absent.  On success stores its id in *id and
+ * returns 1 if it was added, 0 if it was there; -1 when out of memory or
+ * when the table would exceed 2^32 - 2 strings. */
+int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id);
+/* The id of s, or STRTAB_NONE. */
+uint32_t strtab_find(const struct strtab *t, const char *s, size_t len);
+/* The string with this id, NUL-terminated, owned by the table; valid until
+ * the next strtab_intern (the pool may move). */
+static inline const char *strtab_str(const struct strtab *t, uint32_t id)
+{
+	return t->pool + t->off[id];
+}
+static inline uint32_t strtab_len(const struct strtab *t, uint32_t id)
+{
+	return t->len[id];
+}
+
+/* Monotonic clock in seconds. */
+double pl_now(void);
+
+/* Parse helpers for config values: the whole string must be consumed. */
+int pl_parse_long(const char *s, long min, long max, long *out);
+int pl_parse_double(const char *s, double min, double max, double *out);
+
+#endif

@@ -1,0 +1,411 @@
+/* common.c -- tables, buffers and output files shared by the stages
+ *
+ * The surface, stem and term tables with their side arrays, the reusable
+ * token buffer, the release functions for everything struct ctx owns, and
+ * the staged output files that make a run's outputs appear all at once.
+ */
+#include "stages.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+int tokens_push(struct tokens *t, uint32_t surf, uint32_t stem)
+{
+	if (t->n == t->cap) {
+		size_t c1 = t->cap, c2 = t->cap;
+
+		if (pl_grow(&t->surf, &c1, t->n + 1, sizeof(*t->surf)) ||
+		    pl_grow(&t->stem, &c2, t->n + 1, sizeof(*t->stem)))
+			return -1;
+		t->cap = c1 < c2 ? c1 : c2;
+	}
+	t->surf[t->n] = surf;
+	t->stem[t->n] = stem;
+	t->n++;
+	return 0;
+}
+
+void tokens_release(struct tokens *t)
+{
+	pl_free(t->surf);
+	pl_free(t->stem);
+	memset(t, 0, sizeof(*t));
+}
+
+int surfaces_intern(struct surfaces *s, const char *str, size_t len,
+		    uint32_t *id, int *added)
+{
+	int rc = strtab_intern(&s->tab, str, len, id);
+
+	*added = rc == 1;
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		if (s->tab.n > s->cap) {
+			size_t c1 = s->cap, c2 = s->cap, c3 = s->cap;
+
+			if (pl_grow(&s->stem, &c1, s->tab.n, sizeof(*s->stem)) ||
+			    pl_grow(&s->count, &c2, s->tab.n, sizeof(*s->count)) ||
+			    pl_grow(&s->flags, &c3, s->tab.n, sizeof(*s->flags)))
+				return -1;
+			s->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+		}
+		s->stem[*id] = ID_NONE;
+		s->count[*id] = 0;
+		s->flags[*id] = 0;
+	}
+	return 0;
+}
+
+int stems_intern(struct stems *s, const char *str, size_t len, int kind,
+		 uint32_t *id)
+{
+	int rc = strtab_intern(&s->tab, str, len, id);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		if (s->tab.n > s->cap) {
+			size_t c1 = s->cap, c2 = s->cap;
+
+			if (pl_grow(&s->term, &c1, s->tab.n, sizeof(*s->term)) ||
+			    pl_grow(&s->kind, &c2, s->tab.n, sizeof(*s->kind)))
+				return -1;
+			s->cap = c1 < c2 ? c1 : c2;
+		}
+		s->term[*id] = ID_NONE;
+		s->kind[*id] = (uint8_t)kind;
+	} else if (kind == TERM_PHRASE) {
+		/* A phrase named like an existing word takes the word over. */
+		s->kind[*id] = TERM_PHRASE;
+	}
+	return 0;
+}
+
+void surfaces_release(struct surfaces *s)
+{
+	strtab_release(&s->tab);
+	pl_free(s->stem);
+	pl_free(s->count);
+	pl_free(s->flags);
+	memset(s, 0, sizeof(*s));
+}
+
+void stems_release(struct stems *s)
+{
+	strtab_release(&s->tab);
+	pl_free(s->term);
+	pl_free(s->kind);
+	memset(s, 0, sizeof(*s));
+}
+
+void vocab_release(struct vocab *v)
+{
+	strtab_release(&v->tab);
+	pl_free(v->kind);
+	pl_free(v->df);
+	pl_free(v->cf);
+	pl_free(v->surface);
+	pl_free(v->kept);
+	pl_free(v->idf);
+	memset(v, 0, sizeof(*v));
+}
+
+void csr_release(struct csr *m)
+{
+	pl_free(m->rowptr);
+	pl_free(m->col);
+	pl_free(m->cnt);
+	pl_free(m->val);
+	memset(m, 0, sizeof(*m));
+}
+
+void files_release(struct files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		pl_free(f->path[i]);
+	pl_free(f->path);
+	pl_free(f->rel);
+	pl_free(f->bytes);
+	pl_free(f->root);
+	memset(f, 0, sizeof(*f));
+}
+
+void units_release(struct units *u)
+{
+	pl_free(u->file);
+	pl_free(u->para);
+	pl_free(u->line);
+	pl_free(u->ntok);
+	memset(u, 0, sizeof(*u));
+}
+
+void clustering_release(struct clustering *c)
+{
+	pl_free(c->assign);
+	pl_free(c->sim);
+	pl_free(c->centroid);
+	pl_free(c->size);
+	memset(c, 0, sizeof(*c));
+}
+
+void frames_release(struct frames *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		pl_free(f->name[i]);
+		pl_free(f->entries[i]);
+		pl_free(f->stems[i]);
+	}
+	pl_free(f->name);
+	pl_free(f->entries);
+	pl_free(f->stems);
+	pl_free(f->nstems);
+	pl_free(f->hits);
+	memset(f, 0, sizeof(*f));
+}
+
+int term_display(const struct ctx *ctx, uint32_t term, struct strbuf *sb)
+{
+	const struct vocab *v = &ctx->vocab;
+	const char *s, *sp;
+
+	if (v->surface[term] != ID_NONE)
+		return strbuf_addstr(sb, strtab_str(&ctx->surf.tab, v->surface[term]));
+	if (v->kind[term] != TERM_NGRAM)
+		return strbuf_addstr(sb, strtab_str(&v->tab, term));
+	/* An n-gram's parts are stems joined by single spaces; show each part
+	 * by its own display form when it is a term. */
+	s = strtab_str(&v->tab, term);
+	for (;;) {
+		uint32_t part;
+
+		sp = strchr(s, ' ');
+		part = strtab_find(&v->tab, s, sp ? (size_t)(sp - s) : strlen(s));
+		if (part != STRTAB_NONE && v->surface[part] != ID_NONE) {
+			if (strbuf_addstr(sb, strtab_str(&ctx->surf.tab, v->surface[part])))
+				return -1;
+		} else if (strbuf_add(sb, s, sp ? (size_t)(sp - s) : strlen(s))) {
+			return -1;
+		}
+		if (!sp)
+			return 0;
+		if (strbuf_addch(sb, ' '))
+			return -1;
+		s = sp + 1;
+	}
+}
+
+/* ---- staged output files ---- */
+
+int out_begin(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+
+	if (stat(ctx->outdir, &st) != 0) {
+		if (errno != ENOENT || mkdir(ctx->outdir, 0777) != 0)
+			return pl_fail(err, PL_EX_CANTCREAT,
+				       "%s: cannot create the output folder: %s",
+				       ctx->outdir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		return pl_fail(err, PL_EX_CANTCREAT,
+			       "%s: output path exists and is not a folder", ctx->outdir);
+	}
+	if (strbuf_addf(&sb, "%s/.staging.%ld", ctx->outdir, (long)getpid()))
+		return pl_oom(err);
+	if (mkdir(sb.buf, 0777) != 0 && errno != EEXIST) {
+		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
+			strerror(errno));
+		strbuf_release(&sb);
+		return -1;
+	}
+	ctx->staging = sb.buf;
+	return 0;
+}
+
+int out_open(struct ctx *ctx, const char *name, struct outfile *of,
+	     struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t nl = strlen(name);
+	char *copy;
+	int fd;
+
+	memset(of, 0, sizeof(*of));
+	if (!ctx->staging)
+		return pl_fail(err, PL_EX_SOFTWARE, "%s: no staging folder", name);
+	if (strbuf_addf(&sb, "%s/%s", ctx->staging, name))
+		return pl_oom(err);
+	copy = pl_strdup(name);
+	if (!copy || pl_grow(&ctx->staged, &ctx->staged_cap, ctx->nstaged + 1,
+			     sizeof(*ctx->staged))) {
+		pl_free(copy);
+		strbuf_release(&sb);
+		return pl_oom(err);
+	}
+	ctx->staged[ctx->nstaged++] = copy;
+	of->tmp = sb.buf;
+	fd = open(of->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s",
+			       of->tmp, strerror(errno));
+	if (nl > 3 && strcmp(name + nl - 3, ".gz") == 0) {
+		/* zlib writes a gzip header with no name and mtime 0, so the
+		 * bytes depend only on the content. */
+		of->gz = gzdopen(fd, "wb6");
+		if (!of->gz) {
+			close(fd);
+			return pl_oom(err);
+		}
+	} else {
+		of->fp = fdopen(fd, "wb");
+		if (!of->fp) {
+			close(fd);
+			return pl_oom(err);
+		}
+	}
+	return 0;
+}
+
+static int out_flush(struct outfile *of, struct pl_error *err)
+{
+	if (!of->buf.len)
+		return 0;
+	if (of->gz) {
+		if (gzwrite(of->gz, of->buf.buf, (unsigned)of->buf.len) !=
+		    (int)of->buf.len)
+			return pl_fail(err, PL_EX_IOERR, "%s: write error", of->tmp);
+	} else if (fwrite(of->buf.buf, 1, of->buf.len, of->fp) != of->buf.len) {
+		return pl_fail(err, PL_EX_IOERR, "%s: write error: %s", of->tmp,
+			       strerror(errno));
+	}
+	strbuf_reset(&of->buf);
+	return 0;
+}
+
+int out_write(struct outfile *of, const void *data, size_t len,
+	      struct pl_error *err)
+{
+	if (strbuf_add(&of->buf, data, len))
+		return pl_oom(err);
+	if (of->buf.len >= (1u << 20))
+		return out_flush(of, err);
+	return 0;
+}
+
+int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
+{
+	va_list ap;
+	char small[512];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return pl_fail(err, PL_EX_SOFTWARE, "bad format");
+	if ((size_t)n < sizeof(small))
+		return out_write(of, small, (size_t)n, err);
+	if (pl_grow(&of->buf.buf, &of->buf.cap, of->buf.len + (size_t)n + 1, 1))
+		return pl_oom(err);
+	va_start(ap, fmt);
+	vsnprintf(of->buf.buf + of->buf.len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	of->buf.len += (size_t)n;
+	if (of->buf.len >= (1u << 20))
+		return out_flush(of, err);
+	return 0;
+}
+
+int out_close(struct outfile *of, struct pl_error *err)
+{
+	int rc = 0;
+
+	if ((of->gz || of->fp) && out_flush(of, err))
+		rc = -1;
+	if (of->gz) {
+		/* gzclose flushes and closes; fsync first through a second
+		 * descriptor is not possible, so sync the path afterwards. */
+		if (gzclose(of->gz) != Z_OK && rc == 0)
+			rc = pl_fail(err, PL_EX_IOERR, "%s: write error", of->tmp);
+	} else if (of->fp) {
+		if (fflush(of->fp) != 0 && rc == 0)
+			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
+				     of->tmp, strerror(errno));
+		if (rc == 0 && fsync(fileno(of->fp)) != 0)
+			rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", of->tmp,
+				     strerror(errno));
+		if (fclose(of->fp) != 0 && rc == 0)
+			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
+				     of->tmp, strerror(errno));
+	}
+	if (rc == 0 && of->gz && of->tmp) {
+		int fd = open(of->tmp, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || fsync(fd) != 0)
+			rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", of->tmp,
+				     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	strbuf_release(&of->buf);
+	pl_free(of->tmp);
+	memset(of, 0, sizeof(*of));
+	return rc;
+}
+
+int out_publish(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf from = STRBUF_INIT, to = STRBUF_INIT;
+	int rc = 0;
+	int dfd;
+
+	for (size_t i = 0; i < ctx->nstaged && rc == 0; i++) {
+		strbuf_reset(&from);
+		strbuf_reset(&to);
+		if (strbuf_addf(&from, "%s/%s", ctx->staging, ctx->staged[i]) ||
+		    strbuf_addf(&to, "%s/%s", ctx->outdir, ctx->staged[i]))
+			rc = pl_oom(err);
+		else if (rename(from.buf, to.buf) != 0)
+			rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot publish: %s",
+				     to.buf, strerror(errno));
+	}
+	strbuf_release(&from);
+	strbuf_release(&to);
+	if (rc == 0) {
+		dfd = open(ctx->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	out_abandon(ctx);
+	return rc;
+}
+
+void out_abandon(struct ctx *ctx)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (ctx->staging) {
+		for (size_t i = 0; i < ctx->nstaged; i++) {
+			strbuf_reset(&sb);
+			if (strbuf_addf(&sb, "%s/%s", ctx->staging, ctx->staged[i]) == 0)
+				unlink(sb.buf); /* gone already once published */
+		}
+		rmdir(ctx->staging);
+		pl_free(ctx->staging);
+		ctx->staging = NULL;
+	}
+	for (size_t i = 0; i < ctx->nstaged; i++)
+		pl_free(ctx->staged[i]);
+	pl_free(ctx->staged);
+	ctx->staged = NULL;
+	ctx->nstaged = ctx->staged_cap = 0;
+	strbuf_release(&sb);
+}

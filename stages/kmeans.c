@@ -1,0 +1,657 @@
+/* kmeans.c -- k-means clustering of the sparse TF-IDF rows
+ *
+ * In: the TF-IDF matrix (units x kept terms, CSR, `val` weights) and the
+ * [kmeans] options.  Out: struct clustering (stages.h): a cluster per unit,
+ * its cosine similarity to the centroid, the dense k x terms centroids and
+ * the cluster sizes, numbered by size.  Rows stay sparse throughout; only
+ * the centroids are dense, so memory is O(nnz + k * terms), and each
+ * iteration costs O(nnz * k).
+ *
+ * The algorithm, exactly:
+ *  - Rows with norm 0 (no terms) are left out: assign -1, sim 0.  Fewer
+ *    such rows than k is a PL_EX_DATAERR.
+ *  - cosine (spherical k-means): every row is used at unit length (through
+ *    a per-row inverse norm; X is not modified), a centroid is the mean of
+ *    its unit rows scaled to unit length, a row goes to the centroid with
+ *    the largest dot product, and the objective is the sum of (1 - cos).
+ *    euclidean (Lloyd): raw rows, squared distance |x|^2 - 2 x.c + |c|^2
+ *    (clamped at 0), centroid = mean, objective = the sum of squared
+ *    distances (scikit-learn's inertia_).  Ties go to the lowest cluster.
+ *  - Seeding: kmeans++ takes a first centre uniformly among the rows with
+ *    terms, then each next one with probability proportional to its cost to
+ *    the nearest centre so far (1 - cos, which is half the squared distance
+ *    between unit rows; or the squared distance); when every cost is 0 it
+ *    takes one uniformly among the rows not yet taken.  random takes k
+ *    distinct rows uniformly (gsl_ran_choose).
+ *  - One iteration: assign every row to its nearest centroid (a loop with
+ *    no shared writes, ready to be split across threads), then recompute
+ *    the centroids serially in row order.  Before that, each empty cluster
+ *    takes the row with the largest cost to its current centroid among rows
+ *    whose cluster has more than one member (ties: lowest row).  Stop when
+ *    no assignment changed or the objective improved by no more than
+ *    tol * |previous| (both count as converged), or after max_iter.  The
+ *    centroids returned are those of the last update, the objective is the
+ *    one of the returned assignment against them, and no cluster is empty.
+ *  - restarts runs are made; the lowest objective is kept (ties: the
+ *    earliest).  All randomness comes from one gsl_rng_mt19937 seeded with
+ *    opts.seed and drawn in sequence through the restarts, and every sum is
+ *    taken in a fixed order: same input and seed, same bits out.
+ *  - The clusters are renumbered by size, largest first, ties by the lowest
+ *    row index among their members.
+ * Every work array is allocated once per fit, before the first restart.
+ */
+#include "kmeans.h"
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The state of one fit.  Per-row arrays have X->nrows entries; cluster
+ * labels are -1 for rows without terms in every label array. */
+struct km {
+	const struct csr *X;
+	const struct kmeans_opts *o;
+	size_t n, d, m;       /* rows, columns, rows with terms */
+	uint32_t k;
+	int cosine;
+	size_t *rows;         /* the m rows with terms, ascending */
+	double *nrm2;         /* squared norm of each raw row */
+	double *scale;        /* 1 / norm (cosine) or 1 (euclidean); 0 if empty */
+	int32_t *lab;         /* labels after the last centroid update */
+	int32_t *nxt;         /* labels from the assignment step */
+	int32_t *best_lab;    /* labels of the best restart so far */
+	double *cost;         /* 1 - cos or squared distance to own centroid */
+	double *C;            /* k x d centroids of the current restart */
+	double *best_C;       /* k x d centroids of the best restart */
+	double *cn2;          /* squared norm of each centroid in C */
+	size_t *count;        /* members per cluster */
+	size_t *pick;         /* the k rows chosen as initial centres */
+	unsigned char *taken; /* per row: already an initial centre */
+	struct order *ord;    /* k entries, for the final numbering */
+	gsl_rng *rng;
+};
+
+/* A cluster as sorted for the final numbering. */
+struct order {
+	size_t size, first;   /* members, lowest member row */
+	uint32_t old;         /* label before renumbering */
+};
+
+/* x_i . c for a dense centroid row c, summed in column order. */
+static double row_dot(const struct csr *X, size_t i, const double *c)
+{
+	double s = 0;
+	uint64_t p;
+
+	for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+		s += X->val[p] * c[X->col[p]];
+	return s;
+}
+
+/* The cost of row i in cluster j, given dot = x_i . C_j (raw row). */
+static double row_cost(const struct km *km, size_t i, uint32_t j, double dot)
+{
+	double c;
+
+	if (km->cosine)
+		c = 1.0 - km->scale[i] * dot;
+	else
+		c = km->nrm2[i] - 2.0 * dot + km->cn2[j];
+	return c > 0 ? c : 0;  /* rounding can dip below 0 */
+}
+
+/* Squared norm of a dense row of length d. */
+static double dense_norm2(const double *c, size_t d)
+{
+	double s = 0;
+	size_t t;
+
+	for (t = 0; t < d; t++)
+		s += c[t] * c[t];
+	return s;
+}
+
+/* Make row i (unit length for cosine) the centroid of cluster j. */
+static void set_centre(struct km *km, uint32_t j, size_t i)
+{
+	const struct csr *X = km->X;
+	double *c = km->C + (size_t)j * km->d;
+	uint64_t p;
+
+	memset(c, 0, km->d * sizeof(*c));
+	for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+		c[X->col[p]] = km->scale[i] * X->val[p];
+	km->cn2[j] = dense_norm2(c, km->d);
+}
+
+/* Lower each row's kmeans++ weight to its cost to the new centre j. */
+static void lower_weights(struct km *km, uint32_t j)
+{
+	const double *c = km->C + (size_t)j * km->d;
+	size_t t;
+
+	for (t = 0; t < km->m; t++) {
+		size_t i = km->rows[t];
+		double w;
+
+		if (km->taken[i]) {
+			km->cost[i] = 0;
+			continue;
+		}
+		w = row_cost(km, i, j, row_dot(km->X, i, c));
+		if (j == 0 || w < km->cost[i])
+			km->cost[i] = w;
+	}
+}
+
+/* kmeans++ seeding; the weights live in km->cost. */
+static void init_plusplus(struct km *km)
+{
+	size_t t, i = 0;
+	uint32_t j;
+
+	memset(km->taken, 0, km->n);
+	for (j = 0; j < km->k; j++) {
+		double total = 0;
+
+		for (t = 0; j > 0 && t < km->m; t++)
+			total += km->cost[km->rows[t]];
+		if (!(total > 0)) {
+			/* uniformly among the rows not yet taken */
+			unsigned long r = gsl_rng_uniform_int(km->rng, km->m - j);
+
+			for (t = 0; t < km->m; t++) {
+				i = km->rows[t];
+				if (km->taken[i])
+					continue;
+				if (r == 0)
+					break;
+				r--;
+			}
+		} else {
+			double u = gsl_rng_uniform(km->rng) * total;
+			double cum = 0;
+			size_t last = SIZE_MAX;
+
+			for (t = 0; t < km->m; t++) {
+				size_t r = km->rows[t];
+
+				if (km->cost[r] > 0)
+					last = r;
+				cum += km->cost[r];
+				if (cum > u && km->cost[r] > 0)
+					break;
+			}
+			/* u can round up to total: take the last candidate */
+			i = t < km->m ? km->rows[t] : last;
+		}
+		km->taken[i] = 1;
+		km->pick[j] = i;
+		set_centre(km, j, i);
+		lower_weights(km, j);
+	}
+}
+
+/* Seed the centroids of one restart.  0 or -1. */
+static int init_centres(struct km *km, struct pl_error *err)
+{
+	uint32_t j;
+	int status;
+
+	if (km->o->init == KMEANS_INIT_PLUSPLUS) {
+		init_plusplus(km);
+		return 0;
+	}
+	status = gsl_ran_choose(km->rng, km->pick, km->k, km->rows, km->m,
+				sizeof(*km->pick));
+	if (status)
+		return pl_fail(err, PL_EX_SOFTWARE, "kmeans: random seeding: %s",
+			       gsl_strerror(status));
+	for (j = 0; j < km->k; j++)
+		set_centre(km, j, km->pick[j]);
+	return 0;
+}
+
+/* The assignment step: nxt[i] and cost[i] for every row with terms, from
+ * C.  Each row writes only its own entries. */
+static void assign_rows(struct km *km)
+{
+	size_t t;
+
+	for (t = 0; t < km->m; t++) {
+		size_t i = km->rows[t];
+		uint32_t j, best = 0;
+		double best_v = 0;
+
+		for (j = 0; j < km->k; j++) {
+			double dot = row_dot(km->X, i, km->C + (size_t)j * km->d);
+			double v;
+
+			/* cosine: largest dot; euclidean: smallest distance */
+			v = km->cosine ? -dot : row_cost(km, i, j, dot);
+			if (j == 0 || v < best_v) {
+				best = j;
+				best_v = v;
+			}
+		}
+		km->nxt[i] = (int32_t)best;
+		km->cost[i] = km->cosine ? row_cost(km, i, best, -best_v)
+					 : best_v;
+	}
+}
+
+/* Give each empty cluster the row with the largest cost among rows whose
+ * cluster has more than one member (ties: lowest row).  Needs count[]. */
+static void fill_empty(struct km *km)
+{
+	uint32_t j;
+	size_t t;
+
+	for (j = 0; j < km->k; j++) {
+		size_t far = SIZE_MAX;
+
+		if (km->count[j])
+			continue;
+		for (t = 0; t < km->m; t++) {
+			size_t i = km->rows[t];
+
+			if (km->count[km->lab[i]] < 2)
+				continue;
+			if (far == SIZE_MAX || km->cost[i] > km->cost[far])
+				far = i;
+		}
+		if (far == SIZE_MAX)
+			break;  /* cannot happen: m >= k */
+		km->count[km->lab[far]]--;
+		km->lab[far] = (int32_t)j;
+		km->count[j] = 1;
+		km->cost[far] = 0;
+	}
+}
+
+/* The update step: fill empty clusters, then C = the (normalised) means of
+ * the clusters in lab, summed in row order. */
+static void update_centroids(struct km *km)
+{
+	size_t t, d = km->d;
+	uint32_t j;
+
+	memset(km->count, 0, km->k * sizeof(*km->count));
+	for (t = 0; t < km->m; t++)
+		km->count[km->lab[km->rows[t]]]++;
+	fill_empty(km);
+
+	memset(km->C, 0, (size_t)km->k * d * sizeof(*km->C));
+	for (t = 0; t < km->m; t++) {
+		size_t i = km->rows[t];
+		double *c = km->C + (size_t)km->lab[i] * d;
+		double s = km->scale[i];
+		uint64_t p;
+
+		for (p = km->X->rowptr[i]; p < km->X->rowptr[i + 1]; p++)
+			c[km->X->col[p]] += s * km->X->val[p];
+	}
+	for (j = 0; j < km->k; j++) {
+		double *c = km->C + (size_t)j * d;
+		double div;
+
+		if (km->cosine)
+			div = sqrt(dense_norm2(c, d));
+		else
+			div = (double)km->count[j];
+		if (div > 0) {
+			for (t = 0; t < d; t++)
+				c[t] /= div;
+		}
+		km->cn2[j] = dense_norm2(c, d);
+	}
+}
+
+/* One restart, from seeding to convergence.  Leaves the result in lab and
+ * C and its objective in *obj.  0 or -1. */
+static int run_once(struct km *km, int restart, double *obj, int *iters,
+		    int *converged, struct pl_error *err)
+{
+	const struct kmeans_opts *o = km->o;
+	double prev = 0, cur;
+	size_t t;
+	int it;
+
+	if (init_centres(km, err) < 0)
+		return -1;
+	for (t = 0; t < km->m; t++)
+		km->lab[km->rows[t]] = -1;
+	*converged = 0;
+	for (it = 1;; it++) {
+		size_t changed = 0;
+		int32_t *swap;
+
+		assign_rows(km);
+		cur = 0;
+		for (t = 0; t < km->m; t++) {
+			size_t i = km->rows[t];
+
+			changed += km->nxt[i] != km->lab[i];
+			cur += km->cost[i];
+		}
+		swap = km->lab;
+		km->lab = km->nxt;
+		km->nxt = swap;
+		if (changed == 0)
+			*converged = 1;
+		else if (it > 1 && prev - cur <= o->tol * fabs(prev))
+			*converged = 1;
+		update_centroids(km);
+		if (o->progress) {
+			fprintf(o->progress,
+				"\rkmeans: restart %d/%d iteration %d objective %.6g",
+				restart + 1, o->restarts, it, cur);
+			fflush(o->progress);
+		}
+		if (*converged || it >= o->max_iter)
+			break;
+		prev = cur;
+	}
+	*iters = it;
+
+	/* the objective of the returned labels against the returned centroids */
+	cur = 0;
+	for (t = 0; t < km->m; t++) {
+		size_t i = km->rows[t];
+		uint32_t j = (uint32_t)km->lab[i];
+
+		km->cost[i] = row_cost(km, i, j,
+				       row_dot(km->X, i, km->C + (size_t)j * km->d));
+		cur += km->cost[i];
+	}
+	*obj = cur;
+	return 0;
+}
+
+/* Size descending, then lowest member row ascending (a total order, as no
+ * two clusters share a row, so qsort's result does not depend on its
+ * algorithm; gsl_sort_index sorts by one double key only). */
+static int order_cmp(const void *pa, const void *pb)
+{
+	const struct order *a = pa, *b = pb;
+
+	if (a->size != b->size)
+		return a->size > b->size ? -1 : 1;
+	if (a->first != b->first)
+		return a->first < b->first ? -1 : 1;
+	return 0;
+}
+
+/* Write best_lab and best_C into out in the final numbering.  The
+ * counts array is reused to map old labels to new ones. */
+static void renumber(struct km *km, struct clustering *out)
+{
+	size_t t, i, d = km->d;
+	uint32_t j;
+
+	for (j = 0; j < km->k; j++) {
+		km->ord[j].size = 0;
+		km->ord[j].first = SIZE_MAX;
+		km->ord[j].old = j;
+	}
+	for (t = 0; t < km->m; t++) {
+		struct order *c;
+
+		i = km->rows[t];
+		c = &km->ord[km->best_lab[i]];
+		if (c->size++ == 0)
+			c->first = i;
+	}
+	qsort(km->ord, km->k, sizeof(*km->ord), order_cmp);
+	for (j = 0; j < km->k; j++) {
+		uint32_t old = km->ord[j].old;
+
+		km->count[old] = j;
+		out->size[j] = (uint32_t)km->ord[j].size;
+		memcpy(out->centroid + (size_t)j * d, km->best_C + (size_t)old * d,
+		       d * sizeof(*out->centroid));
+		km->cn2[j] = dense_norm2(out->centroid + (size_t)j * d, d);
+	}
+	for (i = 0; i < km->n; i++) {
+		double dot, den, s;
+
+		if (km->best_lab[i] < 0) {
+			out->assign[i] = -1;
+			out->sim[i] = 0;
+			continue;
+		}
+		j = (uint32_t)km->count[km->best_lab[i]];
+		out->assign[i] = (int32_t)j;
+		dot = row_dot(km->X, i, out->centroid + (size_t)j * d);
+		den = sqrt(km->nrm2[i]) * sqrt(km->cn2[j]);
+		s = den > 0 ? dot / den : 0;
+		out->sim[i] = s > 1 ? 1 : s < -1 ? -1 : s;
+	}
+}
+
+static int check_opts(const struct kmeans_opts *o, struct pl_error *err)
+{
+	if (o->k < 1 || o->k > INT32_MAX)
+		return pl_fail(err, PL_EX_CONFIG,
+			       "[kmeans] k = %lu is out of range (1..%ld)",
+			       (unsigned long)o->k, (long)INT32_MAX);
+	if (o->restarts < 1)
+		return pl_fail(err, PL_EX_CONFIG,
+			       "[kmeans] restarts must be at least 1");
+	if (o->max_iter < 1)
+		return pl_fail(err, PL_EX_CONFIG,
+			       "[kmeans] max_iter must be at least 1");
+	if (!(o->tol >= 0) || isinf(o->tol))
+		return pl_fail(err, PL_EX_CONFIG,
+			       "[kmeans] tol must be a number >= 0");
+	if (o->init != KMEANS_INIT_PLUSPLUS && o->init != KMEANS_INIT_RANDOM)
+		return pl_fail(err, PL_EX_CONFIG, "[kmeans] unknown init %d",
+			       o->init);
+	if (o->metric != KMEANS_COSINE && o->metric != KMEANS_EUCLIDEAN)
+		return pl_fail(err, PL_EX_CONFIG, "[kmeans] unknown metric %d",
+			       o->metric);
+	return 0;
+}
+
+/* Row norms, scales and the list of rows with terms.  0 or -1. */
+static int scan_rows(struct km *km, struct pl_error *err)
+{
+	const struct csr *X = km->X;
+	size_t i;
+
+	if (X->nnz && !X->val)
+		return pl_fail(err, PL_EX_SOFTWARE,
+			       "kmeans: the matrix has no weights");
+	km->m = 0;
+	for (i = 0; i < km->n; i++) {
+		double s = 0;
+		uint64_t p;
+
+		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+			s += X->val[p] * X->val[p];
+		if (!isfinite(s))
+			return pl_fail(err, PL_EX_DATAERR,
+				       "kmeans: statement %zu has weights that are not finite",
+				       i + 1);
+		km->nrm2[i] = s;
+		km->scale[i] = s > 0 ? (km->cosine ? 1.0 / sqrt(s) : 1.0) : 0;
+		if (s > 0)
+			km->m++;
+	}
+	return 0;
+}
+
+static void km_release(struct km *km)
+{
+	pl_free(km->rows);
+	pl_free(km->nrm2);
+	pl_free(km->scale);
+	pl_free(km->lab);
+	pl_free(km->nxt);
+	pl_free(km->best_lab);
+	pl_free(km->cost);
+	pl_free(km->C);
+	pl_free(km->best_C);
+	pl_free(km->cn2);
+	pl_free(km->count);
+	pl_free(km->pick);
+	pl_free(km->taken);
+	pl_free(km->ord);
+	if (km->rng)
+		gsl_rng_free(km->rng);
+}
+
+int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
+	       struct clustering *out, struct pl_error *err)
+{
+	struct km km;
+	size_t n = X->nrows, kd, i, t;
+	double best_obj = 0;
+	int r, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	memset(&km, 0, sizeof(km));
+	if (check_opts(o, err) < 0)
+		return -1;
+	km.X = X;
+	km.o = o;
+	km.n = n;
+	km.d = X->ncols;
+	km.k = o->k;
+	km.cosine = o->metric == KMEANS_COSINE;
+
+	km.nrm2 = pl_malloc(n * sizeof(*km.nrm2));
+	km.scale = pl_malloc(n * sizeof(*km.scale));
+	if (!km.nrm2 || !km.scale)
+		goto oom;
+	if (scan_rows(&km, err) < 0)
+		goto fail;
+	if (km.m < km.k) {
+		pl_fail(err, PL_EX_DATAERR,
+			"k = %lu is larger than the %zu statement%s that %s terms; lower [kmeans] k",
+			(unsigned long)km.k, km.m, km.m == 1 ? "" : "s",
+			km.m == 1 ? "has" : "have");
+		goto fail;
+	}
+	if (km.d && km.k > SIZE_MAX / sizeof(double) / km.d)
+		goto oom;
+	kd = (size_t)km.k * km.d;
+
+	km.rows = pl_malloc(km.m * sizeof(*km.rows));
+	km.lab = pl_malloc(n * sizeof(*km.lab));
+	km.nxt = pl_malloc(n * sizeof(*km.nxt));
+	km.best_lab = pl_malloc(n * sizeof(*km.best_lab));
+	km.cost = pl_calloc(n, sizeof(*km.cost));
+	km.C = pl_malloc(kd * sizeof(*km.C));
+	km.best_C = pl_malloc(kd * sizeof(*km.best_C));
+	km.cn2 = pl_malloc(km.k * sizeof(*km.cn2));
+	km.count = pl_malloc(km.k * sizeof(*km.count));
+	km.pick = pl_malloc(km.k * sizeof(*km.pick));
+	km.taken = pl_malloc(n);
+	km.ord = pl_malloc(km.k * sizeof(*km.ord));
+	out->assign = pl_malloc(n * sizeof(*out->assign));
+	out->sim = pl_malloc(n * sizeof(*out->sim));
+	out->centroid = pl_malloc(kd * sizeof(*out->centroid));
+	out->size = pl_malloc(km.k * sizeof(*out->size));
+	if (!km.rows || !km.lab || !km.nxt || !km.best_lab || !km.cost ||
+	    !km.C || !km.best_C || !km.cn2 || !km.count || !km.pick ||
+	    !km.taken || !km.ord || !out->assign || !out->sim ||
+	    !out->centroid || !out->size)
+		goto oom;
+	km.rng = gsl_rng_alloc(gsl_rng_mt19937);
+	if (!km.rng)
+		goto oom;
+	gsl_rng_set(km.rng, o->seed);
+	if (km.m > gsl_rng_max(km.rng) - gsl_rng_min(km.rng)) {
+		pl_fail(err, PL_EX_DATAERR,
+			"kmeans: %zu statements are more than can be sampled",
+			km.m);
+		goto fail;
+	}
+
+	for (i = 0, t = 0; i < n; i++) {
+		km.lab[i] = km.nxt[i] = km.best_lab[i] = -1;
+		if (km.nrm2[i] > 0)
+			km.rows[t++] = i;
+	}
+	for (r = 0; r < o->restarts; r++) {
+		double obj;
+		int iters, conv;
+
+		if (run_once(&km, r, &obj, &iters, &conv, err) < 0)
+			goto fail;
+		if (r == 0 || obj < best_obj) {
+			int32_t *sl = km.best_lab;
+			double *sc = km.best_C;
+
+			km.best_lab = km.lab;
+			km.lab = sl;
+			km.best_C = km.C;
+			km.C = sc;
+			best_obj = obj;
+			out->iterations = iters;
+			out->restart = r;
+			out->converged = conv;
+		}
+	}
+	if (o->progress)
+		fputc('\n', o->progress);
+
+	renumber(&km, out);
+	out->k = km.k;
+	out->objective = best_obj;
+	ret = 0;
+	goto done;
+oom:
+	pl_oom(err);
+fail:
+	pl_free(out->assign);
+	pl_free(out->sim);
+	pl_free(out->centroid);
+	pl_free(out->size);
+	memset(out, 0, sizeof(*out));
+done:
+	km_release(&km);
+	return ret;
+}
+
+/* The stage: cluster ctx->tfidf into ctx->km with the [kmeans] keys. */
+static int kmeans_run(struct ctx *ctx, struct pl_error *err)
+{
+	const struct cfg_value *v = ctx->cfg->v;
+	struct kmeans_opts o;
+	uint64_t empty = 0;
+	size_t i;
+
+	memset(&o, 0, sizeof(o));
+	o.k = (uint32_t)v[CFG_kmeans_k].i;
+	o.init = (int)v[CFG_kmeans_init].i;
+	o.restarts = (int)v[CFG_kmeans_restarts].i;
+	o.max_iter = (int)v[CFG_kmeans_max_iter].i;
+	o.tol = v[CFG_kmeans_tol].r;
+	o.seed = (unsigned long)v[CFG_kmeans_seed].i;
+	o.metric = (int)v[CFG_kmeans_metric].i;
+	o.progress = ctx->progress ? stderr : NULL;
+	if (kmeans_fit(&ctx->tfidf, &o, &ctx->km, err) < 0)
+		return -1;
+	for (i = 0; i < ctx->tfidf.nrows; i++)
+		empty += ctx->km.assign[i] < 0;
+	ctx->rep.empty_units = empty;
+	return 0;
+}
+
+static void kmeans_release(struct ctx *ctx)
+{
+	clustering_release(&ctx->km);
+}
+
+const struct stage stage_kmeans = {
+	.name = "kmeans",
+	.help = "cluster the statements' TF-IDF rows with k-means "
+		"(spherical for cosine, Lloyd's for euclidean)",
+	.run = kmeans_run,
+	.release = kmeans_release,
+};

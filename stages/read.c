@@ -1,0 +1,524 @@
+/* read.c -- find the corpus files and cut them into statements
+ *
+ * In: [corpus] dir, unit, boilerplate, max_file_mb.  Out: ctx->files (every
+ * *.txt and *.txt.gz under the folder, recursively, sorted by path) and, for
+ * each statement, a row in ctx->units; each statement's text is handed to
+ * the later stages' unit hooks and then forgotten, so only one file's text
+ * is in memory at a time.
+ *
+ * Files are read through zlib's gzread, which also reads plain files, in
+ * large blocks.  A statement is the whole file (unit = document) or each
+ * run of non-blank lines (unit = paragraph), numbered from 1 in the file,
+ * counting paragraphs that turned out to be all boilerplate, so that
+ * "file ¶7" is the 7th paragraph a reader sees.  Boilerplate lines (POSIX
+ * extended regular expressions from [corpus] boilerplate) are dropped
+ * before anything else looks at them.
+ *
+ * Hidden entries (names starting with ".") are skipped.  A symbolic link
+ * to a file is read; a symbolic link to a folder is not followed, so a
+ * link loop cannot make the walk endless.
+ */
+#include "stages.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+struct reader {
+	regex_t *re;
+	size_t nre, recap;
+	struct strbuf file;  /* the current file's bytes */
+	struct strbuf unit;  /* the current statement's kept lines */
+};
+
+static struct reader *reader_of(struct ctx *ctx)
+{
+	return ctx->reader;
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t ls = strlen(s), lf = strlen(suf);
+
+	return ls > lf && strcmp(s + ls - lf, suf) == 0;
+}
+
+static int add_file(struct files *f, const char *path, size_t rootlen)
+{
+	char *copy;
+
+	if (f->n == f->cap) {
+		size_t c1 = f->cap, c2 = f->cap, c3 = f->cap;
+
+		if (pl_grow(&f->path, &c1, f->n + 1, sizeof(*f->path)) ||
+		    pl_grow(&f->rel, &c2, f->n + 1, sizeof(*f->rel)) ||
+		    pl_grow(&f->bytes, &c3, f->n + 1, sizeof(*f->bytes)))
+			return -1;
+		f->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	}
+	copy = pl_strdup(path);
+	if (!copy)
+		return -1;
+	f->path[f->n] = copy;
+	f->rel[f->n] = copy + rootlen;
+	f->bytes[f->n] = 0;
+	f->n++;
+	return 0;
+}
+
+/* Walk `dir` (a path under the root) and add matching files. */
+static int walk(struct files *f, struct strbuf *path, size_t rootlen,
+		int depth, struct pl_error *err)
+{
+	DIR *d;
+	struct dirent *de;
+	size_t base = path->len;
+	int rc = 0;
+
+	if (depth > 64)
+		return pl_fail(err, PL_EX_DATAERR, "%s: folders nested deeper than 64",
+			       path->buf);
+	d = opendir(path->buf);
+	if (!d)
+		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open folder: %s",
+			       path->buf, strerror(errno));
+	for (;;) {
+		struct stat st, lst;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				rc = pl_fail(err, PL_EX_IOERR, "%s: cannot list: %s",
+					     path->buf, strerror(errno));
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		path->len = base;
+		if (strbuf_addch(path, '/') || strbuf_addstr(path, de->d_name)) {
+			rc = pl_oom(err);
+			break;
+		}
+		if (lstat(path->buf, &lst) != 0)
+			continue; /* vanished while we looked */
+		if (S_ISLNK(lst.st_mode)) {
+			if (stat(path->buf, &st) != 0 || !S_ISREG(st.st_mode))
+				continue; /* dangling, or a link to a folder */
+		} else {
+			st = lst;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			rc = walk(f, path, rootlen, depth + 1, err);
+			if (rc)
+				break;
+		} else if (S_ISREG(st.st_mode) &&
+			   (has_suffix(de->d_name, ".txt") ||
+			    has_suffix(de->d_name, ".txt.gz"))) {
+			if (add_file(f, path->buf, rootlen)) {
+				rc = pl_oom(err);
+				break;
+			}
+		}
+	}
+	path->len = base;
+	path->buf[base] = '\0';
+	closedir(d);
+	return rc;
+}
+
+static int cmp_rel(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+
+	return strcmp(*x, *y);
+}
+
+/* List the corpus, sorted by path relative to the root. */
+static int list_files(struct ctx *ctx, struct pl_error *err)
+{
+	struct files *f = &ctx->files;
+	struct strbuf path = STRBUF_INIT;
+	const char *root = ctx->cfg->v[CFG_corpus_dir].path;
+	struct stat st;
+	size_t rootlen;
+
+	if (stat(root, &st) != 0)
+		return pl_fail(err, PL_EX_NOINPUT,
+			       "%s: cannot open the corpus folder: %s (set [corpus] dir)",
+			       root, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return pl_fail(err, PL_EX_NOINPUT,
+			       "%s: [corpus] dir is not a folder", root);
+	f->root = pl_strdup(root);
+	if (!f->root || strbuf_addstr(&path, root))
+		return pl_oom(err);
+	while (path.len > 1 && path.buf[path.len - 1] == '/')
+		path.buf[--path.len] = '\0';
+	rootlen = path.len + 1;
+	if (walk(f, &path, rootlen, 0, err)) {
+		strbuf_release(&path);
+		return -1;
+	}
+	strbuf_release(&path);
+	if (f->n == 0)
+		return pl_fail(err, PL_EX_NOINPUT,
+			       "%s: no *.txt or *.txt.gz files in the corpus folder", root);
+	/* rel[] points into path[], so sorting rel sorts by the same key;
+	 * sort the full paths (same prefix) and rebuild rel. */
+	qsort(f->path, f->n, sizeof(*f->path), cmp_rel);
+	for (size_t i = 0; i < f->n; i++)
+		f->rel[i] = f->path[i] + rootlen;
+	return 0;
+}
+
+/* Read a whole file (decompressing gzip) into sb, up to `limit` bytes. */
+static int slurp(const char *path, uint64_t limit, struct strbuf *sb,
+		 struct pl_error *err)
+{
+	gzFile gz;
+	int n;
+
+	strbuf_reset(sb);
+	gz = gzopen(path, "rb");
+	if (!gz)
+		return pl_fail(err, errno == ENOMEM ? PL_EX_OSERR : PL_EX_NOINPUT,
+			       "%s: cannot read: %s", path,
+			       errno ? strerror(errno) : "out of memory");
+	gzbuffer(gz, 1 << 17);
+	for (;;) {
+		if (pl_grow(&sb->buf, &sb->cap, sb->len + (1 << 16) + 1, 1)) {
+			gzclose(gz);
+			return pl_oom(err);
+		}
+		n = gzread(gz, sb->buf + sb->len, 1 << 16);
+		if (n < 0) {
+			int zerr;
+			const char *msg = gzerror(gz, &zerr);
+
+			pl_fail(err, zerr == Z_ERRNO ? PL_EX_IOERR : PL_EX_DATAERR,
+				"%s: %s: %s", path,
+				zerr == Z_ERRNO ? "read error" : "corrupt gzip data",
+				zerr == Z_ERRNO ? strerror(errno) : msg);
+			gzclose(gz);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		sb->len += (size_t)n;
+		if (sb->len > limit) {
+			gzclose(gz);
+			return pl_fail(err, PL_EX_DATAERR,
+				       "%s: larger than [corpus] max_file_mb = %llu MiB "
+				       "(after decompression); raise the limit or remove the file",
+				       path, (unsigned long long)(limit >> 20));
+		}
+	}
+	sb->buf[sb->len] = '\0';
+	if (gzclose(gz) != Z_OK)
+		return pl_fail(err, PL_EX_DATAERR, "%s: corrupt gzip data", path);
+	return 0;
+}
+
+static int is_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\f' &&
+		    s[i] != '\v')
+			return 0;
+	return 1;
+}
+
+static int is_boilerplate(const struct reader *r, char *line, size_t len)
+{
+	char save;
+	int hit = 0;
+
+	if (!r->nre)
+		return 0;
+	save = line[len];
+	line[len] = '\0';
+	for (size_t i = 0; i < r->nre && !hit; i++)
+		hit = regexec(&r->re[i], line, 0, NULL, 0) == 0;
+	line[len] = save;
+	return hit;
+}
+
+/* Called for each statement of a file: (ctx, arg, text, len, para, line). */
+typedef int (*unit_fn)(struct ctx *, void *, const char *, size_t, uint32_t,
+		       uint32_t, struct pl_error *);
+
+/* Cut the bytes of the current file (in r->file) into statements. */
+static int split_units(struct ctx *ctx, unit_fn fn, void *arg,
+		       struct pl_error *err)
+{
+	struct reader *r = reader_of(ctx);
+	int paragraphs = ctx->cfg->v[CFG_corpus_unit].i == 1;
+	char *p = r->file.buf, *end = r->file.buf + r->file.len;
+	uint32_t lineno = 0, para = 0, start_line = 0;
+	int in_para = 0;
+
+	strbuf_reset(&r->unit);
+	while (p < end || in_para) {
+		char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		size_t len = p < end ? (size_t)((nl ? nl : end) - p) : 0;
+		int eof = p >= end;
+		int blank;
+
+		if (!eof)
+			lineno++;
+		if (len && p[len - 1] == '\r')
+			len--;
+		blank = eof || is_blank(p, len);
+		if (!blank && !in_para) {
+			in_para = 1;
+			para++;
+			if (paragraphs)
+				start_line = 0;
+		}
+		if (!blank) {
+			if (is_boilerplate(r, p, len)) {
+				ctx->rep.boilerplate_lines++;
+			} else {
+				if (!start_line)
+					start_line = lineno;
+				if ((r->unit.len && strbuf_addch(&r->unit, '\n')) ||
+				    strbuf_add(&r->unit, p, len))
+					return pl_oom(err);
+			}
+		}
+		if (paragraphs && blank && in_para) {
+			in_para = 0;
+			if (r->unit.len && fn(ctx, arg, r->unit.buf, r->unit.len,
+					      para, start_line, err))
+				return -1;
+			strbuf_reset(&r->unit);
+		}
+		if (eof)
+			break;
+		p = nl ? nl + 1 : end;
+	}
+	if (!paragraphs) {
+		/* Every file is one statement, even an empty one. */
+		if (fn(ctx, arg, r->unit.buf ? r->unit.buf : "", r->unit.len, 0,
+		       start_line ? start_line : 1, err))
+			return -1;
+	}
+	return 0;
+}
+
+static int add_unit(struct ctx *ctx, uint32_t file, uint32_t para,
+		    uint32_t line)
+{
+	struct units *u = &ctx->units;
+
+	if (u->n >= UINT32_MAX - 1)
+		return -1;
+	if (u->n == u->cap) {
+		size_t c1 = u->cap, c2 = u->cap, c3 = u->cap, c4 = u->cap;
+
+		if (pl_grow(&u->file, &c1, u->n + 1, sizeof(*u->file)) ||
+		    pl_grow(&u->para, &c2, u->n + 1, sizeof(*u->para)) ||
+		    pl_grow(&u->line, &c3, u->n + 1, sizeof(*u->line)) ||
+		    pl_grow(&u->ntok, &c4, u->n + 1, sizeof(*u->ntok)))
+			return -1;
+		u->cap = c1 < c2 ? c1 : c2;
+		u->cap = u->cap < c3 ? u->cap : c3;
+		u->cap = u->cap < c4 ? u->cap : c4;
+	}
+	u->file[u->n] = file;
+	u->para[u->n] = para;
+	u->line[u->n] = line;
+	u->ntok[u->n] = 0;
+	u->n++;
+	return 0;
+}
+
+/* The per-statement callback of a run: record it and analyse it. */
+static int on_unit(struct ctx *ctx, void *arg, const char *text, size_t len,
+		   uint32_t para, uint32_t line, struct pl_error *err)
+{
+	struct unit *u = arg;
+
+	if (add_unit(ctx, u->file, para, line))
+		return pl_oom(err);
+	u->id = (uint32_t)ctx->units.n - 1;
+	u->text = text;
+	u->len = len;
+	u->para = para;
+	u->line = line;
+	u->counted = 1;
+	u->tok.n = 0;
+	return stages_unit(ctx, u, err);
+}
+
+static int load_boilerplate(struct reader *r, const char *path,
+			    struct pl_error *err)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, rc = 0;
+
+	if (!fp)
+		return pl_fail(err, PL_EX_NOINPUT,
+			       "%s: cannot read the [corpus] boilerplate file: %s",
+			       path, strerror(errno));
+	while ((n = getline(&line, &cap, fp)) >= 0) {
+		int e;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (pl_grow(&r->re, &r->recap, r->nre + 1, sizeof(*r->re))) {
+			rc = pl_oom(err);
+			break;
+		}
+		e = regcomp(&r->re[r->nre], line, REG_EXTENDED | REG_NOSUB);
+		if (e) {
+			char msg[256];
+
+			regerror(e, &r->re[r->nre], msg, sizeof(msg));
+			rc = pl_fail(err, PL_EX_CONFIG, "%s:%d: bad pattern '%s': %s",
+				     path, lineno, line, msg);
+			break;
+		}
+		r->nre++;
+	}
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+static void read_release(struct ctx *ctx)
+{
+	struct reader *r = reader_of(ctx);
+
+	if (r) {
+		for (size_t i = 0; i < r->nre; i++)
+			regfree(&r->re[i]);
+		pl_free(r->re);
+		strbuf_release(&r->file);
+		strbuf_release(&r->unit);
+		pl_free(r);
+		ctx->reader = NULL;
+	}
+	files_release(&ctx->files);
+	units_release(&ctx->units);
+}
+
+static int read_init(struct ctx *ctx, struct pl_error *err)
+{
+	struct reader *r = pl_calloc(1, sizeof(*r));
+	const char *bp = ctx->cfg->v[CFG_corpus_boilerplate].path;
+
+	if (!r)
+		return pl_oom(err);
+	ctx->reader = r;
+	if (bp && load_boilerplate(r, bp, err))
+		return -1;
+	return 0;
+}
+
+static int read_run(struct ctx *ctx, struct pl_error *err)
+{
+	struct reader *r = reader_of(ctx);
+	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
+	struct unit u = { 0 };
+	double t0 = pl_now();
+	int rc = 0;
+
+	if (list_files(ctx, err))
+		return -1;
+	for (size_t i = 0; i < ctx->files.n && rc == 0; i++) {
+		rc = slurp(ctx->files.path[i], limit, &r->file, err);
+		if (rc)
+			break;
+		ctx->files.bytes[i] = r->file.len;
+		ctx->rep.bytes += r->file.len;
+		u.file = (uint32_t)i;
+		rc = split_units(ctx, on_unit, &u, err);
+		if (ctx->progress && (i + 1 == ctx->files.n || (i & 63) == 0)) {
+			double dt = pl_now() - t0;
+
+			fprintf(stderr, "\rread: %zu/%zu files, %.1f MB, %.1f MB/s   ",
+				i + 1, ctx->files.n, (double)ctx->rep.bytes / 1e6,
+				dt > 0 ? (double)ctx->rep.bytes / 1e6 / dt : 0.0);
+			if (i + 1 == ctx->files.n)
+				fputc('\n', stderr);
+		}
+	}
+	tokens_release(&u.tok);
+	strbuf_release(&r->file);
+	return rc;
+}
+
+/* Snippet lookup: keep the text of the statement whose paragraph matches. */
+struct find {
+	uint32_t para;
+	char *text;
+	size_t len;
+};
+
+static int on_find(struct ctx *ctx, void *arg, const char *text, size_t len,
+		   uint32_t para, uint32_t line, struct pl_error *err)
+{
+	struct find *f = arg;
+
+	(void)ctx;
+	(void)line;
+	if (f->text || para != f->para)
+		return 0;
+	f->text = pl_strndup(text, len);
+	f->len = len;
+	return f->text ? 0 : pl_oom(err);
+}
+
+int read_unit_text(struct ctx *ctx, uint32_t id, char **text, size_t *len,
+		   struct pl_error *err)
+{
+	struct reader *r = reader_of(ctx);
+	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
+	struct find f = { 0 };
+	uint32_t fi;
+	uint64_t before = ctx->rep.boilerplate_lines;
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if (!r || id >= ctx->units.n)
+		return pl_fail(err, PL_EX_SOFTWARE, "unit %u: no such statement", id + 1);
+	fi = ctx->units.file[id];
+	f.para = ctx->units.para[id];
+	rc = slurp(ctx->files.path[fi], limit, &r->file, err);
+	if (rc == 0)
+		rc = split_units(ctx, on_find, &f, err);
+	ctx->rep.boilerplate_lines = before; /* counted once, by the run */
+	strbuf_release(&r->file);
+	if (rc) {
+		pl_free(f.text);
+		return -1;
+	}
+	if (!f.text)
+		return pl_fail(err, PL_EX_IOERR,
+			       "%s: statement %u changed while the run read it",
+			       ctx->files.path[fi], id + 1);
+	*text = f.text;
+	*len = f.len;
+	return 0;
+}
+
+const struct stage stage_read = {
+	.name = "read",
+	.help = "find *.txt and *.txt.gz files, drop boilerplate, cut statements",
+	.init = read_init,
+	.run = read_run,
+	.release = read_release,
+};

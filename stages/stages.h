@@ -1,0 +1,280 @@
+/* stages.h -- the stage interface and the state that flows between stages
+ *
+ * A run is a chain of stages listed once, in order, in pipeline/stages.c.
+ * Each stage is one file in stages/ exporting one `struct stage`:
+ *
+ *   init   builds the stage's state from the config (a bad value is a
+ *          PL_EX_CONFIG error naming the key);
+ *   unit   transforms one statement's token stream; the read stage calls
+ *          the unit hooks of every later stage, in order, for each unit it
+ *          reads, so the raw text is never all held in memory;
+ *   run    whole-corpus work once every unit has been read;
+ *   release frees the state (safe after a failed or missing init).
+ *
+ * Every hook is optional.  Hooks return 0 or -1 with `err` filled (util.h).
+ *
+ * How text becomes numbers:
+ *   read      file -> units (statements) with their origin
+ *   tokenize  unit text -> surface ids (interned normalised tokens)
+ *   stem      surface id -> stem id (each distinct surface stemmed once)
+ *   phrases   stem ids -> phrase terms joined, stop words dropped, n-grams
+ *   vocabulary stem ids -> term ids (first occurrence order) -> count rows
+ *   tfidf, kmeans, frames, summary, write: whole-corpus stages
+ *
+ * Ids: a *surface* is a token as normalised (NFKC, case folded); a *stem* is
+ * any analysed string (word stem, phrase, n-gram), including those that
+ * come only from the config's phrase and frame lists; a *term* is a stem
+ * that occurs in the corpus.  Term ids are assigned in order of first
+ * occurrence (files in path order, units and tokens in text order), so
+ * they are the matrix columns and stable while the corpus only grows.
+ */
+#ifndef PL_STAGES_H
+#define PL_STAGES_H
+
+#include "../pipeline/config.h"
+#include "../pipeline/util.h"
+
+#include <stdint.h>
+
+#define ID_NONE UINT32_MAX
+
+/* Surface flags. */
+enum { SURF_STOP = 1, SURF_NUMBER = 2, SURF_PHRASE = 4 };
+/* Term kinds, as written in terms.tsv.gz. */
+enum { TERM_WORD = 0, TERM_PHRASE = 1, TERM_NGRAM = 2 };
+
+/* The files of the corpus, sorted by path. */
+struct files {
+	char *root;         /* the corpus folder as configured */
+	char **path;        /* full path of each file (owned) */
+	const char **rel;   /* path relative to root (points into path[i]) */
+	uint64_t *bytes;    /* bytes read (after decompression) */
+	size_t n, cap;
+};
+
+/* Per-unit metadata: where each statement came from. */
+struct units {
+	uint32_t *file;     /* index into files */
+	uint32_t *para;     /* 1-based paragraph number; 0 in document mode */
+	uint32_t *line;     /* 1-based line where the unit starts */
+	uint32_t *ntok;     /* tokens counted (after stop words, with n-grams) */
+	size_t n, cap;
+};
+
+/* Interned surfaces and what each maps to. */
+struct surfaces {
+	struct strtab tab;
+	uint32_t *stem;     /* stem id, ID_NONE until stemmed */
+	uint64_t *count;    /* occurrences in counted units */
+	uint8_t *flags;     /* SURF_* */
+	size_t cap;
+};
+
+/* Every analysed string; see "Ids" above. */
+struct stems {
+	struct strtab tab;
+	uint32_t *term;     /* term id, ID_NONE until it occurs in a unit */
+	uint8_t *kind;      /* TERM_* */
+	size_t cap;
+};
+
+/* Terms: the columns of the output matrices. */
+struct vocab {
+	struct strtab tab;
+	uint8_t *kind;      /* TERM_* */
+	uint32_t *df;       /* units containing the term */
+	uint64_t *cf;       /* total occurrences */
+	uint32_t *surface;  /* most frequent surface id, ID_NONE for n-grams */
+	uint8_t *kept;      /* 1 when it survives min_df, max_df, max_features */
+	double *idf;
+	size_t cap;
+	size_t nkept;
+};
+
+/* Compressed sparse rows: units by terms.  Columns are term ids and are
+ * sorted within each row.  `cnt` holds counts (the counts matrix), `val`
+ * weights (the TF-IDF matrix); each matrix uses one of them. */
+struct csr {
+	size_t nrows, ncols, nnz, cap;
+	uint64_t *rowptr;   /* nrows + 1 entries */
+	uint32_t *col;
+	uint32_t *cnt;
+	double *val;
+};
+
+/* The token stream of the unit being analysed.  Buffers are reused. */
+struct tokens {
+	uint32_t *surf;     /* surface id, ID_NONE for n-grams */
+	uint32_t *stem;     /* stem id */
+	size_t n, cap;
+};
+
+/* One statement on its way through the unit hooks. */
+struct unit {
+	const char *text;   /* raw UTF-8 bytes, valid during the hooks only */
+	size_t len;
+	uint32_t id;        /* unit index (rows of the matrices) */
+	uint32_t file, para, line;
+	int counted;        /* 0 when analysing config text (frames, phrases) */
+	struct tokens tok;
+};
+
+/* k-means output, in the final cluster numbering (1..k by size). */
+struct clustering {
+	uint32_t k;
+	int32_t *assign;    /* per unit: 0-based cluster, -1 for empty rows */
+	double *sim;        /* per unit: cosine similarity to its centroid */
+	double *centroid;   /* k x ncols, row-major, dense */
+	uint32_t *size;     /* units per cluster */
+	double objective;   /* sum of (1 - cos) or of squared distances */
+	int iterations;     /* of the kept restart */
+	int restart;        /* which restart was kept, 0-based */
+	int converged;
+};
+
+/* Frames: named lexicons, matched as terms. */
+struct frames {
+	size_t n;
+	char **name;
+	char **entries;     /* the config text of each frame */
+	uint32_t **stems;   /* per frame, the stem ids its entries resolve to */
+	size_t *nstems;
+	uint32_t *hits;     /* units x n, occurrences of the frame's terms */
+};
+
+/* What a run reports in run.json. */
+struct report {
+	uint64_t bytes, tokens, invalid_bytes, long_tokens, boilerplate_lines;
+	uint64_t empty_units;  /* units with no kept term, left unclustered */
+	double seconds[32];
+	double total_seconds;
+};
+
+/* Private state of the stages that keep some between hooks; each is
+ * defined in its stage's file and owned by it (freed by its release). */
+struct reader;
+struct tokenizer;
+struct stemmer;
+struct phraser;
+struct counter;
+
+struct ctx {
+	const struct config *cfg;
+	int verbose;        /* -v */
+	int progress;       /* stderr is a terminal and not -q */
+	struct files files;
+	struct units units;
+	struct surfaces surf;
+	struct stems stems;
+	struct vocab vocab;
+	struct csr counts;  /* units x terms, every term */
+	struct csr tfidf;   /* units x terms, kept terms only */
+	struct clustering km;
+	struct frames frames;
+	struct report rep;
+	struct reader *reader;
+	struct tokenizer *tokenizer;
+	struct stemmer *stemmer;
+	struct phraser *phraser;
+	struct counter *counter;
+	char *outdir;       /* [output] dir */
+	char *staging;      /* staging folder while a run writes, else NULL */
+	char **staged;      /* names written into staging */
+	size_t nstaged, staged_cap;
+	int stage;          /* index of the stage being run, for timing */
+};
+
+struct stage {
+	const char *name;
+	const char *help;
+	int (*init)(struct ctx *ctx, struct pl_error *err);
+	int (*unit)(struct ctx *ctx, struct unit *u, struct pl_error *err);
+	int (*run)(struct ctx *ctx, struct pl_error *err);
+	void (*release)(struct ctx *ctx);
+	int analysis;       /* part of text analysis: also run on config text */
+};
+
+extern const struct stage stage_read, stage_tokenize, stage_stem,
+	stage_phrases, stage_vocabulary, stage_tfidf, stage_kmeans,
+	stage_frames, stage_summary, stage_write;
+
+/* The chain, NULL-terminated, in run order (pipeline/stages.c). */
+extern const struct stage *const stages[];
+
+/* Run every later stage's unit hook on u (called by the read stage for each
+ * unit).  0 or -1. */
+int stages_unit(struct ctx *ctx, struct unit *u, struct pl_error *err);
+/* Run only the analysis hooks (tokenize, stem, phrases) on config text and
+ * leave the stems in u->tok.  0 or -1. */
+int stages_analyze(struct ctx *ctx, struct unit *u, struct pl_error *err);
+
+void ctx_init(struct ctx *ctx, const struct config *cfg);
+/* Runs every stage in order; 0 or -1. */
+int ctx_run(struct ctx *ctx, struct pl_error *err);
+void ctx_release(struct ctx *ctx);
+
+/* Phrases (stages/phrases.c): add a form (a sequence of stem ids) of the
+ * phrase term `name`; tokenize and stem config text with stop words kept.
+ * Both 0 or -1; the frames stage uses them for multi-word frame entries. */
+int phraser_add(struct ctx *ctx, const char *name, const uint32_t *seq,
+		size_t len, struct pl_error *err);
+int phrases_analyze_form(struct ctx *ctx, const char *text, struct unit *u,
+			 struct pl_error *err);
+
+/* Shared helpers (stages/common.c). */
+int tokens_push(struct tokens *t, uint32_t surf, uint32_t stem);
+void tokens_release(struct tokens *t);
+/* Intern into the surface and stem tables, growing their side arrays. */
+int surfaces_intern(struct surfaces *s, const char *str, size_t len,
+		    uint32_t *id, int *added);
+int stems_intern(struct stems *s, const char *str, size_t len, int kind,
+		 uint32_t *id);
+void surfaces_release(struct surfaces *s);
+void stems_release(struct stems *s);
+void vocab_release(struct vocab *v);
+void csr_release(struct csr *m);
+void files_release(struct files *f);
+void units_release(struct units *u);
+void clustering_release(struct clustering *c);
+void frames_release(struct frames *f);
+
+/*
+ * Output files.  Stages write through these into a staging folder inside
+ * the output folder; the driver publishes the set (rename into place) only
+ * after every stage succeeded, so a failed or killed run never leaves a
+ * half-written file under a final name.
+ */
+struct outfile {
+	char *tmp;          /* path in the staging folder (owned) */
+	void *gz;           /* gzFile when compressed, else NULL */
+	FILE *fp;           /* plain file, else NULL */
+	struct strbuf buf;  /* pending bytes, flushed in large blocks */
+};
+/* Open `name` (e.g. "docs.tsv", "tfidf.mtx.gz") for writing; gzip when the
+ * name ends in ".gz".  0 or -1 (PL_EX_CANTCREAT). */
+int out_open(struct ctx *ctx, const char *name, struct outfile *of,
+	     struct pl_error *err);
+/* Append bytes or formatted text; -1 on write error (PL_EX_IOERR). */
+int out_write(struct outfile *of, const void *data, size_t len,
+	      struct pl_error *err);
+int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Flush, fsync and close; the file stays staged.  0 or -1.  Always frees
+ * what `of` holds, so it is safe to call once after any failure. */
+int out_close(struct outfile *of, struct pl_error *err);
+/* Driver side: create the staging folder; publish every staged file into
+ * the output folder; or throw the staging folder away. */
+int out_begin(struct ctx *ctx, struct pl_error *err);
+int out_publish(struct ctx *ctx, struct pl_error *err);
+void out_abandon(struct ctx *ctx);
+
+/* The text of unit `id`, re-read from its file (for snippets).  The caller
+ * owns *text.  0 or -1 (read.c). */
+int read_unit_text(struct ctx *ctx, uint32_t id, char **text, size_t *len,
+		   struct pl_error *err);
+
+/* The display form of a term: its most frequent surface, or for n-grams
+ * the display forms of its parts joined by spaces.  Appends to sb. */
+int term_display(const struct ctx *ctx, uint32_t term, struct strbuf *sb);
+
+#endif

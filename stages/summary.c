@@ -1,0 +1,1051 @@
+/* summary.c -- what each cluster is about, for people and for programs
+ *
+ * In: the TF-IDF matrix, the clustering and the frame hits held by struct
+ * ctx, and the statements' text, re-read for a few quotes.  Out, through the
+ * staged output files of common.c (output/README.md documents each one):
+ *
+ *   clusters.tsv   one row per cluster: size, top terms, top frames
+ *   frames.tsv     one row per (frame, cluster), long format for R
+ *   summary.md     the report for people: the corpus, each cluster's terms,
+ *                  frames and most representative statements, the frames by
+ *                  cluster, their co-occurrence and a few plain sentences
+ *   summary.json   the same content for programs
+ *
+ * Definitions used throughout:
+ *  - a cluster's mean TF-IDF of a term averages over all its statements
+ *    (statements without the term count as 0);
+ *  - a term's discriminating score in a cluster is its mean there minus its
+ *    mean over the other clustered statements;
+ *  - a statement carries a frame when it has at least one hit of it; a
+ *    frame's hit share in a cluster is the cluster's hits over the frame's
+ *    hits in the whole corpus (unclustered statements included, so a
+ *    frame's shares can add up to less than 1);
+ *  - the representative statements of a cluster are those most similar to
+ *    its centroid, ties going to the earlier statement.
+ * Ties between terms go to the lower term id, between frames to the one
+ * listed first in the config, between clusters to the lower number, so the
+ * files depend only on the input.  Clusters are numbered from 1 here.
+ *
+ * Memory stays proportional to the vocabulary plus k x frames x frames: each
+ * cluster's terms are ranked and written before the next cluster's.
+ */
+#include "stages.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Quotes are cut to about this many bytes of cleaned text. */
+#define SNIPPET_BYTES 240
+
+/* A term's weights in one cluster. */
+struct term_score {
+	uint32_t term;
+	double mean;        /* mean TF-IDF in the cluster */
+	double other;       /* mean TF-IDF over the other clustered statements */
+	double score;       /* mean - other */
+};
+
+/* What the four files share, computed once by summary_prepare(). */
+struct summary {
+	struct ctx *ctx;
+	size_t nu, nt, nf;
+	uint32_t k;
+	int document;               /* corpus.unit = document */
+	size_t ntop, nrep;          /* output.top_terms, output.snippets */
+	size_t nclustered;
+	uint32_t *size;             /* k: statements per cluster */
+	uint32_t *order;            /* clustered statements grouped by cluster,
+				     * ascending within each */
+	size_t *start;              /* k + 1 offsets into order */
+	double *total;              /* nt: TF-IDF summed over clustered units */
+	uint64_t *fhits;            /* nf: hits in the corpus */
+	uint32_t *funits;           /* nf: statements carrying the frame */
+	uint64_t *uhits;            /* nf: hits in unclustered statements */
+	uint32_t *uunits;           /* nf: unclustered statements carrying it */
+	uint64_t *chits;            /* k x nf */
+	uint32_t *cunits;           /* k x nf */
+	uint32_t *co;               /* nf x nf over all statements */
+	uint32_t *cco;              /* k x nf x nf */
+	int any_unclustered_hits;
+
+	/* Per-cluster scratch, reused cluster after cluster. */
+	double *sum;                /* nt, zero between clusters */
+	uint8_t *mark;              /* nt: term is in cand, zero between */
+	struct term_score *cand;    /* nt */
+	struct term_score *top;     /* ntop, by mean */
+	struct term_score *disc;    /* ntop, by score */
+	size_t ntopc, ndiscc;
+	uint32_t *rep;              /* nrep statement ids */
+	size_t nrepc;
+	struct strbuf *snippet;     /* nrep cleaned quotes */
+};
+
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
+/* calloc for a x b elements of `size` bytes, failing on overflow. */
+static void *alloc2(size_t a, size_t b, size_t size)
+{
+	if (b && a > SIZE_MAX / b)
+		return NULL;
+	return pl_calloc(a * b, size);
+}
+
+/* ---- escaping ---- */
+
+/* Append s as a TSV field: \ tab newline CR become \\ \t \n \r. */
+static int tsv_add(struct strbuf *sb, const char *s, size_t len)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char esc;
+
+		switch (s[i]) {
+		case '\\': esc = '\\'; break;
+		case '\t': esc = 't'; break;
+		case '\n': esc = 'n'; break;
+		case '\r': esc = 'r'; break;
+		default: continue;
+		}
+		if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, '\\') ||
+		    strbuf_addch(sb, esc))
+			return -1;
+		run = i + 1;
+	}
+	return strbuf_add(sb, s + run, len - run);
+}
+
+static int tsv_addstr(struct strbuf *sb, const char *s)
+{
+	return tsv_add(sb, s, strlen(s));
+}
+
+static int word_byte(unsigned c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* Append s as Markdown inline text, safe inside a table cell: control
+ * characters become spaces; \ ` * [ ] < | are backslash-escaped (CommonMark
+ * escapes, and \| in GFM tables); '_' only at a word's edge, since an
+ * intraword '_' never starts emphasis (double_standard stays readable). */
+static int md_add(struct strbuf *sb, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = p[i];
+		int esc;
+
+		if (c < 0x20 || c == 0x7f) {
+			if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, ' '))
+				return -1;
+			run = i + 1;
+			continue;
+		}
+		if (c == '_')
+			esc = i == 0 || i + 1 == len || !word_byte(p[i - 1]) ||
+			      !word_byte(p[i + 1]);
+		else
+			esc = strchr("\\`*[]<|", (int)c) != NULL;
+		if (esc) {
+			if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, '\\'))
+				return -1;
+			run = i;
+		}
+	}
+	return strbuf_add(sb, s + run, len - run);
+}
+
+static int md_addstr(struct strbuf *sb, const char *s)
+{
+	return md_add(sb, s, strlen(s));
+}
+
+static int json_str(struct strbuf *sb, const char *s)
+{
+	return strbuf_add_json(sb, s, strlen(s));
+}
+
+/* Reals in JSON: exact ("%.17g") or a share ("%.6g"); null if not finite. */
+static int json_exact(struct strbuf *sb, double v)
+{
+	return isfinite(v) ? strbuf_addf(sb, "%.17g", v) : strbuf_addstr(sb, "null");
+}
+
+static int json_share(struct strbuf *sb, double v)
+{
+	return isfinite(v) ? strbuf_addf(sb, "%.6g", v) : strbuf_addstr(sb, "null");
+}
+
+/* ---- statistics ---- */
+
+static int summary_prepare(struct summary *s, struct pl_error *err)
+{
+	struct ctx *ctx = s->ctx;
+	const struct csr *m = &ctx->tfidf;
+	const int32_t *assign = ctx->km.assign;
+	size_t *pos = NULL;
+	uint32_t *carry = NULL;
+	size_t nf = s->nf;
+
+	s->size = pl_calloc(s->k, sizeof(*s->size));
+	s->start = pl_calloc((size_t)s->k + 1, sizeof(*s->start));
+	s->order = pl_calloc(s->nu, sizeof(*s->order));
+	pos = pl_calloc((size_t)s->k + 1, sizeof(*pos));
+	s->total = pl_calloc(s->nt, sizeof(*s->total));
+	s->sum = pl_calloc(s->nt, sizeof(*s->sum));
+	s->mark = pl_calloc(s->nt, sizeof(*s->mark));
+	s->cand = pl_calloc(s->nt, sizeof(*s->cand));
+	s->top = pl_calloc(s->ntop, sizeof(*s->top));
+	s->disc = pl_calloc(s->ntop, sizeof(*s->disc));
+	s->rep = pl_calloc(s->nrep, sizeof(*s->rep));
+	s->snippet = pl_calloc(s->nrep, sizeof(*s->snippet));
+	s->fhits = pl_calloc(nf, sizeof(*s->fhits));
+	s->funits = pl_calloc(nf, sizeof(*s->funits));
+	s->uhits = pl_calloc(nf, sizeof(*s->uhits));
+	s->uunits = pl_calloc(nf, sizeof(*s->uunits));
+	s->chits = alloc2(s->k, nf, sizeof(*s->chits));
+	s->cunits = alloc2(s->k, nf, sizeof(*s->cunits));
+	s->co = alloc2(nf, nf, sizeof(*s->co));
+	s->cco = alloc2((size_t)s->k * nf, nf, sizeof(*s->cco));
+	carry = pl_calloc(nf, sizeof(*carry));
+	if (!s->size || !s->start || !s->order || !pos || !s->total ||
+	    !s->sum || !s->mark || !s->cand || !s->top || !s->disc ||
+	    !s->rep || !s->snippet || !s->fhits || !s->funits || !s->uhits ||
+	    !s->uunits || !s->chits || !s->cunits || !s->co || !s->cco ||
+	    !carry) {
+		pl_oom(err);
+		goto fail;
+	}
+	if (m->nrows != s->nu || m->ncols != s->nt) {
+		pl_fail(err, PL_EX_SOFTWARE,
+			"summary: TF-IDF matrix is %zu x %zu, expected %zu x %zu",
+			m->nrows, m->ncols, s->nu, s->nt);
+		goto fail;
+	}
+
+	/* Group the clustered statements by cluster (a counting sort keeps
+	 * them in ascending order within each cluster). */
+	for (size_t u = 0; s->k && u < s->nu; u++) {
+		if (assign[u] < -1 || assign[u] >= (int32_t)s->k) {
+			pl_fail(err, PL_EX_SOFTWARE,
+				"summary: statement %zu is in cluster %" PRId32 " of %" PRIu32,
+				u + 1, assign[u] + 1, s->k);
+			goto fail;
+		}
+		if (assign[u] >= 0) {
+			s->size[assign[u]]++;
+			s->nclustered++;
+		}
+	}
+	for (uint32_t c = 0; c < s->k; c++)
+		s->start[c + 1] = s->start[c] + s->size[c];
+	memcpy(pos, s->start, ((size_t)s->k + 1) * sizeof(*pos));
+	for (size_t u = 0; s->k && u < s->nu; u++) {
+		if (assign[u] < 0)
+			continue;
+		s->order[pos[assign[u]]++] = (uint32_t)u;
+		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++)
+			s->total[m->col[e]] += m->val[e];
+	}
+
+	/* Frames: per statement, the frames it carries, then every pair. */
+	for (size_t u = 0; nf && u < s->nu; u++) {
+		const uint32_t *h = ctx->frames.hits + u * nf;
+		int32_t c = s->k ? assign[u] : -1;
+		size_t n = 0;
+
+		for (size_t f = 0; f < nf; f++) {
+			if (!h[f])
+				continue;
+			carry[n++] = (uint32_t)f;
+			s->fhits[f] += h[f];
+			s->funits[f]++;
+			if (c >= 0) {
+				s->chits[(size_t)c * nf + f] += h[f];
+				s->cunits[(size_t)c * nf + f]++;
+			} else {
+				s->uhits[f] += h[f];
+				s->uunits[f]++;
+				s->any_unclustered_hits = 1;
+			}
+		}
+		for (size_t a = 0; a < n; a++) {
+			for (size_t b = 0; b < n; b++) {
+				s->co[carry[a] * nf + carry[b]]++;
+				if (c >= 0)
+					s->cco[((size_t)c * nf + carry[a]) * nf + carry[b]]++;
+			}
+		}
+	}
+	pl_free(pos);
+	pl_free(carry);
+	return 0;
+fail:
+	pl_free(pos);
+	pl_free(carry);
+	return -1;
+}
+
+static void summary_release(struct summary *s)
+{
+	for (size_t i = 0; s->snippet && i < s->nrep; i++)
+		strbuf_release(&s->snippet[i]);
+	pl_free(s->snippet);
+	pl_free(s->size);
+	pl_free(s->order);
+	pl_free(s->start);
+	pl_free(s->total);
+	pl_free(s->fhits);
+	pl_free(s->funits);
+	pl_free(s->uhits);
+	pl_free(s->uunits);
+	pl_free(s->chits);
+	pl_free(s->cunits);
+	pl_free(s->co);
+	pl_free(s->cco);
+	pl_free(s->sum);
+	pl_free(s->mark);
+	pl_free(s->cand);
+	pl_free(s->top);
+	pl_free(s->disc);
+	pl_free(s->rep);
+}
+
+static int by_mean(const void *a, const void *b)
+{
+	const struct term_score *x = a, *y = b;
+
+	if (x->mean != y->mean)
+		return x->mean > y->mean ? -1 : 1;
+	return x->term < y->term ? -1 : x->term > y->term;
+}
+
+static int by_score(const void *a, const void *b)
+{
+	const struct term_score *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	return x->term < y->term ? -1 : x->term > y->term;
+}
+
+/* Rank cluster c's terms into s->top (by mean) and s->disc (by positive
+ * score).  Only terms present in the cluster can have a positive mean or
+ * score, so only those are ranked. */
+static void cluster_terms(struct summary *s, uint32_t c)
+{
+	const struct csr *m = &s->ctx->tfidf;
+	size_t n = 0, rest = s->nclustered - s->size[c];
+
+	for (size_t i = s->start[c]; i < s->start[c + 1]; i++) {
+		uint32_t u = s->order[i];
+
+		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
+			uint32_t t = m->col[e];
+
+			if (!s->mark[t]) {
+				s->mark[t] = 1;
+				s->cand[n++].term = t;
+			}
+			s->sum[t] += m->val[e];
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct term_score *ts = &s->cand[i];
+		uint32_t t = ts->term;
+		double other;
+
+		ts->mean = s->sum[t] / s->size[c];
+		other = rest ? (s->total[t] - s->sum[t]) / (double)rest : 0;
+		ts->other = other > 0 ? other : 0; /* rounding can go below 0 */
+		ts->score = ts->mean - ts->other;
+		s->sum[t] = 0;
+		s->mark[t] = 0;
+	}
+
+	qsort(s->cand, n, sizeof(*s->cand), by_mean);
+	s->ntopc = 0;
+	while (s->ntopc < s->ntop && s->ntopc < n && s->cand[s->ntopc].mean > 0) {
+		s->top[s->ntopc] = s->cand[s->ntopc];
+		s->ntopc++;
+	}
+	qsort(s->cand, n, sizeof(*s->cand), by_score);
+	s->ndiscc = 0;
+	while (s->ndiscc < s->ntop && s->ndiscc < n &&
+	       s->cand[s->ndiscc].score > 0) {
+		s->disc[s->ndiscc] = s->cand[s->ndiscc];
+		s->ndiscc++;
+	}
+}
+
+static double sim_of(const struct summary *s, uint32_t u)
+{
+	const double *sim = s->ctx->km.sim;
+
+	return sim && isfinite(sim[u]) ? sim[u] : -INFINITY;
+}
+
+/* Cut a cleaned quote to SNIPPET_BYTES at a character boundary, at a space
+ * when one is near the end, and mark the cut with an ellipsis. */
+static int snippet_cut(struct strbuf *sb)
+{
+	size_t cut = SNIPPET_BYTES;
+
+	if (sb->len <= SNIPPET_BYTES)
+		return 0;
+	while (cut > 0 && ((unsigned char)sb->buf[cut] & 0xc0) == 0x80)
+		cut--;
+	for (size_t i = cut; i > SNIPPET_BYTES * 3 / 4; i--) {
+		if (sb->buf[i] == ' ') {
+			cut = i;
+			break;
+		}
+	}
+	while (cut > 0 && sb->buf[cut - 1] == ' ')
+		cut--;
+	sb->len = cut;
+	sb->buf[cut] = '\0';
+	return strbuf_addstr(sb, "\xe2\x80\xa6"); /* U+2026 */
+}
+
+/* Pick cluster c's representative statements into s->rep and read their
+ * quotes into s->snippet. */
+static int cluster_reps(struct summary *s, uint32_t c, struct pl_error *err)
+{
+	s->nrepc = 0;
+	for (size_t i = s->start[c]; s->nrep && i < s->start[c + 1]; i++) {
+		uint32_t u = s->order[i];
+		double v = sim_of(s, u);
+		size_t at;
+
+		if (s->nrepc == s->nrep && !(v > sim_of(s, s->rep[s->nrep - 1])))
+			continue;
+		/* Statements come in ascending order, so an equal similarity
+		 * goes after the ones already there. */
+		at = s->nrepc < s->nrep ? s->nrepc : s->nrep - 1;
+		while (at > 0 && v > sim_of(s, s->rep[at - 1])) {
+			s->rep[at] = s->rep[at - 1];
+			at--;
+		}
+		s->rep[at] = u;
+		if (s->nrepc < s->nrep)
+			s->nrepc++;
+	}
+	for (size_t r = 0; r < s->nrepc; r++) {
+		char *text = NULL;
+		size_t len = 0;
+		int rc;
+
+		strbuf_reset(&s->snippet[r]);
+		if (read_unit_text(s->ctx, s->rep[r], &text, &len, err))
+			return -1;
+		/* A few bytes more than the cut, so a cleaned text that fits
+		 * is known to be whole. */
+		rc = strbuf_add_clean(&s->snippet[r], text ? text : "", len,
+				      SNIPPET_BYTES + 8) ||
+		     snippet_cut(&s->snippet[r]);
+		pl_free(text);
+		if (rc)
+			return pl_oom(err);
+		if (!s->snippet[r].buf && strbuf_addstr(&s->snippet[r], ""))
+			return pl_oom(err);
+	}
+	return 0;
+}
+
+/* Frames with hits in cluster c, by share of the frame's hits, into idx;
+ * returns how many. */
+static size_t cluster_top_frames(const struct summary *s, uint32_t c,
+				 uint32_t *idx)
+{
+	size_t n = 0;
+
+	for (size_t f = 0; f < s->nf; f++) {
+		double share;
+		size_t at;
+
+		if (!s->chits[(size_t)c * s->nf + f])
+			continue;
+		share = ratio((double)s->chits[(size_t)c * s->nf + f],
+			      (double)s->fhits[f]);
+		at = n++;
+		while (at > 0 &&
+		       share > ratio((double)s->chits[(size_t)c * s->nf + idx[at - 1]],
+				     (double)s->fhits[idx[at - 1]])) {
+			idx[at] = idx[at - 1];
+			at--;
+		}
+		idx[at] = (uint32_t)f;
+	}
+	return n;
+}
+
+/* ---- frames.tsv ---- */
+
+static int write_frames_tsv(struct summary *s, struct pl_error *err)
+{
+	struct outfile of;
+	struct strbuf sb = STRBUF_INIT;
+	size_t nf = s->nf;
+
+	memset(&of, 0, sizeof(of));
+	if (out_open(s->ctx, "frames.tsv", &of, err) ||
+	    out_printf(err, &of, "frame\tcluster\tunits\tunit_share\thits\t"
+		       "hit_share\tcooccurs\n"))
+		goto fail;
+	for (size_t f = 0; f < nf; f++) {
+		for (uint32_t c = 0; c < s->k; c++) {
+			size_t cf = (size_t)c * nf + f;
+			int rc;
+
+			strbuf_reset(&sb);
+			rc = tsv_addstr(&sb, s->ctx->frames.name[f]) ||
+			     strbuf_addf(&sb, "\t%" PRIu32 "\t%" PRIu32 "\t%.6g\t%"
+					 PRIu64 "\t%.6g\t", c + 1, s->cunits[cf],
+					 ratio(s->cunits[cf], s->size[c]),
+					 s->chits[cf],
+					 ratio((double)s->chits[cf], (double)s->fhits[f]));
+			for (size_t g = 0, first = 1; !rc && g < nf; g++) {
+				if (g == f)
+					continue;
+				rc = (!first && strbuf_addstr(&sb, ", ")) ||
+				     tsv_addstr(&sb, s->ctx->frames.name[g]) ||
+				     strbuf_addf(&sb, ":%" PRIu32,
+						 s->cco[cf * nf + g]);
+				first = 0;
+			}
+			if (rc || strbuf_addch(&sb, '\n')) {
+				pl_oom(err);
+				goto fail;
+			}
+			if (out_write(&of, sb.buf, sb.len, err))
+				goto fail;
+		}
+	}
+	strbuf_release(&sb);
+	return out_close(&of, err);
+fail:
+	strbuf_release(&sb);
+	out_close(&of, NULL);
+	return -1;
+}
+
+/* ---- clusters.tsv, summary.md and summary.json, cluster by cluster ---- */
+
+static int tsv_cluster(struct summary *s, uint32_t c, struct strbuf *sb,
+		       uint32_t *idx)
+{
+	struct strbuf disp = STRBUF_INIT;
+	size_t n;
+	int rc;
+
+	rc = strbuf_addf(sb, "%" PRIu32 "\t%" PRIu32 "\t", c + 1, s->size[c]);
+	for (size_t i = 0; !rc && i < s->ntopc; i++) {
+		strbuf_reset(&disp);
+		rc = (i && strbuf_addstr(sb, ", ")) ||
+		     term_display(s->ctx, s->top[i].term, &disp) ||
+		     tsv_add(sb, disp.buf ? disp.buf : "", disp.len);
+	}
+	rc = rc || strbuf_addch(sb, '\t');
+	n = cluster_top_frames(s, c, idx);
+	for (size_t i = 0; !rc && i < n; i++) {
+		size_t f = idx[i];
+
+		rc = (i && strbuf_addstr(sb, ", ")) ||
+		     tsv_addstr(sb, s->ctx->frames.name[f]) ||
+		     strbuf_addf(sb, ":%.2f",
+				 ratio((double)s->chits[(size_t)c * s->nf + f],
+				       (double)s->fhits[f]));
+	}
+	rc = rc || strbuf_addch(sb, '\n');
+	strbuf_release(&disp);
+	return rc;
+}
+
+/* "file ¶P, line L", or "file" in document mode. */
+static int md_source(const struct summary *s, uint32_t u, struct strbuf *sb)
+{
+	const struct units *un = &s->ctx->units;
+
+	if (md_addstr(sb, s->ctx->files.rel[un->file[u]]))
+		return -1;
+	if (s->document)
+		return 0;
+	return strbuf_addf(sb, " \xc2\xb6%" PRIu32 ", line %" PRIu32,
+			   un->para[u], un->line[u]);
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+static int md_cluster(struct summary *s, uint32_t c, struct strbuf *sb)
+{
+	struct strbuf disp = STRBUF_INIT;
+	size_t nf = s->nf;
+	int rc;
+
+	rc = strbuf_addf(sb, "\n## Cluster %" PRIu32 " (%" PRIu32 " %s)\n\n", c + 1,
+			 s->size[c], plural(s->size[c], "statement", "statements"));
+	if (!rc && !s->size[c])
+		rc = strbuf_addstr(sb, "No statements.\n");
+	if (rc || !s->size[c])
+		goto done;
+
+	rc = strbuf_addstr(sb, "**Top terms** (mean TF-IDF): ");
+	for (size_t i = 0; !rc && i < s->ntopc; i++) {
+		strbuf_reset(&disp);
+		rc = (i && strbuf_addstr(sb, ", ")) ||
+		     term_display(s->ctx, s->top[i].term, &disp) ||
+		     md_add(sb, disp.buf ? disp.buf : "", disp.len) ||
+		     strbuf_addf(sb, " (%.3g)", s->top[i].mean);
+	}
+	if (!rc && !s->ntopc)
+		rc = strbuf_addstr(sb, "none");
+	rc = rc || strbuf_addstr(sb, ".\n\n**Discriminating terms** (mean TF-IDF "
+				 "in this cluster minus the mean in the other "
+				 "clustered statements):\n\n");
+	if (!rc && !s->ndiscc)
+		rc = strbuf_addstr(sb, "None.\n");
+	else if (!rc)
+		rc = strbuf_addstr(sb, "| term | in cluster | elsewhere | difference |\n"
+				   "| --- | ---: | ---: | ---: |\n");
+	for (size_t i = 0; !rc && i < s->ndiscc; i++) {
+		const struct term_score *ts = &s->disc[i];
+
+		strbuf_reset(&disp);
+		rc = strbuf_addstr(sb, "| ") ||
+		     term_display(s->ctx, ts->term, &disp) ||
+		     md_add(sb, disp.buf ? disp.buf : "", disp.len) ||
+		     strbuf_addf(sb, " | %.3g | %.3g | %.3g |\n", ts->mean,
+				 ts->other, ts->score);
+	}
+
+	if (!rc && nf)
+		rc = strbuf_addstr(sb, "\n**Frames**\n\n"
+				   "| frame | statements carrying it | share of the cluster "
+				   "| hits | share of the frame's hits |\n"
+				   "| --- | ---: | ---: | ---: | ---: |\n");
+	for (size_t f = 0; !rc && f < nf; f++) {
+		size_t cf = (size_t)c * nf + f;
+
+		rc = strbuf_addstr(sb, "| ") ||
+		     md_addstr(sb, s->ctx->frames.name[f]) ||
+		     strbuf_addf(sb, " | %" PRIu32 " | %.1f%% | %" PRIu64 " | %.1f%% |\n",
+				 s->cunits[cf], 100 * ratio(s->cunits[cf], s->size[c]),
+				 s->chits[cf],
+				 100 * ratio((double)s->chits[cf], (double)s->fhits[f]));
+	}
+
+	if (!rc && s->nrepc)
+		rc = strbuf_addstr(sb, "\n**Most representative statements**\n\n");
+	for (size_t r = 0; !rc && r < s->nrepc; r++) {
+		const struct strbuf *q = &s->snippet[r];
+
+		/* Inside curly quotes nothing can start a block (heading,
+		 * list, quote), so inline escaping is enough. */
+		rc = strbuf_addstr(sb, "- \xe2\x80\x9c") ||
+		     md_add(sb, q->buf, q->len) ||
+		     strbuf_addstr(sb, "\xe2\x80\x9d \xe2\x80\x94 ") ||
+		     md_source(s, s->rep[r], sb);
+		if (!rc && isfinite(sim_of(s, s->rep[r])))
+			rc = strbuf_addf(sb, " (similarity %.3f)", sim_of(s, s->rep[r]));
+		rc = rc || strbuf_addch(sb, '\n');
+	}
+done:
+	strbuf_release(&disp);
+	return rc;
+}
+
+static int json_terms(struct summary *s, const struct term_score *ts,
+		      size_t n, int disc, struct strbuf *sb)
+{
+	struct strbuf disp = STRBUF_INIT;
+	int rc = strbuf_addch(sb, '[');
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint32_t t = ts[i].term;
+
+		strbuf_reset(&disp);
+		rc = strbuf_addstr(sb, i ? ",{\"term\":" : "{\"term\":") ||
+		     strbuf_add_json(sb, strtab_str(&s->ctx->vocab.tab, t),
+				     strtab_len(&s->ctx->vocab.tab, t)) ||
+		     strbuf_addstr(sb, ",\"surface\":") ||
+		     term_display(s->ctx, t, &disp) ||
+		     strbuf_add_json(sb, disp.buf ? disp.buf : "", disp.len);
+		if (!rc && !disc)
+			rc = strbuf_addstr(sb, ",\"weight\":") ||
+			     json_exact(sb, ts[i].mean);
+		else if (!rc)
+			rc = strbuf_addstr(sb, ",\"score\":") ||
+			     json_exact(sb, ts[i].score) ||
+			     strbuf_addstr(sb, ",\"mean_in\":") ||
+			     json_exact(sb, ts[i].mean) ||
+			     strbuf_addstr(sb, ",\"mean_out\":") ||
+			     json_exact(sb, ts[i].other);
+		rc = rc || strbuf_addch(sb, '}');
+	}
+	rc = rc || strbuf_addch(sb, ']');
+	strbuf_release(&disp);
+	return rc;
+}
+
+static int json_cluster(struct summary *s, uint32_t c, struct strbuf *sb)
+{
+	const struct units *un = &s->ctx->units;
+	size_t nf = s->nf;
+	int rc;
+
+	rc = strbuf_addf(sb, "%s{\"cluster\":%" PRIu32 ",\"size\":%" PRIu32
+			 ",\"top_terms\":", c ? ",\n" : "\n", c + 1, s->size[c]) ||
+	     json_terms(s, s->top, s->ntopc, 0, sb) ||
+	     strbuf_addstr(sb, ",\"discriminating_terms\":") ||
+	     json_terms(s, s->disc, s->ndiscc, 1, sb) ||
+	     strbuf_addstr(sb, ",\"frames\":{");
+	for (size_t f = 0; !rc && f < nf; f++) {
+		size_t cf = (size_t)c * nf + f;
+
+		rc = (f && strbuf_addch(sb, ',')) ||
+		     json_str(sb, s->ctx->frames.name[f]) ||
+		     strbuf_addf(sb, ":{\"units\":%" PRIu32 ",\"unit_share\":",
+				 s->cunits[cf]) ||
+		     json_share(sb, ratio(s->cunits[cf], s->size[c])) ||
+		     strbuf_addf(sb, ",\"hits\":%" PRIu64 ",\"hit_share\":",
+				 s->chits[cf]) ||
+		     json_share(sb, ratio((double)s->chits[cf], (double)s->fhits[f])) ||
+		     strbuf_addstr(sb, ",\"cooccurs\":{");
+		for (size_t g = 0, first = 1; !rc && g < nf; g++) {
+			if (g == f)
+				continue;
+			rc = (!first && strbuf_addch(sb, ',')) ||
+			     json_str(sb, s->ctx->frames.name[g]) ||
+			     strbuf_addf(sb, ":%" PRIu32, s->cco[cf * nf + g]);
+			first = 0;
+		}
+		rc = rc || strbuf_addstr(sb, "}}");
+	}
+	rc = rc || strbuf_addstr(sb, "},\"representatives\":[");
+	for (size_t r = 0; !rc && r < s->nrepc; r++) {
+		uint32_t u = s->rep[r];
+
+		rc = strbuf_addf(sb, "%s{\"unit\":%" PRIu32 ",\"file\":", r ? "," : "",
+				 u + 1) ||
+		     json_str(sb, s->ctx->files.rel[un->file[u]]);
+		if (!rc && s->document)
+			rc = strbuf_addstr(sb, ",\"paragraph\":null");
+		else if (!rc)
+			rc = strbuf_addf(sb, ",\"paragraph\":%" PRIu32, un->para[u]);
+		rc = rc || strbuf_addf(sb, ",\"line\":%" PRIu32 ",\"similarity\":",
+				       un->line[u]) ||
+		     json_exact(sb, sim_of(s, u)) ||
+		     strbuf_addstr(sb, ",\"snippet\":") ||
+		     strbuf_add_json(sb, s->snippet[r].buf, s->snippet[r].len) ||
+		     strbuf_addch(sb, '}');
+	}
+	rc = rc || strbuf_addstr(sb, "]}");
+	return rc;
+}
+
+/* ---- the heads and tails of summary.md and summary.json ---- */
+
+static int md_head(struct summary *s, struct strbuf *sb)
+{
+	const struct ctx *ctx = s->ctx;
+	char metric[32];
+	size_t unclustered = s->nu - s->nclustered;
+	int rc;
+
+	config_choice(CFG_kmeans_metric, ctx->cfg->v[CFG_kmeans_metric].i,
+		      metric, sizeof(metric));
+	rc = strbuf_addf(sb, "# Summary of the statements and their clusters\n\n"
+			 "**Corpus:** %zu %s, %zu %s (%s), %zu of %zu terms kept.",
+			 ctx->files.n, plural(ctx->files.n, "file", "files"),
+			 s->nu, plural(s->nu, "statement", "statements"),
+			 s->document ? "one per file" : "one per paragraph",
+			 ctx->vocab.nkept, ctx->vocab.tab.n);
+	if (!rc && s->k)
+		rc = strbuf_addf(sb, " **Clustering:** k = %" PRIu32 ", %s metric, "
+				 "objective %.6g after %d %s (restart %d of %ld, %s).",
+				 s->k, metric, ctx->km.objective, ctx->km.iterations,
+				 plural((uint64_t)ctx->km.iterations, "iteration", "iterations"),
+				 ctx->km.restart + 1, ctx->cfg->v[CFG_kmeans_restarts].i,
+				 ctx->km.converged ? "converged" : "not converged");
+	else if (!rc)
+		rc = strbuf_addstr(sb, " **Clustering:** none.");
+	if (!rc && unclustered)
+		rc = strbuf_addf(sb, " %zu %s no kept terms and %s left unclustered.",
+				 unclustered, plural(unclustered, "statement had",
+						     "statements had"),
+				 plural(unclustered, "was", "were"));
+	return rc || strbuf_addch(sb, '\n');
+}
+
+static int md_cell_share(struct strbuf *sb, uint64_t hits, uint64_t total,
+			 uint32_t units)
+{
+	return strbuf_addf(sb, " %.1f%% (%" PRIu32 ") |",
+			   100 * ratio((double)hits, (double)total), units);
+}
+
+static int md_tail(struct summary *s, struct strbuf *sb)
+{
+	const struct frames *fr = &s->ctx->frames;
+	size_t nf = s->nf;
+	int rc;
+
+	if (!nf)
+		return strbuf_addstr(sb, "\n## Frames\n\nNo frames are configured.\n");
+
+	rc = strbuf_addstr(sb, "\n## Frames by cluster\n\n"
+			   "Share of each frame's hits that falls in each cluster, "
+			   "with the number of statements carrying the frame in "
+			   "parentheses.\n\n| frame | hits |");
+	for (uint32_t c = 0; !rc && c < s->k; c++)
+		rc = strbuf_addf(sb, " cluster %" PRIu32 " |", c + 1);
+	if (!rc && s->any_unclustered_hits)
+		rc = strbuf_addstr(sb, " unclustered |");
+	rc = rc || strbuf_addstr(sb, "\n| --- | ---: |");
+	for (uint32_t c = 0; !rc && c < s->k + (uint32_t)s->any_unclustered_hits; c++)
+		rc = strbuf_addstr(sb, " ---: |");
+	rc = rc || strbuf_addch(sb, '\n');
+	for (size_t f = 0; !rc && f < nf; f++) {
+		rc = strbuf_addstr(sb, "| ") || md_addstr(sb, fr->name[f]) ||
+		     strbuf_addf(sb, " | %" PRIu64 " |", s->fhits[f]);
+		for (uint32_t c = 0; !rc && c < s->k; c++)
+			rc = md_cell_share(sb, s->chits[(size_t)c * nf + f],
+					   s->fhits[f], s->cunits[(size_t)c * nf + f]);
+		if (!rc && s->any_unclustered_hits)
+			rc = md_cell_share(sb, s->uhits[f], s->fhits[f], s->uunits[f]);
+		rc = rc || strbuf_addch(sb, '\n');
+	}
+
+	rc = rc || strbuf_addstr(sb, "\n## Frame co-occurrence\n\n"
+				 "Statements carrying both frames, over all "
+				 "statements; the diagonal counts the statements "
+				 "carrying the frame.\n\n| frame |");
+	for (size_t g = 0; !rc && g < nf; g++)
+		rc = strbuf_addch(sb, ' ') || md_addstr(sb, fr->name[g]) ||
+		     strbuf_addstr(sb, " |");
+	rc = rc || strbuf_addstr(sb, "\n| --- |");
+	for (size_t g = 0; !rc && g < nf; g++)
+		rc = strbuf_addstr(sb, " ---: |");
+	rc = rc || strbuf_addch(sb, '\n');
+	for (size_t f = 0; !rc && f < nf; f++) {
+		rc = strbuf_addstr(sb, "| ") || md_addstr(sb, fr->name[f]) ||
+		     strbuf_addstr(sb, " |");
+		for (size_t g = 0; !rc && g < nf; g++)
+			rc = strbuf_addf(sb, " %" PRIu32 " |", s->co[f * nf + g]);
+		rc = rc || strbuf_addch(sb, '\n');
+	}
+
+	/* One sentence per frame: where most of its hits are, and the frame
+	 * it shares statements with most. */
+	rc = rc || strbuf_addstr(sb, "\n## In short\n\n");
+	for (size_t f = 0; !rc && f < nf; f++) {
+		uint32_t best = 0;
+		size_t partner = f;
+
+		for (uint32_t c = 1; c < s->k; c++)
+			if (s->chits[(size_t)c * nf + f] > s->chits[(size_t)best * nf + f])
+				best = c;
+		for (size_t g = 0; g < nf; g++)
+			if (g != f && (partner == f ||
+				       s->co[f * nf + g] > s->co[f * nf + partner]))
+				partner = g;
+		rc = strbuf_addstr(sb, "- ") || md_addstr(sb, fr->name[f]);
+		if (rc)
+			break;
+		if (!s->fhits[f]) {
+			rc = strbuf_addstr(sb, " has no hits.\n");
+			continue;
+		}
+		if (!s->k || !s->chits[(size_t)best * nf + f])
+			rc = strbuf_addf(sb, ": all %" PRIu64 " %s in unclustered "
+					 "statements", s->fhits[f],
+					 plural(s->fhits[f], "hit is", "hits are"));
+		else
+			rc = strbuf_addf(sb, ": cluster %" PRIu32 " has the most "
+					 "hits (%.1f%%, %" PRIu64 " of %" PRIu64 ")",
+					 best + 1,
+					 100 * ratio((double)s->chits[(size_t)best * nf + f],
+						     (double)s->fhits[f]),
+					 s->chits[(size_t)best * nf + f], s->fhits[f]);
+		if (!rc && partner != f && s->co[f * nf + partner])
+			rc = strbuf_addstr(sb, "; it shares statements most often with ") ||
+			     md_addstr(sb, fr->name[partner]) ||
+			     strbuf_addf(sb, " (%" PRIu32 " %s)", s->co[f * nf + partner],
+					 plural(s->co[f * nf + partner], "statement",
+						"statements"));
+		else if (!rc && partner != f)
+			rc = strbuf_addstr(sb, "; it shares no statement with another frame");
+		rc = rc || strbuf_addstr(sb, ".\n");
+	}
+	return rc;
+}
+
+static int json_head(struct summary *s, struct strbuf *sb)
+{
+	const struct ctx *ctx = s->ctx;
+	char metric[32];
+	int rc;
+
+	config_choice(CFG_kmeans_metric, ctx->cfg->v[CFG_kmeans_metric].i,
+		      metric, sizeof(metric));
+	rc = strbuf_addf(sb, "{\"corpus\":{\"files\":%zu,\"units\":%zu,\"unit\":\"%s\","
+			 "\"terms\":%zu,\"terms_kept\":%zu,\"k\":%" PRIu32
+			 ",\"metric\":\"%s\",\"objective\":",
+			 ctx->files.n, s->nu, s->document ? "document" : "paragraph",
+			 ctx->vocab.tab.n, ctx->vocab.nkept, s->k, metric) ||
+	     json_exact(sb, s->k ? ctx->km.objective : 0) ||
+	     strbuf_addf(sb, ",\"iterations\":%d,\"restart\":%d,\"converged\":%s,"
+			 "\"clustered\":%zu,\"unclustered\":%zu},\n\"clusters\":[",
+			 s->k ? ctx->km.iterations : 0, s->k ? ctx->km.restart : 0,
+			 s->k && ctx->km.converged ? "true" : "false",
+			 s->nclustered, s->nu - s->nclustered);
+	return rc;
+}
+
+static int json_tail(struct summary *s, struct strbuf *sb)
+{
+	const struct frames *fr = &s->ctx->frames;
+	size_t nf = s->nf;
+	int rc = strbuf_addstr(sb, "],\n\"frames\":[");
+
+	for (size_t f = 0; !rc && f < nf; f++) {
+		rc = strbuf_addstr(sb, f ? ",\n{\"name\":" : "\n{\"name\":") ||
+		     json_str(sb, fr->name[f]) ||
+		     strbuf_addstr(sb, ",\"entries\":") ||
+		     json_str(sb, fr->entries[f] ? fr->entries[f] : "") ||
+		     strbuf_addf(sb, ",\"hits\":%" PRIu64 ",\"units\":%" PRIu32
+				 ",\"unclustered_hits\":%" PRIu64
+				 ",\"unclustered_units\":%" PRIu32 ",\"by_cluster\":[",
+				 s->fhits[f], s->funits[f], s->uhits[f], s->uunits[f]);
+		for (uint32_t c = 0; !rc && c < s->k; c++) {
+			size_t cf = (size_t)c * nf + f;
+
+			rc = strbuf_addf(sb, "%s{\"cluster\":%" PRIu32 ",\"units\":%"
+					 PRIu32 ",\"unit_share\":", c ? "," : "",
+					 c + 1, s->cunits[cf]) ||
+			     json_share(sb, ratio(s->cunits[cf], s->size[c])) ||
+			     strbuf_addf(sb, ",\"hits\":%" PRIu64 ",\"hit_share\":",
+					 s->chits[cf]) ||
+			     json_share(sb, ratio((double)s->chits[cf],
+						  (double)s->fhits[f])) ||
+			     strbuf_addch(sb, '}');
+		}
+		rc = rc || strbuf_addstr(sb, "]}");
+	}
+	rc = rc || strbuf_addstr(sb, "],\n\"cooccurrence\":{\"frames\":[");
+	for (size_t f = 0; !rc && f < nf; f++)
+		rc = (f && strbuf_addch(sb, ',')) || json_str(sb, fr->name[f]);
+	rc = rc || strbuf_addstr(sb, "],\"units\":[");
+	for (size_t f = 0; !rc && f < nf; f++) {
+		rc = strbuf_addstr(sb, f ? ",[" : "[");
+		for (size_t g = 0; !rc && g < nf; g++)
+			rc = strbuf_addf(sb, "%s%" PRIu32, g ? "," : "", s->co[f * nf + g]);
+		rc = rc || strbuf_addch(sb, ']');
+	}
+	return rc || strbuf_addstr(sb, "]}}\n");
+}
+
+/* ---- the stage ---- */
+
+/* Write what sb holds to of and empty it. */
+static int flush_sb(struct outfile *of, struct strbuf *sb, struct pl_error *err)
+{
+	int rc = sb->len ? out_write(of, sb->buf, sb->len, err) : 0;
+
+	strbuf_reset(sb);
+	return rc;
+}
+
+static int summary_run(struct ctx *ctx, struct pl_error *err)
+{
+	const struct config *cfg = ctx->cfg;
+	struct summary s;
+	struct outfile tsv, md, json;
+	struct strbuf tb = STRBUF_INIT, mb = STRBUF_INIT, jb = STRBUF_INIT;
+	uint32_t *idx = NULL;
+	int rc = -1;
+
+	memset(&s, 0, sizeof(s));
+	memset(&tsv, 0, sizeof(tsv));
+	memset(&md, 0, sizeof(md));
+	memset(&json, 0, sizeof(json));
+	s.ctx = ctx;
+	s.nu = ctx->units.n;
+	s.nt = ctx->vocab.tab.n;
+	s.nf = ctx->frames.n;
+	s.k = ctx->km.assign ? ctx->km.k : 0;
+	s.document = cfg->v[CFG_corpus_unit].i == 0;
+	s.ntop = (size_t)cfg->v[CFG_output_top_terms].i;
+	s.nrep = (size_t)cfg->v[CFG_output_snippets].i;
+	if (summary_prepare(&s, err))
+		goto done;
+	idx = pl_calloc(s.nf, sizeof(*idx));
+	if (!idx) {
+		pl_oom(err);
+		goto done;
+	}
+	if (write_frames_tsv(&s, err))
+		goto done;
+	if (out_open(ctx, "clusters.tsv", &tsv, err) ||
+	    out_open(ctx, "summary.md", &md, err) ||
+	    out_open(ctx, "summary.json", &json, err))
+		goto done;
+	if (strbuf_addstr(&tb, "cluster\tsize\ttop_terms\ttop_frames\n") ||
+	    md_head(&s, &mb) || json_head(&s, &jb)) {
+		pl_oom(err);
+		goto done;
+	}
+	for (uint32_t c = 0; c < s.k; c++) {
+		cluster_terms(&s, c);
+		if (cluster_reps(&s, c, err))
+			goto done;
+		if (tsv_cluster(&s, c, &tb, idx) || md_cluster(&s, c, &mb) ||
+		    json_cluster(&s, c, &jb)) {
+			pl_oom(err);
+			goto done;
+		}
+		if (flush_sb(&tsv, &tb, err) || flush_sb(&md, &mb, err) ||
+		    flush_sb(&json, &jb, err))
+			goto done;
+	}
+	if (md_tail(&s, &mb) || json_tail(&s, &jb)) {
+		pl_oom(err);
+		goto done;
+	}
+	if (flush_sb(&tsv, &tb, err) || flush_sb(&md, &mb, err) ||
+	    flush_sb(&json, &jb, err))
+		goto done;
+	if (out_close(&tsv, err) || out_close(&md, err) || out_close(&json, err))
+		goto done;
+	rc = 0;
+done:
+	out_close(&tsv, NULL);
+	out_close(&md, NULL);
+	out_close(&json, NULL);
+	strbuf_release(&tb);
+	strbuf_release(&mb);
+	strbuf_release(&jb);
+	pl_free(idx);
+	summary_release(&s);
+	return rc;
+}
+
+const struct stage stage_summary = {
+	.name = "summary",
+	.help = "write clusters.tsv, frames.tsv, summary.md and summary.json: "
+		"each cluster's terms, frames and representative statements",
+	.run = summary_run,
+};

@@ -1,0 +1,461 @@
+/* tokenize.c -- split UTF-8 text into normalised tokens
+ *
+ * In: one statement's bytes.  Out: u->tok, one surface id per token (the
+ * token interned in ctx->surf), stems still unset.  A token is a run of
+ * letters and numbers (Unicode categories L* and N*, with combining marks
+ * M* inside a word), normalised with NFKC and Unicode case folding through
+ * utf8proc.  Decisions, each a [tokenize] key where people disagree:
+ *
+ *  - Apostrophes (' U+2019 U+02BC) between two letters stay in the word as
+ *    ASCII ', so "China’s" and "China's" are one token; possessive = strip
+ *    then drops a final 's ("china").
+ *  - Hyphens (- U+2010 U+2011) between letters or digits split the word
+ *    (default, so "back-door" meets the phrase "back door"), stay (keep), or
+ *    vanish (join: "crossborder").
+ *  - Tokens of digits only are dropped by default (numbers = drop).
+ *  - Han, kana and hangul have no spaces between words: each run becomes
+ *    overlapping bigrams (as Lucene's CJK analyser does) or single
+ *    characters (cjk = char).
+ *  - Lengths are counted in characters before normalisation; a token longer
+ *    than max_length is dropped and counted, and is never copied whole, so
+ *    a million-letter "word" costs no memory.
+ *  - Invalid UTF-8 (overlong forms, surrogates, truncated sequences) counts
+ *    as one replaced byte each in the run report and separates tokens.
+ *
+ * Stop words are marked on the surface (SURF_STOP) rather than dropped
+ * here, so that phrases such as "five eyes" can still match across them;
+ * the phrases stage drops the ones left over.  The built-in English list is
+ * scikit-learn's (ENGLISH_STOP_WORDS, 318 words), so runs can be compared.
+ *
+ * No allocation per token: the token is built in a reused buffer and
+ * interned (a hash lookup); only a new distinct surface grows the tables.
+ */
+#include "stages.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+static const char *const english_stopwords[] = {
+	"a", "about", "above", "across", "after", "afterwards", "again", "against",
+	"all", "almost", "alone", "along", "already", "also", "although", "always",
+	"am", "among", "amongst", "amoungst", "amount", "an", "and", "another",
+	"any", "anyhow", "anyone", "anything", "anyway", "anywhere", "are",
+	"around", "as", "at", "back", "be", "became", "because", "become",
+	"becomes", "becoming", "been", "before", "beforehand", "behind", "being",
+	"below", "beside", "besides", "between", "beyond", "bill", "both", "bottom",
+	"but", "by", "call", "can", "cannot", "cant", "co", "con", "could",
+	"couldnt", "cry", "de", "describe", "detail", "do", "done", "down", "due",
+	"during", "each", "eg", "eight", "either", "eleven", "else", "elsewhere",
+	"empty", "enough", "etc", "even", "ever", "every", "everyone", "everything",
+	"everywhere", "except", "few", "fifteen", "fifty", "fill", "find", "fire",
+	"first", "five", "for", "former", "formerly", "forty", "found", "four",
+	"from", "front", "full", "further", "get", "give", "go", "had", "has",
+	"hasnt", "have", "he", "hence", "her", "here", "hereafter", "hereby",
+	"herein", "hereupon", "hers", "herself", "him", "himself", "his", "how",
+	"however", "hundred", "i", "ie", "if", "in", "inc", "indeed", "interest",
+	"into", "is", "it", "its", "itself", "keep", "last", "latter", "latterly",
+	"least", "less", "ltd", "made", "many", "may", "me", "meanwhile", "might",
+	"mill", "mine", "more", "moreover", "most", "mostly", "move", "much",
+	"must", "my", "myself", "name", "namely", "neither", "never",
+	"nevertheless", "next", "nine", "no", "nobody", "none", "noone", "nor",
+	"not", "nothing", "now", "nowhere", "of", "off", "often", "on", "once",
+	"one", "only", "onto", "or", "other", "others", "otherwise", "our", "ours",
+	"ourselves", "out", "over", "own", "part", "per", "perhaps", "please",
+	"put", "rather", "re", "same", "see", "seem", "seemed", "seeming", "seems",
+	"serious", "several", "she", "should", "show", "side", "since", "sincere",
+	"six", "sixty", "so", "some", "somehow", "someone", "something", "sometime",
+	"sometimes", "somewhere", "still", "such", "system", "take", "ten", "than",
+	"that", "the", "their", "them", "themselves", "then", "thence", "there",
+	"thereafter", "thereby", "therefore", "therein", "thereupon", "these",
+	"they", "thick", "thin", "third", "this", "those", "though", "three",
+	"through", "throughout", "thru", "thus", "to", "together", "too", "top",
+	"toward", "towards", "twelve", "twenty", "two", "un", "under", "until",
+	"up", "upon", "us", "very", "via", "was", "we", "well", "were", "what",
+	"whatever", "when", "whence", "whenever", "where", "whereafter", "whereas",
+	"whereby", "wherein", "whereupon", "wherever", "whether", "which", "while",
+	"whither", "who", "whoever", "whole", "whom", "whose", "why", "will",
+	"with", "within", "without", "would", "yet", "you", "your", "yours",
+	"yourself", "yourselves",
+	NULL
+};
+
+enum { HYPHEN_SPLIT, HYPHEN_KEEP, HYPHEN_JOIN };
+
+struct tokenizer {
+	struct strtab stop;
+	long min_len, max_len;
+	int keep_numbers, hyphens, strip_possessive, cjk_bigram;
+	struct strbuf tok;          /* the token being built, raw bytes */
+	int32_t *cps;               /* normalisation buffer */
+	size_t cpscap;
+	int32_t cjk[2];             /* CJK run state: previous character */
+	size_t cjklen;
+};
+
+/* What a code point is to the tokenizer. */
+enum cls { C_OTHER, C_LETTER, C_MARK, C_NUMBER, C_APOS, C_HYPHEN, C_CJK };
+
+static int is_cjk(int32_t c)
+{
+	return (c >= 0x3040 && c <= 0x30ff) ||   /* hiragana, katakana */
+	       (c >= 0x3400 && c <= 0x4dbf) ||   /* Han extension A */
+	       (c >= 0x4e00 && c <= 0x9fff) ||   /* Han */
+	       (c >= 0xac00 && c <= 0xd7af) ||   /* hangul syllables */
+	       (c >= 0xf900 && c <= 0xfaff) ||   /* Han compatibility */
+	       (c >= 0x20000 && c <= 0x3134f);   /* Han extensions B-G */
+}
+
+static enum cls classify(int32_t c)
+{
+	if (c < 0x80) {
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			return C_LETTER;
+		if (c >= '0' && c <= '9')
+			return C_NUMBER;
+		if (c == '\'')
+			return C_APOS;
+		if (c == '-')
+			return C_HYPHEN;
+		return C_OTHER;
+	}
+	if (c == 0x2019 || c == 0x02bc)
+		return C_APOS;
+	if (c == 0x2010 || c == 0x2011)
+		return C_HYPHEN;
+	if (is_cjk(c))
+		return C_CJK;
+	switch (utf8proc_category(c)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+		return C_LETTER;
+	case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ME:
+		return C_MARK;
+	case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL:
+	case UTF8PROC_CATEGORY_NO:
+		return C_NUMBER;
+	default:
+		return C_OTHER;
+	}
+}
+
+/* Decode the code point at p; *n gets its length.  Invalid bytes come back
+ * as -1 with *n = 1. */
+static int32_t decode(const unsigned char *p, size_t left, size_t *n)
+{
+	int32_t c;
+	utf8proc_ssize_t l;
+
+	if (p[0] < 0x80) {
+		*n = 1;
+		return p[0];
+	}
+	l = utf8proc_iterate(p, (utf8proc_ssize_t)(left > 4 ? 4 : left), &c);
+	if (l <= 0) {
+		*n = 1;
+		return -1;
+	}
+	*n = (size_t)l;
+	return c;
+}
+
+/* Normalise t->tok in place (NFKC + case folding). */
+static int normalise(struct tokenizer *t, int ascii)
+{
+	const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPAT |
+				      UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE;
+	utf8proc_ssize_t n, m;
+
+	if (ascii) {
+		for (size_t i = 0; i < t->tok.len; i++)
+			if (t->tok.buf[i] >= 'A' && t->tok.buf[i] <= 'Z')
+				t->tok.buf[i] = (char)(t->tok.buf[i] + 32);
+		return 0;
+	}
+	for (;;) {
+		n = utf8proc_decompose((const utf8proc_uint8_t *)t->tok.buf,
+				       (utf8proc_ssize_t)t->tok.len, t->cps,
+				       (utf8proc_ssize_t)t->cpscap,
+				       opt & ~UTF8PROC_COMPOSE);
+		if (n < 0)
+			return 1; /* cannot happen for valid input: skip it */
+		if ((size_t)n <= t->cpscap)
+			break;
+		if (pl_grow(&t->cps, &t->cpscap, (size_t)n, sizeof(*t->cps)))
+			return -1;
+	}
+	m = utf8proc_reencode(t->cps, n, opt);
+	if (m < 0)
+		return 1;
+	strbuf_reset(&t->tok);
+	if (strbuf_add(&t->tok, t->cps, (size_t)m))
+		return -1;
+	return 0;
+}
+
+/* Finish the token in t->tok and add it to the unit. */
+static int emit(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+		size_t nchars, int ascii, int digits, struct pl_error *err)
+{
+	uint32_t id;
+	int added, rc;
+
+	if (nchars > (size_t)t->max_len) {
+		ctx->rep.long_tokens += u->counted;
+		return 0;
+	}
+	if (digits && !t->keep_numbers)
+		return 0;
+	rc = normalise(t, ascii);
+	if (rc < 0)
+		return pl_oom(err);
+	if (rc > 0)
+		return 0;
+	if (t->strip_possessive && t->tok.len > 2 &&
+	    memcmp(t->tok.buf + t->tok.len - 2, "'s", 2) == 0) {
+		t->tok.len -= 2;
+		nchars -= 2;
+	}
+	if (nchars < (size_t)t->min_len || t->tok.len == 0)
+		return 0;
+	if (surfaces_intern(&ctx->surf, t->tok.buf, t->tok.len, &id, &added))
+		return pl_oom(err);
+	if (added) {
+		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
+			ctx->surf.flags[id] |= SURF_STOP;
+		if (digits)
+			ctx->surf.flags[id] |= SURF_NUMBER;
+	}
+	if (tokens_push(&u->tok, id, ID_NONE))
+		return pl_oom(err);
+	return 0;
+}
+
+/* One CJK character arrives: emit a bigram with the previous one, or the
+ * character itself in char mode. */
+static int cjk_char(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+		    int32_t c, struct pl_error *err)
+{
+	utf8proc_uint8_t enc[8];
+	utf8proc_ssize_t l;
+
+	if (!t->cjk_bigram || t->cjklen >= 1) {
+		strbuf_reset(&t->tok);
+		if (t->cjk_bigram) {
+			l = utf8proc_encode_char(t->cjk[0], enc);
+			if (strbuf_add(&t->tok, enc, (size_t)l))
+				return pl_oom(err);
+		}
+		l = utf8proc_encode_char(c, enc);
+		if (strbuf_add(&t->tok, enc, (size_t)l))
+			return pl_oom(err);
+		if (emit(ctx, t, u, t->cjk_bigram ? 2 : 1, 0, 0, err))
+			return -1;
+	}
+	t->cjk[0] = c;
+	t->cjklen++;
+	return 0;
+}
+
+/* A CJK run ended: a lone character is a token of its own in bigram mode. */
+static int cjk_end(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+		   struct pl_error *err)
+{
+	utf8proc_uint8_t enc[8];
+	utf8proc_ssize_t l;
+
+	if (t->cjk_bigram && t->cjklen == 1) {
+		strbuf_reset(&t->tok);
+		l = utf8proc_encode_char(t->cjk[0], enc);
+		if (strbuf_add(&t->tok, enc, (size_t)l))
+			return pl_oom(err);
+		if (emit(ctx, t, u, 1, 0, 0, err))
+			return -1;
+	}
+	t->cjklen = 0;
+	return 0;
+}
+
+static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
+{
+	struct tokenizer *t = ctx->tokenizer;
+	const unsigned char *p = (const unsigned char *)u->text;
+	size_t len = u->len, i = 0, n = 1;
+	size_t nchars = 0;     /* characters in the current token, 0 = none */
+	int ascii = 1, digits = 1;
+
+	u->tok.n = 0;
+	t->cjklen = 0;
+	strbuf_reset(&t->tok);
+	while (i <= len) {
+		int32_t c = i < len ? decode(p + i, len - i, &n) : 0;
+		enum cls k = C_OTHER;
+
+		if (i == len)
+			n = 1;
+		else if (c < 0)
+			ctx->rep.invalid_bytes += u->counted;
+		else
+			k = classify(c);
+		if (k == C_CJK) {
+			if (nchars && emit(ctx, t, u, nchars, ascii, digits, err))
+				return -1;
+			nchars = 0;
+			if (cjk_char(ctx, t, u, c, err))
+				return -1;
+			i += n;
+			continue;
+		}
+		if (t->cjklen && cjk_end(ctx, t, u, err))
+			return -1;
+		if (nchars && (k == C_APOS || k == C_HYPHEN) && i + n < len) {
+			/* Inside a word only when a word character follows. */
+			size_t n2;
+			int32_t c2 = decode(p + i + n, len - i - n, &n2);
+			enum cls k2 = c2 < 0 ? C_OTHER : classify(c2);
+			int joins = k == C_APOS ? k2 == C_LETTER :
+				    (k2 == C_LETTER || k2 == C_NUMBER) &&
+				    t->hyphens != HYPHEN_SPLIT;
+
+			if (joins) {
+				if (k == C_APOS || t->hyphens == HYPHEN_KEEP) {
+					if (nchars <= (size_t)t->max_len &&
+					    strbuf_addch(&t->tok, k == C_APOS ? '\'' : '-'))
+						return pl_oom(err);
+					nchars++;
+					digits = 0;
+				}
+				i += n;
+				continue;
+			}
+		}
+		if (k == C_LETTER || k == C_NUMBER || (k == C_MARK && nchars)) {
+			if (!nchars) {
+				strbuf_reset(&t->tok);
+				ascii = digits = 1;
+			}
+			/* Past max_length the token is only counted, not kept. */
+			if (nchars <= (size_t)t->max_len &&
+			    strbuf_add(&t->tok, p + i, n))
+				return pl_oom(err);
+			if (k != C_MARK)
+				nchars++;
+			ascii &= c < 0x80;
+			digits &= k == C_NUMBER;
+			i += n;
+			continue;
+		}
+		if (nchars && emit(ctx, t, u, nchars, ascii, digits, err))
+			return -1;
+		nchars = 0;
+		i += n;
+	}
+	if (u->counted)
+		ctx->rep.tokens += u->tok.n;
+	return 0;
+}
+
+static int load_stopwords(struct tokenizer *t, const struct config *cfg,
+			  struct pl_error *err)
+{
+	const char *spec = cfg->v[CFG_tokenize_stopwords].text;
+	char where[4200];
+	struct strbuf path = STRBUF_INIT;
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint32_t id;
+	int rc = 0;
+
+	if (strcmp(spec, "none") == 0)
+		return 0;
+	if (strcmp(spec, "english") == 0) {
+		for (size_t i = 0; english_stopwords[i]; i++)
+			if (strtab_intern(&t->stop, english_stopwords[i],
+					  strlen(english_stopwords[i]), &id) < 0)
+				return pl_oom(err);
+		return 0;
+	}
+	/* A file, relative to the config file's folder. */
+	if (spec[0] != '/' && cfg->dir && cfg->v[CFG_tokenize_stopwords].line >= 0 &&
+	    (strbuf_addstr(&path, cfg->dir) || strbuf_addch(&path, '/')))
+		return pl_oom(err);
+	if (strbuf_addstr(&path, spec))
+		return pl_oom(err);
+	fp = fopen(path.buf, "r");
+	if (!fp) {
+		pl_fail(err, PL_EX_NOINPUT,
+			"%s: [tokenize] stopwords: cannot read '%s': %s "
+			"(use english, none, or a file with one word a line)",
+			config_where(cfg, CFG_tokenize_stopwords, where, sizeof(where)),
+			path.buf, strerror(errno));
+		strbuf_release(&path);
+		return -1;
+	}
+	while ((n = getline(&line, &cap, fp)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+				 line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		/* Normalise each word the way text is normalised. */
+		strbuf_reset(&t->tok);
+		if (strbuf_add(&t->tok, line, (size_t)n)) {
+			rc = pl_oom(err);
+			break;
+		}
+		if (normalise(t, 0) < 0 || strtab_intern(&t->stop, t->tok.buf,
+							 t->tok.len, &id) < 0) {
+			rc = pl_oom(err);
+			break;
+		}
+	}
+	free(line);
+	fclose(fp);
+	strbuf_release(&path);
+	return rc;
+}
+
+static void tokenize_release(struct ctx *ctx)
+{
+	struct tokenizer *t = ctx->tokenizer;
+
+	if (t) {
+		strtab_release(&t->stop);
+		strbuf_release(&t->tok);
+		pl_free(t->cps);
+		pl_free(t);
+		ctx->tokenizer = NULL;
+	}
+	surfaces_release(&ctx->surf);
+}
+
+static int tokenize_init(struct ctx *ctx, struct pl_error *err)
+{
+	const struct config *cfg = ctx->cfg;
+	struct tokenizer *t = pl_calloc(1, sizeof(*t));
+
+	if (!t)
+		return pl_oom(err);
+	ctx->tokenizer = t;
+	t->min_len = cfg->v[CFG_tokenize_min_length].i;
+	t->max_len = cfg->v[CFG_tokenize_max_length].i;
+	t->keep_numbers = cfg->v[CFG_tokenize_numbers].i == 1;
+	t->hyphens = (int)cfg->v[CFG_tokenize_hyphens].i;
+	t->strip_possessive = cfg->v[CFG_tokenize_possessive].i == 0;
+	t->cjk_bigram = cfg->v[CFG_tokenize_cjk].i == 0;
+	return load_stopwords(t, cfg, err);
+}
+
+const struct stage stage_tokenize = {
+	.name = "tokenize",
+	.help = "UTF-8 -> NFKC case-folded tokens; stop words marked",
+	.init = tokenize_init,
+	.unit = tokenize_unit,
+	.release = tokenize_release,
+	.analysis = 1,
+};

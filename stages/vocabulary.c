@@ -1,0 +1,336 @@
+/* vocabulary.c -- give terms their ids, count them, and prune
+ *
+ * In: u->tok with final stem ids (words, phrases, n-grams).  Out: one row
+ * of ctx->counts per unit (term id, count; ids ascending), and at the end
+ * of the run the document frequencies, collection frequencies, the most
+ * frequent surface of each term, and the kept mask from [vocabulary]
+ * min_df, max_df and max_features.
+ *
+ * Term ids are handed out when a stem first occurs in a counted unit, so
+ * they follow the corpus order and never depend on what the config lists.
+ * Pruning only sets vocab.kept: the columns keep their ids.
+ *
+ * Counting uses a dense accumulator over term ids with a list of the ids
+ * touched in the current unit: O(tokens) per unit, no hashing, and no
+ * allocation once the arrays have grown to the vocabulary's size.
+ */
+#include "stages.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* (term, surface) occurrence counts for phrase tokens, whose surface does
+ * not determine the term; word tokens are counted on the surface itself. */
+struct pairmap {
+	uint64_t *key;       /* term << 32 | surface, plus 1; 0 is empty */
+	uint64_t *count;
+	size_t n, nslot;
+};
+
+struct counter {
+	uint32_t *acc;       /* term id -> count in the current unit */
+	size_t acccap;
+	uint32_t *touched;   /* term ids seen in the current unit */
+	size_t ntouched, touchedcap;
+	size_t rowcap;       /* capacity of ctx->counts.rowptr */
+	struct pairmap pairs;
+};
+
+static int pair_add(struct pairmap *m, uint32_t term, uint32_t surf)
+{
+	uint64_t key = ((uint64_t)term << 32 | surf) + 1;
+	size_t i;
+
+	if (2 * (m->n + 1) > m->nslot) {
+		size_t nslot = m->nslot ? m->nslot * 2 : 256;
+		uint64_t *k = pl_calloc(nslot, sizeof(*k));
+		uint64_t *c = pl_calloc(nslot, sizeof(*c));
+
+		if (!k || !c) {
+			pl_free(k);
+			pl_free(c);
+			return -1;
+		}
+		for (size_t j = 0; j < m->nslot; j++) {
+			if (!m->key[j])
+				continue;
+			i = pl_hash(&m->key[j], 8) & (nslot - 1);
+			while (k[i])
+				i = (i + 1) & (nslot - 1);
+			k[i] = m->key[j];
+			c[i] = m->count[j];
+		}
+		pl_free(m->key);
+		pl_free(m->count);
+		m->key = k;
+		m->count = c;
+		m->nslot = nslot;
+	}
+	i = pl_hash(&key, 8) & (m->nslot - 1);
+	while (m->key[i] && m->key[i] != key)
+		i = (i + 1) & (m->nslot - 1);
+	if (!m->key[i]) {
+		m->key[i] = key;
+		m->n++;
+	}
+	m->count[i]++;
+	return 0;
+}
+
+/* Make sure every per-term array has room for term id `t`. */
+static int vocab_reserve(struct vocab *v, size_t n)
+{
+	size_t c[6];
+
+	if (n <= v->cap)
+		return 0;
+	for (int i = 0; i < 6; i++)
+		c[i] = v->cap;
+	if (pl_grow(&v->kind, &c[0], n, sizeof(*v->kind)) ||
+	    pl_grow(&v->df, &c[1], n, sizeof(*v->df)) ||
+	    pl_grow(&v->cf, &c[2], n, sizeof(*v->cf)) ||
+	    pl_grow(&v->surface, &c[3], n, sizeof(*v->surface)) ||
+	    pl_grow(&v->kept, &c[4], n, sizeof(*v->kept)) ||
+	    pl_grow(&v->idf, &c[5], n, sizeof(*v->idf)))
+		return -1;
+	v->cap = c[0];
+	for (int i = 1; i < 6; i++)
+		if (c[i] < v->cap)
+			v->cap = c[i];
+	return 0;
+}
+
+/* The term id of stem `s`, creating the term on first occurrence. */
+static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
+{
+	struct vocab *v = &ctx->vocab;
+	uint32_t id;
+
+	if (ctx->stems.term[s] != ID_NONE) {
+		*t = ctx->stems.term[s];
+		return 0;
+	}
+	if (strtab_intern(&v->tab, strtab_str(&ctx->stems.tab, s),
+			  strtab_len(&ctx->stems.tab, s), &id) < 0 ||
+	    vocab_reserve(v, v->tab.n))
+		return -1;
+	if (pl_grow(&k->acc, &k->acccap, v->tab.n, sizeof(*k->acc)))
+		return -1;
+	v->kind[id] = ctx->stems.kind[s];
+	v->df[id] = 0;
+	v->cf[id] = 0;
+	v->surface[id] = ID_NONE;
+	v->kept[id] = 0;
+	v->idf[id] = 0;
+	k->acc[id] = 0;
+	ctx->stems.term[s] = id;
+	*t = id;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
+{
+	struct counter *k = ctx->counter;
+	struct csr *m = &ctx->counts;
+	size_t need;
+
+	if (!u->counted)
+		return 0;
+	k->ntouched = 0;
+	for (size_t i = 0; i < u->tok.n; i++) {
+		uint32_t s = u->tok.stem[i], surf = u->tok.surf[i], t;
+
+		if (term_of(ctx, k, s, &t))
+			return pl_oom(err);
+		if (k->acc[t]++ == 0) {
+			if (pl_grow(&k->touched, &k->touchedcap, k->ntouched + 1,
+				    sizeof(*k->touched)))
+				return pl_oom(err);
+			k->touched[k->ntouched++] = t;
+		}
+		if (surf == ID_NONE)
+			continue;
+		if (ctx->stems.kind[s] == TERM_PHRASE) {
+			if (pair_add(&k->pairs, t, surf))
+				return pl_oom(err);
+		} else {
+			ctx->surf.count[surf]++;
+		}
+	}
+	qsort(k->touched, k->ntouched, sizeof(*k->touched), cmp_u32);
+	need = m->nnz + k->ntouched;
+	if (need > m->cap) {
+		size_t c1 = m->cap, c2 = m->cap;
+
+		if (pl_grow(&m->col, &c1, need, sizeof(*m->col)) ||
+		    pl_grow(&m->cnt, &c2, need, sizeof(*m->cnt)))
+			return pl_oom(err);
+		m->cap = c1 < c2 ? c1 : c2;
+	}
+	for (size_t i = 0; i < k->ntouched; i++) {
+		uint32_t t = k->touched[i];
+
+		m->col[m->nnz] = t;
+		m->cnt[m->nnz] = k->acc[t];
+		m->nnz++;
+		ctx->vocab.df[t]++;
+		ctx->vocab.cf[t] += k->acc[t];
+		k->acc[t] = 0;
+	}
+	ctx->units.ntok[u->id] = (uint32_t)u->tok.n;
+	/* Row pointers: unit ids are dense and arrive in order. */
+	if (pl_grow(&m->rowptr, &k->rowcap, m->nrows + 2, sizeof(*m->rowptr)))
+		return pl_oom(err);
+	m->rowptr[0] = 0;
+	m->rowptr[++m->nrows] = m->nnz;
+	return 0;
+}
+
+/* Most frequent surface per term; ties go to the smaller string so the
+ * choice does not depend on the order the corpus was read in. */
+static void pick_surfaces(struct ctx *ctx, struct counter *k, uint64_t *best)
+{
+	struct vocab *v = &ctx->vocab;
+	const struct surfaces *sf = &ctx->surf;
+
+	for (size_t t = 0; t < v->tab.n; t++) {
+		v->surface[t] = ID_NONE;
+		best[t] = 0;
+	}
+	for (size_t s = 0; s < sf->tab.n; s++) {
+		uint32_t st, t;
+
+		if (!sf->count[s] || sf->stem[s] == ID_NONE)
+			continue;
+		st = sf->stem[s];
+		t = ctx->stems.term[st];
+		if (t == ID_NONE)
+			continue;
+		if (sf->count[s] > best[t] ||
+		    (sf->count[s] == best[t] &&
+		     strcmp(strtab_str(&sf->tab, (uint32_t)s),
+			    strtab_str(&sf->tab, v->surface[t])) < 0)) {
+			best[t] = sf->count[s];
+			v->surface[t] = (uint32_t)s;
+		}
+	}
+	for (size_t i = 0; i < k->pairs.nslot; i++) {
+		uint64_t key = k->pairs.key[i];
+		uint32_t t, s;
+
+		if (!key)
+			continue;
+		key--;
+		t = (uint32_t)(key >> 32);
+		s = (uint32_t)key;
+		if (k->pairs.count[i] > best[t] ||
+		    (k->pairs.count[i] == best[t] && v->surface[t] != ID_NONE &&
+		     strcmp(strtab_str(&sf->tab, s),
+			    strtab_str(&sf->tab, v->surface[t])) < 0)) {
+			best[t] = k->pairs.count[i];
+			v->surface[t] = s;
+		}
+	}
+}
+
+/* For max_features: order term ids by collection frequency, then id. */
+static const uint64_t *sort_cf;
+static int cmp_cf(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (sort_cf[x] != sort_cf[y])
+		return sort_cf[x] < sort_cf[y] ? 1 : -1;
+	return (x > y) - (x < y);
+}
+
+static int vocabulary_run(struct ctx *ctx, struct pl_error *err)
+{
+	const struct config *cfg = ctx->cfg;
+	struct vocab *v = &ctx->vocab;
+	struct counter *k = ctx->counter;
+	long min_df = cfg->v[CFG_vocabulary_min_df].i;
+	double max_df = cfg->v[CFG_vocabulary_max_df].r;
+	long max_features = cfg->v[CFG_vocabulary_max_features].i;
+	double max_count = max_df * (double)ctx->units.n;
+	uint64_t *best;
+
+	ctx->counts.ncols = v->tab.n;
+	if (ctx->units.n == 0)
+		return pl_fail(err, PL_EX_DATAERR,
+			       "%s: no statements: every file is empty or boilerplate",
+			       ctx->files.root);
+	if (vocab_reserve(v, v->tab.n ? v->tab.n : 1))
+		return pl_oom(err);
+	best = pl_calloc(v->tab.n ? v->tab.n : 1, sizeof(*best));
+	if (!best)
+		return pl_oom(err);
+	pick_surfaces(ctx, k, best);
+	pl_free(best);
+	v->nkept = 0;
+	for (size_t t = 0; t < v->tab.n; t++) {
+		v->kept[t] = v->df[t] >= (uint32_t)min_df &&
+			     (double)v->df[t] <= max_count;
+		v->nkept += v->kept[t];
+	}
+	if (max_features > 0 && v->nkept > (size_t)max_features) {
+		uint32_t *ids = pl_malloc(v->nkept * sizeof(*ids));
+		size_t n = 0;
+
+		if (!ids)
+			return pl_oom(err);
+		for (size_t t = 0; t < v->tab.n; t++)
+			if (v->kept[t])
+				ids[n++] = (uint32_t)t;
+		sort_cf = v->cf;
+		qsort(ids, n, sizeof(*ids), cmp_cf);
+		for (size_t i = (size_t)max_features; i < n; i++)
+			v->kept[ids[i]] = 0;
+		v->nkept = (size_t)max_features;
+		pl_free(ids);
+	}
+	if (v->nkept == 0)
+		return pl_fail(err, PL_EX_DATAERR,
+			       "no terms left: the corpus has %zu distinct terms and "
+			       "[vocabulary] min_df = %ld, max_df = %g remove them all",
+			       v->tab.n, min_df, max_df);
+	return 0;
+}
+
+static int vocabulary_init(struct ctx *ctx, struct pl_error *err)
+{
+	ctx->counter = pl_calloc(1, sizeof(*ctx->counter));
+	return ctx->counter ? 0 : pl_oom(err);
+}
+
+static void vocabulary_release(struct ctx *ctx)
+{
+	struct counter *k = ctx->counter;
+
+	if (k) {
+		pl_free(k->acc);
+		pl_free(k->touched);
+		pl_free(k->pairs.key);
+		pl_free(k->pairs.count);
+		pl_free(k);
+		ctx->counter = NULL;
+	}
+	vocab_release(&ctx->vocab);
+	csr_release(&ctx->counts);
+}
+
+const struct stage stage_vocabulary = {
+	.name = "vocabulary",
+	.help = "term ids in corpus order, counts per statement, min_df/max_df pruning",
+	.init = vocabulary_init,
+	.unit = vocabulary_unit,
+	.run = vocabulary_run,
+	.release = vocabulary_release,
+};

@@ -1,0 +1,311 @@
+/* write.c -- the matrices, the term list and the statement list
+ *
+ * In: the counts and TF-IDF matrices, the vocabulary, the units and the
+ * clustering held by struct ctx.  Out, through the staged output files of
+ * common.c (output/README.md documents each one for R and gnuplot users):
+ *
+ *   tfidf.mtx.gz   Matrix Market coordinate real: statements x terms, the
+ *                  TF-IDF weights (only kept terms have entries)
+ *   counts.mtx.gz  Matrix Market coordinate integer: statements x terms,
+ *                  occurrences of every term, kept or not
+ *   terms.tsv.gz   one line per term; line j (after the header) describes
+ *                  matrix column j
+ *   docs.tsv       one line per statement; line i (after the header)
+ *                  describes matrix row i
+ *
+ * Every matrix has one column per term, pruned or not, so a column means the
+ * same term whatever min_df/max_df/max_features say.  Real values are
+ * written with "%.17g", which reads back to the identical double.
+ *
+ * TSV text fields escape backslash, tab, newline and carriage return as the
+ * two-character sequences \\ \t \n \r; nothing else is quoted or escaped.
+ *
+ * The matrices may hold tens of millions of entries, so their lines are
+ * formatted by hand into a 64 KiB buffer handed to out_write() a block at a
+ * time; only the real numbers go through snprintf().
+ */
+#include "stages.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+/* Lines are collected here and written a block at a time. */
+#define BLOCK_BYTES (1u << 16)
+
+/* Longest line a matrix entry can make: two 20-digit integers, a %.17g
+ * number (at most 24 bytes), two spaces and a newline. */
+#define LINE_MAX_BYTES 80
+
+/* Write v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Append s as a TSV field: \ tab newline CR become \\ \t \n \r. */
+static int tsv_add(struct strbuf *sb, const char *s, size_t len)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char esc;
+
+		switch (s[i]) {
+		case '\\': esc = '\\'; break;
+		case '\t': esc = 't'; break;
+		case '\n': esc = 'n'; break;
+		case '\r': esc = 'r'; break;
+		default: continue;
+		}
+		if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, '\\') ||
+		    strbuf_addch(sb, esc))
+			return -1;
+		run = i + 1;
+	}
+	return strbuf_add(sb, s + run, len - run);
+}
+
+/* Check that m has the shape the files promise: one row per unit, one
+ * column per term, columns ascending within each row. */
+static int check_matrix(const struct ctx *ctx, const char *name,
+			const struct csr *m, struct pl_error *err)
+{
+	if (m->nrows != ctx->units.n || m->ncols != ctx->vocab.tab.n)
+		return pl_fail(err, PL_EX_SOFTWARE,
+			       "%s: matrix is %zu x %zu, expected %zu x %zu", name,
+			       m->nrows, m->ncols, ctx->units.n, ctx->vocab.tab.n);
+	if (m->nrows && !m->rowptr)
+		return pl_fail(err, PL_EX_SOFTWARE, "%s: matrix has no rows", name);
+	for (size_t u = 0; u < m->nrows; u++) {
+		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
+			if (m->col[e] >= m->ncols ||
+			    (e > m->rowptr[u] && m->col[e] <= m->col[e - 1]))
+				return pl_fail(err, PL_EX_SOFTWARE,
+					       "%s: row %zu: columns out of order",
+					       name, u + 1);
+		}
+	}
+	return 0;
+}
+
+/* Write m as a Matrix Market coordinate file: counts (`cnt`) when
+ * `integer`, else weights (`val`).  `comment` holds the "%" lines. */
+static int write_mtx(struct ctx *ctx, const char *name, const struct csr *m,
+		     int integer, const char *comment, struct pl_error *err)
+{
+	struct outfile of;
+	char *blk = NULL, *p;
+	uint64_t nnz;
+
+	memset(&of, 0, sizeof(of));
+	if (check_matrix(ctx, name, m, err))
+		return -1;
+	nnz = m->nrows ? m->rowptr[m->nrows] : 0;
+	blk = pl_malloc(BLOCK_BYTES);
+	if (!blk) {
+		pl_oom(err);
+		goto fail;
+	}
+	p = blk;
+	if (out_open(ctx, name, &of, err) ||
+	    out_printf(err, &of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
+		       "%zu %zu %" PRIu64 "\n", integer ? "integer" : "real",
+		       comment, m->nrows, m->ncols, nnz))
+		goto fail;
+	for (size_t u = 0; u < m->nrows; u++) {
+		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
+			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
+				if (out_write(&of, blk, (size_t)(p - blk), err))
+					goto fail;
+				p = blk;
+			}
+			p = put_u64(p, (uint64_t)u + 1);
+			*p++ = ' ';
+			p = put_u64(p, (uint64_t)m->col[e] + 1);
+			*p++ = ' ';
+			if (integer) {
+				p = put_u64(p, m->cnt[e]);
+			} else if (isfinite(m->val[e])) {
+				p += snprintf(p, BLOCK_BYTES - (size_t)(p - blk),
+					      "%.17g", m->val[e]);
+			} else {
+				pl_fail(err, PL_EX_SOFTWARE,
+					"%s: row %zu: weight is not a finite number",
+					name, u + 1);
+				goto fail;
+			}
+			*p++ = '\n';
+		}
+	}
+	if (p > blk && out_write(&of, blk, (size_t)(p - blk), err))
+		goto fail;
+	pl_free(blk);
+	return out_close(&of, err);
+fail:
+	pl_free(blk);
+	out_close(&of, NULL);
+	return -1;
+}
+
+static int write_matrices(struct ctx *ctx, struct pl_error *err)
+{
+	const struct config *cfg = ctx->cfg;
+	struct strbuf sb = STRBUF_INIT;
+	char tf[16], idf[16], norm[16];
+	int rc = -1;
+
+	config_choice(CFG_tfidf_tf, cfg->v[CFG_tfidf_tf].i, tf, sizeof(tf));
+	config_choice(CFG_tfidf_idf, cfg->v[CFG_tfidf_idf].i, idf, sizeof(idf));
+	config_choice(CFG_tfidf_norm, cfg->v[CFG_tfidf_norm].i, norm, sizeof(norm));
+	if (strbuf_addf(&sb,
+			"%% rows: statements; row i is statement i of docs.tsv\n"
+			"%% columns: terms; column j is term j of terms.tsv.gz\n"
+			"%% values: TF-IDF weights (tf = %s, idf = %s, norm = %s)\n"
+			"%% pruned terms are empty columns; a statement without kept terms is an empty row\n",
+			tf, idf, norm)) {
+		pl_oom(err);
+		goto done;
+	}
+	if (write_mtx(ctx, "tfidf.mtx.gz", &ctx->tfidf, 0, sb.buf, err))
+		goto done;
+	strbuf_reset(&sb);
+	if (strbuf_addstr(&sb,
+			  "% rows: statements; row i is statement i of docs.tsv\n"
+			  "% columns: terms; column j is term j of terms.tsv.gz\n"
+			  "% values: occurrences of the term in the statement, every term kept or not\n")) {
+		pl_oom(err);
+		goto done;
+	}
+	if (write_mtx(ctx, "counts.mtx.gz", &ctx->counts, 1, sb.buf, err))
+		goto done;
+	rc = 0;
+done:
+	strbuf_release(&sb);
+	return rc;
+}
+
+static const char *kind_name(int kind)
+{
+	switch (kind) {
+	case TERM_PHRASE: return "phrase";
+	case TERM_NGRAM: return "ngram";
+	default: return "word";
+	}
+}
+
+static int write_terms(struct ctx *ctx, struct pl_error *err)
+{
+	const struct vocab *v = &ctx->vocab;
+	struct strbuf line = STRBUF_INIT, disp = STRBUF_INIT;
+	struct outfile of;
+
+	memset(&of, 0, sizeof(of));
+	if (out_open(ctx, "terms.tsv.gz", &of, err) ||
+	    out_printf(err, &of, "id\tterm\tsurface\tkind\tdf\tcf\tidf\tkept\n"))
+		goto fail;
+	for (uint32_t t = 0; t < v->tab.n; t++) {
+		strbuf_reset(&line);
+		strbuf_reset(&disp);
+		if (!isfinite(v->idf[t])) {
+			pl_fail(err, PL_EX_SOFTWARE,
+				"terms.tsv.gz: term %" PRIu32 ": idf is not a finite number",
+				t + 1);
+			goto fail;
+		}
+		if (strbuf_addf(&line, "%" PRIu32 "\t", t + 1) ||
+		    tsv_add(&line, strtab_str(&v->tab, t), strtab_len(&v->tab, t)) ||
+		    strbuf_addch(&line, '\t') ||
+		    term_display(ctx, t, &disp) ||
+		    tsv_add(&line, disp.buf ? disp.buf : "", disp.len) ||
+		    strbuf_addf(&line, "\t%s\t%" PRIu32 "\t%" PRIu64 "\t%.17g\t%d\n",
+				kind_name(v->kind[t]), v->df[t], v->cf[t], v->idf[t],
+				v->kept[t] ? 1 : 0)) {
+			pl_oom(err);
+			goto fail;
+		}
+		if (out_write(&of, line.buf, line.len, err))
+			goto fail;
+	}
+	strbuf_release(&line);
+	strbuf_release(&disp);
+	return out_close(&of, err);
+fail:
+	strbuf_release(&line);
+	strbuf_release(&disp);
+	out_close(&of, NULL);
+	return -1;
+}
+
+static int write_docs(struct ctx *ctx, struct pl_error *err)
+{
+	const struct units *un = &ctx->units;
+	const struct clustering *km = &ctx->km;
+	int document = ctx->cfg->v[CFG_corpus_unit].i == 0;
+	struct strbuf line = STRBUF_INIT;
+	struct outfile of;
+
+	memset(&of, 0, sizeof(of));
+	if (out_open(ctx, "docs.tsv", &of, err) ||
+	    out_printf(err, &of,
+		       "unit\tfile\tparagraph\tline\ttokens\tcluster\tsimilarity\n"))
+		goto fail;
+	for (size_t u = 0; u < un->n; u++) {
+		const char *rel = ctx->files.rel[un->file[u]];
+		int32_t c = km->assign && km->k ? km->assign[u] : -1;
+		int rc;
+
+		strbuf_reset(&line);
+		rc = strbuf_addf(&line, "%zu\t", u + 1) ||
+		     tsv_add(&line, rel, strlen(rel));
+		if (!rc && document)
+			rc = strbuf_addstr(&line, "\tNA");
+		else if (!rc)
+			rc = strbuf_addf(&line, "\t%" PRIu32, un->para[u]);
+		if (!rc)
+			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%" PRIu32, un->line[u],
+					 un->ntok[u]);
+		if (!rc && c >= 0 && km->sim && isfinite(km->sim[u]))
+			rc = strbuf_addf(&line, "\t%" PRId32 "\t%.6f\n", c + 1,
+					 km->sim[u]);
+		else if (!rc && c >= 0)
+			rc = strbuf_addf(&line, "\t%" PRId32 "\tNA\n", c + 1);
+		else if (!rc)
+			rc = strbuf_addstr(&line, "\tNA\tNA\n");
+		if (rc) {
+			pl_oom(err);
+			goto fail;
+		}
+		if (out_write(&of, line.buf, line.len, err))
+			goto fail;
+	}
+	strbuf_release(&line);
+	return out_close(&of, err);
+fail:
+	strbuf_release(&line);
+	out_close(&of, NULL);
+	return -1;
+}
+
+static int write_run(struct ctx *ctx, struct pl_error *err)
+{
+	if (write_matrices(ctx, err) || write_terms(ctx, err) ||
+	    write_docs(ctx, err))
+		return -1;
+	return 0;
+}
+
+const struct stage stage_write = {
+	.name = "write",
+	.help = "write tfidf.mtx.gz, counts.mtx.gz, terms.tsv.gz and docs.tsv",
+	.run = write_run,
+};
