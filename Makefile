@@ -50,7 +50,7 @@ else
 Q = @
 endif
 
-.PHONY: all deps deps-check run check check-unit check-cli install uninstall clean
+.PHONY: all deps deps-check run check check-unit check-cli install uninstall clean bench
 
 all: bin/pipeline
 
@@ -108,3 +108,11 @@ uninstall:
 
 clean:
 	rm -rf build build-san bin
+
+# Speed and memory against scikit-learn on the same corpora (see
+# tests/bench.sh; prints medians of 3 runs and the ratios).
+BENCH_DEBS = python3-sklearn python3-stemmer bc time
+bench: deps
+	@sh tests/deps.sh $(BENCH_DEBS)
+	@$(MAKE) --no-print-directory all
+	sh tests/bench.sh

@@ -257,7 +257,7 @@ int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 	if (nl > 3 && strcmp(name + nl - 3, ".gz") == 0) {
 		/* zlib writes a gzip header with no name and mtime 0, so the
 		 * bytes depend only on the content. */
-		of->gz = gzdopen(fd, "wb6");
+		of->gz = gzdopen(fd, "wb1");
 		if (!of->gz) {
 			close(fd);
 			return pl_oom(err);

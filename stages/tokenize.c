@@ -94,6 +94,22 @@ struct tokenizer {
 	size_t cjklen;
 };
 
+/* ASCII letters (1) and digits (2), for the fast path. */
+static const unsigned char ascii_word[128] = {
+	['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2,
+	['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 /* What a code point is to the tokenizer. */
 enum cls { C_OTHER, C_LETTER, C_MARK, C_NUMBER, C_APOS, C_HYPHEN, C_CJK };
 
@@ -291,9 +307,33 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 	t->cjklen = 0;
 	strbuf_reset(&t->tok);
 	while (i <= len) {
-		int32_t c = i < len ? decode(p + i, len - i, &n) : 0;
+		int32_t c;
 		enum cls k = C_OTHER;
 
+		/* Fast path: outside a token, a run of ASCII letters and digits
+		 * that ends in plain ASCII punctuation, space or the end of the
+		 * text is a whole token; most English text is only that. */
+		if (!nchars && !t->cjklen && i < len && p[i] < 0x80 &&
+		    ascii_word[p[i]]) {
+			size_t j = i;
+			int dig = 1;
+
+			while (j < len && p[j] < 0x80 && ascii_word[p[j]]) {
+				dig &= ascii_word[p[j]] == 2;
+				j++;
+			}
+			if (j == len || (p[j] < 0x80 && p[j] != '\'' && p[j] != '-')) {
+				strbuf_reset(&t->tok);
+				if (j - i <= (size_t)t->max_len &&
+				    strbuf_add(&t->tok, p + i, j - i))
+					return pl_oom(err);
+				if (emit(ctx, t, u, j - i, 1, dig, err))
+					return -1;
+				i = j;
+				continue;
+			}
+		}
+		c = i < len ? decode(p + i, len - i, &n) : 0;
 		if (i == len)
 			n = 1;
 		else if (c < 0)
