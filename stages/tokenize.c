@@ -192,15 +192,18 @@ static int normalise(struct tokenizer *t, int ascii)
 		return 0;
 	}
 	for (;;) {
+		/* COMPAT only takes effect together with DECOMPOSE. */
 		n = utf8proc_decompose((const utf8proc_uint8_t *)t->tok.buf,
 				       (utf8proc_ssize_t)t->tok.len, t->cps,
 				       (utf8proc_ssize_t)t->cpscap,
-				       opt & ~UTF8PROC_COMPOSE);
+				       (opt & ~UTF8PROC_COMPOSE) | UTF8PROC_DECOMPOSE);
 		if (n < 0)
 			return 1; /* cannot happen for valid input: skip it */
-		if ((size_t)n <= t->cpscap)
+		/* utf8proc_reencode writes up to 4n bytes and a NUL into the
+		 * same buffer: keep one code point spare. */
+		if ((size_t)n < t->cpscap)
 			break;
-		if (pl_grow(&t->cps, &t->cpscap, (size_t)n, sizeof(*t->cps)))
+		if (pl_grow(&t->cps, &t->cpscap, (size_t)n + 1, sizeof(*t->cps)))
 			return -1;
 	}
 	m = utf8proc_reencode(t->cps, n, opt);
@@ -234,6 +237,10 @@ static int emit(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 	    memcmp(t->tok.buf + t->tok.len - 2, "'s", 2) == 0) {
 		t->tok.len -= 2;
 		nchars -= 2;
+		/* "1990's" is the number 1990. */
+		digits = strspn(t->tok.buf, "0123456789") == t->tok.len;
+		if (digits && !t->keep_numbers)
+			return 0;
 	}
 	if (nchars < (size_t)t->min_len || t->tok.len == 0)
 		return 0;

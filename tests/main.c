@@ -3,6 +3,9 @@
  * `make check` runs this binary from the top of the repository.  See lib.h
  * for CK_RUN_SUITE, CK_RUN_CASE and CK_FORK=no when debugging a failure.
  */
+/* nftw() is XSI. */
+#define _XOPEN_SOURCE 700
+
 #include "lib.h"
 
 #include <dirent.h>
