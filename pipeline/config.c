@@ -341,11 +341,40 @@ struct parse_state {
 	const char *path;
 	int line;            /* lines read so far: the one inih is handling */
 	int continuation;    /* the current line starts with blank space */
-	int failed;
+	int failed;          /* line of the first error, 0 while none */
 	struct pl_error *err;
+	char where[4200];
 	char *buf;           /* getline buffer */
 	size_t bufcap;
 };
+
+/* inih calls the handler only for keys, so a section header with no keys
+ * would pass unseen: check every header as it is read.  1 on error. */
+static int check_section_line(struct parse_state *st, const char *p)
+{
+	const char *end = strchr(p, ']');
+	char name[128];
+	size_t len;
+
+	if (!end)
+		return 0; /* inih reports the syntax error */
+	p++;
+	p += strspn(p, " \t");
+	len = (size_t)(end - p);
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+		len--;
+	if (len >= sizeof(name)) {
+		len = sizeof(name) - 1;
+	}
+	memcpy(name, p, len);
+	name[len] = '\0';
+	if (is_section(name))
+		return 0;
+	snprintf(st->where, sizeof(st->where), "%s:%d", st->path, st->line);
+	unknown_section(st->where, name, st->err);
+	st->failed = st->line;
+	return 1;
+}
 
 static char *reader(char *str, int num, void *stream)
 {
@@ -359,25 +388,32 @@ static char *reader(char *str, int num, void *stream)
 	n = getline(&st->buf, &st->bufcap, st->fp);
 	if (n < 0) {
 		if (errno == ENOMEM) {
-			st->failed = 1;
+			st->failed = st->line ? st->line : 1;
 			pl_oom(st->err);
 		}
 		return NULL;
 	}
 	st->line++;
+	/* inih rstrips the line anyway; without the newline a line may use
+	 * all num - 1 bytes of its buffer. */
+	while (n > 0 && (st->buf[n - 1] == '\n' || st->buf[n - 1] == '\r'))
+		st->buf[--n] = '\0';
 	if (memchr(st->buf, '\0', (size_t)n)) {
-		st->failed = 1;
+		st->failed = st->line ? st->line : 1;
 		pl_fail(st->err, PL_EX_CONFIG, "%s:%d: NUL byte in the line; "
 			"is this a text file?", st->path, st->line);
 		return NULL;
 	}
 	if (n >= num) {
-		st->failed = 1;
+		st->failed = st->line ? st->line : 1;
 		pl_fail(st->err, PL_EX_CONFIG,
 			"%s:%d: line longer than %d bytes; split a long list over "
 			"indented continuation lines", st->path, st->line, num - 1);
 		return NULL;
 	}
+	p = st->buf + strspn(st->buf, " \t");
+	if (*p == '[' && check_section_line(st, p))
+		return NULL;
 	p = st->buf;
 	st->continuation = (*p == ' ' || *p == '\t') &&
 			   p[strspn(p, " \t\r\n")] != '\0' &&
@@ -410,6 +446,12 @@ static int handler(void *user, const char *section, const char *name,
 	fe = free_section(cfg, section);
 	id = find_key(section, name);
 	if (fe && id < 0) {
+		if (st->continuation && fe->n == 0) {
+			pl_fail(st->err, PL_EX_CONFIG,
+				"%s: indented line with no entry before it to continue; "
+				"start the entry at the beginning of the line", where);
+			goto fail;
+		}
 		if (st->continuation) {
 			/* An indented line continues the previous entry's list. */
 			struct cfg_entry *e = &fe->v[fe->n - 1];
@@ -459,7 +501,7 @@ static int handler(void *user, const char *section, const char *name,
 		goto fail;
 	return 1;
 fail:
-	st->failed = 1;
+	st->failed = st->line ? st->line : 1;
 	return 0;
 }
 
@@ -508,7 +550,9 @@ int config_load(struct config *cfg, const char *path, struct pl_error *err)
 	}
 	fclose(st.fp);
 	free(st.buf); /* getline's buffer comes from malloc */
-	if (st.failed)
+	/* inih goes on after a syntax error, so a later line may have
+	 * failed in the handler: report whichever came first. */
+	if (st.failed && !(rc > 0 && rc < st.failed))
 		return -1;
 	if (rc > 0)
 		return pl_fail(err, PL_EX_CONFIG,

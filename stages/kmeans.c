@@ -310,6 +310,19 @@ static void update_centroids(struct km *km)
 	}
 }
 
+/* One progress line, padded so that it covers a longer previous one. */
+static void progress(const struct kmeans_opts *o, int restart, int it,
+		     double obj)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line),
+		 "kmeans: restart %d/%d iteration %d objective %.6g",
+		 restart + 1, o->restarts, it, obj);
+	fprintf(o->progress, "\r%-72s", line);
+	fflush(o->progress);
+}
+
 /* One restart, from seeding to convergence.  Leaves the result in lab and
  * C and its objective in *obj.  0 or -1. */
 static int run_once(struct km *km, int restart, double *obj, int *iters,
@@ -345,12 +358,8 @@ static int run_once(struct km *km, int restart, double *obj, int *iters,
 		else if (it > 1 && prev - cur <= o->tol * fabs(prev))
 			*converged = 1;
 		update_centroids(km);
-		if (o->progress) {
-			fprintf(o->progress,
-				"\rkmeans: restart %d/%d iteration %d objective %.6g",
-				restart + 1, o->restarts, it, cur);
-			fflush(o->progress);
-		}
+		if (o->progress)
+			progress(o, restart, it, cur);
 		if (*converged || it >= o->max_iter)
 			break;
 		prev = cur;

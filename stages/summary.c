@@ -1043,6 +1043,10 @@ done:
 	return rc;
 }
 
+/* The summary stage: run() writes clusters.tsv, frames.tsv, summary.md and
+ * summary.json into the staging folder (0, or -1 with err filled: out of
+ * memory, a write error, a statement whose text cannot be re-read, or an
+ * inconsistent clustering, PL_EX_SOFTWARE).  It only reads struct ctx. */
 const struct stage stage_summary = {
 	.name = "summary",
 	.help = "write clusters.tsv, frames.tsv, summary.md and summary.json: "

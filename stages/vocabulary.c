@@ -164,7 +164,8 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 			ctx->surf.count[surf]++;
 		}
 	}
-	qsort(k->touched, k->ntouched, sizeof(*k->touched), cmp_u32);
+	if (k->ntouched > 1)
+		qsort(k->touched, k->ntouched, sizeof(*k->touched), cmp_u32);
 	need = m->nnz + k->ntouched;
 	if (need > m->cap) {
 		size_t c1 = m->cap, c2 = m->cap;

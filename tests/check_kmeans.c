@@ -407,9 +407,16 @@ START_TEST(test_identical)
 			fit_ok(&X, &o, &c);
 			assert_no_nan(&c, 6, 3);
 			ck_assert_double_le(c.objective, 1e-12);
-			ck_assert_uint_eq(c.size[0] + c.size[1] + c.size[2], 6);
-			for (i = 0; i < 3; i++)
-				ck_assert_uint_ge(c.size[i], 1);
+			/* every row ties with every centre, so all go to
+			 * cluster 0 and the two empty clusters take the
+			 * lowest rows, 0 and 1 (all costs tie at 0) */
+			ck_assert_int_eq(c.assign[0], 1);
+			ck_assert_int_eq(c.assign[1], 2);
+			for (i = 2; i < 6; i++)
+				ck_assert_int_eq(c.assign[i], 0);
+			ck_assert_uint_eq(c.size[0], 4);
+			ck_assert_uint_eq(c.size[1], 1);
+			ck_assert_uint_eq(c.size[2], 1);
 			for (i = 0; i < 6; i++)
 				ck_assert_double_eq_tol(c.sim[i], 1.0, 1e-12);
 			clustering_release(&c);
@@ -615,6 +622,74 @@ START_TEST(test_iterations)
 }
 END_TEST
 
+/* tol = 1 stops at iteration 2 (any objective that does not rise has
+ * improved by no more than |prev|); tol = 0 only when nothing improves. */
+START_TEST(test_tol)
+{
+	struct csr X;
+	int metric, slower = 0;
+
+	random_matrix(&X, 3);
+	for (metric = 0; metric < 2; metric++) {
+		struct kmeans_opts o = opts(6, metric, 1, 9, 1);
+		struct clustering c;
+
+		o.tol = 1;
+		fit_ok(&X, &o, &c);
+		ck_assert_int_eq(c.iterations, 2);
+		ck_assert_int_eq(c.converged, 1);
+		check_consistent(&X, &c, metric);
+		clustering_release(&c);
+		o.tol = 0;
+		fit_ok(&X, &o, &c);
+		ck_assert_int_eq(c.converged, 1);
+		slower += c.iterations > 2;
+		clustering_release(&c);
+	}
+	ck_assert_int_eq(slower, 2);
+	csr_done(&X);
+}
+END_TEST
+
+/*
+ * kmeans++ draws by D^2 weight.  euclidean: 1, 2, 100 on one term; from 1
+ * or 2 the weights are 1 and about 9800, so the second centre is 100 and
+ * one iteration gives {1, 2} {100}.  Picking the second centre uniformly
+ * would give {1} {2, 100} half the time.  cosine: (1,0), (100,1), (0,1);
+ * 1 - cos between the first two is 5e-5, to the third about 1.
+ */
+START_TEST(test_plusplus_d2)
+{
+	static const double e[3] = { 1, 2, 100 };
+	static const double s[3 * 2] = { 1, 0,  100, 1,  0, 1 };
+	struct csr E, S;
+	unsigned long seed;
+
+	csr_dense(&E, e, 3, 1);
+	csr_dense(&S, s, 3, 2);
+	for (seed = 1; seed <= 30; seed++) {
+		struct kmeans_opts o = opts(2, KMEANS_EUCLIDEAN,
+					    KMEANS_INIT_PLUSPLUS, seed, 1);
+		struct clustering c;
+
+		o.max_iter = 1;
+		fit_ok(&E, &o, &c);
+		ck_assert_int_eq(c.assign[0], 0);
+		ck_assert_int_eq(c.assign[1], 0);
+		ck_assert_int_eq(c.assign[2], 1);
+		clustering_release(&c);
+		o.metric = KMEANS_COSINE;
+		fit_ok(&S, &o, &c);
+		ck_assert_int_eq(c.assign[0], 0);
+		ck_assert_int_eq(c.assign[1], 0);
+		ck_assert_int_eq(c.assign[2], 1);
+		clustering_release(&c);
+	}
+	csr_done(&E);
+	csr_done(&S);
+}
+END_TEST
+
 /*
  * Ties in assignment go to the lowest cluster.  Rows 1, 3, 2 on one term,
  * k = 2, random seeding: gsl_ran_choose keeps row order, so when it picks
@@ -651,8 +726,8 @@ START_TEST(test_ties)
 
 		fit_ok(&X, &o, &c);
 		/* {1, 2} {3} is 0 1 0; {1} {2, 3} is 1 0 0 */
-		ck_assert_int_eq(c.assign[0], lone_first ? 1 : 0);
-		ck_assert_int_eq(c.assign[1], lone_first ? 0 : 1);
+		ck_assert_int_eq(c.assign[0], (lone_first ? 1 : 0));
+		ck_assert_int_eq(c.assign[1], (lone_first ? 0 : 1));
 		ck_assert_int_eq(c.assign[2], 0);
 		ck_assert_double_eq_tol(c.objective, 0.5, 1e-15);
 		clustering_release(&c);
@@ -787,6 +862,8 @@ Suite *suite_kmeans(void)
 	tcase_add_test(tc, test_restarts);
 	tcase_add_test(tc, test_iterations);
 	tcase_add_test(tc, test_ties);
+	tcase_add_test(tc, test_tol);
+	tcase_add_test(tc, test_plusplus_d2);
 	tcase_add_test(tc, test_progress);
 	tcase_add_test(tc, test_alloc_failures);
 	tcase_add_test(tc, test_stage);

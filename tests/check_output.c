@@ -1,0 +1,756 @@
+/* check_output.c -- tests of the write and summary stages (the output files)
+ *
+ * A tiny corpus is built by hand, in memory and on disk, with every number
+ * chosen so that the files can be written out in full below:
+ *
+ *   files  press/2019-03.txt             (2 paragraphs)
+ *          press/back\slash<TAB>tab|pipe.txt  (2 paragraphs; the name
+ *                                          tests TSV and Markdown escaping)
+ *   units  1: file 1 ¶1 line 1   cluster 1  similarity 0.9
+ *          2: file 1 ¶2 line 3   cluster 2  similarity 1.0
+ *          3: file 2 ¶1 line 1   no kept term, unclustered
+ *          4: file 2 ¶2 line 4   cluster 1  similarity 0.9 (long: cut)
+ *   terms  1 backdoor (backdoors)  2 surveil (surveillance)
+ *          3 double_standard (a phrase)  4 encrypt (pruned)  5 china
+ *   tfidf  1: t1 0.8, t2 0.6    2: t2 0.6, t3 0.8    3: -
+ *          4: t1 0.5, t3 0.5, t5 0.1
+ *   frames surveillance: hits 1, 1, 1, 2    double_standard: 0, 1, 0, 1
+ *
+ * Cluster 1 = {1, 4}: mean TF-IDF backdoor 0.65, surveil 0.3,
+ * double_standard 0.25, china 0.05; against cluster 2 (statement 2 alone)
+ * backdoor scores 0.65 and china 0.05, the others are negative.
+ * surveillance has 5 hits: 3 in cluster 1 (share 0.6), 1 in cluster 2
+ * (0.2), 1 unclustered.  double_standard has 2: one in each cluster.
+ *
+ * The statements' text is re-read from the files by read_unit_text (the
+ * read stage), so the fixture runs stage_read.init for its reader.
+ *
+ * To debug one case: CK_RUN_SUITE=output CK_RUN_CASE=files CK_FORK=no.
+ */
+#include "lib.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILE0 "press/2019-03.txt"
+#define FILE1 "press/back\\slash\ttab|pipe.txt"
+
+#define TEXT0 "We will not build backdoors into encryption. Surveillance must be lawful.\n" \
+	"\n" \
+	"Critics call it a double standard: surveillance for us, not for them.\n"
+#define LONG1 "China rejects the double standard of the Five Eyes, who demand " \
+	"backdoors in encrypted apps while accusing others of surveillance; the " \
+	"spokesperson said this hypocrisy"
+#define LONG2 "exposes their real motives, and that such practices threaten " \
+	"supply chain security and personal privacy all over the world, again " \
+	"and again."
+#define TEXT1 "Encryption.\n\n\n" LONG1 "\n" LONG2 "\n"
+
+static struct config cfg;
+static struct ctx ctx;
+static char *dir;      /* the test's folder (malloc) */
+static char *corpus;   /* dir/corpus */
+
+static char *path_in(const char *folder, const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	ck_assert_int_eq(strbuf_addf(&sb, "%s/%s", folder, name), 0);
+	return sb.buf;
+}
+
+/* An output file, gunzipped when it ends in .gz; the caller frees it. */
+static char *slurp(const char *name)
+{
+	char *p = path_in(ctx.outdir, name);
+	char *text = test_slurp(p);
+
+	ck_assert_msg(text != NULL, "%s: cannot read", p);
+	pl_free(p);
+	return text;
+}
+
+/* Line `n` (0-based) of text, without its newline, in a static buffer. */
+static const char *line_of(const char *text, int n)
+{
+	static char line[2048];
+	const char *p = text, *nl;
+
+	while (n-- > 0) {
+		p = strchr(p, '\n');
+		ck_assert_ptr_nonnull(p);
+		p++;
+	}
+	nl = strchr(p, '\n');
+	ck_assert_ptr_nonnull(nl);
+	ck_assert_uint_lt((size_t)(nl - p), sizeof(line));
+	memcpy(line, p, (size_t)(nl - p));
+	line[nl - p] = '\0';
+	return line;
+}
+
+static int count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
+#define ck_assert_contains(hay, needle) \
+	ck_assert_msg(strstr((hay), (needle)) != NULL, \
+		      "expected to find [%s] in:\n%s", (needle), (hay))
+
+/* ---- the hand-built ctx ---- */
+
+static void add_file(const char *rel)
+{
+	struct files *f = &ctx.files;
+	size_t i = f->n++;
+
+	f->path[i] = path_in(corpus, rel);
+	f->rel[i] = f->path[i] + strlen(corpus) + 1;
+	f->bytes[i] = 0;
+}
+
+static void add_unit(uint32_t file, uint32_t para, uint32_t line,
+		     uint32_t ntok)
+{
+	struct units *u = &ctx.units;
+	size_t i = u->n++;
+
+	u->file[i] = file;
+	u->para[i] = ctx.cfg->v[CFG_corpus_unit].i == 0 ? 0 : para;
+	u->line[i] = line;
+	u->ntok[i] = ntok;
+}
+
+static void add_term(const char *stem, const char *surface, int kind,
+		     uint32_t df, uint64_t cf, double idf, int kept)
+{
+	struct vocab *v = &ctx.vocab;
+	uint32_t id, sid = ID_NONE;
+	int added;
+
+	ck_assert_int_eq(strtab_intern(&v->tab, stem, strlen(stem), &id), 1);
+	if (surface)
+		ck_assert_int_eq(surfaces_intern(&ctx.surf, surface, strlen(surface),
+						 &sid, &added), 0);
+	v->kind[id] = (uint8_t)kind;
+	v->df[id] = df;
+	v->cf[id] = cf;
+	v->surface[id] = sid;
+	v->kept[id] = (uint8_t)kept;
+	v->idf[id] = idf;
+	v->nkept += kept != 0;
+}
+
+/* A CSR from rows written as (column, value) pairs; `integer` fills cnt. */
+static void make_csr(struct csr *m, size_t nrows, size_t ncols,
+		     const uint64_t *rowptr, const uint32_t *col,
+		     const double *val, int integer)
+{
+	size_t nnz = rowptr[nrows];
+
+	m->nrows = nrows;
+	m->ncols = ncols;
+	m->nnz = m->cap = nnz;
+	m->rowptr = pl_malloc((nrows + 1) * sizeof(*m->rowptr));
+	m->col = pl_malloc(nnz * sizeof(*m->col));
+	ck_assert(m->rowptr && m->col);
+	memcpy(m->rowptr, rowptr, (nrows + 1) * sizeof(*rowptr));
+	memcpy(m->col, col, nnz * sizeof(*col));
+	if (integer) {
+		m->cnt = pl_malloc(nnz * sizeof(*m->cnt));
+		ck_assert_ptr_nonnull(m->cnt);
+		for (size_t i = 0; i < nnz; i++)
+			m->cnt[i] = (uint32_t)val[i];
+	} else {
+		m->val = pl_malloc(nnz * sizeof(*m->val));
+		ck_assert_ptr_nonnull(m->val);
+		memcpy(m->val, val, nnz * sizeof(*val));
+	}
+}
+
+static void add_frame(const char *name, const char *entries)
+{
+	struct frames *fr = &ctx.frames;
+	size_t i = fr->n++;
+
+	fr->name[i] = pl_strdup(name);
+	fr->entries[i] = pl_strdup(entries);
+	ck_assert(fr->name[i] && fr->entries[i]);
+}
+
+static void build_ctx(void)
+{
+	static const uint64_t crow[] = { 0, 2, 4, 5, 8 };
+	static const uint32_t ccol[] = { 0, 1, 1, 2, 3, 0, 2, 4 };
+	static const double ccnt[] = { 2, 1, 1, 1, 1, 1, 1, 1 };
+	static const uint64_t trow[] = { 0, 2, 4, 4, 7 };
+	static const uint32_t tcol[] = { 0, 1, 1, 2, 0, 2, 4 };
+	static const double tval[] = { 0.8, 0.6, 0.6, 0.8, 0.5, 0.5, 0.1 };
+	static const int32_t assign[] = { 0, 1, -1, 0 };
+	static const double sim[] = { 0.9, 1.0, 0.0, 0.9 };
+	static const uint32_t hits[] = { 1, 0, 1, 1, 1, 0, 2, 1 };
+	struct vocab *v = &ctx.vocab;
+	struct clustering *km = &ctx.km;
+	struct frames *fr = &ctx.frames;
+
+	ctx.files.root = pl_strdup(corpus);
+	ctx.files.path = pl_calloc(2, sizeof(*ctx.files.path));
+	ctx.files.rel = pl_calloc(2, sizeof(*ctx.files.rel));
+	ctx.files.bytes = pl_calloc(2, sizeof(*ctx.files.bytes));
+	ck_assert(ctx.files.root && ctx.files.path && ctx.files.rel &&
+		  ctx.files.bytes);
+	ctx.files.cap = 2;
+	add_file(FILE0);
+	add_file(FILE1);
+
+	ctx.units.file = pl_calloc(4, sizeof(uint32_t));
+	ctx.units.para = pl_calloc(4, sizeof(uint32_t));
+	ctx.units.line = pl_calloc(4, sizeof(uint32_t));
+	ctx.units.ntok = pl_calloc(4, sizeof(uint32_t));
+	ck_assert(ctx.units.file && ctx.units.para && ctx.units.line &&
+		  ctx.units.ntok);
+	ctx.units.cap = 4;
+	add_unit(0, 1, 1, 3);
+	add_unit(0, 2, 3, 2);
+	add_unit(1, 1, 1, 1);
+	add_unit(1, 2, 4, 3);
+
+	v->cap = 5;
+	v->kind = pl_calloc(5, sizeof(*v->kind));
+	v->df = pl_calloc(5, sizeof(*v->df));
+	v->cf = pl_calloc(5, sizeof(*v->cf));
+	v->surface = pl_calloc(5, sizeof(*v->surface));
+	v->kept = pl_calloc(5, sizeof(*v->kept));
+	v->idf = pl_calloc(5, sizeof(*v->idf));
+	ck_assert(v->kind && v->df && v->cf && v->surface && v->kept && v->idf);
+	add_term("backdoor", "backdoors", TERM_WORD, 2, 3, 1.25, 1);
+	add_term("surveil", "surveillance", TERM_WORD, 2, 2, 1.25, 1);
+	add_term("double_standard", NULL, TERM_PHRASE, 2, 2, 1.25, 1);
+	add_term("encrypt", "encryption", TERM_WORD, 1, 1, 1.1, 0);
+	add_term("china", "china", TERM_WORD, 1, 1, 1.5, 1);
+
+	make_csr(&ctx.counts, 4, 5, crow, ccol, ccnt, 1);
+	make_csr(&ctx.tfidf, 4, 5, trow, tcol, tval, 0);
+
+	km->k = 2;
+	km->assign = pl_malloc(sizeof(assign));
+	km->sim = pl_malloc(sizeof(sim));
+	km->centroid = pl_calloc(2 * 5, sizeof(double));
+	km->size = pl_calloc(2, sizeof(uint32_t));
+	ck_assert(km->assign && km->sim && km->centroid && km->size);
+	memcpy(km->assign, assign, sizeof(assign));
+	memcpy(km->sim, sim, sizeof(sim));
+	km->size[0] = 2;
+	km->size[1] = 1;
+	km->objective = 0.25;
+	km->iterations = 3;
+	km->restart = 1;
+	km->converged = 1;
+
+	fr->name = pl_calloc(2, sizeof(*fr->name));
+	fr->entries = pl_calloc(2, sizeof(*fr->entries));
+	fr->stems = pl_calloc(2, sizeof(*fr->stems));
+	fr->nstems = pl_calloc(2, sizeof(*fr->nstems));
+	fr->hits = pl_malloc(sizeof(hits));
+	ck_assert(fr->name && fr->entries && fr->stems && fr->nstems && fr->hits);
+	memcpy(fr->hits, hits, sizeof(hits));
+	add_frame("surveillance", "surveillance, spying");
+	add_frame("double_standard", "double standard, hypocrisy");
+}
+
+static void setup_mode(const char *unit)
+{
+	struct pl_error err = { 0 };
+
+	memset(&ctx, 0, sizeof(ctx));
+	dir = test_tmpdir();
+	corpus = path_in(dir, "corpus");
+	test_write(dir, "corpus/" FILE0, TEXT0);
+	test_write(dir, "corpus/" FILE1, TEXT1);
+
+	ck_assert_int_eq(config_init(&cfg, &err), 0);
+	if (unit) {
+		struct strbuf sb = STRBUF_INIT;
+
+		ck_assert_int_eq(strbuf_addf(&sb, "corpus.unit=%s", unit), 0);
+		ck_assert_msg(config_override(&cfg, sb.buf, &err) == 0, "%s", err.msg);
+		strbuf_release(&sb);
+	}
+	ctx_init(&ctx, &cfg);
+	ctx.outdir = path_in(dir, "out");
+	build_ctx();
+	ck_assert_msg(stage_read.init(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
+}
+
+static void setup(void)
+{
+	setup_mode(NULL);
+}
+
+static void setup_document(void)
+{
+	setup_mode("document");
+}
+
+static void teardown(void)
+{
+	pl_alloc_fail_at(0, 0);
+	out_abandon(&ctx);
+	stage_read.release(&ctx); /* the reader, files and units */
+	files_release(&ctx.files);
+	units_release(&ctx.units);
+	surfaces_release(&ctx.surf);
+	vocab_release(&ctx.vocab);
+	csr_release(&ctx.counts);
+	csr_release(&ctx.tfidf);
+	clustering_release(&ctx.km);
+	frames_release(&ctx.frames);
+	pl_free(ctx.outdir);
+	pl_free(corpus);
+	config_release(&cfg);
+	test_rmtree(dir);
+	free(dir);
+}
+
+/* Run both stages and publish; fails the test on an error. */
+static void run_stages(void)
+{
+	struct pl_error err = { 0 };
+
+	ck_assert_msg(stage_write.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_summary.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+}
+
+static void setup_run(void)
+{
+	setup();
+	run_stages();
+}
+
+/* Every Markdown table row has as many unescaped pipes as its header. */
+static void check_md_tables(const char *md)
+{
+	int want = -1;
+
+	for (const char *p = md; *p; ) {
+		const char *nl = strchr(p, '\n');
+		int n = 0;
+
+		ck_assert_ptr_nonnull(nl);
+		if (*p == '|') {
+			for (const char *q = p; q < nl; q++) {
+				if (*q == '\\')
+					q++;
+				else if (*q == '|')
+					n++;
+			}
+			if (want < 0)
+				want = n;
+			ck_assert_msg(n == want, "table row with %d cells, header %d: %.*s",
+				      n - 1, want - 1, (int)(nl - p), p);
+		} else {
+			want = -1;
+		}
+		p = nl + 1;
+	}
+}
+
+/* ---- write ---- */
+
+START_TEST(test_tfidf_mtx)
+{
+	char *t = slurp("tfidf.mtx.gz");
+	int hdr = 5; /* banner and 4 comment lines */
+
+	ck_assert_str_eq(line_of(t, 0), "%%MatrixMarket matrix coordinate real general");
+	for (int i = 1; i < hdr; i++)
+		ck_assert_msg(line_of(t, i)[0] == '%', "line %d: %s", i, line_of(t, i));
+	ck_assert_str_eq(line_of(t, hdr), "4 5 7");
+	ck_assert_str_eq(line_of(t, hdr + 1), "1 1 0.80000000000000004");
+	ck_assert_str_eq(line_of(t, hdr + 2), "1 2 0.59999999999999998");
+	ck_assert_str_eq(line_of(t, hdr + 5), "4 1 0.5");
+	ck_assert_str_eq(line_of(t, hdr + 7), "4 5 0.10000000000000001");
+	ck_assert_int_eq(count_lines(t), hdr + 1 + 7);
+	/* %.17g reads back to the same double. */
+	ck_assert(strtod(strrchr(line_of(t, hdr + 7), ' '), NULL) == 0.1);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_counts_mtx)
+{
+	char *t = slurp("counts.mtx.gz");
+	int hdr = 4; /* banner and 3 comment lines */
+
+	ck_assert_str_eq(line_of(t, 0), "%%MatrixMarket matrix coordinate integer general");
+	ck_assert_str_eq(line_of(t, hdr), "4 5 8");
+	ck_assert_str_eq(line_of(t, hdr + 1), "1 1 2");
+	/* The pruned term (column 4) is counted in statement 3. */
+	ck_assert_str_eq(line_of(t, hdr + 5), "3 4 1");
+	ck_assert_int_eq(count_lines(t), hdr + 1 + 8);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_terms_tsv)
+{
+	char *t = slurp("terms.tsv.gz");
+
+	ck_assert_str_eq(t,
+		"id\tterm\tsurface\tkind\tdf\tcf\tidf\tkept\n"
+		"1\tbackdoor\tbackdoors\tword\t2\t3\t1.25\t1\n"
+		"2\tsurveil\tsurveillance\tword\t2\t2\t1.25\t1\n"
+		"3\tdouble_standard\tdouble_standard\tphrase\t2\t2\t1.25\t1\n"
+		"4\tencrypt\tencryption\tword\t1\t1\t1.1000000000000001\t0\n"
+		"5\tchina\tchina\tword\t1\t1\t1.5\t1\n");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_docs_tsv)
+{
+	char *t = slurp("docs.tsv");
+
+	ck_assert_str_eq(t,
+		"unit\tfile\tparagraph\tline\ttokens\tcluster\tsimilarity\n"
+		"1\tpress/2019-03.txt\t1\t1\t3\t1\t0.900000\n"
+		"2\tpress/2019-03.txt\t2\t3\t2\t2\t1.000000\n"
+		"3\tpress/back\\\\slash\\ttab|pipe.txt\t1\t1\t1\tNA\tNA\n"
+		"4\tpress/back\\\\slash\\ttab|pipe.txt\t2\t4\t3\t1\t0.900000\n");
+	free(t);
+}
+END_TEST
+
+/* ---- summary ---- */
+
+START_TEST(test_clusters_tsv)
+{
+	char *t = slurp("clusters.tsv");
+
+	ck_assert_str_eq(t,
+		"cluster\tsize\ttop_terms\ttop_frames\n"
+		"1\t2\tbackdoors, surveillance, double_standard, china\t"
+		"surveillance:0.60, double_standard:0.50\n"
+		"2\t1\tdouble_standard, surveillance\t"
+		"double_standard:0.50, surveillance:0.20\n");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_frames_tsv)
+{
+	char *t = slurp("frames.tsv");
+
+	ck_assert_str_eq(t,
+		"frame\tcluster\tunits\tunit_share\thits\thit_share\tcooccurs\n"
+		"surveillance\t1\t2\t1\t3\t0.6\tdouble_standard:1\n"
+		"surveillance\t2\t1\t1\t1\t0.2\tdouble_standard:1\n"
+		"double_standard\t1\t1\t0.5\t1\t0.5\tsurveillance:1\n"
+		"double_standard\t2\t1\t1\t1\t0.5\tsurveillance:1\n");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_summary_md)
+{
+	char *t = slurp("summary.md");
+
+	ck_assert_contains(t, "2 files, 4 statements (one per paragraph), 4 of 5 terms kept.");
+	ck_assert_contains(t, "k = 2, cosine metric, objective 0.25 after 3 iterations "
+			   "(restart 2 of 10, converged).");
+	ck_assert_contains(t, "1 statement had no kept terms and was left unclustered.");
+	ck_assert_contains(t, "\n## Cluster 1 (2 statements)\n");
+	ck_assert_contains(t, "\n## Cluster 2 (1 statement)\n");
+	ck_assert_contains(t, "**Top terms** (mean TF-IDF): backdoors (0.65), "
+			   "surveillance (0.3), double_standard (0.25), china (0.05).");
+	ck_assert_contains(t, "\n| backdoors | 0.65 | 0 | 0.65 |\n| china | 0.05 | 0 | 0.05 |\n");
+	ck_assert_contains(t, "\n| surveillance | 2 | 100.0% | 3 | 60.0% |\n");
+	ck_assert_contains(t, "\n- \xe2\x80\x9cWe will not build backdoors into encryption. "
+			   "Surveillance must be lawful.\xe2\x80\x9d \xe2\x80\x94 "
+			   "press/2019-03.txt \xc2\xb6" "1, line 1 (similarity 0.900)\n");
+	/* The long statement: whitespace folded, cut with an ellipsis, its
+	 * source name escaped for Markdown. */
+	ck_assert_contains(t, "\xe2\x80\x9c" "China rejects the double standard of the Five Eyes");
+	ck_assert_contains(t, "\xe2\x80\xa6\xe2\x80\x9d \xe2\x80\x94 "
+			   "press/back\\\\slash tab\\|pipe.txt \xc2\xb6" "2, line 4 "
+			   "(similarity 0.900)\n");
+	ck_assert_ptr_null(strstr(t, "again and again"));
+	/* Statement 3 is unclustered, so never quoted. */
+	ck_assert_ptr_null(strstr(t, "Encryption."));
+	ck_assert_contains(t, "| frame | hits | cluster 1 | cluster 2 | unclustered |");
+	ck_assert_contains(t, "\n| surveillance | 5 | 60.0% (2) | 20.0% (1) | 20.0% (1) |\n");
+	ck_assert_contains(t, "\n| double_standard | 2 | 50.0% (1) | 50.0% (1) | 0.0% (0) |\n");
+	ck_assert_contains(t, "\n| frame | surveillance | double_standard |\n");
+	ck_assert_contains(t, "\n| surveillance | 4 | 2 |\n| double_standard | 2 | 2 |\n");
+	ck_assert_contains(t, "- surveillance: cluster 1 has the most hits (60.0%, 3 of 5); "
+			   "it shares statements most often with double_standard "
+			   "(2 statements).\n");
+	ck_assert_contains(t, "- double_standard: cluster 1 has the most hits (50.0%, 1 of 2)");
+	check_md_tables(t);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_summary_json)
+{
+	char *t = slurp("summary.json");
+	const char *snip, *end;
+
+	ck_assert_contains(t, "{\"corpus\":{\"files\":2,\"units\":4,\"unit\":\"paragraph\","
+			   "\"terms\":5,\"terms_kept\":4,\"k\":2,\"metric\":\"cosine\","
+			   "\"objective\":0.25,\"iterations\":3,\"restart\":1,"
+			   "\"converged\":true,\"clustered\":3,\"unclustered\":1}");
+	ck_assert_contains(t, "{\"cluster\":1,\"size\":2,\"top_terms\":[{\"term\":\"backdoor\","
+			   "\"surface\":\"backdoors\",\"weight\":0.65000000000000002}");
+	ck_assert_contains(t, "\"discriminating_terms\":[{\"term\":\"double_standard\","
+			   "\"surface\":\"double_standard\",\"score\":0.55000000000000004,"
+			   "\"mean_in\":0.80000000000000004,\"mean_out\":0.25}");
+	ck_assert_contains(t, "\"surveillance\":{\"units\":2,\"unit_share\":1,\"hits\":3,"
+			   "\"hit_share\":0.6,\"cooccurs\":{\"double_standard\":1}}");
+	ck_assert_contains(t, "{\"unit\":1,\"file\":\"press/2019-03.txt\",\"paragraph\":1,"
+			   "\"line\":1,\"similarity\":0.90000000000000002,\"snippet\":"
+			   "\"We will not build backdoors into encryption. Surveillance "
+			   "must be lawful.\"}");
+	ck_assert_contains(t, "\"file\":\"press/back\\\\slash\\ttab|pipe.txt\"");
+	ck_assert_contains(t, "{\"name\":\"surveillance\",\"entries\":\"surveillance, spying\","
+			   "\"hits\":5,\"units\":4,\"unclustered_hits\":1,"
+			   "\"unclustered_units\":1,\"by_cluster\":[{\"cluster\":1,"
+			   "\"units\":2,\"unit_share\":1,\"hits\":3,\"hit_share\":0.6}");
+	ck_assert_contains(t, "\"cooccurrence\":{\"frames\":[\"surveillance\","
+			   "\"double_standard\"],\"units\":[[4,2],[2,2]]}}\n");
+	/* The cut quote is at most 240 bytes plus the ellipsis. */
+	snip = strstr(t, "\"snippet\":\"China");
+	ck_assert_ptr_nonnull(snip);
+	snip += strlen("\"snippet\":\"");
+	end = strchr(snip, '"');
+	ck_assert_uint_le((size_t)(end - snip), 243);
+	ck_assert(memcmp(end - 3, "\xe2\x80\xa6", 3) == 0);
+	ck_assert_ptr_null(strstr(t, "nan"));
+	ck_assert_ptr_null(strstr(t, "inf"));
+	free(t);
+}
+END_TEST
+
+/* ---- document mode, and a run without clusters or frames ---- */
+
+START_TEST(test_document_mode)
+{
+	char *t;
+
+	run_stages();
+	t = slurp("docs.tsv");
+	ck_assert_str_eq(line_of(t, 1), "1\tpress/2019-03.txt\tNA\t1\t3\t1\t0.900000");
+	ck_assert_str_eq(line_of(t, 3), "3\tpress/back\\\\slash\\ttab|pipe.txt\tNA\t1\t1\tNA\tNA");
+	free(t);
+	t = slurp("summary.md");
+	ck_assert_contains(t, "(one per file)");
+	ck_assert_contains(t, "\xe2\x80\x94 press/2019-03.txt (similarity 0.900)\n");
+	ck_assert_ptr_null(strstr(t, "\xc2\xb6"));
+	free(t);
+	t = slurp("summary.json");
+	ck_assert_contains(t, "\"unit\":\"document\"");
+	ck_assert_contains(t, "\"paragraph\":null");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_no_clusters_no_frames)
+{
+	char *t;
+
+	clustering_release(&ctx.km);
+	frames_release(&ctx.frames);
+	run_stages();
+	t = slurp("docs.tsv");
+	ck_assert_str_eq(line_of(t, 1), "1\tpress/2019-03.txt\t1\t1\t3\tNA\tNA");
+	free(t);
+	t = slurp("clusters.tsv");
+	ck_assert_str_eq(t, "cluster\tsize\ttop_terms\ttop_frames\n");
+	free(t);
+	t = slurp("frames.tsv");
+	ck_assert_str_eq(t, "frame\tcluster\tunits\tunit_share\thits\thit_share\tcooccurs\n");
+	free(t);
+	t = slurp("summary.md");
+	ck_assert_contains(t, "**Clustering:** none.");
+	ck_assert_contains(t, "No frames are configured.");
+	ck_assert_ptr_null(strstr(t, "## Cluster"));
+	check_md_tables(t);
+	free(t);
+	t = slurp("summary.json");
+	ck_assert_contains(t, "\"clusters\":[],\n\"frames\":[],\n\"cooccurrence\":"
+			   "{\"frames\":[],\"units\":[]}}\n");
+	free(t);
+}
+END_TEST
+
+START_TEST(test_bad_matrix)
+{
+	struct pl_error err = { 0 };
+
+	/* A column out of range is a bug upstream, not a file to publish. */
+	ctx.tfidf.col[1] = 7;
+	ck_assert_int_eq(stage_write.run(&ctx, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
+	ck_assert_str_eq(err.msg, "tfidf.mtx.gz: row 1: columns out of order");
+}
+END_TEST
+
+/* A wide spread of doubles, each written to tfidf.mtx.gz, must come out as
+ * the very bytes of "%.17g" (write.c formats the usual range by hand). */
+START_TEST(test_weights_exact)
+{
+	enum { ROWS = 4, COLS = 5000 };
+	static const double special[] = {
+		1e-4, 0.1, 0.2, 0.3, 0.5, 0.6, 0.8, 1, 1.1, 1.25, 2.5, 7.5, 1000,
+		9999.999999999998, 0.0099999999999999985, 0.099999999999999992,
+		0.99999999999999989, 1.0000000000000002, 0.70710678118654757,
+		0, 1e-5, 5e-324, 1e4, 12345.678, 1e20, 1.7976931348623157e308
+	};
+	struct pl_error err = { 0 };
+	struct csr *m = &ctx.tfidf;
+	uint64_t x = 88172645463325252ull;
+	size_t nnz = (size_t)ROWS * COLS;
+	char *t, *p;
+
+	/* Replace the vocabulary and the matrices by ROWS x COLS dense ones. */
+	vocab_release(&ctx.vocab);
+	csr_release(&ctx.counts);
+	csr_release(&ctx.tfidf);
+	ctx.vocab.cap = COLS;
+	ctx.vocab.kind = pl_calloc(COLS, 1);
+	ctx.vocab.df = pl_calloc(COLS, sizeof(uint32_t));
+	ctx.vocab.cf = pl_calloc(COLS, sizeof(uint64_t));
+	ctx.vocab.surface = pl_calloc(COLS, sizeof(uint32_t));
+	ctx.vocab.kept = pl_calloc(COLS, 1);
+	ctx.vocab.idf = pl_calloc(COLS, sizeof(double));
+	for (int j = 0; j < COLS; j++) {
+		char name[16];
+		uint32_t id;
+
+		snprintf(name, sizeof(name), "t%d", j);
+		ck_assert_int_eq(strtab_intern(&ctx.vocab.tab, name, strlen(name), &id), 1);
+		ctx.vocab.surface[id] = ID_NONE;
+	}
+	m->nrows = ctx.counts.nrows = ROWS;
+	m->ncols = ctx.counts.ncols = COLS;
+	m->rowptr = pl_malloc((ROWS + 1) * sizeof(*m->rowptr));
+	m->col = pl_malloc(nnz * sizeof(*m->col));
+	m->val = pl_malloc(nnz * sizeof(*m->val));
+	ctx.counts.rowptr = pl_calloc(ROWS + 1, sizeof(uint64_t));
+	ck_assert(m->rowptr && m->col && m->val && ctx.counts.rowptr);
+	for (size_t i = 0; i < nnz; i++) {
+		uint64_t r, bits;
+		double v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x;
+		if (i < sizeof(special) / sizeof(special[0])) {
+			v = special[i];
+		} else if (i % 4 == 0) {
+			v = (double)(r >> 11) / 9007199254740992.0;
+		} else if (i % 4 == 1) {
+			/* any bit pattern between 2^-20 and 2^20 */
+			bits = (r & ((1ull << 52) - 1)) | ((1003ull + (r >> 58) % 40) << 52);
+			memcpy(&v, &bits, sizeof(v));
+		} else if (i % 4 == 2) {
+			v = 1.0 / (double)(1 + (r >> 20) % 100000000);
+		} else {
+			v = nextafter(1e-4 * (double)(1 + (r >> 40) % 8), (r & 1) ? 0 : 1);
+		}
+		m->col[i] = (uint32_t)(i % COLS);
+		m->val[i] = v;
+	}
+	for (size_t u = 0; u <= ROWS; u++)
+		m->rowptr[u] = u * COLS;
+	ck_assert_msg(stage_write.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+
+	t = slurp("tfidf.mtx.gz");
+	p = strstr(t, "\n4 5000 20000\n");
+	ck_assert_ptr_nonnull(p);
+	p += strlen("\n4 5000 20000\n");
+	for (size_t i = 0; i < nnz; i++) {
+		char want[64], *nl = strchr(p, '\n'), *v;
+
+		ck_assert_ptr_nonnull(nl);
+		*nl = '\0';
+		v = strrchr(p, ' ') + 1;
+		snprintf(want, sizeof(want), "%.17g", m->val[i]);
+		ck_assert_msg(strcmp(v, want) == 0, "entry %zu: %s, want %s", i, v, want);
+		ck_assert(strtod(v, NULL) == m->val[i]);
+		p = nl + 1;
+	}
+	ck_assert_str_eq(p, "");
+	free(t);
+}
+END_TEST
+
+/* Every allocation in turn fails: the stages report "out of memory" and
+ * leak nothing (the sanitizer build checks the leaks). */
+START_TEST(test_out_of_memory)
+{
+	unsigned long n;
+
+	for (n = 1; n < 100000; n++) {
+		struct pl_error err = { 0 };
+		int rc;
+
+		pl_alloc_fail_at(n, 0);
+		rc = out_begin(&ctx, &err);
+		if (rc == 0)
+			rc = stage_write.run(&ctx, &err);
+		if (rc == 0)
+			rc = stage_summary.run(&ctx, &err);
+		pl_alloc_fail_at(0, 0);
+		out_abandon(&ctx);
+		if (rc == 0)
+			break;
+		ck_assert_msg(err.code == PL_EX_OSERR, "allocation %lu: %d %s", n,
+			      err.code, err.msg);
+	}
+	ck_assert_uint_gt(n, 10);
+	ck_assert_uint_lt(n, 100000);
+}
+END_TEST
+
+Suite *suite_output(void)
+{
+	Suite *s = suite_create("output");
+	TCase *tc = tcase_create("files");
+
+	/* Each case reads the files of one run of write and summary. */
+	tcase_add_checked_fixture(tc, setup_run, teardown);
+	tcase_add_test(tc, test_tfidf_mtx);
+	tcase_add_test(tc, test_counts_mtx);
+	tcase_add_test(tc, test_terms_tsv);
+	tcase_add_test(tc, test_docs_tsv);
+	tcase_add_test(tc, test_clusters_tsv);
+	tcase_add_test(tc, test_frames_tsv);
+	tcase_add_test(tc, test_summary_md);
+	tcase_add_test(tc, test_summary_json);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("edges");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_no_clusters_no_frames);
+	tcase_add_test(tc, test_bad_matrix);
+	tcase_add_test(tc, test_weights_exact);
+	tcase_add_test(tc, test_out_of_memory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("document");
+	tcase_add_checked_fixture(tc, setup_document, teardown);
+	tcase_add_test(tc, test_document_mode);
+	suite_add_tcase(s, tc);
+	return s;
+}

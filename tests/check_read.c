@@ -1,0 +1,564 @@
+/* check_read.c -- tests of the read stage: files, statements, boilerplate
+ *
+ * Each test builds a small corpus in a fresh temporary folder and runs the
+ * real stages through the driver API, the way `pipeline run` does up to
+ * the end of reading: config_init, -c overrides, ctx_init, ctx_prepare
+ * (every stage's init, since read hands each statement to the later
+ * stages' unit hooks), then stage_read.run with ctx.stage = 0.  What is
+ * checked is what a user sees: which files are read and in what order,
+ * where each statement starts (file, paragraph, line), the exact text
+ * quoted back from it, the boilerplate count, and the exit code and file
+ * named when a file cannot be read.
+ *
+ * To debug one case: CK_RUN_SUITE=read CK_RUN_CASE=files CK_FORK=no.
+ */
+#include "lib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char *tmp;      /* the test's folder */
+static char root[4200]; /* tmp/c: the corpus folder */
+
+static void tmp_setup(void)
+{
+	tmp = test_tmpdir();
+	snprintf(root, sizeof(root), "%s/c", tmp);
+	ck_assert_int_eq(mkdir(root, 0777), 0);
+}
+
+static void tmp_teardown(void)
+{
+	test_rmtree(tmp);
+	free(tmp);
+	tmp = NULL;
+}
+
+/* A run of the read stage; release with read_done(). */
+struct readrun {
+	struct config cfg;
+	struct ctx ctx;
+	struct pl_error err;
+	int rc;
+};
+
+/* Read the corpus at `dir` with the overrides in `extra` (NULL-ended, may
+ * be NULL).  rc is 0 or -1 with err filled, from ctx_prepare or the read. */
+static void read_corpus(struct readrun *r, const char *dir,
+			const char *const *extra)
+{
+	char o[4300];
+
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(config_init(&r->cfg, &r->err), 0);
+	snprintf(o, sizeof(o), "corpus.dir=%s", dir);
+	ck_assert_int_eq(config_override(&r->cfg, o, &r->err), 0);
+	for (; extra && *extra; extra++)
+		ck_assert_msg(config_override(&r->cfg, *extra, &r->err) == 0,
+			      "-c %s: %s", *extra, r->err.msg);
+	ck_assert_msg(config_validate(&r->cfg, &r->err) == 0, "%s", r->err.msg);
+	ctx_init(&r->ctx, &r->cfg);
+	r->rc = ctx_prepare(&r->ctx, &r->err);
+	if (r->rc == 0) {
+		r->ctx.stage = 0;
+		r->rc = stage_read.run(&r->ctx, &r->err);
+		r->ctx.stage = -1;
+	}
+}
+
+static void read_done(struct readrun *r)
+{
+	ctx_release(&r->ctx);
+	config_release(&r->cfg);
+}
+
+static void assert_read_ok(const struct readrun *r)
+{
+	ck_assert_msg(r->rc == 0, "read failed (exit %d): %s", r->err.code,
+		      r->err.msg);
+}
+
+static void assert_read_fails(const struct readrun *r, int code,
+			      const char *needle1, const char *needle2)
+{
+	ck_assert_msg(r->rc == -1, "read succeeded, expected exit %d", code);
+	ck_assert_msg(r->err.code == code, "exit %d, expected %d: %s",
+		      r->err.code, code, r->err.msg);
+	ck_assert_msg(strstr(r->err.msg, needle1), "message '%s' lacks '%s'",
+		      r->err.msg, needle1);
+	if (needle2)
+		ck_assert_msg(strstr(r->err.msg, needle2),
+			      "message '%s' lacks '%s'", r->err.msg, needle2);
+}
+
+/* The files read, as "rel|rel|...", for one readable comparison. */
+static void assert_files(const struct readrun *r, const char *want)
+{
+	char got[4096] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < r->ctx.files.n; i++) {
+		char full[4300];
+
+		len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s",
+					i ? "|" : "", r->ctx.files.rel[i]);
+		ck_assert_uint_lt(len, sizeof(got));
+		snprintf(full, sizeof(full), "%s/%s", root, r->ctx.files.rel[i]);
+		ck_assert_str_eq(r->ctx.files.path[i], full);
+	}
+	ck_assert_str_eq(got, want);
+}
+
+/* Unit u came from file f, paragraph p, starting on line l. */
+static void assert_unit(const struct readrun *r, uint32_t u, uint32_t f,
+			uint32_t p, uint32_t l)
+{
+	ck_assert_uint_lt(u, r->ctx.units.n);
+	ck_assert_msg(r->ctx.units.file[u] == f && r->ctx.units.para[u] == p &&
+		      r->ctx.units.line[u] == l,
+		      "unit %u: file %u paragraph %u line %u, expected %u %u %u",
+		      u, r->ctx.units.file[u], r->ctx.units.para[u],
+		      r->ctx.units.line[u], f, p, l);
+}
+
+/* read_unit_text(u) gives exactly `want`. */
+static void assert_text(struct readrun *r, uint32_t u, const char *want)
+{
+	struct pl_error err = { 0, "" };
+	char *text = NULL;
+	size_t len = 0;
+
+	ck_assert_msg(read_unit_text(&r->ctx, u, &text, &len, &err) == 0,
+		      "unit %u: %s", u, err.msg);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_str_eq(text, want);
+	pl_free(text);
+}
+
+/* A symbolic link root/name -> target (relative targets start from the
+ * link's folder). */
+static void link_in_root(const char *target, const char *name)
+{
+	char path[4300];
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	ck_assert_msg(symlink(target, path) == 0, "symlink %s", path);
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+static void write_gz(const char *path, const char *data, size_t len)
+{
+	gzFile gz = gzopen(path, "wb");
+
+	ck_assert_ptr_nonnull(gz);
+	ck_assert_int_eq(gzwrite(gz, data, (unsigned)len), (int)len);
+	ck_assert_int_eq(gzclose(gz), Z_OK);
+}
+
+/* `n` bytes of text: short lines of words, one paragraph. */
+static char *filler(size_t n)
+{
+	static const char line[] = "the quick brown fox jumps over the lazy dog\n";
+	char *s = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < n; i++)
+		s[i] = line[i % (sizeof(line) - 1)];
+	s[n] = '\0';
+	return s;
+}
+
+START_TEST(sorted_recursive)
+{
+	struct readrun r;
+
+	test_write(root, "b.txt", "Bee.\n");
+	test_write(root, "a/b.txt", "Ay bee.\n");
+	test_write(root, "a/c/d.txt", "Ay see dee.\n");
+	test_write(root, "A.txt", "Capital ay.\n");
+	test_write(root, ".hidden.txt", "Hidden.\n");
+	test_write(root, ".git/x.txt", "In a hidden folder.\n");
+	test_write(root, "a/.cache/y.txt", "In a nested hidden folder.\n");
+	test_write(root, "notes.md", "Not text.\n");
+	test_write(root, "b.txt.bak", "A backup.\n");
+	test_write(root, "txt", "No suffix.\n");
+	test_write(root, "a/c/e.txt.gz.part", "Partial download.\n");
+	read_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	/* Byte order of the path under the root: "a/b.txt" before "b.txt". */
+	assert_files(&r, "A.txt|a/b.txt|a/c/d.txt|b.txt");
+	ck_assert_uint_eq(r.ctx.units.n, 4);
+	for (uint32_t u = 0; u < 4; u++)
+		assert_unit(&r, u, u, 1, 1);
+	assert_text(&r, 1, "Ay bee.");
+	read_done(&r);
+}
+END_TEST
+
+/* A trailing slash on the folder does not change the relative paths. */
+START_TEST(trailing_slash)
+{
+	struct readrun r;
+	char dir[4300];
+
+	test_write(root, "x/y.txt", "Yonder hills.\n");
+	snprintf(dir, sizeof(dir), "%s/", root);
+	read_corpus(&r, dir, NULL);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.files.n, 1);
+	ck_assert_str_eq(r.ctx.files.rel[0], "x/y.txt");
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(symlinks)
+{
+	struct readrun r;
+	char outside[4300];
+
+	test_write(root, "real.txt", "Real.\n");
+	test_write(root, "sub/s.txt", "In sub.\n");
+	test_write(tmp, "outside.txt", "Outside the corpus.\n");
+	snprintf(outside, sizeof(outside), "%s/outside.txt", tmp);
+	link_in_root("real.txt", "link.txt");
+	link_in_root(outside, "out.txt");
+	link_in_root("sub", "sublink");         /* a folder */
+	link_in_root(".", "loop");              /* the root itself */
+	link_in_root("..", "sub/up");           /* back up to the root */
+	link_in_root("nowhere.txt", "dangling.txt");
+	link_in_root("sub", "dirlink.txt");     /* a folder named *.txt */
+	read_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	assert_files(&r, "link.txt|out.txt|real.txt|sub/s.txt");
+	ck_assert_uint_eq(r.ctx.units.n, 4);
+	assert_text(&r, 0, "Real.");
+	assert_text(&r, 1, "Outside the corpus.");
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(gzip)
+{
+	static const char gz_text[] = "Gzip first.\n\nGzip second,\nstill second.\n";
+	static const char plain[] = "Plain.\n";
+	struct readrun r;
+	char path[4300];
+
+	snprintf(path, sizeof(path), "%s/g.txt.gz", root);
+	write_gz(path, gz_text, strlen(gz_text));
+	test_write(root, "p.txt", plain);
+	read_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	assert_files(&r, "g.txt.gz|p.txt");
+	ck_assert_uint_eq(r.ctx.files.bytes[0], strlen(gz_text));
+	ck_assert_uint_eq(r.ctx.files.bytes[1], strlen(plain));
+	ck_assert_uint_eq(r.ctx.rep.bytes, strlen(gz_text) + strlen(plain));
+	ck_assert_uint_eq(r.ctx.units.n, 3);
+	assert_unit(&r, 0, 0, 1, 1);
+	assert_unit(&r, 1, 0, 2, 3);
+	assert_unit(&r, 2, 1, 1, 1);
+	assert_text(&r, 1, "Gzip second,\nstill second.");
+	read_done(&r);
+}
+END_TEST
+
+/* Damaged gzip files: cut in the middle, cut in the trailer, garbage after
+ * a valid header.  Each is bad data naming the file. */
+START_TEST(gzip_damaged)
+{
+	struct readrun r;
+	char path[4300];
+	static const char junk[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+				   "this is not deflate data at all, not at all";
+	char *text = filler(50000);
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/a/bad.txt.gz", root);
+	test_write(root, "0.txt", "A good file first.\n");
+	test_write(root, "a/bad.txt.gz", "");
+	write_gz(path, text, strlen(text));
+	ck_assert_int_eq(stat(path, &st), 0);
+	switch (_i) {
+	case 0: /* cut in half */
+		ck_assert_int_eq(truncate(path, st.st_size / 2), 0);
+		break;
+	case 1: /* the last 4 bytes (ISIZE) missing */
+		ck_assert_int_eq(truncate(path, st.st_size - 4), 0);
+		break;
+	default: /* a gzip header, then bytes that are not deflate data */
+		write_bytes(path, junk, sizeof(junk) - 1);
+		break;
+	}
+	read_corpus(&r, root, NULL);
+	assert_read_fails(&r, PL_EX_DATAERR, path, NULL);
+	read_done(&r);
+	free(text);
+}
+END_TEST
+
+/* max_file_mb = 1: exactly 1 MiB is read, one byte more is bad data naming
+ * the file and the key; for gzip the limit is on the decompressed size. */
+START_TEST(max_file_mb)
+{
+	static const char *const one_mb[] = { "corpus.max_file_mb=1", NULL };
+	struct readrun r;
+	char path[4300];
+	char *text = filler(1u << 20);
+
+	test_write(root, "ok.txt", text);
+	read_corpus(&r, root, one_mb);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.files.bytes[0], 1u << 20);
+	read_done(&r);
+	free(text);
+
+	text = filler((1u << 20) + (1u << 20) / 10); /* 1.1 MiB */
+	test_write(root, "z/big.txt", text);
+	snprintf(path, sizeof(path), "%s/z/big.txt", root);
+	read_corpus(&r, root, one_mb);
+	assert_read_fails(&r, PL_EX_DATAERR, path, "max_file_mb");
+	read_done(&r);
+	ck_assert_int_eq(unlink(path), 0);
+
+	snprintf(path, sizeof(path), "%s/z/big.txt.gz", root);
+	write_gz(path, text, strlen(text));
+	read_corpus(&r, root, one_mb);
+	assert_read_fails(&r, PL_EX_DATAERR, path, "max_file_mb");
+	read_done(&r);
+	free(text);
+}
+END_TEST
+
+static const char para_file[] =
+	"First para line one.\n"   /* 1  paragraph 1 */
+	"first para line two.\n"   /* 2 */
+	"\n"                       /* 3 */
+	"   \t\n"                  /* 4  blank: spaces and a tab */
+	"Share now\n"              /* 5  paragraph 2, all boilerplate */
+	"\n"                       /* 6 */
+	"Share now\n"              /* 7  paragraph 3 starts with boilerplate */
+	"Third para text.\n"       /* 8  ... so its text starts here */
+	"\n"                       /* 9 */
+	"Fourth one.\n"            /* 10 paragraph 4 */
+	"Share now\n"              /* 11 boilerplate inside a paragraph */
+	"Fourth two.\n"            /* 12 */
+	"\n\n"                     /* 13, 14 */
+	"Fifth.";                  /* 15 paragraph 5, no final newline */
+
+START_TEST(paragraphs)
+{
+	struct readrun r;
+	char bp[4300], o[4400];
+	const char *extra[] = { "corpus.unit=paragraph", o, NULL };
+
+	test_write(tmp, "bp.regex", "# furniture\n\n^Share now$\n");
+	snprintf(bp, sizeof(bp), "%s/bp.regex", tmp);
+	snprintf(o, sizeof(o), "corpus.boilerplate=%s", bp);
+	test_write(root, "1.txt", para_file);
+	test_write(root, "2.txt", "\n\nSecond file, paragraph one.\n\n");
+	read_corpus(&r, root, extra);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.units.n, 5);
+	/* Paragraph 2 was all boilerplate: no statement, but it is counted,
+	 * so the next one is paragraph 3, as a reader of the file counts. */
+	assert_unit(&r, 0, 0, 1, 1);
+	assert_unit(&r, 1, 0, 3, 8);
+	assert_unit(&r, 2, 0, 4, 10);
+	assert_unit(&r, 3, 0, 5, 15);
+	assert_unit(&r, 4, 1, 1, 3);   /* numbering starts again per file */
+	ck_assert_uint_eq(r.ctx.rep.boilerplate_lines, 3);
+	assert_text(&r, 0, "First para line one.\nfirst para line two.");
+	assert_text(&r, 1, "Third para text.");
+	assert_text(&r, 2, "Fourth one.\nFourth two.");
+	assert_text(&r, 3, "Fifth.");
+	assert_text(&r, 4, "Second file, paragraph one.");
+	/* Quoting a statement does not count its boilerplate again. */
+	ck_assert_uint_eq(r.ctx.rep.boilerplate_lines, 3);
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(crlf)
+{
+	struct readrun r;
+	char o[4400];
+	const char *extra[] = { o, NULL };
+
+	test_write(tmp, "bp.regex", "^Share now$\r\n");
+	snprintf(o, sizeof(o), "corpus.boilerplate=%s/bp.regex", tmp);
+	test_write(root, "w.txt",
+		   "Alpha line.\r\nBeta line.\r\n\r\n"  /* lines 1-3 */
+		   "Share now\r\n \r\n"                /* lines 4-5 */
+		   "Gamma.\r\n");                      /* line 6 */
+	read_corpus(&r, root, extra);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.units.n, 2);
+	assert_unit(&r, 0, 0, 1, 1);
+	assert_unit(&r, 1, 0, 3, 6);
+	ck_assert_uint_eq(r.ctx.rep.boilerplate_lines, 1);
+	assert_text(&r, 0, "Alpha line.\nBeta line.");
+	assert_text(&r, 1, "Gamma.");
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(bad_boilerplate)
+{
+	struct readrun r;
+	char bp[4300], where[4400], o[4400];
+	const char *extra[] = { o, NULL };
+
+	test_write(root, "a.txt", "Text.\n");
+	test_write(tmp, "bp.regex", "# patterns\n^ok$\n([unclosed\n^fine$\n");
+	snprintf(bp, sizeof(bp), "%s/bp.regex", tmp);
+	snprintf(o, sizeof(o), "corpus.boilerplate=%s", bp);
+	snprintf(where, sizeof(where), "%s:3: ", bp);
+	read_corpus(&r, root, extra);
+	assert_read_fails(&r, PL_EX_CONFIG, where, "bad pattern '([unclosed'");
+	read_done(&r);
+
+	snprintf(o, sizeof(o), "corpus.boilerplate=%s/missing.regex", tmp);
+	snprintf(where, sizeof(where), "%s/missing.regex", tmp);
+	read_corpus(&r, root, extra);
+	assert_read_fails(&r, PL_EX_NOINPUT, where, "boilerplate");
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(documents)
+{
+	static const char *const doc[] = { "corpus.unit=document", NULL };
+	struct readrun r;
+	struct pl_error err = { 0, "" };
+	char *text = NULL;
+	size_t len = 0;
+
+	test_write(root, "a.txt", "Ex.\n\nWhy.\n");
+	test_write(root, "b.txt", "");
+	test_write(root, "c.txt", "\n\nZed.\n");
+	test_write(root, "d.txt", "\n \n");
+	read_corpus(&r, root, doc);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.units.n, 4);   /* even the empty files */
+	assert_unit(&r, 0, 0, 0, 1);
+	assert_unit(&r, 1, 1, 0, 1);
+	assert_unit(&r, 2, 2, 0, 3);
+	assert_unit(&r, 3, 3, 0, 1);
+	ck_assert_int_eq(read_unit_text(&r.ctx, 0, &text, &len, &err), 0);
+	ck_assert_msg(strstr(text, "Ex.") && strstr(text, "Why."), "'%s'", text);
+	ck_assert_msg(strstr(text, "Why.") > strstr(text, "Ex."), "'%s'", text);
+	pl_free(text);
+	assert_text(&r, 1, "");
+	assert_text(&r, 2, "Zed.");
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(no_input)
+{
+	struct readrun r;
+	char dir[4300];
+
+	read_corpus(&r, root, NULL);
+	assert_read_fails(&r, PL_EX_NOINPUT, root, "no *.txt");
+	read_done(&r);
+
+	test_write(root, ".hidden.txt", "Hidden.\n");
+	test_write(root, "sub/notes.md", "Markdown.\n");
+	read_corpus(&r, root, NULL);
+	assert_read_fails(&r, PL_EX_NOINPUT, root, "no *.txt");
+	read_done(&r);
+
+	snprintf(dir, sizeof(dir), "%s/absent", tmp);
+	read_corpus(&r, dir, NULL);
+	assert_read_fails(&r, PL_EX_NOINPUT, dir, "corpus folder");
+	read_done(&r);
+
+	snprintf(dir, sizeof(dir), "%s/sub/notes.md", root);
+	read_corpus(&r, dir, NULL);
+	assert_read_fails(&r, PL_EX_NOINPUT, dir, "not a folder");
+	read_done(&r);
+}
+END_TEST
+
+START_TEST(unit_text_bad_id)
+{
+	struct readrun r;
+	struct pl_error err = { 0, "" };
+	char *text = (char *)"x";
+	size_t len = 1;
+
+	test_write(root, "a.txt", "Solitary statement.\n");
+	read_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	ck_assert_int_eq(read_unit_text(&r.ctx, 1, &text, &len, &err), -1);
+	ck_assert_ptr_null(text);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
+	read_done(&r);
+}
+END_TEST
+
+/* A statement with no kept word (only stop words, or too short) is still a
+ * statement, also when it is the first one read. */
+START_TEST(no_words_first)
+{
+	struct readrun r;
+
+	test_write(root, "a.txt", "Why?\n\nThe.\n\nA backdoor debate.\n");
+	test_write(root, "b.txt", "Is it?\n");
+	read_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.units.n, 4);
+	assert_unit(&r, 0, 0, 1, 1);
+	assert_unit(&r, 1, 0, 2, 3);
+	assert_unit(&r, 2, 0, 3, 5);
+	assert_unit(&r, 3, 1, 1, 1);
+	ck_assert_uint_eq(r.ctx.units.ntok[0], 0);
+	ck_assert_uint_gt(r.ctx.units.ntok[2], 0);
+	assert_text(&r, 0, "Why?");
+	read_done(&r);
+}
+END_TEST
+
+Suite *suite_read(void)
+{
+	Suite *s = suite_create("read");
+	TCase *tc;
+
+	tc = tcase_create("files");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, sorted_recursive);
+	tcase_add_test(tc, trailing_slash);
+	tcase_add_test(tc, symlinks);
+	tcase_add_test(tc, gzip);
+	tcase_add_loop_test(tc, gzip_damaged, 0, 3);
+	tcase_add_test(tc, max_file_mb);
+	tcase_add_test(tc, no_input);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("statements");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, paragraphs);
+	tcase_add_test(tc, crlf);
+	tcase_add_test(tc, bad_boilerplate);
+	tcase_add_test(tc, documents);
+	tcase_add_test(tc, unit_text_bad_id);
+	tcase_add_test(tc, no_words_first);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,164 @@
+#!/bin/sh
+# cli.sh -- table-driven tests of the pipeline command line
+#
+# Run from the top of the repository, as `make check-cli` does:
+#   PIPELINE=build/bin/pipeline sh tests/cli.sh
+# Each row of a table is one case:
+#   name|exit code|where|text|command
+# where:  out    `text` must appear on stdout
+#         err    `text` must appear on stderr
+#         quiet  nothing at all on stdout or stderr
+#         any    only the exit code is checked
+# `text` and `command` are evaluated by the shell, so they may use $P (the
+# program), $T (this run's temporary folder) and $VERSION; `text` must not
+# contain "|" (the command may).  One line is printed per case, then
+# "N passed, M failed"; the exit status is 1 when a case failed.
+
+P=${PIPELINE:-build/bin/pipeline}
+if [ ! -x "$P" ]; then
+	echo "cli.sh: $P is not an executable; build it first (make)" >&2
+	exit 1
+fi
+VERSION=$(sed -n 's/^#define PIPELINE_VERSION "\(.*\)"$/\1/p' pipeline/run.h)
+T=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 130' INT TERM
+pass=0
+fail=0
+
+# The files a run publishes (stages/write.c, stages/summary.c, run.json).
+OUTPUTS="tfidf.mtx.gz counts.mtx.gz terms.tsv.gz docs.tsv clusters.tsv
+frames.tsv summary.md summary.json run.json"
+
+# run_case NAME CODE WHERE TEXT COMMAND
+run_case() {
+	name=$1 code=$2 where=$3 text=$4 cmd=$5
+	eval "$cmd" >"$T/stdout" 2>"$T/stderr" </dev/null
+	got=$?
+	eval "text=\"$text\""
+	why=
+	[ "$got" -eq "$code" ] || why="exit $got, expected $code"
+	case $where in
+	out)
+		grep -qF -e "$text" "$T/stdout" ||
+			why="${why:+$why; }stdout lacks '$text'" ;;
+	err)
+		grep -qF -e "$text" "$T/stderr" ||
+			why="${why:+$why; }stderr lacks '$text'" ;;
+	quiet)
+		if [ -s "$T/stdout" ] || [ -s "$T/stderr" ]; then
+			why="${why:+$why; }printed something"
+		fi ;;
+	any) ;;
+	*) why="bad table row: where is '$where'" ;;
+	esac
+	if [ -z "$why" ]; then
+		pass=$((pass + 1))
+		echo "ok   $name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name: $why"
+		sed -n '1,5s/^/     stderr| /p' "$T/stderr"
+	fi
+}
+
+# Run every row read from stdin; blank lines and # comments are skipped.
+run_table() {
+	while IFS='|' read -r name code where text cmd; do
+		case $name in
+		'' | '#'*) continue ;;
+		esac
+		run_case "$name" "$code" "$where" "$text" "$cmd"
+	done
+}
+
+printf '[kmeans]\nk = 3\nkk = 4\n' >"$T/bad.conf"
+touch "$T/not-a-folder"
+
+run_table <<'EOF'
+# Usage, help and version: nothing is read or written.
+--help|0|out|usage: pipeline|"$P" --help
+-h|0|out|Quick start: pipeline run pipeline.conf|"$P" -h
+--help wins over a command|0|out|usage: pipeline|"$P" run pipeline.conf --help
+no arguments|64|err|usage: pipeline|"$P"
+unknown command|64|err|'frobnicate' is not a command|"$P" frobnicate pipeline.conf
+unknown option|64|err|unknown option '--frobnicate'|"$P" --frobnicate check pipeline.conf
+unknown option shows the usage|64|err|usage: pipeline|"$P" -x check pipeline.conf
+-c without a value|64|err|-c needs section.key=value|"$P" check pipeline.conf -c
+run without a config file|64|err|expected one config file|"$P" run
+too many arguments|64|err|too many arguments|"$P" check a b c d e
+help run|0|out|Example: pipeline -c kmeans.k=6 run pipeline.conf|"$P" help run
+help run lists the exit codes|0|out|65  the corpus cannot be analysed|"$P" help run
+help check|0|out|Prints 'CONF: ok'|"$P" help check
+help on an unknown topic|64|err|no command or topic 'nosuch'|"$P" help nosuch
+help stem lists english|0|out|  english|"$P" help stem
+help stem offers none|0|out|  none (no stemming)|"$P" help stem
+help exit|0|out|78  configuration error|"$P" help exit
+help exit explains 66|0|out|66  the config file, corpus folder|"$P" help exit
+--version|0|out|pipeline $VERSION|"$P" --version
+version|0|out|pipeline $VERSION|"$P" version
+
+# check: the config and the corpus folder, nothing written.
+check pipeline.conf|0|out|pipeline.conf: ok|"$P" check pipeline.conf
+check writes nothing|0|any||"$P" -c output.dir="$T/chk" check pipeline.conf && test ! -e "$T/chk"
+check a missing file|66|err|$T/missing.conf: cannot read|"$P" check "$T/missing.conf"
+-c kmeans.k=abc|78|err|-c kmeans.k=abc: [kmeans] k: 'abc' is not a whole number|"$P" -c kmeans.k=abc check pipeline.conf
+-c nonsense|64|err|-c 'nonsense': expected section.key=value|"$P" -c nonsense check pipeline.conf
+-c unknown key gets a hint|78|err|unknown key 'kk' in [kmeans]; did you mean 'k'?|"$P" -c kmeans.kk=3 check pipeline.conf
+-c unknown section|78|err|unknown section [nosuch]|"$P" -c nosuch.k=1 check pipeline.conf
+config with an unknown key|78|err|$T/bad.conf:3: unknown key 'kk' in [kmeans]|"$P" check "$T/bad.conf"
+missing corpus folder|66|err|cannot open the corpus folder|"$P" -c corpus.dir="$T/nocorpus" check pipeline.conf
+min_length above max_length|78|err|min_length 9 is larger than max_length 3|"$P" -c tokenize.min_length=9 -c tokenize.max_length=3 check pipeline.conf
+EOF
+
+# help config: every section of config.def, plus the free [phrases] and
+# [frames], has its header.
+for s in $( (sed -n 's/^CFG(\([a-z_]*\),.*/\1/p' pipeline/config.def;
+	     echo phrases; echo frames) | awk '!seen[$0]++'); do
+	run_case "help config lists [$s]" 0 out "[$s]" '"$P" help config'
+done
+
+run_table <<'EOF'
+# Runs, always into $T (never the repository's output/).
+-q run|0|quiet||"$P" -q -c output.dir="$T/one" run pipeline.conf
+second run|0|quiet||"$P" -q -c output.dir="$T/two" run pipeline.conf
+-v names the stages|0|err|pipeline: kmeans|"$P" -v -c output.dir="$T/three" run pipeline.conf
+k above the statements|65|err|k = 1000 is larger than the|"$P" -q -c kmeans.k=1000 -c output.dir="$T/fail" run pipeline.conf
+a failed run publishes nothing|0|any||test -z "$(ls -A "$T/fail" 2>/dev/null)"
+output path is a file|73|err|output path exists and is not a folder|"$P" -q -c output.dir="$T/not-a-folder" run pipeline.conf
+EOF
+
+for f in $OUTPUTS; do
+	run_case "run writes $f" 0 any "" "test -s \"\$T/one/$f\""
+done
+# Determinism: same corpus, config and seed, same bytes (run.json holds
+# timings, so it alone may differ).
+for f in $OUTPUTS; do
+	[ "$f" = run.json ] && continue
+	run_case "same bytes twice: $f" 0 any "" "cmp \"\$T/one/$f\" \"\$T/two/$f\""
+done
+if command -v python3 >/dev/null 2>&1; then
+	run_table <<'EOF'
+run.json is valid JSON|0|any||python3 -m json.tool "$T/one/run.json"
+summary.json is valid JSON|0|any||python3 -m json.tool "$T/one/summary.json"
+EOF
+else
+	echo "skip run.json is valid JSON (no python3)"
+	echo "skip summary.json is valid JSON (no python3)"
+fi
+
+run_table <<'EOF'
+# A failed run over good outputs leaves them as they were.
+keep a copy of run.json|0|any||cp "$T/one/run.json" "$T/run.json.before"
+k above the statements over good outputs|65|err|lower [kmeans] k|"$P" -q -c kmeans.k=1000 -c output.dir="$T/one" run pipeline.conf
+run.json untouched by the failed run|0|any||cmp "$T/one/run.json" "$T/run.json.before"
+no staging folder left|0|any||! ls -A "$T/one" | grep -q staging
+EOF
+for f in $OUTPUTS; do
+	[ "$f" = run.json ] && continue
+	run_case "untouched by the failed run: $f" 0 any "" "cmp \"\$T/one/$f\" \"\$T/two/$f\""
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] || exit 1
+exit 0
