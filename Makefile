@@ -21,7 +21,7 @@ TEST_PKGS = check
 # What `make deps` installs when missing (Debian package names).
 DEB_BUILD = build-essential pkg-config libgsl-dev zlib1g-dev libutf8proc-dev \
 	libinih-dev libstemmer-dev
-DEB_CHECK = check
+DEB_CHECK = check valgrind
 
 ifeq ($(SANITIZE),1)
 BUILD = build-san
@@ -50,7 +50,7 @@ else
 Q = @
 endif
 
-.PHONY: all deps deps-check run check check-unit check-cli install uninstall clean bench
+.PHONY: all deps deps-check run check check-unit check-cli check-valgrind install uninstall clean bench
 
 all: bin/pipeline
 
@@ -91,13 +91,21 @@ run: deps
 
 check: deps-check
 	@$(MAKE) --no-print-directory $(BUILD)/bin/pipeline $(BUILD)/run_tests
-	@$(MAKE) --no-print-directory check-unit check-cli
+	@$(MAKE) --no-print-directory check-unit check-cli $(if $(SAN),,check-valgrind)
 
 check-unit:
 	$(BUILD)/run_tests
 
 check-cli:
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
+
+# The end-to-end run under valgrind: no errors, no leaks of any kind.
+check-valgrind: $(BUILD)/bin/pipeline
+	@d=$$(mktemp -d) && \
+	valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+		--error-exitcode=99 $(BUILD)/bin/pipeline -q -c output.dir=$$d run pipeline.conf; \
+	rc=$$?; rm -rf $$d; \
+	if [ $$rc = 0 ]; then echo "valgrind: 1 passed, 0 failed"; else echo "valgrind: 0 passed, 1 failed"; exit 1; fi
 
 install: all
 	install -d $(DESTDIR)$(BINDIR)
