@@ -22,6 +22,7 @@ TEST_PKGS = check
 DEB_BUILD = build-essential pkg-config libgsl-dev zlib1g-dev libutf8proc-dev \
 	libinih-dev libstemmer-dev
 DEB_CHECK = check valgrind
+DEB_CLIENTS = python3-sklearn python3-stemmer python3-scipy r-base-core r-cran-matrix gnuplot-nox
 
 ifeq ($(SANITIZE),1)
 BUILD = build-san
@@ -50,7 +51,7 @@ else
 Q = @
 endif
 
-.PHONY: all deps deps-check run check check-unit check-cli check-valgrind install uninstall clean bench
+.PHONY: all deps deps-check run check check-unit check-cli check-valgrind check-clients check-deps-clients install uninstall clean bench
 
 all: bin/pipeline
 
@@ -91,13 +92,21 @@ run: deps
 
 check: deps-check
 	@$(MAKE) --no-print-directory $(BUILD)/bin/pipeline $(BUILD)/run_tests
-	@$(MAKE) --no-print-directory check-unit check-cli $(if $(SAN),,check-valgrind)
+	@$(MAKE) --no-print-directory check-unit check-cli check-clients $(if $(SAN),,check-valgrind)
 
 check-unit:
 	$(BUILD)/run_tests
 
 check-cli:
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
+
+# Our outputs read by scikit-learn, R and gnuplot (skipped, and said so,
+# where a tool is not installed; `make check-deps-clients` installs them).
+check-clients:
+	PIPELINE=$(BUILD)/bin/pipeline sh tests/clients.sh
+
+check-deps-clients:
+	@sh tests/deps.sh $(DEB_CLIENTS)
 
 # The end-to-end run under valgrind: no errors, no leaks of any kind.
 check-valgrind: $(BUILD)/bin/pipeline

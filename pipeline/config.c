@@ -126,7 +126,8 @@ static int set_value(struct config *cfg, enum cfg_id id, const char *text,
 		}
 		if (bad)
 			return pl_fail(err, PL_EX_CONFIG,
-				       "%s: [%s] %s: '%s' is not N or N..M with %.0f <= N <= M <= %.0f",
+				       "%s: [%s] %s: '%s' is not a whole number from %.0f to %.0f, "
+				       "or a range N..M of them",
 				       where, k->section, k->name, text, k->min, k->max);
 		if (nv.hi < nv.i)
 			return pl_fail(err, PL_EX_CONFIG,
