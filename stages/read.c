@@ -6,8 +6,8 @@
  * the later stages' unit hooks and then forgotten, so only one file's text
  * is in memory at a time.
  *
- * Files are read through zlib's gzread, which also reads plain files, in
- * large blocks.  A statement is the whole file (unit = document) or each
+ * Plain files are read with read(2) into one buffer sized from the file;
+ * *.txt.gz files are streamed through zlib's gzread in large blocks.  A statement is the whole file (unit = document) or each
  * run of non-blank lines (unit = paragraph), numbered from 1 in the file,
  * counting paragraphs that turned out to be all boilerplate, so that
  * "file ¶7" is the 7th paragraph a reader sees.  Boilerplate lines (POSIX
@@ -22,10 +22,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 struct reader {
@@ -176,7 +178,56 @@ static int list_files(struct ctx *ctx, struct pl_error *err)
 	return 0;
 }
 
-/* Read a whole file (decompressing gzip) into sb, up to `limit` bytes. */
+/* Read a plain file into sb with read(2), up to `limit` bytes. */
+static int slurp_plain(const char *path, uint64_t limit, struct strbuf *sb,
+		       struct pl_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0)
+		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
+			       strerror(errno));
+	/* Size the buffer once from the file's size when it is known. */
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= limit &&
+	    pl_grow(&sb->buf, &sb->cap, (size_t)st.st_size + 1, 1)) {
+		close(fd);
+		return pl_oom(err);
+	}
+	for (;;) {
+		if (pl_grow(&sb->buf, &sb->cap, sb->len + (1 << 16) + 1, 1)) {
+			close(fd);
+			return pl_oom(err);
+		}
+		n = read(fd, sb->buf + sb->len, sb->cap - sb->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pl_fail(err, PL_EX_IOERR, "%s: read error: %s", path,
+				strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		sb->len += (size_t)n;
+		if (sb->len > limit) {
+			close(fd);
+			return pl_fail(err, PL_EX_DATAERR,
+				       "%s: larger than [corpus] max_file_mb = %llu MiB; "
+				       "raise the limit or remove the file",
+				       path, (unsigned long long)(limit >> 20));
+		}
+	}
+	close(fd);
+	sb->buf[sb->len] = '\0';
+	return 0;
+}
+
+/* Read a whole file into sb, up to `limit` bytes; *.gz files are
+ * decompressed (the limit applies to the decompressed bytes), others are
+ * read as they are. */
 static int slurp(const char *path, uint64_t limit, struct strbuf *sb,
 		 struct pl_error *err)
 {
@@ -184,6 +235,8 @@ static int slurp(const char *path, uint64_t limit, struct strbuf *sb,
 	int n;
 
 	strbuf_reset(sb);
+	if (!has_suffix(path, ".gz"))
+		return slurp_plain(path, limit, sb, err);
 	gz = gzopen(path, "rb");
 	if (!gz)
 		return pl_fail(err, errno == ENOMEM ? PL_EX_OSERR : PL_EX_NOINPUT,

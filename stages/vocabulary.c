@@ -33,6 +33,8 @@ struct counter {
 	uint32_t *touched;   /* term ids seen in the current unit */
 	size_t ntouched, touchedcap;
 	size_t rowcap;       /* capacity of ctx->counts.rowptr */
+	uint32_t *sortbuf;   /* scratch for sort_u32 */
+	size_t sortcap;
 	struct pairmap pairs;
 };
 
@@ -128,11 +130,50 @@ static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Sort a unit's term ids ascending: insertion sort for the short lists
+ * most statements have, an LSD radix sort (four 8-bit passes through a
+ * reused buffer) for long ones; qsort's comparator calls cost more than
+ * the counting itself.  0 or -1 (out of memory). */
+static int sort_u32(uint32_t *a, size_t n, uint32_t **buf, size_t *cap)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	size_t count[256];
+	uint32_t *src = a, *dst;
 
-	return (x > y) - (x < y);
+	if (n < 64) {
+		for (size_t i = 1; i < n; i++) {
+			uint32_t v = a[i];
+			size_t j = i;
+
+			while (j > 0 && a[j - 1] > v) {
+				a[j] = a[j - 1];
+				j--;
+			}
+			a[j] = v;
+		}
+		return 0;
+	}
+	if (pl_grow(buf, cap, n, sizeof(**buf)))
+		return -1;
+	dst = *buf;
+	for (int shift = 0; shift < 32; shift += 8) {
+		size_t sum = 0;
+
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(src[i] >> shift) & 0xff]++;
+		for (size_t b = 0; b < 256; b++) {
+			size_t c = count[b];
+
+			count[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+		src = dst;
+		dst = src == a ? *buf : a;
+	}
+	/* An even number of passes: the result is back in `a`. */
+	return 0;
 }
 
 static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
@@ -164,8 +205,8 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 			ctx->surf.count[surf]++;
 		}
 	}
-	if (k->ntouched > 1)
-		qsort(k->touched, k->ntouched, sizeof(*k->touched), cmp_u32);
+	if (sort_u32(k->touched, k->ntouched, &k->sortbuf, &k->sortcap))
+		return pl_oom(err);
 	need = m->nnz + k->ntouched;
 	if (need > m->cap) {
 		size_t c1 = m->cap, c2 = m->cap;
@@ -318,6 +359,7 @@ static void vocabulary_release(struct ctx *ctx)
 	if (k) {
 		pl_free(k->acc);
 		pl_free(k->touched);
+		pl_free(k->sortbuf);
 		pl_free(k->pairs.key);
 		pl_free(k->pairs.count);
 		pl_free(k);
