@@ -22,7 +22,7 @@ TEST_PKGS = check
 DEB_BUILD = build-essential pkg-config libgsl-dev zlib1g-dev libutf8proc-dev \
 	libinih-dev libstemmer-dev
 DEB_CHECK = check valgrind
-DEB_CLIENTS = python3-sklearn python3-stemmer python3-scipy r-base-core r-cran-matrix gnuplot-nox
+DEB_CLIENTS = python3-sklearn python3-stemmer python3-scipy r-base-core r-cran-matrix r-cran-jsonlite gnuplot-nox
 
 ifeq ($(SANITIZE),1)
 BUILD = build-san
@@ -32,15 +32,15 @@ BUILD = build
 SAN =
 endif
 
-PL_CFLAGS = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
+PL_CFLAGS = -std=c11 -pthread -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
 	-D_POSIX_C_SOURCE=200809L \
 	-DPIPELINE_INIH_VERSION='"$(shell $(PKG_CONFIG) --modversion inih 2>/dev/null)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(SAN)
-PL_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(STEMMER_LIBS) -lm
+PL_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(STEMMER_LIBS) -lm -pthread
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
-LIB_SRC = pipeline/util.c pipeline/config.c pipeline/run.c $(sort $(wildcard stages/*.c))
+LIB_SRC = pipeline/util.c pipeline/config.c pipeline/run.c pipeline/plot.c $(sort $(wildcard stages/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(sort $(wildcard tests/*.c))
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)

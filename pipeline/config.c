@@ -299,7 +299,7 @@ static int unknown_section(const char *where, const char *section,
 {
 	return pl_fail(err, PL_EX_CONFIG,
 		       "%s: unknown section [%s]; the sections are corpus, tokenize, "
-		       "stem, phrases, vocabulary, tfidf, kmeans, frames, output",
+		       "stem, phrases, vocabulary, tfidf, kmeans, frames, output, run",
 		       where, section);
 }
 

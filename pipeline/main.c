@@ -5,6 +5,7 @@
  * a status and a message, and main turns them into one line on stderr,
  * "pipeline: <place>: <problem>", and one documented exit code.
  */
+#include "plot.h"
 #include "run.h"
 
 #include <gsl/gsl_errno.h>
@@ -30,6 +31,7 @@ struct command {
 
 static int cmd_run(const struct options *o, struct pl_error *err);
 static int cmd_check(const struct options *o, struct pl_error *err);
+static int cmd_plot(const struct options *o, struct pl_error *err);
 static int cmd_help(const struct options *o, struct pl_error *err);
 static int cmd_version(const struct options *o, struct pl_error *err);
 
@@ -43,6 +45,15 @@ static const struct command commands[] = {
 	  "Validate CONF: every key and value, the stop-word, boilerplate, phrase\n"
 	  "and frame lists, the stemmer language and the corpus folder.  Writes\n"
 	  "nothing.  Prints 'CONF: ok' and exits 0, or the first error." },
+	{ "plot", cmd_plot, "pipeline [-q] [-c section.key=value]... plot CONF",
+	  "Draw PNG plots of the outputs a run left in CONF's [output] dir, with\n"
+	  "gnuplot, into [output] dir/plots/: cluster_map.png (the statements on\n"
+	  "the first two principal axes, by cluster), top_terms.png, frames_heatmap.png\n"
+	  "and, after a k sweep, ksweep.png; beside each, the gnuplot script that\n"
+	  "draws it.  Does not run the pipeline: exits 66 when the outputs are\n"
+	  "missing (run first) or gnuplot is not installed (install gnuplot-nox).\n"
+	  "Prints the path of each PNG drawn.\n"
+	  "Example: pipeline run pipeline.conf && pipeline plot pipeline.conf" },
 	{ "help", cmd_help, "pipeline help [COMMAND|config|stem|exit]",
 	  "Show help for a command, every config key with its default (config),\n"
 	  "the stemmer languages (stem), or the exit codes (exit)." },
@@ -141,6 +152,21 @@ static int cmd_check(const struct options *o, struct pl_error *err)
 	if (rc == 0)
 		printf("%s: ok\n", o->args[0]);
 	ctx_release(&ctx);
+	config_release(&cfg);
+	return rc;
+}
+
+static int cmd_plot(const struct options *o, struct pl_error *err)
+{
+	struct config cfg;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (load_config(o, &cfg, err)) {
+		config_release(&cfg);
+		return -1;
+	}
+	rc = plot_render(cfg.v[CFG_output_dir].path, o->args[0], o->quiet, err);
 	config_release(&cfg);
 	return rc;
 }

@@ -10,8 +10,4 @@
 #define PIPELINE_INIH_VERSION "unknown"
 #endif
 
-/* Initialise every stage (validates the whole config, reads list files)
- * without reading the corpus; `pipeline check` stops here.  0 or -1. */
-int ctx_prepare(struct ctx *ctx, struct pl_error *err);
-
 #endif

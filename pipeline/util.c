@@ -31,7 +31,8 @@ int pl_oom(struct pl_error *err)
 
 /* Fault injection state: allocations counted since the last
  * pl_alloc_fail_at() call; fail_at == 0 means never fail. */
-static unsigned long alloc_count, fail_at;
+static _Atomic unsigned long alloc_count;
+static unsigned long fail_at;
 static int fail_sticky;
 
 unsigned long pl_alloc_fail_at(unsigned long n, int sticky)
@@ -46,12 +47,13 @@ unsigned long pl_alloc_fail_at(unsigned long n, int sticky)
 
 static int injected_failure(void)
 {
-	alloc_count++;
+	unsigned long n = ++alloc_count; /* read threads allocate too */
+
 	if (fail_at == 0)
 		return 0;
-	if (alloc_count == fail_at)
+	if (n == fail_at)
 		return 1;
-	return fail_sticky && alloc_count > fail_at;
+	return fail_sticky && n > fail_at;
 }
 
 void *pl_malloc(size_t n)

@@ -87,6 +87,36 @@ int stems_intern(struct stems *s, const char *str, size_t len, int kind,
 	return 0;
 }
 
+int stems_merge(struct stems *dst, const struct stems *src, uint32_t *map)
+{
+	for (size_t i = 0; i < src->tab.n; i++)
+		if (stems_intern(dst, strtab_str(&src->tab, (uint32_t)i),
+				 strtab_len(&src->tab, (uint32_t)i), src->kind[i],
+				 &map[i]))
+			return -1;
+	return 0;
+}
+
+int surfaces_merge(struct surfaces *dst, const struct surfaces *src,
+		   const uint32_t *map_stem, uint32_t *map)
+{
+	for (size_t i = 0; i < src->tab.n; i++) {
+		uint32_t g;
+		int added;
+
+		if (surfaces_intern(dst, strtab_str(&src->tab, (uint32_t)i),
+				    strtab_len(&src->tab, (uint32_t)i), &g, &added))
+			return -1;
+		if (added)
+			dst->flags[g] = src->flags[i];
+		if (dst->stem[g] == ID_NONE && src->stem[i] != ID_NONE)
+			dst->stem[g] = map_stem[src->stem[i]];
+		dst->count[g] += src->count[i];
+		map[i] = g;
+	}
+	return 0;
+}
+
 void surfaces_release(struct surfaces *s)
 {
 	strtab_release(&s->tab);

@@ -39,6 +39,13 @@
  *  - The clusters are renumbered by size, largest first, ties by the lowest
  *    row index among their members.
  * Every work array is allocated once per fit, before the first restart.
+ *
+ * Choosing k: kmeans_quality() scores a clustering by the silhouette,
+ * Calinski-Harabasz and Davies-Bouldin indices (the definitions, and the
+ * scikit-learn function each reproduces, are above it), and kmeans_sweep()
+ * fits every k of a range and keeps the one [kmeans] select prefers.  The
+ * stage always sweeps (a single k is a sweep of one), so ksweep.tsv always
+ * carries the quality figures of the k in use.
  */
 #include "kmeans.h"
 
@@ -627,7 +634,468 @@ done:
 	return ret;
 }
 
-/* The stage: cluster ctx->tfidf into ctx->km with the [kmeans] keys. */
+/* ---- the quality of a clustering ---- */
+
+/*
+ * The three figures of kmeans_quality(), each reproducing one function of
+ * scikit-learn (checked against 1.2 in tests/check_kmeans.c) on the
+ * labelled rows only.  Write z_i for row i as k-means sees it (x_i / |x_i|
+ * for cosine, x_i for euclidean), u_i = x_i / |x_i| for its unit row,
+ * n_j for the size of cluster j, m for the labelled rows.
+ *
+ *  - Silhouette: sklearn.metrics.silhouette_score(X, labels,
+ *    metric="cosine"), on either metric (cosine distances ignore row
+ *    lengths, so raw and unit rows give the same value).  For the unit
+ *    rows S of a set, the mean of 1 - u.v over v in S is 1 - u.(sum S)/|S|,
+ *    so with T_j the sum of cluster j's unit rows:
+ *      a_i = 1 - (u_i.T_own - u_i.u_i) / (n_own - 1)  (i's own cluster
+ *            without i),
+ *      b_i = min over j != own of 1 - u_i.T_j / n_j,
+ *      s_i = (b_i - a_i) / max(a_i, b_i), 0 when both are 0 or when i is
+ *            alone in its cluster;
+ *    the score is the mean of s_i over every labelled row, or over a
+ *    seeded sample of them: O(sample * nnz-per-row * k), no pairwise
+ *    matrix, whatever m is.  a and b are clamped at 0 as sklearn clamps
+ *    each distance.
+ *  - Calinski-Harabasz: sklearn.metrics.calinski_harabasz_score(Z,
+ *    labels), Z the rows z_i (for cosine: normalize(X)).  With M_j the mean
+ *    of cluster j's z and M the mean of all z,
+ *      B = sum_j n_j |M_j - M|^2,  W = sum_i |z_i - M_own|^2,
+ *      CH = B (m - k) / (W (k - 1)), and 1 when W = 0 (as sklearn);
+ *    |z - M_j|^2 is taken as |z|^2 - 2 z.M_j + |M_j|^2 (clamped at 0), so
+ *    rows stay sparse.
+ *  - Davies-Bouldin: sklearn.metrics.davies_bouldin_score(Z, labels):
+ *      s_j = mean over cluster j of |z_i - M_j| (Euclidean distance),
+ *      DB = mean over j of max over l != j of (s_j + s_l) / |M_j - M_l|,
+ *    a pair of coincident centroids contributing 0, and DB = 0 when every
+ *    s_j or every centroid distance is within 1e-8 of 0 (sklearn's
+ *    np.allclose test).
+ * All three need 2 <= k <= m - 1 (sklearn's check_number_of_labels);
+ * outside that they are NAN.  Every sum runs in row, cluster and column
+ * order, so the figures are deterministic.
+ */
+struct kq {
+	const struct csr *X;
+	const int32_t *assign;
+	uint32_t k;
+	size_t n, d, m;
+	int cosine;
+	double *nrm2;         /* n: squared norm of each raw row */
+	size_t *count;        /* k: rows per cluster */
+	size_t *rows;         /* m: the labelled rows, ascending */
+	size_t *pick;         /* the rows the silhouette averages over */
+	double *S;            /* k x d: T_j, then M_j */
+	double *mean;         /* d: M */
+	double *cn2;          /* k: |M_j|^2 */
+	double *spread;       /* k: s_j, then DB's max ratio per cluster */
+};
+
+static void kq_release(struct kq *q)
+{
+	pl_free(q->nrm2);
+	pl_free(q->count);
+	pl_free(q->rows);
+	pl_free(q->pick);
+	pl_free(q->S);
+	pl_free(q->mean);
+	pl_free(q->cn2);
+	pl_free(q->spread);
+}
+
+/* S_j = sum of f_i x_i over cluster j, with f_i = 1/|x_i| (unit) or 1. */
+static void cluster_sums(struct kq *q, int unit)
+{
+	const struct csr *X = q->X;
+	size_t t;
+
+	memset(q->S, 0, (size_t)q->k * q->d * sizeof(*q->S));
+	for (t = 0; t < q->m; t++) {
+		size_t i = q->rows[t];
+		double *c = q->S + (size_t)q->assign[i] * q->d;
+		double f = unit ? (q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0) : 1;
+		uint64_t p;
+
+		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+			c[X->col[p]] += f * X->val[p];
+	}
+}
+
+/* The cosine silhouette over q->pick[0..npick); S must hold T_j. */
+static double silhouette(const struct kq *q, size_t npick)
+{
+	double total = 0;
+	size_t t;
+
+	for (t = 0; t < npick; t++) {
+		size_t i = q->pick[t];
+		uint32_t own = (uint32_t)q->assign[i], j;
+		double f = q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0;
+		double a, b = 0, top;
+		int have_b = 0;
+
+		if (q->count[own] < 2)
+			continue;  /* alone in its cluster: s = 0 */
+		a = 1 - (f * row_dot(q->X, i, q->S + (size_t)own * q->d) -
+			 f * f * q->nrm2[i]) / (double)(q->count[own] - 1);
+		for (j = 0; j < q->k; j++) {
+			double v;
+
+			if (j == own)
+				continue;
+			v = 1 - f * row_dot(q->X, i, q->S + (size_t)j * q->d) /
+				(double)q->count[j];
+			if (!have_b || v < b)
+				b = v;
+			have_b = 1;
+		}
+		a = a > 0 ? a : 0;
+		b = b > 0 ? b : 0;
+		top = a > b ? a : b;
+		if (top > 0)
+			total += (b - a) / top;
+	}
+	return total / (double)npick;
+}
+
+/* Calinski-Harabasz and Davies-Bouldin on the rows z_i; S must hold the
+ * cluster sums of z (turned into the means M_j here). */
+static void ch_db(struct kq *q, double *ch, double *db)
+{
+	const struct csr *X = q->X;
+	size_t d = q->d, t, c;
+	double between = 0, within = 0, smax = 0, dmax = 0, sum = 0;
+	uint32_t j, l;
+
+	memset(q->mean, 0, d * sizeof(*q->mean));
+	for (j = 0; j < q->k; j++) {
+		double *mj = q->S + (size_t)j * d;
+
+		for (c = 0; c < d; c++)
+			q->mean[c] += mj[c];
+	}
+	for (c = 0; c < d; c++)
+		q->mean[c] /= (double)q->m;
+	for (j = 0; j < q->k; j++) {
+		double *mj = q->S + (size_t)j * d, b = 0;
+
+		for (c = 0; c < d; c++) {
+			double v;
+
+			mj[c] /= (double)q->count[j];
+			v = mj[c] - q->mean[c];
+			b += v * v;
+		}
+		between += (double)q->count[j] * b;
+		q->cn2[j] = dense_norm2(mj, d);
+		q->spread[j] = 0;
+	}
+	for (t = 0; t < q->m; t++) {
+		size_t i = q->rows[t];
+		uint32_t own = (uint32_t)q->assign[i];
+		double f = q->cosine ? (q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0) : 1;
+		double d2 = f * f * q->nrm2[i] -
+			    2 * f * row_dot(X, i, q->S + (size_t)own * d) + q->cn2[own];
+
+		d2 = d2 > 0 ? d2 : 0;
+		within += d2;
+		q->spread[own] += sqrt(d2);
+	}
+	*ch = within > 0 ? between * (double)(q->m - q->k) /
+			   (within * (double)(q->k - 1)) : 1;
+
+	for (j = 0; j < q->k; j++) {
+		q->spread[j] /= (double)q->count[j];
+		if (q->spread[j] > smax)
+			smax = q->spread[j];
+	}
+	/* cn2 is free now: it holds each cluster's largest ratio */
+	for (j = 0; j < q->k; j++)
+		q->cn2[j] = 0;
+	for (j = 0; j < q->k; j++) {
+		for (l = j + 1; l < q->k; l++) {
+			const double *a = q->S + (size_t)j * d, *b = q->S + (size_t)l * d;
+			double dist = 0, r;
+
+			for (c = 0; c < d; c++)
+				dist += (a[c] - b[c]) * (a[c] - b[c]);
+			dist = sqrt(dist);
+			if (dist > dmax)
+				dmax = dist;
+			if (!(dist > 0))
+				continue;
+			r = (q->spread[j] + q->spread[l]) / dist;
+			if (r > q->cn2[j])
+				q->cn2[j] = r;
+			if (r > q->cn2[l])
+				q->cn2[l] = r;
+		}
+		sum += q->cn2[j];
+	}
+	*db = smax <= 1e-8 || dmax <= 1e-8 ? 0 : sum / (double)q->k;
+}
+
+int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
+		   int metric, size_t sample, unsigned long seed,
+		   struct kmeans_quality *out, struct pl_error *err)
+{
+	struct kq q;
+	gsl_rng *rng = NULL;
+	size_t i, npick;
+	uint32_t j;
+	int ret = -1;
+
+	memset(&q, 0, sizeof(q));
+	out->silhouette = out->ch = out->db = NAN;
+	out->sampled = 0;
+	if (X->nnz && !X->val)
+		return pl_fail(err, PL_EX_SOFTWARE,
+			       "kmeans: the matrix has no weights");
+	q.X = X;
+	q.assign = assign;
+	q.k = k;
+	q.n = X->nrows;
+	q.d = X->ncols;
+	q.cosine = metric == KMEANS_COSINE;
+	q.nrm2 = pl_malloc(q.n * sizeof(*q.nrm2));
+	q.count = pl_calloc(k ? k : 1, sizeof(*q.count));
+	q.rows = pl_malloc(q.n * sizeof(*q.rows));
+	if (!q.nrm2 || !q.count || !q.rows)
+		goto oom;
+	for (i = 0; i < q.n; i++) {
+		uint64_t p;
+		double s2 = 0;
+
+		if (assign[i] < -1 || assign[i] >= (int64_t)k) {
+			pl_fail(err, PL_EX_SOFTWARE,
+				"kmeans: statement %zu is in cluster %ld of %lu",
+				i + 1, (long)assign[i] + 1, (unsigned long)k);
+			goto fail;
+		}
+		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+			s2 += X->val[p] * X->val[p];
+		q.nrm2[i] = s2;
+		if (assign[i] >= 0) {
+			q.rows[q.m++] = i;
+			q.count[assign[i]]++;
+		}
+	}
+	for (j = 0; j < k; j++) {
+		if (!q.count[j]) {
+			pl_fail(err, PL_EX_SOFTWARE, "kmeans: cluster %lu is empty",
+				(unsigned long)j + 1);
+			goto fail;
+		}
+	}
+	if (k < 2 || k >= q.m) {
+		ret = 0;  /* undefined, as in scikit-learn */
+		goto done;
+	}
+	if (q.d && k > SIZE_MAX / sizeof(double) / q.d)
+		goto oom;
+	npick = sample && sample < q.m ? sample : q.m;
+	q.pick = pl_malloc((npick ? npick : 1) * sizeof(*q.pick));
+	q.S = pl_malloc(((size_t)k * q.d + 1) * sizeof(*q.S));
+	q.mean = pl_malloc((q.d ? q.d : 1) * sizeof(*q.mean));
+	q.cn2 = pl_malloc(k * sizeof(*q.cn2));
+	q.spread = pl_malloc(k * sizeof(*q.spread));
+	if (!q.pick || !q.S || !q.mean || !q.cn2 || !q.spread)
+		goto oom;
+	if (npick == q.m) {
+		memcpy(q.pick, q.rows, q.m * sizeof(*q.pick));
+	} else {
+		int status;
+
+		rng = gsl_rng_alloc(gsl_rng_mt19937);
+		if (!rng)
+			goto oom;
+		gsl_rng_set(rng, seed);
+		/* gsl_ran_choose keeps the rows in ascending order */
+		status = gsl_ran_choose(rng, q.pick, npick, q.rows, q.m,
+					sizeof(*q.pick));
+		if (status) {
+			pl_fail(err, PL_EX_SOFTWARE, "kmeans: silhouette sample: %s",
+				gsl_strerror(status));
+			goto fail;
+		}
+	}
+	cluster_sums(&q, 1);
+	out->silhouette = silhouette(&q, npick);
+	out->sampled = npick;
+	if (!q.cosine)
+		cluster_sums(&q, 0);
+	ch_db(&q, &out->ch, &out->db);
+	ret = 0;
+	goto done;
+oom:
+	pl_oom(err);
+fail:
+	out->silhouette = out->ch = out->db = NAN;
+	out->sampled = 0;
+done:
+	if (rng)
+		gsl_rng_free(rng);
+	kq_release(&q);
+	return ret;
+}
+
+/* ---- sweeping k ---- */
+
+void ksweep_release(struct ksweep *sw)
+{
+	pl_free(sw->k);
+	pl_free(sw->objective);
+	pl_free(sw->silhouette);
+	pl_free(sw->ch);
+	pl_free(sw->db);
+	memset(sw, 0, sizeof(*sw));
+}
+
+/* Whether figure v beats the kept figure w under `select` (undefined
+ * figures never win; equal ones keep the smaller k). */
+static int beats(int select, double v, double w)
+{
+	if (!isfinite(v))
+		return 0;
+	if (!isfinite(w))
+		return 1;
+	return select == KMEANS_SELECT_DB ? v < w : v > w;
+}
+
+static double figure(const struct ksweep *sw, size_t i)
+{
+	switch (sw->select) {
+	case KMEANS_SELECT_CH:
+		return sw->ch[i];
+	case KMEANS_SELECT_DB:
+		return sw->db[i];
+	default:
+		return sw->silhouette[i];
+	}
+}
+
+int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
+		 uint32_t lo, uint32_t hi, int select, size_t sample,
+		 struct clustering *best, struct ksweep *sw,
+		 struct pl_error *err)
+{
+	struct kmeans_opts ko = *o;
+	struct clustering cur;
+	size_t m = 0, n, i, top;
+
+	memset(best, 0, sizeof(*best));
+	memset(sw, 0, sizeof(*sw));
+	memset(&cur, 0, sizeof(cur));
+	if (lo < 1 || hi < lo)
+		return pl_fail(err, PL_EX_CONFIG,
+			       "[kmeans] k = %lu..%lu is not a range of at least 1",
+			       (unsigned long)lo, (unsigned long)hi);
+	if (select != KMEANS_SELECT_SILHOUETTE && select != KMEANS_SELECT_CH &&
+	    select != KMEANS_SELECT_DB)
+		return pl_fail(err, PL_EX_CONFIG, "[kmeans] unknown select %d",
+			       select);
+	if (X->nnz && !X->val)
+		return pl_fail(err, PL_EX_SOFTWARE,
+			       "kmeans: the matrix has no weights");
+	for (i = 0; i < X->nrows; i++) {
+		double s2 = 0;
+		uint64_t p;
+
+		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+			s2 += X->val[p] * X->val[p];
+		m += s2 > 0;
+	}
+	/* hi above the rows with terms: stop there; lo above them fails in
+	 * kmeans_fit with its message */
+	top = hi;
+	if (lo <= m && hi > m)
+		top = m;
+	n = lo <= m ? top - lo + 1 : 1;
+	sw->k = pl_malloc(n * sizeof(*sw->k));
+	sw->objective = pl_malloc(n * sizeof(*sw->objective));
+	sw->silhouette = pl_malloc(n * sizeof(*sw->silhouette));
+	sw->ch = pl_malloc(n * sizeof(*sw->ch));
+	sw->db = pl_malloc(n * sizeof(*sw->db));
+	if (!sw->k || !sw->objective || !sw->silhouette || !sw->ch || !sw->db) {
+		pl_oom(err);
+		goto fail;
+	}
+	sw->select = select;
+	sw->lo = lo;
+	sw->hi = hi;
+	sw->m = m;
+	for (i = 0; i < n; i++) {
+		struct kmeans_quality q;
+
+		ko.k = lo + (uint32_t)i;
+		if (o->progress && n > 1)
+			fprintf(o->progress, "kmeans: k = %lu (%lu..%lu)\n",
+				(unsigned long)ko.k, (unsigned long)lo,
+				(unsigned long)top);
+		if (kmeans_fit(X, &ko, &cur, err) < 0 ||
+		    kmeans_quality(X, cur.assign, cur.k, o->metric, sample,
+				   o->seed, &q, err) < 0)
+			goto fail;
+		sw->k[i] = ko.k;
+		sw->objective[i] = cur.objective;
+		sw->silhouette[i] = q.silhouette;
+		sw->ch[i] = q.ch;
+		sw->db[i] = q.db;
+		if (q.sampled > sw->sampled)
+			sw->sampled = q.sampled;
+		sw->n = i + 1;
+		if (i == 0 || beats(select, figure(sw, i), figure(sw, sw->chosen))) {
+			clustering_release(best);
+			*best = cur;
+			sw->chosen = i;
+		} else {
+			clustering_release(&cur);
+		}
+		memset(&cur, 0, sizeof(cur));
+	}
+	return 0;
+fail:
+	clustering_release(&cur);
+	clustering_release(best);
+	ksweep_release(sw);
+	return -1;
+}
+
+/* ksweep.tsv: one row per k of ctx->ksweep.  0 or -1. */
+static int write_ksweep(struct ctx *ctx, struct pl_error *err)
+{
+	const struct ksweep *sw = &ctx->ksweep;
+	struct outfile of;
+	size_t i;
+
+	if (out_open(ctx, "ksweep.tsv", &of, err) ||
+	    out_printf(err, &of, "k\tobjective\tsilhouette\tcalinski_harabasz\t"
+		       "davies_bouldin\tselected\n"))
+		goto fail;
+	for (i = 0; i < sw->n; i++) {
+		const double v[4] = { sw->objective[i], sw->silhouette[i],
+				      sw->ch[i], sw->db[i] };
+		size_t f;
+
+		if (out_printf(err, &of, "%lu", (unsigned long)sw->k[i]))
+			goto fail;
+		for (f = 0; f < 4; f++) {
+			int rc = isfinite(v[f]) ? out_printf(err, &of, "\t%.9g", v[f])
+						: out_printf(err, &of, "\tNA");
+
+			if (rc)
+				goto fail;
+		}
+		if (out_printf(err, &of, "\t%d\n", i == sw->chosen))
+			goto fail;
+	}
+	return out_close(&of, err);
+fail:
+	out_close(&of, NULL);
+	return -1;
+}
+
+/* The stage: cluster ctx->tfidf into ctx->km with the [kmeans] keys,
+ * sweeping k when it is a range, and write ksweep.tsv. */
 static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 {
 	const struct cfg_value *v = ctx->cfg->v;
@@ -636,7 +1104,6 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 	size_t i;
 
 	memset(&o, 0, sizeof(o));
-	o.k = (uint32_t)v[CFG_kmeans_k].i;
 	o.init = (int)v[CFG_kmeans_init].i;
 	o.restarts = (int)v[CFG_kmeans_restarts].i;
 	o.max_iter = (int)v[CFG_kmeans_max_iter].i;
@@ -644,23 +1111,31 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 	o.seed = (unsigned long)v[CFG_kmeans_seed].i;
 	o.metric = (int)v[CFG_kmeans_metric].i;
 	o.progress = ctx->progress ? stderr : NULL;
-	if (kmeans_fit(&ctx->tfidf, &o, &ctx->km, err) < 0)
+	clustering_release(&ctx->km);
+	ksweep_release(&ctx->ksweep);
+	if (kmeans_sweep(&ctx->tfidf, &o, (uint32_t)v[CFG_kmeans_k].i,
+			 (uint32_t)v[CFG_kmeans_k].hi,
+			 (int)v[CFG_kmeans_select].i,
+			 (size_t)v[CFG_kmeans_silhouette_sample].i, &ctx->km,
+			 &ctx->ksweep, err) < 0)
 		return -1;
 	for (i = 0; i < ctx->tfidf.nrows; i++)
 		empty += ctx->km.assign[i] < 0;
 	ctx->rep.empty_units = empty;
-	return 0;
+	return write_ksweep(ctx, err);
 }
 
 static void kmeans_release(struct ctx *ctx)
 {
 	clustering_release(&ctx->km);
+	ksweep_release(&ctx->ksweep);
 }
 
 const struct stage stage_kmeans = {
 	.name = "kmeans",
 	.help = "cluster the statements' TF-IDF rows with k-means "
-		"(spherical for cosine, Lloyd's for euclidean)",
+		"(spherical for cosine, Lloyd's for euclidean), sweeping k "
+		"over a range; write ksweep.tsv",
 	.run = kmeans_run,
 	.release = kmeans_release,
 };

@@ -5,7 +5,10 @@
  * Lloyd's k-means on the raw rows (euclidean).  Rows stay sparse; only the
  * k centroids are dense.  The result is deterministic: the same matrix,
  * options and seed give the same clustering, bit for bit.  stage_kmeans
- * (stages.h) runs it on ctx->tfidf with the [kmeans] configuration.
+ * (stages.h) runs kmeans_sweep() on ctx->tfidf with the [kmeans]
+ * configuration (a single k is a sweep of one), keeps the chosen fit in
+ * ctx->km and the figures of every k in ctx->ksweep, and writes them to
+ * ksweep.tsv.
  */
 #ifndef PL_KMEANS_H
 #define PL_KMEANS_H
@@ -55,5 +58,73 @@ struct kmeans_opts {
  */
 int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	       struct clustering *out, struct pl_error *err);
+
+/* Values of [kmeans] select: the index of the choice in config.def. */
+enum { KMEANS_SELECT_SILHOUETTE = 0, KMEANS_SELECT_CH = 1,
+       KMEANS_SELECT_DB = 2 };
+
+/* How good a clustering is, by the three usual internal criteria.  Each
+ * is NAN where scikit-learn refuses to compute it: fewer than 2 clusters,
+ * or as many clusters as clustered rows. */
+struct kmeans_quality {
+	double silhouette;  /* cosine silhouette, -1..1, higher is better */
+	double ch;          /* Calinski-Harabasz, higher is better */
+	double db;          /* Davies-Bouldin, >= 0, lower is better */
+	size_t sampled;     /* rows the silhouette averages over */
+};
+
+/*
+ * The quality of the labels `assign` (per row of X: 0..k-1, or -1 for a
+ * row left out, as kmeans_fit leaves rows with no terms) for the given
+ * metric.  Rows labelled -1 take no part in any figure.
+ *
+ *  - silhouette: the cosine silhouette, whatever the metric (it ignores
+ *    row lengths, so it is the same on raw and on unit rows);
+ *    scikit-learn's silhouette_score(X, labels, metric="cosine").  With
+ *    more than `sample` labelled rows (sample > 0) it averages over
+ *    `sample` of them drawn with gsl_ran_choose from a GSL mt19937 seeded
+ *    with `seed` (the same rows for every k), each still measured against
+ *    all rows; sample = 0 uses every row;
+ *  - ch, db: calinski_harabasz_score and davies_bouldin_score on the rows
+ *    as k-means clusters them: unit-length rows for KMEANS_COSINE, the raw
+ *    rows for KMEANS_EUCLIDEAN.
+ *
+ * Costs O(nnz + sample * nnz-per-row * k + k^2 * ncols) time and
+ * O(k * ncols) memory: no pairwise matrix.  Always fills *q (NAN figures
+ * and sampled 0 on failure).  0, or -1 with err filled: PL_EX_SOFTWARE for
+ * a label out of range or an empty cluster, PL_EX_OSERR when out of
+ * memory.
+ */
+int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
+		   int metric, size_t sample, unsigned long seed,
+		   struct kmeans_quality *q, struct pl_error *err);
+
+/*
+ * Fit every k from lo to hi (o->k is ignored; every other option, the
+ * seed included, is used as it is for each k, so each fit is the one
+ * kmeans_fit gives for that k alone), compute each one's quality with
+ * kmeans_quality(X, ..., o->metric, sample, o->seed) and keep the one that
+ * `select` (KMEANS_SELECT_*) picks: highest silhouette, highest
+ * Calinski-Harabasz or lowest Davies-Bouldin; ties and undefined figures
+ * go to the smaller k, so when no k has the figure, lo is kept.  lo == hi
+ * is a sweep of one.
+ *
+ * When hi is above the number of rows with terms, the sweep stops there
+ * (sw->hi keeps the asked-for hi, sw->m the rows with terms); lo above it
+ * fails as kmeans_fit does.
+ *
+ * On success returns 0, *best holds the kept clustering
+ * (clustering_release) and *sw the figures of every k, in ascending k
+ * (ksweep_release); both are overwritten, not freed.  On failure returns
+ * -1 with err filled as kmeans_fit fills it, PL_EX_CONFIG for lo > hi or
+ * an unknown select, and *best and *sw zeroed.
+ */
+int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
+		 uint32_t lo, uint32_t hi, int select, size_t sample,
+		 struct clustering *best, struct ksweep *sw,
+		 struct pl_error *err);
+
+/* Free what sw holds and zero it; safe on a zeroed struct. */
+void ksweep_release(struct ksweep *sw);
 
 #endif

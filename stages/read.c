@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,8 @@ static int has_suffix(const char *s, const char *suf)
 	return ls > lf && strcmp(s + ls - lf, suf) == 0;
 }
 
-static int add_file(struct files *f, const char *path, size_t rootlen)
+static int add_file(struct files *f, const char *path, size_t rootlen,
+		    uint64_t size)
 {
 	char *copy;
 
@@ -67,7 +69,7 @@ static int add_file(struct files *f, const char *path, size_t rootlen)
 		return -1;
 	f->path[f->n] = copy;
 	f->rel[f->n] = copy + rootlen;
-	f->bytes[f->n] = 0;
+	f->bytes[f->n] = size; /* on disk, until read */
 	f->n++;
 	return 0;
 }
@@ -121,7 +123,7 @@ static int walk(struct files *f, struct strbuf *path, size_t rootlen,
 		} else if (S_ISREG(st.st_mode) &&
 			   (has_suffix(de->d_name, ".txt") ||
 			    has_suffix(de->d_name, ".txt.gz"))) {
-			if (add_file(f, path->buf, rootlen)) {
+			if (add_file(f, path->buf, rootlen, (uint64_t)st.st_size)) {
 				rc = pl_oom(err);
 				break;
 			}
@@ -480,7 +482,11 @@ static int read_init(struct ctx *ctx, struct pl_error *err)
 	return 0;
 }
 
-static int read_run(struct ctx *ctx, struct pl_error *err)
+/* Read files [a, b) of `files` into ctx: cut them into statements and run
+ * the later stages' unit hooks on each.  ctx is the main context or, with
+ * several threads, a shard with its own tables. */
+static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
+		      struct pl_error *err)
 {
 	struct reader *r = reader_of(ctx);
 	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
@@ -488,29 +494,179 @@ static int read_run(struct ctx *ctx, struct pl_error *err)
 	double t0 = pl_now();
 	int rc = 0;
 
-	if (list_files(ctx, err))
-		return -1;
-	for (size_t i = 0; i < ctx->files.n && rc == 0; i++) {
-		rc = slurp(ctx->files.path[i], limit, &r->file, err);
+	for (size_t i = a; i < b && rc == 0; i++) {
+		rc = slurp(files->path[i], limit, &r->file, err);
 		if (rc)
 			break;
-		ctx->files.bytes[i] = r->file.len;
+		files->bytes[i] = r->file.len;
 		ctx->rep.bytes += r->file.len;
 		u.file = (uint32_t)i;
 		rc = split_units(ctx, on_unit, &u, err);
-		if (ctx->progress && (i + 1 == ctx->files.n || (i & 63) == 0)) {
+		if (ctx->progress && (i + 1 == b || (i & 63) == 0)) {
 			double dt = pl_now() - t0;
 
 			fprintf(stderr, "\rread: %zu/%zu files, %.1f MB, %.1f MB/s   ",
-				i + 1, ctx->files.n, (double)ctx->rep.bytes / 1e6,
+				i + 1, b, (double)ctx->rep.bytes / 1e6,
 				dt > 0 ? (double)ctx->rep.bytes / 1e6 / dt : 0.0);
-			if (i + 1 == ctx->files.n)
+			if (i + 1 == b)
 				fputc('\n', stderr);
 		}
 	}
 	tokens_release(&u.tok);
 	strbuf_release(&r->file);
 	return rc;
+}
+
+/*
+ * Threads.  The files are cut into one contiguous run per thread, balanced
+ * by size; each thread analyses its run in a shard: a ctx of its own, set
+ * up by the same stage inits as the main one, so the ids of everything the
+ * config defines agree.  The shards are then merged into the main ctx in
+ * file order (stems, surfaces, terms, rows, statements), which hands out
+ * every id exactly as one pass over all the files would: the outputs are
+ * byte-identical whatever the thread count (tests/cli.sh checks 1, 2, 3).
+ */
+struct shard {
+	struct ctx ctx;
+	struct files *files;
+	size_t a, b;
+	struct pl_error err;
+	int rc;
+	pthread_t tid;
+	int started;
+};
+
+static void *shard_main(void *arg)
+{
+	struct shard *sh = arg;
+
+	sh->rc = read_range(&sh->ctx, sh->files, sh->a, sh->b, &sh->err);
+	return NULL;
+}
+
+static int merge_shard(struct ctx *ctx, struct shard *sh, struct pl_error *err)
+{
+	struct ctx *src = &sh->ctx;
+	struct units *ud = &ctx->units, *us = &src->units;
+	uint32_t *map_stem, *map_surf;
+	int rc = -1;
+
+	map_stem = pl_malloc((src->stems.tab.n + 1) * sizeof(*map_stem));
+	map_surf = pl_malloc((src->surf.tab.n + 1) * sizeof(*map_surf));
+	if (!map_stem || !map_surf ||
+	    stems_merge(&ctx->stems, &src->stems, map_stem) ||
+	    surfaces_merge(&ctx->surf, &src->surf, map_stem, map_surf)) {
+		rc = pl_oom(err);
+		goto out;
+	}
+	if (vocabulary_merge(ctx, src, map_surf, err))
+		goto out;
+	for (size_t i = 0; i < us->n; i++) {
+		if (add_unit(ctx, us->file[i], us->para[i], us->line[i])) {
+			rc = pl_oom(err);
+			goto out;
+		}
+		ud->ntok[ud->n - 1] = us->ntok[i];
+	}
+	ctx->rep.bytes += src->rep.bytes;
+	ctx->rep.tokens += src->rep.tokens;
+	ctx->rep.invalid_bytes += src->rep.invalid_bytes;
+	ctx->rep.long_tokens += src->rep.long_tokens;
+	ctx->rep.boilerplate_lines += src->rep.boilerplate_lines;
+	for (size_t i = 0; i < sizeof(ctx->rep.seconds) / sizeof(ctx->rep.seconds[0]); i++)
+		if (i != 0)
+			ctx->rep.seconds[i] += src->rep.seconds[i];
+	rc = 0;
+out:
+	pl_free(map_stem);
+	pl_free(map_surf);
+	return rc;
+}
+
+static long thread_count(const struct ctx *ctx)
+{
+	long n = ctx->cfg->v[CFG_run_threads].i;
+
+	if (n == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+	}
+	if ((size_t)n > ctx->files.n)
+		n = (long)ctx->files.n;
+	return n < 1 ? 1 : n;
+}
+
+static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
+{
+	struct shard *sh = pl_calloc((size_t)n, sizeof(*sh));
+	uint64_t total = 0, acc = 0;
+	size_t next = 0;
+	int rc = 0;
+
+	if (!sh)
+		return pl_oom(err);
+	for (size_t i = 0; i < ctx->files.n; i++)
+		total += ctx->files.bytes[i] + 1;
+	for (long t = 0; t < n; t++) {
+		/* Files up to the t+1-th equal share of the bytes. */
+		uint64_t goal = total / (uint64_t)n * (uint64_t)(t + 1);
+
+		sh[t].a = next;
+		while (next < ctx->files.n &&
+		       (t == n - 1 || acc + ctx->files.bytes[next] + 1 <= goal ||
+			next == sh[t].a)) {
+			acc += ctx->files.bytes[next] + 1;
+			next++;
+		}
+		sh[t].b = next;
+		sh[t].files = &ctx->files;
+	}
+	for (long t = 0; t < n && rc == 0; t++) {
+		ctx_init(&sh[t].ctx, ctx->cfg);
+		if (ctx_prepare(&sh[t].ctx, err)) {
+			rc = -1;
+			break;
+		}
+		sh[t].ctx.stage = ctx->stage;
+		if (pthread_create(&sh[t].tid, NULL, shard_main, &sh[t]) != 0) {
+			rc = pl_fail(err, PL_EX_OSERR, "cannot start a thread");
+			break;
+		}
+		sh[t].started = 1;
+	}
+	for (long t = 0; t < n; t++)
+		if (sh[t].started)
+			pthread_join(sh[t].tid, NULL);
+	/* The first failing shard in file order reports. */
+	for (long t = 0; t < n && rc == 0; t++)
+		if (sh[t].started && sh[t].rc) {
+			*err = sh[t].err;
+			rc = -1;
+		}
+	for (long t = 0; t < n; t++) {
+		if (rc == 0 && merge_shard(ctx, &sh[t], err))
+			rc = -1;
+		ctx_release(&sh[t].ctx);
+	}
+	pl_free(sh);
+	if (rc == 0 && ctx->progress)
+		fprintf(stderr, "read: %zu files, %.1f MB, %ld threads\n", ctx->files.n,
+			(double)ctx->rep.bytes / 1e6, n);
+	return rc;
+}
+
+static int read_run(struct ctx *ctx, struct pl_error *err)
+{
+	long n;
+
+	if (list_files(ctx, err))
+		return -1;
+	n = thread_count(ctx);
+	ctx->rep.threads = n;
+	if (n == 1)
+		return read_range(ctx, &ctx->files, 0, ctx->files.n, err);
+	return read_threads(ctx, n, err);
 }
 
 /* Snippet lookup: keep the text of the statement whose paragraph matches. */

@@ -132,6 +132,24 @@ struct clustering {
 	int converged;
 };
 
+/* The k sweep of the kmeans stage (stages/kmeans.c, kmeans_sweep): one
+ * entry per k fitted, ascending.  Figures a k does not define (k = 1, or k
+ * = the statements with terms) are NAN, written NA or null.  With a single
+ * configured k, n is 1.  n is 0 when the stage has not run. */
+struct ksweep {
+	size_t n;
+	uint32_t *k;
+	double *objective;  /* as struct clustering's */
+	double *silhouette; /* cosine silhouette */
+	double *ch;         /* Calinski-Harabasz */
+	double *db;         /* Davies-Bouldin */
+	size_t chosen;      /* index of the k kept in ctx->km */
+	int select;         /* [kmeans] select: 0 silhouette, 1 CH, 2 DB */
+	uint32_t lo, hi;    /* the range asked for */
+	size_t m;           /* statements with terms; the sweep stops there */
+	size_t sampled;     /* statements the silhouette averages over */
+};
+
 /* Frames: named lexicons, matched as terms. */
 struct frames {
 	size_t n;
@@ -146,8 +164,11 @@ struct frames {
 struct report {
 	uint64_t bytes, tokens, invalid_bytes, long_tokens, boilerplate_lines;
 	uint64_t empty_units;  /* units with no kept term, left unclustered */
+	double proj_var[2];    /* variance share of the 2 projection axes */
 	double seconds[32];
-	double total_seconds;
+	double total_seconds;  /* while running: the start time */
+	double wall_to_tfidf;  /* wall seconds from start to TF-IDF done */
+	long threads;          /* read threads used */
 };
 
 /* Private state of the stages that keep some between hooks; each is
@@ -170,6 +191,7 @@ struct ctx {
 	struct csr counts;  /* units x terms, every term */
 	struct csr tfidf;   /* units x terms, kept terms only */
 	struct clustering km;
+	struct ksweep ksweep; /* the figures behind km's k (kmeans stage) */
 	struct frames frames;
 	struct report rep;
 	struct reader *reader;
@@ -196,7 +218,7 @@ struct stage {
 
 extern const struct stage stage_read, stage_tokenize, stage_stem,
 	stage_phrases, stage_vocabulary, stage_tfidf, stage_kmeans,
-	stage_frames, stage_summary, stage_write;
+	stage_project, stage_frames, stage_summary, stage_write;
 
 /* The chain, NULL-terminated, in run order (pipeline/stages.c). */
 extern const struct stage *const stages[];
@@ -209,9 +231,20 @@ int stages_unit(struct ctx *ctx, struct unit *u, struct pl_error *err);
 int stages_analyze(struct ctx *ctx, struct unit *u, struct pl_error *err);
 
 void ctx_init(struct ctx *ctx, const struct config *cfg);
+/* Initialise every stage (validates the whole config, reads list files)
+ * without reading the corpus; `pipeline check` stops here, and each read
+ * thread's shard starts here.  0 or -1. */
+int ctx_prepare(struct ctx *ctx, struct pl_error *err);
 /* Runs every stage in order; 0 or -1. */
 int ctx_run(struct ctx *ctx, struct pl_error *err);
 void ctx_release(struct ctx *ctx);
+
+/* The weighting a run uses: [tfidf] tf, idf and norm, or what `preset`
+ * stands for; indices into the choices of those keys (stages/tfidf.c). */
+struct tfidf_weighting {
+	int tf, idf, norm;
+};
+struct tfidf_weighting tfidf_weighting_of(const struct config *cfg);
 
 /* Phrases (stages/phrases.c): add a form (a sequence of stem ids) of the
  * phrase term `name`; tokenize and stem config text with stop words kept.
@@ -229,6 +262,15 @@ int surfaces_intern(struct surfaces *s, const char *str, size_t len,
 		    uint32_t *id, int *added);
 int stems_intern(struct stems *s, const char *str, size_t len, int kind,
 		 uint32_t *id);
+/* Merging a shard (a ctx that analysed a contiguous run of files in a
+ * thread) into the main ctx, in file order, so that every id comes out as
+ * one pass over all the files would give it.  Each fills map[src id] =
+ * dst id; all 0 or -1 (out of memory). */
+int stems_merge(struct stems *dst, const struct stems *src, uint32_t *map);
+int surfaces_merge(struct surfaces *dst, const struct surfaces *src,
+		   const uint32_t *map_stem, uint32_t *map);
+int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
+		     struct pl_error *err);
 void surfaces_release(struct surfaces *s);
 void stems_release(struct stems *s);
 void vocab_release(struct vocab *v);

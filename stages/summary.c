@@ -6,7 +6,8 @@
  *
  *   clusters.tsv   one row per cluster: size, top terms, top frames
  *   frames.tsv     one row per (frame, cluster), long format for R
- *   summary.md     the report for people: the corpus, each cluster's terms,
+ *   summary.md     the report for people: the corpus, how k was chosen
+ *                  (ctx->ksweep, from the kmeans stage), each cluster's terms,
  *                  frames and most representative statements, the frames by
  *                  cluster, their co-occurrence and a few plain sentences
  *   summary.json   the same content for programs
@@ -756,6 +757,124 @@ static int json_cluster(struct summary *s, uint32_t c, struct strbuf *sb)
 	return rc;
 }
 
+/* ---- choosing k (the kmeans stage's sweep, ctx->ksweep) ---- */
+
+static const char *const select_what[] = {
+	"highest silhouette", "highest Calinski-Harabasz index",
+	"lowest Davies-Bouldin index",
+};
+static const char *const select_name[] = {
+	"silhouette", "calinski_harabasz", "davies_bouldin",
+};
+
+static int md_figure(struct strbuf *sb, double v)
+{
+	return isfinite(v) ? strbuf_addf(sb, " %.3g |", v) : strbuf_addstr(sb, " NA |");
+}
+
+/* "## Choosing k": the rule, why the kept k won, and the figures per k. */
+static int md_ksweep(struct summary *s, struct strbuf *sb)
+{
+	const struct ksweep *sw = &s->ctx->ksweep;
+	const char *what, *name;
+	uint32_t first, last, kept;
+	double v;
+	int rc, any_na = 0, sel;
+
+	if (!sw->n)
+		return 0;
+	sel = sw->select >= 0 && sw->select <= 2 ? sw->select : 0;
+	what = select_what[sel];
+	name = select_name[sel];
+	first = sw->k[0];
+	last = sw->k[sw->n - 1];
+	kept = sw->k[sw->chosen];
+	v = sel == 1 ? sw->ch[sw->chosen] :
+	    sel == 2 ? sw->db[sw->chosen] : sw->silhouette[sw->chosen];
+	rc = strbuf_addstr(sb, "\n## Choosing k\n\n");
+	if (!rc && sw->lo == sw->hi)
+		rc = strbuf_addf(sb, "k = %" PRIu32 " is set in the configuration, so "
+				 "nothing was compared; with a range such as `k = "
+				 "2..8` every k in it is fitted and the one with "
+				 "the %s kept (`[kmeans] select = %s`).", kept,
+				 what, name);
+	else if (!rc && isfinite(v))
+		rc = strbuf_addf(sb, "**k = %" PRIu32 ":** %s %.3g of k = %" PRIu32
+				 "..%" PRIu32 ".", kept, what, v, first, last);
+	else if (!rc)
+		rc = strbuf_addf(sb, "**k = %" PRIu32 ":** no k of %" PRIu32 "..%"
+				 PRIu32 " has a defined %s, so the smallest was "
+				 "kept.", kept, first, last, name);
+	if (!rc && sw->lo != sw->hi)
+		rc = strbuf_addf(sb, " Every k from %" PRIu32 " to %" PRIu32 " was "
+				 "fitted with the same options and seed; the rule "
+				 "(`[kmeans] select = %s`) keeps the k with the %s, "
+				 "ties going to the smaller k, and the rest of this "
+				 "summary describes that k.", first, last, name,
+				 what);
+	if (!rc && sw->hi > last)
+		rc = strbuf_addf(sb, " k = %" PRIu32 "..%" PRIu32 " was asked for, "
+				 "but only %zu %s terms, so the sweep stopped at "
+				 "k = %" PRIu32 ".", sw->lo, sw->hi, sw->m,
+				 plural(sw->m, "statement has", "statements have"),
+				 last);
+	else if (!rc && sw->n > 1 && isfinite(v) && sw->chosen == sw->n - 1)
+		rc = strbuf_addf(sb, " The best figure is at the top of the range: a "
+				 "k above %" PRIu32 " may do better still.", last);
+	if (!rc && sw->n > 1 && isfinite(v) && sw->chosen == 0 && first > 2)
+		rc = strbuf_addf(sb, " The best figure is at the bottom of the range: "
+				 "a k below %" PRIu32 " may do better still.", first);
+	rc = rc || strbuf_addstr(sb, " The silhouette (-1 to 1, higher is better) "
+				 "sets each statement's mean cosine distance to "
+				 "its own cluster against that to the nearest "
+				 "other; Calinski-Harabasz (higher is better) and "
+				 "Davies-Bouldin (lower is better) weigh the spread "
+				 "between clusters against the spread within "
+				 "them.");
+	if (!rc && sw->sampled && sw->sampled < sw->m)
+		rc = strbuf_addf(sb, " The silhouette averages over a seeded sample "
+				 "of %zu of the %zu statements with terms.",
+				 sw->sampled, sw->m);
+	rc = rc || strbuf_addstr(sb, "\n\n| k | objective | silhouette | "
+				 "Calinski-Harabasz | Davies-Bouldin | kept |\n"
+				 "| ---: | ---: | ---: | ---: | ---: | --- |\n");
+	for (size_t i = 0; !rc && i < sw->n; i++) {
+		any_na |= !isfinite(sw->silhouette[i]) || !isfinite(sw->ch[i]) ||
+			  !isfinite(sw->db[i]);
+		rc = strbuf_addf(sb, "| %" PRIu32 " |", sw->k[i]) ||
+		     md_figure(sb, sw->objective[i]) ||
+		     md_figure(sb, sw->silhouette[i]) || md_figure(sb, sw->ch[i]) ||
+		     md_figure(sb, sw->db[i]) ||
+		     strbuf_addstr(sb, i == sw->chosen ? " yes |\n" : " |\n");
+	}
+	if (!rc && any_na)
+		rc = strbuf_addstr(sb, "\nNA: not defined for that k (it needs at "
+				   "least 2 clusters and fewer clusters than "
+				   "statements with terms).\n");
+	return rc;
+}
+
+/* "ksweep": one object per k fitted, ascending; [] when none. */
+static int json_ksweep(struct summary *s, struct strbuf *sb)
+{
+	const struct ksweep *sw = &s->ctx->ksweep;
+	int rc = strbuf_addstr(sb, "\"ksweep\":[");
+
+	for (size_t i = 0; !rc && i < sw->n; i++)
+		rc = strbuf_addf(sb, "%s{\"k\":%" PRIu32 ",\"objective\":",
+				 i ? ",\n" : "\n", sw->k[i]) ||
+		     json_exact(sb, sw->objective[i]) ||
+		     strbuf_addstr(sb, ",\"silhouette\":") ||
+		     json_exact(sb, sw->silhouette[i]) ||
+		     strbuf_addstr(sb, ",\"calinski_harabasz\":") ||
+		     json_exact(sb, sw->ch[i]) ||
+		     strbuf_addstr(sb, ",\"davies_bouldin\":") ||
+		     json_exact(sb, sw->db[i]) ||
+		     strbuf_addf(sb, ",\"selected\":%s}",
+				 i == sw->chosen ? "true" : "false");
+	return rc || strbuf_addstr(sb, "],\n");
+}
+
 /* ---- the heads and tails of summary.md and summary.json ---- */
 
 static int md_head(struct summary *s, struct strbuf *sb)
@@ -787,7 +906,7 @@ static int md_head(struct summary *s, struct strbuf *sb)
 				 unclustered, plural(unclustered, "statement had",
 						     "statements had"),
 				 plural(unclustered, "was", "were"));
-	return rc || strbuf_addch(sb, '\n');
+	return rc || strbuf_addch(sb, '\n') || md_ksweep(s, sb);
 }
 
 static int md_cell_share(struct strbuf *sb, uint64_t hits, uint64_t total,
@@ -908,10 +1027,11 @@ static int json_head(struct summary *s, struct strbuf *sb)
 			 ctx->vocab.tab.n, ctx->vocab.nkept, s->k, metric) ||
 	     json_exact(sb, s->k ? ctx->km.objective : 0) ||
 	     strbuf_addf(sb, ",\"iterations\":%d,\"restart\":%d,\"converged\":%s,"
-			 "\"clustered\":%zu,\"unclustered\":%zu},\n\"clusters\":[",
+			 "\"clustered\":%zu,\"unclustered\":%zu},\n",
 			 s->k ? ctx->km.iterations : 0, s->k ? ctx->km.restart : 0,
 			 s->k && ctx->km.converged ? "true" : "false",
-			 s->nclustered, s->nu - s->nclustered);
+			 s->nclustered, s->nu - s->nclustered) ||
+	     json_ksweep(s, sb) || strbuf_addstr(sb, "\"clusters\":[");
 	return rc;
 }
 

@@ -22,6 +22,9 @@
  *  - Invalid UTF-8 (overlong forms, surrogates, truncated sequences) counts
  *    as one replaced byte each in the run report and separates tokens.
  *
+ * With pattern = sklearn none of the above applies: tokenize_sklearn()
+ * reproduces scikit-learn's default analyzer instead (see there).
+ *
  * Stop words are marked on the surface (SURF_STOP) rather than dropped
  * here, so that phrases such as "five eyes" can still match across them;
  * the phrases stage drops the ones left over.  The built-in English list is
@@ -87,6 +90,7 @@ struct tokenizer {
 	struct strtab stop;
 	long min_len, max_len;
 	int keep_numbers, hyphens, strip_possessive, cjk_bigram;
+	int sklearn;                /* pattern = sklearn: tokenize_sklearn() */
 	struct strbuf tok;          /* the token being built, raw bytes */
 	int32_t *cps;               /* normalisation buffer */
 	size_t cpscap;
@@ -302,6 +306,191 @@ static int cjk_end(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 	return 0;
 }
 
+/*
+ * pattern = sklearn: scikit-learn's default analyzer, exactly.  Python's
+ * str.lower() of the whole statement, then every maximal run of two or
+ * more word characters, which is what (?u)\b\w\w+\b finds.  Nothing else:
+ * no NFKC, no apostrophe, hyphen, number, length or CJK rule.
+ * tests/client_sklearn.sh checks it against TfidfVectorizer on every
+ * Unicode character and on real mail.
+ *
+ *  - Python's \w is str.isalnum() or '_': the categories L* and N* (every
+ *    Nd, Nl and No character has a numeric value).  Combining marks are
+ *    not \w, so "cafe\u0301" is the token "cafe".
+ *  - str.lower() is the simple lowercase mapping (utf8proc_tolower) with
+ *    two exceptions from SpecialCasing.txt: U+0130 İ becomes "i\u0307"
+ *    (the dot is a mark and ends the token), and capital sigma becomes
+ *    final ς when a Cased letter precedes it and none follows, skipping
+ *    Case_Ignorable characters either way (CPython's handle_capital_sigma,
+ *    which looks at the original text), σ otherwise.
+ *  - Invalid UTF-8: Python decodes with errors="replace", so each bad
+ *    sequence is U+FFFD, neither \w nor cased; here each bad byte ends a
+ *    token and counts in invalid_bytes, which splits tokens identically.
+ *
+ * Code points assigned after the Unicode version of the Python that runs
+ * scikit-learn can differ (utf8proc may already know them).
+ */
+
+/* Python's \w for a code point c >= 0: 0 no, 1 a letter or '_', 2 a
+ * number (N*). */
+static int py_word(int32_t c)
+{
+	if (c < 0x80)
+		return c == '_' ? 1 : ascii_word[c];
+	switch (utf8proc_category(c)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+		return 1;
+	case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL:
+	case UTF8PROC_CATEGORY_NO:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* What the final-sigma rule sees in a code point (-1: an invalid byte,
+ * U+FFFD to Python).  Case_Ignorable is Mn, Me, Cf, Lm, Sk and the
+ * Word_Break classes MidLetter, MidNumLet and Single_Quote; Cased is Lu,
+ * Ll, Lt and the Other_Lowercase and Other_Uppercase letters, which
+ * utf8proc_islower and utf8proc_isupper report.  A character that is both
+ * (U+0345, modifier letters) is skipped, as in CPython.  Compared with
+ * Python 3.11 over every code point it assigns: no difference. */
+enum { SIGMA_OTHER, SIGMA_CASED, SIGMA_IGNORABLE };
+
+static int sigma_class(int32_t c)
+{
+	if (c < 0x80) {
+		if (c == '\'' || c == '.' || c == ':' || c == '^' || c == '`')
+			return SIGMA_IGNORABLE;
+		return c >= 0 && ascii_word[c] == 1 ? SIGMA_CASED : SIGMA_OTHER;
+	}
+	switch (c) {
+	case 0x00b7: case 0x0387: case 0x055f: case 0x05f4: case 0x2018:
+	case 0x2019: case 0x2024: case 0x2027: case 0xfe13: case 0xfe52:
+	case 0xfe55: case 0xff07: case 0xff0e: case 0xff1a:
+		return SIGMA_IGNORABLE;
+	default:
+		break;
+	}
+	switch (utf8proc_category(c)) {
+	case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_ME:
+	case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_SK:
+		return SIGMA_IGNORABLE;
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT:
+		return SIGMA_CASED;
+	default:
+		return utf8proc_islower(c) || utf8proc_isupper(c) ? SIGMA_CASED :
+		       SIGMA_OTHER;
+	}
+}
+
+/* Does a Cased character follow p, past Case_Ignorable ones? */
+static int cased_follows(const unsigned char *p, size_t left)
+{
+	size_t i = 0, n;
+
+	while (i < left) {
+		int k = sigma_class(decode(p + i, left - i, &n));
+
+		if (k != SIGMA_IGNORABLE)
+			return k == SIGMA_CASED;
+		i += n;
+	}
+	return 0;
+}
+
+/* Intern the token in t->tok (nchars code points) and add it to the unit:
+ * (?u)\b\w\w+\b wants two or more. */
+static int emit_sklearn(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+			size_t nchars, int digits, struct pl_error *err)
+{
+	uint32_t id;
+	int added;
+
+	if (nchars < 2)
+		return 0;
+	if (surfaces_intern(&ctx->surf, t->tok.buf, t->tok.len, &id, &added))
+		return pl_oom(err);
+	if (added) {
+		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
+			ctx->surf.flags[id] |= SURF_STOP;
+		if (digits)
+			ctx->surf.flags[id] |= SURF_NUMBER;
+	}
+	if (tokens_push(&u->tok, id, ID_NONE))
+		return pl_oom(err);
+	return 0;
+}
+
+static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
+			    struct unit *u, struct pl_error *err)
+{
+	const unsigned char *p = (const unsigned char *)u->text;
+	size_t len = u->len, i = 0, n;
+	size_t nchars = 0;     /* code points in the current token */
+	int digits = 1;        /* the token is all numbers so far */
+	int after_cased = 0;   /* the last character not Case_Ignorable was Cased */
+
+	u->tok.n = 0;
+	strbuf_reset(&t->tok);
+	while (i < len) {
+		int32_t c = decode(p + i, len - i, &n), low[2];
+		int nlow = 1, k;
+
+		if (c < 0) {
+			ctx->rep.invalid_bytes += u->counted;
+			low[0] = -1;
+		} else if (c < 0x80) {
+			low[0] = c >= 'A' && c <= 'Z' ? c + 32 : c;
+		} else if (c == 0x130) {
+			low[0] = 'i';
+			low[1] = 0x307;
+			nlow = 2;
+		} else if (c == 0x3a3) {
+			low[0] = after_cased && !cased_follows(p + i + n, len - i - n) ?
+				 0x3c2 : 0x3c3;
+		} else {
+			low[0] = utf8proc_tolower(c);
+		}
+		k = sigma_class(c);
+		if (k != SIGMA_IGNORABLE)
+			after_cased = k == SIGMA_CASED;
+		for (int j = 0; j < nlow; j++) {
+			int w = low[j] < 0 ? 0 : py_word(low[j]);
+
+			if (w) {
+				utf8proc_uint8_t enc[4];
+				utf8proc_ssize_t l = 1;
+
+				if (low[j] < 0x80)
+					enc[0] = (utf8proc_uint8_t)low[j];
+				else
+					l = utf8proc_encode_char(low[j], enc);
+				if (strbuf_add(&t->tok, enc, (size_t)l))
+					return pl_oom(err);
+				nchars++;
+				digits &= w == 2;
+				continue;
+			}
+			if (nchars && emit_sklearn(ctx, t, u, nchars, digits, err))
+				return -1;
+			strbuf_reset(&t->tok);
+			nchars = 0;
+			digits = 1;
+		}
+		i += n;
+	}
+	if (nchars && emit_sklearn(ctx, t, u, nchars, digits, err))
+		return -1;
+	if (u->counted)
+		ctx->rep.tokens += u->tok.n;
+	return 0;
+}
+
 static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 {
 	struct tokenizer *t = ctx->tokenizer;
@@ -310,6 +499,8 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 	size_t nchars = 0;     /* characters in the current token, 0 = none */
 	int ascii = 1, digits = 1;
 
+	if (t->sklearn)
+		return tokenize_sklearn(ctx, t, u, err);
 	u->tok.n = 0;
 	t->cjklen = 0;
 	strbuf_reset(&t->tok);
@@ -449,14 +640,16 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 			line[--n] = '\0';
 		if (n == 0 || line[0] == '#')
 			continue;
-		/* Normalise each word the way text is normalised. */
+		/* Normalise each word the way text is normalised; with
+		 * pattern = sklearn, as scikit-learn does, compare tokens with
+		 * the words as given. */
 		strbuf_reset(&t->tok);
 		if (strbuf_add(&t->tok, line, (size_t)n)) {
 			rc = pl_oom(err);
 			break;
 		}
-		if (normalise(t, 0) < 0 || strtab_intern(&t->stop, t->tok.buf,
-							 t->tok.len, &id) < 0) {
+		if ((!t->sklearn && normalise(t, 0) < 0) ||
+		    strtab_intern(&t->stop, t->tok.buf, t->tok.len, &id) < 0) {
 			rc = pl_oom(err);
 			break;
 		}
@@ -495,6 +688,7 @@ static int tokenize_init(struct ctx *ctx, struct pl_error *err)
 	t->hyphens = (int)cfg->v[CFG_tokenize_hyphens].i;
 	t->strip_possessive = cfg->v[CFG_tokenize_possessive].i == 0;
 	t->cjk_bigram = cfg->v[CFG_tokenize_cjk].i == 0;
+	t->sklearn = cfg->v[CFG_tokenize_pattern].i == 1;
 	return load_stopwords(t, cfg, err);
 }
 

@@ -38,7 +38,7 @@ struct counter {
 	struct pairmap pairs;
 };
 
-static int pair_add(struct pairmap *m, uint32_t term, uint32_t surf)
+static int pair_add(struct pairmap *m, uint32_t term, uint32_t surf, uint64_t n)
 {
 	uint64_t key = ((uint64_t)term << 32 | surf) + 1;
 	size_t i;
@@ -75,7 +75,7 @@ static int pair_add(struct pairmap *m, uint32_t term, uint32_t surf)
 		m->key[i] = key;
 		m->n++;
 	}
-	m->count[i]++;
+	m->count[i] += n;
 	return 0;
 }
 
@@ -199,7 +199,7 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 		if (surf == ID_NONE)
 			continue;
 		if (ctx->stems.kind[s] == TERM_PHRASE) {
-			if (pair_add(&k->pairs, t, surf))
+			if (pair_add(&k->pairs, t, surf, 1))
 				return pl_oom(err);
 		} else {
 			ctx->surf.count[surf]++;
@@ -233,6 +233,88 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 	m->rowptr[0] = 0;
 	m->rowptr[++m->nrows] = m->nnz;
 	return 0;
+}
+
+int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
+		     struct pl_error *err)
+{
+	struct counter *kd = dst->counter, *ks = src->counter;
+	struct vocab *vs = &src->vocab;
+	struct csr *md = &dst->counts;
+	const struct csr *ms = &src->counts;
+	uint32_t *map_term = NULL;
+	int rc = -1;
+
+	map_term = pl_malloc((vs->tab.n ? vs->tab.n : 1) * sizeof(*map_term));
+	if (!map_term)
+		goto oom;
+	/* The source's terms in its id order are in its first-occurrence
+	 * order; interning them after everything dst has seen gives the ids a
+	 * single pass over dst's and then src's statements would give. */
+	for (size_t t = 0; t < vs->tab.n; t++) {
+		uint32_t st = strtab_find(&dst->stems.tab, strtab_str(&vs->tab, (uint32_t)t),
+					  strtab_len(&vs->tab, (uint32_t)t));
+
+		if (st == STRTAB_NONE || term_of(dst, kd, st, &map_term[t]))
+			goto oom;
+		dst->vocab.df[map_term[t]] += vs->df[t];
+		dst->vocab.cf[map_term[t]] += vs->cf[t];
+	}
+	if (pl_grow(&md->rowptr, &kd->rowcap, md->nrows + ms->nrows + 2,
+		    sizeof(*md->rowptr)))
+		goto oom;
+	if (md->nnz + ms->nnz > md->cap) {
+		size_t c1 = md->cap, c2 = md->cap;
+
+		if (pl_grow(&md->col, &c1, md->nnz + ms->nnz, sizeof(*md->col)) ||
+		    pl_grow(&md->cnt, &c2, md->nnz + ms->nnz, sizeof(*md->cnt)))
+			goto oom;
+		md->cap = c1 < c2 ? c1 : c2;
+	}
+	md->rowptr[0] = 0;
+	for (size_t r = 0; r < ms->nrows; r++) {
+		uint64_t start = md->nnz;
+		size_t n = ms->rowptr[r + 1] - ms->rowptr[r];
+
+		/* Sort (new id, count) pairs by new id: the ids changed, their
+		 * order may have too.  Pack both into the touched list. */
+		if (pl_grow(&kd->touched, &kd->touchedcap, n, sizeof(*kd->touched)))
+			goto oom;
+		for (size_t j = 0; j < n; j++) {
+			uint64_t e = ms->rowptr[r] + j;
+
+			kd->touched[j] = map_term[ms->col[e]];
+			kd->acc[kd->touched[j]] = ms->cnt[e];
+		}
+		if (sort_u32(kd->touched, n, &kd->sortbuf, &kd->sortcap))
+			goto oom;
+		for (size_t j = 0; j < n; j++) {
+			uint32_t t = kd->touched[j];
+
+			md->col[start + j] = t;
+			md->cnt[start + j] = kd->acc[t];
+			kd->acc[t] = 0;
+		}
+		md->nnz = start + n;
+		md->rowptr[++md->nrows] = md->nnz;
+	}
+	for (size_t i = 0; i < ks->pairs.nslot; i++) {
+		uint64_t key = ks->pairs.key[i];
+
+		if (!key)
+			continue;
+		key--;
+		if (pair_add(&kd->pairs, map_term[key >> 32], map_surf[(uint32_t)key],
+			     ks->pairs.count[i]))
+			goto oom;
+	}
+	rc = 0;
+	goto out;
+oom:
+	rc = pl_oom(err);
+out:
+	pl_free(map_term);
+	return rc;
 }
 
 /* Most frequent surface per term; ties go to the smaller string so the

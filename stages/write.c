@@ -30,6 +30,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* Lines are collected here and written a block at a time. */
@@ -201,74 +202,96 @@ static int check_matrix(const struct ctx *ctx, const char *name,
 	return 0;
 }
 
-/* Write m as a Matrix Market coordinate file: counts (`cnt`) when
- * `integer`, else weights (`val`).  `comment` holds the "%" lines. */
-static int write_mtx(struct ctx *ctx, const char *name, const struct csr *m,
-		     int integer, const char *comment, struct pl_error *err)
-{
+/* One Matrix Market file being written: counts (`cnt`) when `integer`,
+ * else weights (`val`).  The body is written by mtx_body, which touches
+ * nothing but this struct, so the two matrices can be written at once. */
+struct mtx_job {
+	const char *name;
+	const struct csr *m;
+	int integer;
 	struct outfile of;
-	char *blk = NULL, *p;
-	uint64_t nnz;
+	struct pl_error err;
+	int rc;
+};
 
-	memset(&of, 0, sizeof(of));
-	if (check_matrix(ctx, name, m, err))
+/* Check the matrix, open the file, write the header (main thread). */
+static int mtx_open(struct ctx *ctx, struct mtx_job *j, const char *comment,
+		    struct pl_error *err)
+{
+	const struct csr *m = j->m;
+	uint64_t nnz = m->nrows ? m->rowptr[m->nrows] : 0;
+
+	memset(&j->of, 0, sizeof(j->of));
+	if (check_matrix(ctx, j->name, m, err))
 		return -1;
-	nnz = m->nrows ? m->rowptr[m->nrows] : 0;
-	blk = pl_malloc(BLOCK_BYTES);
+	return out_open(ctx, j->name, &j->of, err) ||
+	       out_printf(err, &j->of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
+			  "%zu %zu %" PRIu64 "\n", j->integer ? "integer" : "real",
+			  comment, m->nrows, m->ncols, nnz) ? -1 : 0;
+}
+
+/* Write the entries, one "row column value" line each, 1-based. */
+static void *mtx_body(void *arg)
+{
+	struct mtx_job *j = arg;
+	const struct csr *m = j->m;
+	char *blk = pl_malloc(BLOCK_BYTES), *p;
+
+	j->rc = -1;
 	if (!blk) {
-		pl_oom(err);
-		goto fail;
+		pl_oom(&j->err);
+		return NULL;
 	}
 	p = blk;
-	if (out_open(ctx, name, &of, err) ||
-	    out_printf(err, &of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
-		       "%zu %zu %" PRIu64 "\n", integer ? "integer" : "real",
-		       comment, m->nrows, m->ncols, nnz))
-		goto fail;
 	for (size_t u = 0; u < m->nrows; u++) {
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
 			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
-				if (out_write(&of, blk, (size_t)(p - blk), err))
-					goto fail;
+				if (out_write(&j->of, blk, (size_t)(p - blk), &j->err))
+					goto out;
 				p = blk;
 			}
 			p = put_u64(p, (uint64_t)u + 1);
 			*p++ = ' ';
 			p = put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
-			if (integer) {
+			if (j->integer) {
 				p = put_u64(p, m->cnt[e]);
 			} else if (isfinite(m->val[e])) {
 				p = put_g17(p, m->val[e]);
 			} else {
-				pl_fail(err, PL_EX_SOFTWARE,
+				pl_fail(&j->err, PL_EX_SOFTWARE,
 					"%s: row %zu: weight is not a finite number",
-					name, u + 1);
-				goto fail;
+					j->name, u + 1);
+				goto out;
 			}
 			*p++ = '\n';
 		}
 	}
-	if (p > blk && out_write(&of, blk, (size_t)(p - blk), err))
-		goto fail;
+	if (p > blk && out_write(&j->of, blk, (size_t)(p - blk), &j->err))
+		goto out;
+	j->rc = 0;
+out:
 	pl_free(blk);
-	return out_close(&of, err);
-fail:
-	pl_free(blk);
-	out_close(&of, NULL);
-	return -1;
+	return NULL;
 }
 
+/* Both matrices: TF-IDF in a second thread while this one writes the
+ * counts; gzip compression is most of a large run's write time. */
 static int write_matrices(struct ctx *ctx, struct pl_error *err)
 {
 	const struct config *cfg = ctx->cfg;
 	struct strbuf sb = STRBUF_INIT;
+	struct mtx_job tj = { .name = "tfidf.mtx.gz", .m = &ctx->tfidf, .integer = 0 };
+	struct mtx_job cj = { .name = "counts.mtx.gz", .m = &ctx->counts, .integer = 1 };
 	char tf[16], idf[16], norm[16];
-	int rc = -1;
+	pthread_t tid;
+	int threaded = 0, rc = -1;
 
-	config_choice(CFG_tfidf_tf, cfg->v[CFG_tfidf_tf].i, tf, sizeof(tf));
-	config_choice(CFG_tfidf_idf, cfg->v[CFG_tfidf_idf].i, idf, sizeof(idf));
-	config_choice(CFG_tfidf_norm, cfg->v[CFG_tfidf_norm].i, norm, sizeof(norm));
+	const struct tfidf_weighting w = tfidf_weighting_of(cfg);
+
+	config_choice(CFG_tfidf_tf, w.tf, tf, sizeof(tf));
+	config_choice(CFG_tfidf_idf, w.idf, idf, sizeof(idf));
+	config_choice(CFG_tfidf_norm, w.norm, norm, sizeof(norm));
 	if (strbuf_addf(&sb,
 			"%% rows: statements; row i is statement i of docs.tsv\n"
 			"%% columns: terms; column j is term j of terms.tsv.gz\n"
@@ -278,7 +301,7 @@ static int write_matrices(struct ctx *ctx, struct pl_error *err)
 		pl_oom(err);
 		goto done;
 	}
-	if (write_mtx(ctx, "tfidf.mtx.gz", &ctx->tfidf, 0, sb.buf, err))
+	if (mtx_open(ctx, &tj, sb.buf, err))
 		goto done;
 	strbuf_reset(&sb);
 	if (strbuf_addstr(&sb,
@@ -288,10 +311,28 @@ static int write_matrices(struct ctx *ctx, struct pl_error *err)
 		pl_oom(err);
 		goto done;
 	}
-	if (write_mtx(ctx, "counts.mtx.gz", &ctx->counts, 1, sb.buf, err))
+	if (mtx_open(ctx, &cj, sb.buf, err))
 		goto done;
+	threaded = pthread_create(&tid, NULL, mtx_body, &tj) == 0;
+	if (!threaded)
+		mtx_body(&tj);
+	mtx_body(&cj);
+	if (threaded)
+		pthread_join(tid, NULL);
+	if (tj.rc) {
+		*err = tj.err;
+		goto done;
+	}
+	if (cj.rc) {
+		*err = cj.err;
+		goto done;
+	}
 	rc = 0;
 done:
+	if (out_close(&tj.of, rc ? NULL : err))
+		rc = -1;
+	if (out_close(&cj.of, rc ? NULL : err))
+		rc = -1;
 	strbuf_release(&sb);
 	return rc;
 }

@@ -10,7 +10,8 @@
 # the same settings: documents as units, English stop words and stemming,
 # min_df 2, max_df 0.95, k = 20, one k-means++ restart, Lloyd (euclidean).
 # Prints medians and the ratios the project's goals are stated in:
-#   tfidf x   = peer (read + TF-IDF) seconds / ours (read .. tfidf stages)
+#   tfidf x   = peer (read + TF-IDF) seconds / ours (run.json
+#               wall_seconds.to_tfidf: reading to TF-IDF, all threads)
 #   iter x    = peer k-means seconds per iteration / ours
 #   obj       = our k-means objective / peer inertia (<= 1.01 is the goal)
 #   rss %     = our max RSS / peer max RSS (both measured by GNU time)
@@ -76,8 +77,8 @@ bench_one() { # label dir
 			run "$work/bench.conf"
 		$py -c 'import json, sys
 d = json.load(open(sys.argv[1])); s = d["seconds"]
-t = sum(s[k] for k in ("read", "tokenize", "stem", "phrases", "vocabulary", "tfidf"))
-print(t, s["kmeans"], d["kmeans"]["iterations"], d["kmeans"]["objective"], sys.argv[2])' \
+print(d["wall_seconds"]["to_tfidf"], s["kmeans"], d["kmeans"]["iterations"],
+      d["kmeans"]["objective"], sys.argv[2])' \
 			"$work/out/run.json" "$(cat "$work/rss")" >> "$work/ours"
 		/usr/bin/time -f '%M' -o "$work/prss" $py "$peer" "$dir" 20 --stem > "$work/p.txt"
 		pt=$(echo "$(grep '^read_s' "$work/p.txt" | cut -d' ' -f2) + $(grep '^tfidf_s' "$work/p.txt" | cut -d' ' -f2)" | bc -l)

@@ -461,7 +461,11 @@ static int has_key_line(const char *block, size_t len, const char *key)
 	for (const char *p = block; p < block + len;) {
 		const char *nl = memchr(p, '\n', (size_t)(block + len - p));
 
-		if (strncmp(p, key, kl) == 0 && strncmp(p + kl, " =", 2) == 0)
+		/* A key may be documented commented out ("#tf = raw"), for
+		 * keys that must stay unset for another key to work. */
+		const char *q = *p == '#' ? p + 1 : p;
+
+		if (strncmp(q, key, kl) == 0 && strncmp(q + kl, " =", 2) == 0)
 			return 1;
 		if (!nl)
 			break;

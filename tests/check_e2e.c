@@ -22,7 +22,8 @@
 /* Every file a run publishes (write.c, summary.c, run.c). */
 static const char *const outputs[] = {
 	"tfidf.mtx.gz", "counts.mtx.gz", "terms.tsv.gz", "docs.tsv",
-	"clusters.tsv", "frames.tsv", "summary.md", "summary.json", "run.json",
+	"clusters.tsv", "frames.tsv", "ksweep.tsv", "projection.tsv",
+	"summary.md", "summary.json", "run.json",
 };
 #define NOUTPUTS (sizeof(outputs) / sizeof(outputs[0]))
 

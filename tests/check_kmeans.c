@@ -6,9 +6,15 @@
  * the numbering by size, the objective, the error code and message, and
  * that the same seed gives the same bits.
  *
- * To debug one case: CK_RUN_SUITE=kmeans CK_RUN_CASE=core CK_FORK=no.
+ * The quality figures (silhouette, Calinski-Harabasz, Davies-Bouldin) are
+ * checked against scikit-learn's values, pasted with the Python that
+ * computed them, and the k sweep against the k each rule must pick.
+ *
+ * To debug one case: CK_RUN_SUITE=kmeans CK_RUN_CASE=core CK_FORK=no
+ * (the quality and sweep cases are in CK_RUN_CASE=quality).
  */
 #include "../stages/kmeans.h"
+#include "lib.h"
 
 #include <check.h>
 #include <gsl/gsl_randist.h>
@@ -16,6 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A CSR matrix built from a dense row-major array (zeros are not stored).
  * The test owns it; plain malloc keeps it out of fault injection. */
@@ -804,6 +811,58 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* The kmeans stage writes ksweep.tsv, so its tests give it a staging
+ * folder in a fresh temporary output folder. */
+static void stage_begin(struct ctx *ctx, const struct config *cfg)
+{
+	struct pl_error err = { 0, "" };
+	char *dir = test_tmpdir();
+	size_t len = strlen(dir) + 5;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->outdir = pl_malloc(len);
+	ck_assert_ptr_nonnull(ctx->outdir);
+	snprintf(ctx->outdir, len, "%s/out", dir);
+	free(dir);
+	ck_assert_msg(out_begin(ctx, &err) == 0, "%s", err.msg);
+}
+
+/* Throw the staging folder and the temporary folder away. */
+static void stage_end(struct ctx *ctx)
+{
+	char *slash;
+
+	out_abandon(ctx);
+	rmdir(ctx->outdir);
+	slash = strrchr(ctx->outdir, '/');
+	*slash = '\0';
+	rmdir(ctx->outdir);
+	pl_free(ctx->outdir);
+	ctx->outdir = NULL;
+}
+
+/* A staged file's text; the caller frees it. */
+static char *staged_text(const struct ctx *ctx, const char *name)
+{
+	char path[4096];
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/%s", ctx->staging, name);
+	text = test_slurp(path);
+	ck_assert_msg(text != NULL, "cannot read %s", path);
+	return text;
+}
+
+static size_t count_char(const char *s, char c)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == c;
+	return n;
+}
+
 /* The stage reads [kmeans] from the config, fills ctx->km and counts the
  * units left unclustered; release frees ctx->km. */
 START_TEST(test_stage)
@@ -819,8 +878,7 @@ START_TEST(test_stage)
 	ck_assert_int_eq(config_init(&cfg, &err), 0);
 	ck_assert_int_eq(config_override(&cfg, "kmeans.k=3", &err), 0);
 	ck_assert_int_eq(config_override(&cfg, "kmeans.metric=euclidean", &err), 0);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = &cfg;
+	stage_begin(&ctx, &cfg);
 	csr_dense(&ctx.tfidf, a, 11, SEP_D);
 	ck_assert_str_eq(stage_kmeans.name, "kmeans");
 	ck_assert_int_eq(stage_kmeans.run(&ctx, &err), 0);
@@ -840,6 +898,521 @@ START_TEST(test_stage)
 	ck_assert_ptr_nonnull(strstr(err.msg, "k = 10 is larger than the 9 "));
 	stage_kmeans.release(&ctx);
 	csr_done(&ctx.tfidf);
+	stage_end(&ctx);
+	config_release(&cfg);
+}
+END_TEST
+
+/* ---- quality figures and the k sweep ---- */
+
+/*
+ * A hand-made 9 x 5 matrix with overlapping terms, an empty row (2,
+ * labelled -1 as kmeans_fit leaves it) and a cluster of one (row 7).
+ * scikit-learn 1.2.1 on the eight labelled rows:
+ *
+ *   import numpy as np
+ *   from sklearn.metrics import (silhouette_score, calinski_harabasz_score,
+ *                                davies_bouldin_score)
+ *   from sklearn.preprocessing import normalize
+ *   X = np.array([[3,1,0,0,0], [2,2,0,1,0], [0,0,0,0,0], [0,1,3,0,0],
+ *                 [1,0,2,2,0], [4,0,1,0,0], [0,0,1,3,1], [0,0,0,1,4],
+ *                 [0,2,2,1,0]], dtype=float)
+ *   lab = np.array([0, 0, -1, 1, 1, 0, 1, 2, 1])
+ *   Xk, lk = X[lab >= 0], lab[lab >= 0]
+ *   print("%.17g" % silhouette_score(Xk, lk, metric="cosine"))
+ *   print("%.17g" % calinski_harabasz_score(normalize(Xk), lk))  # cosine
+ *   print("%.17g" % davies_bouldin_score(normalize(Xk), lk))     # cosine
+ *   print("%.17g" % calinski_harabasz_score(Xk, lk))             # euclidean
+ *   print("%.17g" % davies_bouldin_score(Xk, lk))                # euclidean
+ */
+#define HAND_N 9
+#define HAND_D 5
+static const double hand[HAND_N * HAND_D] = {
+	3, 1, 0, 0, 0,
+	2, 2, 0, 1, 0,
+	0, 0, 0, 0, 0,
+	0, 1, 3, 0, 0,
+	1, 0, 2, 2, 0,
+	4, 0, 1, 0, 0,
+	0, 0, 1, 3, 1,
+	0, 0, 0, 1, 4,
+	0, 2, 2, 1, 0,
+};
+static const int32_t hand_lab[HAND_N] = { 0, 0, -1, 1, 1, 0, 1, 2, 1 };
+#define HAND_SIL 0.46418325487518242
+#define HAND_CH_COS 4.8455711898607188
+#define HAND_DB_COS 0.70632023109503594
+#define HAND_CH_EUC 5.6030150753768835
+#define HAND_DB_EUC 0.68003495121848501
+
+static void quality_ok(const struct csr *X, const int32_t *lab, uint32_t k,
+		       int metric, size_t sample, unsigned long seed,
+		       struct kmeans_quality *q)
+{
+	struct pl_error err = { 0, "" };
+	int rc = kmeans_quality(X, lab, k, metric, sample, seed, q, &err);
+
+	ck_assert_msg(rc == 0, "kmeans_quality failed: %d %s", err.code, err.msg);
+}
+
+START_TEST(test_quality_sklearn)
+{
+	struct csr X;
+	struct kmeans_quality q;
+	size_t sample;
+
+	csr_dense(&X, hand, HAND_N, HAND_D);
+	/* sample >= the 8 labelled rows: every row, exactly */
+	for (sample = 8; sample <= 9; sample++) {
+		quality_ok(&X, hand_lab, 3, KMEANS_COSINE, sample, 1, &q);
+		ck_assert_double_eq_tol(q.silhouette, HAND_SIL, 1e-9);
+		ck_assert_double_eq_tol(q.ch, HAND_CH_COS, 1e-9);
+		ck_assert_double_eq_tol(q.db, HAND_DB_COS, 1e-9);
+		ck_assert_uint_eq(q.sampled, 8);
+		quality_ok(&X, hand_lab, 3, KMEANS_EUCLIDEAN, sample, 1, &q);
+		/* the silhouette is the cosine one for either metric */
+		ck_assert_double_eq_tol(q.silhouette, HAND_SIL, 1e-9);
+		ck_assert_double_eq_tol(q.ch, HAND_CH_EUC, 1e-9);
+		ck_assert_double_eq_tol(q.db, HAND_DB_EUC, 1e-9);
+	}
+	csr_done(&X);
+}
+END_TEST
+
+/*
+ * The well-separated data of test_separable with its true labels:
+ *   silhouette_score(sep, lab, metric="cosine") = 0.9071148069741882
+ *   calinski_harabasz_score(sep, lab)          = 24.1304347826087
+ *   davies_bouldin_score(sep, lab)             = 0.4088822734896387
+ * (euclidean, raw rows).  k = 1 and k = 9 (one row per cluster) are
+ * outside 2..n-1, where scikit-learn raises: all NAN.
+ */
+START_TEST(test_quality_undefined)
+{
+	static const int32_t one[SEP_N] = { 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const int32_t all[SEP_N] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const int32_t gap[SEP_N] = { 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+	struct csr X;
+	struct kmeans_quality q;
+	struct pl_error err = { 0, "" };
+
+	csr_dense(&X, sep, SEP_N, SEP_D);
+	quality_ok(&X, sep_assign, 3, KMEANS_EUCLIDEAN, 2000, 1, &q);
+	ck_assert_double_eq_tol(q.silhouette, 0.9071148069741882, 1e-9);
+	ck_assert_double_eq_tol(q.ch, 24.1304347826087, 1e-9);
+	ck_assert_double_eq_tol(q.db, 0.4088822734896387, 1e-9);
+
+	quality_ok(&X, one, 1, KMEANS_COSINE, 2000, 1, &q);
+	ck_assert(isnan(q.silhouette) && isnan(q.ch) && isnan(q.db));
+	ck_assert_uint_eq(q.sampled, 0);
+	quality_ok(&X, all, 9, KMEANS_EUCLIDEAN, 2000, 1, &q);
+	ck_assert(isnan(q.silhouette) && isnan(q.ch) && isnan(q.db));
+
+	/* an empty cluster or a label out of range is a bug in the caller */
+	ck_assert_int_eq(kmeans_quality(&X, gap, 3, KMEANS_COSINE, 2000, 1, &q,
+					&err), -1);
+	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
+	ck_assert_str_eq(err.msg, "kmeans: cluster 2 is empty");
+	ck_assert_int_eq(kmeans_quality(&X, sep_assign, 2, KMEANS_COSINE, 2000,
+					1, &q, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
+	ck_assert(isnan(q.silhouette) && isnan(q.ch) && isnan(q.db));
+	csr_done(&X);
+}
+END_TEST
+
+/* Three groups of 40 rows on terms 0-3, 4-7 and 8-11, plus light noise on
+ * every one of the 12 terms (fixed LCG); row 17 is left empty. */
+#define GRP_N 120
+#define GRP_D 12
+static void groups_matrix(double *a)
+{
+	uint32_t s = 12345;
+	size_t i, t;
+
+	for (i = 0; i < GRP_N; i++) {
+		for (t = 0; t < GRP_D; t++) {
+			double u;
+
+			s = s * 1664525u + 1013904223u;
+			u = (double)(s >> 8) / 16777216.0;
+			a[i * GRP_D + t] = t / 4 == i % 3 ? 1 + u : (u < 0.3 ? u : 0);
+		}
+	}
+	memset(a + 17 * GRP_D, 0, GRP_D * sizeof(*a));
+}
+
+/* The cosine silhouette of row i by brute force, densely over every
+ * labelled pair. */
+static double brute_s(const double *a, size_t n, size_t d, const int32_t *lab,
+		      uint32_t k, size_t i)
+{
+	double sum[64], a_own, b = INFINITY, top;
+	size_t cnt[64], j, t;
+	uint32_t c;
+
+	ck_assert_uint_le(k, 64);
+	memset(sum, 0, sizeof(sum));
+	memset(cnt, 0, sizeof(cnt));
+	for (j = 0; j < n; j++) {
+		double dot = 0, ni = 0, nj = 0;
+
+		if (lab[j] < 0)
+			continue;
+		cnt[lab[j]]++;
+		if (j == i)
+			continue;
+		for (t = 0; t < d; t++) {
+			dot += a[i * d + t] * a[j * d + t];
+			ni += a[i * d + t] * a[i * d + t];
+			nj += a[j * d + t] * a[j * d + t];
+		}
+		sum[lab[j]] += 1 - dot / sqrt(ni) / sqrt(nj);
+	}
+	if (cnt[lab[i]] < 2)
+		return 0;
+	a_own = sum[lab[i]] / (double)(cnt[lab[i]] - 1);
+	for (c = 0; c < k; c++)
+		if ((int32_t)c != lab[i] && sum[c] / (double)cnt[c] < b)
+			b = sum[c] / (double)cnt[c];
+	top = a_own > b ? a_own : b;
+	return top > 0 ? (b - a_own) / top : 0;
+}
+
+/* Above `sample` labelled rows the silhouette averages over a seeded
+ * sample: the rows gsl_ran_choose draws from the labelled rows with a
+ * generator seeded with the seed, each measured against all rows (checked
+ * by brute force); the same seed gives the same bits, and the estimate is
+ * within 3 standard errors of the exact value.  k = 4 splits one of the
+ * three groups, so the rows' values differ and the sample matters. */
+START_TEST(test_quality_sample)
+{
+	static double a[GRP_N * GRP_D];
+	struct csr X;
+	struct clustering c;
+	struct kmeans_quality exact, q1, q2;
+	struct kmeans_opts o = opts(4, KMEANS_COSINE, 0, 3, 2);
+	size_t rows[GRP_N], pick[25], m = 0, i, t;
+	double brute = 0, brute2 = 0, se;
+	gsl_rng *rng;
+
+	groups_matrix(a);
+	csr_dense(&X, a, GRP_N, GRP_D);
+	fit_ok(&X, &o, &c);
+	quality_ok(&X, c.assign, 4, KMEANS_COSINE, 2000, 3, &exact);
+	ck_assert_uint_eq(exact.sampled, GRP_N - 1);
+	for (i = 0; i < GRP_N; i++) {
+		if (c.assign[i] < 0)
+			continue;
+		double si = brute_s(a, GRP_N, GRP_D, c.assign, 4, i);
+
+		rows[m++] = i;
+		brute += si;
+		brute2 += si * si;
+	}
+	ck_assert_uint_eq(m, GRP_N - 1);
+	ck_assert_double_eq_tol(exact.silhouette, brute / (double)m, 1e-12);
+	/* "close": within 3 standard errors of a mean of 25 draws */
+	se = sqrt((brute2 / (double)m - (brute / m) * (brute / m)) / 25);
+	ck_assert_double_gt(se, 0);
+
+	quality_ok(&X, c.assign, 4, KMEANS_COSINE, 25, 3, &q1);
+	quality_ok(&X, c.assign, 4, KMEANS_COSINE, 25, 3, &q2);
+	ck_assert_uint_eq(q1.sampled, 25);
+	ck_assert_mem_eq(&q1.silhouette, &q2.silhouette, sizeof(double));
+	/* CH and DB never sample */
+	ck_assert(q1.ch == exact.ch && q1.db == exact.db);
+
+	rng = gsl_rng_alloc(gsl_rng_mt19937);
+	ck_assert_ptr_nonnull(rng);
+	gsl_rng_set(rng, 3);
+	ck_assert_int_eq(gsl_ran_choose(rng, pick, 25, rows, m, sizeof(size_t)), 0);
+	gsl_rng_free(rng);
+	brute = 0;
+	for (t = 0; t < 25; t++)
+		brute += brute_s(a, GRP_N, GRP_D, c.assign, 4, pick[t]);
+	ck_assert_double_eq_tol(q1.silhouette, brute / 25, 1e-12);
+	ck_assert_double_eq_tol(q1.silhouette, exact.silhouette, 3 * se);
+
+	/* another seed, another sample */
+	quality_ok(&X, c.assign, 4, KMEANS_COSINE, 25, 4, &q2);
+	ck_assert(q2.silhouette != q1.silhouette);
+	ck_assert_double_eq_tol(q2.silhouette, exact.silhouette, 3 * se);
+	clustering_release(&c);
+	csr_done(&X);
+}
+END_TEST
+
+static void sweep_ok(const struct csr *X, const struct kmeans_opts *o,
+		     uint32_t lo, uint32_t hi, int select, struct clustering *best,
+		     struct ksweep *sw)
+{
+	struct pl_error err = { 0, "" };
+	int rc = kmeans_sweep(X, o, lo, hi, select, 2000, best, sw, &err);
+
+	ck_assert_msg(rc == 0, "kmeans_sweep failed: %d %s", err.code, err.msg);
+}
+
+/* The index of the best finite figure in v[0..n), ties to the first. */
+static size_t best_of(const double *v, size_t n, int lowest)
+{
+	size_t i, b = n;
+
+	for (i = 0; i < n; i++)
+		if (isfinite(v[i]) &&
+		    (b == n || (lowest ? v[i] < v[b] : v[i] > v[b])))
+			b = i;
+	return b;
+}
+
+/* Three clear groups, k = 2..5: the silhouette and Calinski-Harabasz pick
+ * 3, and the clustering kept is bit for bit the one kmeans_fit gives for
+ * k = 3 alone; every row's figures are those of kmeans_quality on that
+ * k's own fit.  Davies-Bouldin picks its lowest row. */
+START_TEST(test_sweep_picks_k)
+{
+	static double a[GRP_N * GRP_D];
+	struct csr X;
+	int metric, select;
+
+	groups_matrix(a);
+	csr_dense(&X, a, GRP_N, GRP_D);
+	for (metric = 0; metric < 2; metric++)
+		for (select = 0; select < 3; select++) {
+			struct kmeans_opts o = opts(99, metric, 0, 7, 3);
+			struct clustering best, one;
+			struct ksweep sw;
+			struct kmeans_quality q;
+			const double *v;
+			size_t i;
+
+			sweep_ok(&X, &o, 2, 5, select, &best, &sw);
+			v = select == KMEANS_SELECT_SILHOUETTE ? sw.silhouette :
+			    select == KMEANS_SELECT_CH ? sw.ch : sw.db;
+			ck_assert_uint_eq(sw.n, 4);
+			ck_assert_uint_eq(sw.lo, 2);
+			ck_assert_uint_eq(sw.hi, 5);
+			ck_assert_uint_eq(sw.m, GRP_N - 1);
+			ck_assert_uint_eq(sw.sampled, GRP_N - 1);
+			ck_assert_int_eq(sw.select, select);
+			ck_assert_uint_eq(sw.chosen,
+					  best_of(v, 4, select == KMEANS_SELECT_DB));
+			if (select != KMEANS_SELECT_DB)
+				ck_assert_uint_eq(sw.k[sw.chosen], 3);
+			ck_assert_uint_eq(best.k, sw.k[sw.chosen]);
+			for (i = 0; i < sw.n; i++) {
+				ck_assert_uint_eq(sw.k[i], 2 + i);
+				o.k = sw.k[i];
+				fit_ok(&X, &o, &one);
+				ck_assert(one.objective == sw.objective[i]);
+				quality_ok(&X, one.assign, one.k, metric, 2000, 7, &q);
+				ck_assert(q.silhouette == sw.silhouette[i]);
+				ck_assert(q.ch == sw.ch[i] && q.db == sw.db[i]);
+				if (i == sw.chosen) {
+					ck_assert_mem_eq(one.assign, best.assign,
+							 GRP_N * sizeof(int32_t));
+					ck_assert_mem_eq(one.centroid, best.centroid,
+							 one.k * GRP_D * sizeof(double));
+				}
+				clustering_release(&one);
+			}
+			clustering_release(&best);
+			ksweep_release(&sw);
+			ck_assert_ptr_null(sw.k);
+		}
+	csr_done(&X);
+}
+END_TEST
+
+/* Davies-Bouldin's pick is its lowest value, which here is not the
+ * silhouette's: on the hand-made matrix the sweep 2..6 keeps k = 6 by
+ * Davies-Bouldin and k = 4 by silhouette, from the same fits. */
+START_TEST(test_sweep_db)
+{
+	struct csr X;
+	struct kmeans_opts o = opts(99, KMEANS_COSINE, 0, 1, 5);
+	struct clustering b1, b2;
+	struct ksweep s1, s2;
+
+	csr_dense(&X, hand, HAND_N, HAND_D);
+	sweep_ok(&X, &o, 2, 6, KMEANS_SELECT_DB, &b1, &s1);
+	sweep_ok(&X, &o, 2, 6, KMEANS_SELECT_SILHOUETTE, &b2, &s2);
+	ck_assert_uint_eq(s1.n, 5);
+	ck_assert_uint_eq(s1.chosen, best_of(s1.db, s1.n, 1));
+	ck_assert_uint_eq(s2.chosen, best_of(s2.silhouette, s2.n, 0));
+	for (size_t i = 0; i < s1.n; i++) {
+		ck_assert(isfinite(s1.db[i]));
+		ck_assert_double_ge(s1.db[i], s1.db[s1.chosen]);
+		ck_assert(s1.db[i] == s2.db[i]);
+	}
+	/* DB falls all the way to k = 6 (0.315 at seed 1); the silhouette
+	 * peaks at k = 4 (0.565) */
+	ck_assert_uint_eq(s1.k[s1.chosen], 6);
+	ck_assert_uint_eq(s2.k[s2.chosen], 4);
+	ck_assert_uint_eq(b1.k, 6);
+	ck_assert_uint_eq(b2.k, 4);
+	clustering_release(&b1);
+	clustering_release(&b2);
+	ksweep_release(&s1);
+	ksweep_release(&s2);
+	csr_done(&X);
+}
+END_TEST
+
+/* hi above the rows with terms: the sweep stops there (k = m has no
+ * figures, NA); lo above them fails as kmeans_fit does; no k with a
+ * figure keeps lo; lo > hi and an unknown select are config errors. */
+START_TEST(test_sweep_limits)
+{
+	struct csr X;
+	struct kmeans_opts o = opts(99, KMEANS_EUCLIDEAN, 0, 2, 2);
+	struct clustering best;
+	struct ksweep sw;
+	struct pl_error err = { 0, "" };
+
+	csr_dense(&X, hand, HAND_N, HAND_D);  /* 8 rows with terms */
+	sweep_ok(&X, &o, 6, 20, KMEANS_SELECT_SILHOUETTE, &best, &sw);
+	ck_assert_uint_eq(sw.n, 3);
+	ck_assert_uint_eq(sw.k[2], 8);
+	ck_assert_uint_eq(sw.hi, 20);
+	ck_assert_uint_eq(sw.m, 8);
+	ck_assert(isnan(sw.silhouette[2]) && isnan(sw.ch[2]) && isnan(sw.db[2]));
+	ck_assert(isfinite(sw.silhouette[1]));
+	ck_assert_uint_lt(sw.chosen, 2);
+	clustering_release(&best);
+	ksweep_release(&sw);
+
+	ck_assert_int_eq(kmeans_sweep(&X, &o, 9, 20, 0, 2000, &best, &sw, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_DATAERR);
+	ck_assert_str_eq(err.msg, "k = 9 is larger than the 8 statements "
+			 "that have terms; lower [kmeans] k");
+	ck_assert(!best.assign && !sw.k && sw.n == 0);
+
+	/* k = 1 and k = 8 define nothing: the smaller is kept */
+	sweep_ok(&X, &o, 1, 1, KMEANS_SELECT_DB, &best, &sw);
+	ck_assert_uint_eq(sw.n, 1);
+	ck_assert_uint_eq(sw.chosen, 0);
+	ck_assert(isnan(sw.db[0]));
+	ck_assert(isfinite(sw.objective[0]));
+	clustering_release(&best);
+	ksweep_release(&sw);
+
+	ck_assert_int_eq(kmeans_sweep(&X, &o, 3, 2, 0, 2000, &best, &sw, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_CONFIG);
+	ck_assert_int_eq(kmeans_sweep(&X, &o, 2, 3, 3, 2000, &best, &sw, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_CONFIG);
+	csr_done(&X);
+}
+END_TEST
+
+/* Every allocation of a sweep in turn fails: -1 with PL_EX_OSERR and both
+ * outputs zeroed, or success; no leaks either way (ASan, valgrind). */
+START_TEST(test_sweep_alloc_failures)
+{
+	struct csr X;
+	unsigned long n;
+	int failures = 0, done = 0;
+
+	csr_dense(&X, hand, HAND_N, HAND_D);
+	for (n = 1; n < 400 && !done; n++) {
+		struct kmeans_opts o = opts(99, (int)(n % 2), 0, 1, 1);
+		struct pl_error err = { 0, "" };
+		struct clustering best;
+		struct ksweep sw;
+		unsigned long made;
+		int rc;
+
+		pl_alloc_fail_at(n, 0);
+		rc = kmeans_sweep(&X, &o, 2, 4, 0, 5, &best, &sw, &err);
+		made = pl_alloc_fail_at(0, 0);
+		if (rc < 0) {
+			ck_assert_int_eq(err.code, PL_EX_OSERR);
+			ck_assert(!best.assign && !sw.k && sw.n == 0);
+			failures++;
+		} else {
+			ck_assert_uint_eq(sw.n, 3);
+			done = made < n;
+		}
+		clustering_release(&best);
+		ksweep_release(&sw);
+	}
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_gt(failures, 20);
+	csr_done(&X);
+}
+END_TEST
+
+/* Through the stage: k = 2..5 on the three groups keeps k = 3 as ctx->km
+ * and writes ksweep.tsv with one row per k, its figures at %.9g and
+ * selected 1 on k = 3; a single k writes one row. */
+START_TEST(test_stage_ksweep)
+{
+	static double a[GRP_N * GRP_D];
+	struct config cfg;
+	struct pl_error err = { 0, "" };
+	struct ctx ctx;
+	struct strbuf want = STRBUF_INIT;
+	char *text;
+	size_t i;
+
+	groups_matrix(a);
+	ck_assert_int_eq(config_init(&cfg, &err), 0);
+	ck_assert_int_eq(config_override(&cfg, "kmeans.k=2..5", &err), 0);
+	stage_begin(&ctx, &cfg);
+	csr_dense(&ctx.tfidf, a, GRP_N, GRP_D);
+	ck_assert_msg(stage_kmeans.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(ctx.km.k, 3);
+	ck_assert_uint_eq(ctx.rep.empty_units, 1);
+	ck_assert_uint_eq(ctx.ksweep.n, 4);
+	ck_assert_uint_eq(ctx.ksweep.k[ctx.ksweep.chosen], 3);
+	ck_assert(ctx.km.objective == ctx.ksweep.objective[1]);
+
+	/* the expected text, from the figures the stage kept */
+	ck_assert_int_eq(strbuf_addstr(&want, "k\tobjective\tsilhouette\t"
+				       "calinski_harabasz\tdavies_bouldin\t"
+				       "selected\n"), 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(strbuf_addf(&want, "%zu\t%.9g\t%.9g\t%.9g\t%.9g\t%d\n",
+					     i + 2, ctx.ksweep.objective[i],
+					     ctx.ksweep.silhouette[i],
+					     ctx.ksweep.ch[i], ctx.ksweep.db[i],
+					     i == 1), 0);
+	text = staged_text(&ctx, "ksweep.tsv");
+	ck_assert_str_eq(text, want.buf);
+	free(text);
+	/* the groups are clear: k = 3 has a high silhouette */
+	ck_assert_double_gt(ctx.ksweep.silhouette[1], 0.8);
+	stage_kmeans.release(&ctx);
+	ck_assert_ptr_null(ctx.ksweep.k);
+	ck_assert_uint_eq(ctx.ksweep.n, 0);
+
+	/* one k: one row, still with its figures */
+	ck_assert_int_eq(config_override(&cfg, "kmeans.k=4", &err), 0);
+	ck_assert_msg(stage_kmeans.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(ctx.ksweep.n, 1);
+	text = staged_text(&ctx, "ksweep.tsv");
+	ck_assert_ptr_nonnull(strstr(text, "selected\n4\t"));
+	ck_assert_int_eq(text[strlen(text) - 2], '1');
+	ck_assert_ptr_null(strstr(text, "NA"));
+	ck_assert_uint_eq(count_char(text, '\n'), 2);
+	free(text);
+	stage_kmeans.release(&ctx);
+
+	/* a range past the rows with terms stops at them: k = 119 is NA */
+	ck_assert_int_eq(config_override(&cfg, "kmeans.k=117..200", &err), 0);
+	ck_assert_int_eq(config_override(&cfg, "kmeans.restarts=1", &err), 0);
+	ck_assert_msg(stage_kmeans.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(ctx.ksweep.n, 3);
+	text = staged_text(&ctx, "ksweep.tsv");
+	ck_assert_ptr_nonnull(strstr(text, "\n119\t"));
+	ck_assert_ptr_nonnull(strstr(text, "\tNA\tNA\tNA\t0\n"));
+	ck_assert_ptr_null(strstr(text, "\n120\t"));
+	free(text);
+	stage_kmeans.release(&ctx);
+
+	strbuf_release(&want);
+	csr_done(&ctx.tfidf);
+	stage_end(&ctx);
 	config_release(&cfg);
 }
 END_TEST
@@ -867,6 +1440,18 @@ Suite *suite_kmeans(void)
 	tcase_add_test(tc, test_progress);
 	tcase_add_test(tc, test_alloc_failures);
 	tcase_add_test(tc, test_stage);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("quality");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_quality_sklearn);
+	tcase_add_test(tc, test_quality_undefined);
+	tcase_add_test(tc, test_quality_sample);
+	tcase_add_test(tc, test_sweep_picks_k);
+	tcase_add_test(tc, test_sweep_db);
+	tcase_add_test(tc, test_sweep_limits);
+	tcase_add_test(tc, test_sweep_alloc_failures);
+	tcase_add_test(tc, test_stage_ksweep);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,12 @@
  *               df 2: ln(4/3) + 1 = 1.2876820724517808
  *   plain idf:  df 1: ln(3/1) + 1 = 2.09861228866811
  *               df 2: ln(3/2) + 1 = 1.4054651081081644
+ *   log2 idf:   df 1: log2(3/1) = 1.5849625007211561
+ *               df 2: log2(3/2) = 0.58496250072115619
+ *   smooth0:    df 1: ln(4/2) = 0.69314718055994529
+ *               df 2: ln(4/3) = 0.28768207245178085
+ *
+ * Statement lengths (for tf = relative) are 3, 2 and 4 tokens.
  *
  * The expected weights in the table below were worked out from these by
  * hand (and checked in Python to 17 digits); the comment over each row
@@ -168,6 +174,10 @@ struct row {
 #define I2 1.2876820724517808     /* smooth idf, df 2 */
 #define P1 2.09861228866811       /* plain idf, df 1 */
 #define P2 1.4054651081081644     /* plain idf, df 2 */
+#define L1 1.5849625007211561     /* log2 idf, df 1 */
+#define L2 0.58496250072115619    /* log2 idf, df 2 */
+#define S1 0.69314718055994529    /* smooth0 idf, df 1 */
+#define S2 0.28768207245178085    /* smooth0 idf, df 2 */
 #define R2 0.70710678118654757    /* 1 / sqrt(2) */
 #define SMOOTH { I1, I2, I2, I1 }
 #define ALL { 1, 1, 1, 1 }
@@ -211,6 +221,54 @@ static const struct row rows[] = {
 	{ "raw, no idf, no norm: the counts", { "tfidf.idf=none", "tfidf.norm=none" },
 	  0, { 1, 1, 1, 1 }, ALL,
 	  { { 2, 1, 0, 0 }, { 0, 1, 1, 0 }, { 0, 0, 3, 1 } } },
+
+	/* tf relative: the count over the statement's length (3, 2, 4).
+	 * Under a norm the length cancels, so these are left unnormalised:
+	 * (2/3 I1, 1/3 I2), (1/2 I2, 1/2 I2), (3/4 I2, 1/4 I1). */
+	{ "tf relative", { "tfidf.tf=relative", "tfidf.norm=none" }, 0, SMOOTH, ALL,
+	  { { 1.1287647870399635, 0.42922735748392693, 0, 0 },
+	    { 0, 0.6438410362258904, 0.6438410362258904, 0 },
+	    { 0, 0, 0.96576155433883559, 0.42328679513998635 } } },
+	/* The length counts pruned terms too: apple (df 1) is pruned at
+	 * min_df 2 and banana is still 1/3 of statement 0. */
+	{ "tf relative, pruned", { "tfidf.tf=relative", "tfidf.norm=none",
+				   "vocabulary.min_df=2" }, 0, SMOOTH, { 0, 1, 1, 0 },
+	  { { 0, 0.42922735748392693, 0, 0 },
+	    { 0, 0.6438410362258904, 0.6438410362258904, 0 },
+	    { 0, 0, 0.96576155433883559, 0 } } },
+	/* (2 L1, L2) and (3 L2, L1), normalised. */
+	{ "idf log2", { "tfidf.idf=log2" }, 2, { L1, L2, L2, L1 }, ALL,
+	  { { 0.983396268620918, 0.18147115159841573, 0, 0 },
+	    { 0, R2, R2, 0 },
+	    { 0, 0, 0.74212308433267604, 0.67026362552398444 } } },
+	{ "idf smooth0", { "tfidf.idf=smooth0", "tfidf.norm=none" }, 0,
+	  { S1, S2, S2, S1 }, ALL,
+	  { { 2 * S1, S2, 0, 0 },
+	    { 0, S2, S2, 0 },
+	    { 0, 0, 3 * S2, S1 } } },
+
+	/* Presets: the tool's tf, idf and norm, whatever the defaults of
+	 * the three keys are. */
+	{ "preset sklearn: raw, smooth, l2", { "tfidf.preset=sklearn" }, 2, SMOOTH, ALL,
+	  { { 0.93470196362143265, 0.35543246785041743, 0, 0 },
+	    { 0, R2, R2, 0 },
+	    { 0, 0, 0.91589033196946545, 0.40142857372745955 } } },
+	/* (2/3 L1, 1/3 L2), (1/2 L2, 1/2 L2), (3/4 L2, 1/4 L1). */
+	{ "preset tm: relative, log2, none", { "tfidf.preset=tm" }, 0,
+	  { L1, L2, L2, L1 }, ALL,
+	  { { 1.0566416671474372, 0.19498750024038539, 0, 0 },
+	    { 0, 0.29248125036057809, 0.29248125036057809, 0 },
+	    { 0, 0, 0.43872187554086717, 0.39624062518028902 } } },
+	{ "preset gensim: raw, log2, l2", { "tfidf.preset=gensim" }, 2,
+	  { L1, L2, L2, L1 }, ALL,
+	  { { 0.983396268620918, 0.18147115159841573, 0, 0 },
+	    { 0, R2, R2, 0 },
+	    { 0, 0, 0.74212308433267604, 0.67026362552398444 } } },
+	{ "preset spark: raw, smooth0, none", { "tfidf.preset=spark" }, 0,
+	  { S1, S2, S2, S1 }, ALL,
+	  { { 2 * S1, S2, 0, 0 },
+	    { 0, S2, S2, 0 },
+	    { 0, 0, 3 * S2, S1 } } },
 
 	/* Pruning keeps the column ids; idf is still computed for every
 	 * term.  min_df 2: banana and cherry; a row left with one term
@@ -300,6 +358,75 @@ START_TEST(test_empty_statement)
 }
 END_TEST
 
+/* A term in every statement has log2 idf 0; its entries are still
+ * written (as 0), so the TF-IDF matrix has the counts' entries.  Here
+ * banana is added to c.txt: rows (2 L1, 0), (0, L2), (0, 3 L2, L1), then
+ * normalised. */
+START_TEST(test_zero_weight_kept)
+{
+	static const uint32_t col[7] = { 0, 1, 1, 2, 1, 2, 3 };
+	static const double val[7] = { 1, 0, 0, 1, 0, 0.74212308433267604,
+				       0.67026362552398444 };
+
+	test_write(dir, "corpus/c.txt", "cherry cherry cherry durian banana\n");
+	set("tfidf.preset=gensim");
+	weigh();
+	ck_assert_uint_eq(ctx.vocab.df[1], 3);
+	ck_assert_double_eq(ctx.vocab.idf[1], 0);
+	ck_assert_uint_eq(ctx.tfidf.nnz, 7);
+	ck_assert_uint_eq(ctx.tfidf.nnz, ctx.counts.nnz);
+	ck_assert_uint_eq(ctx.tfidf.rowptr[1], 2);
+	ck_assert_uint_eq(ctx.tfidf.rowptr[2], 4);
+	for (size_t j = 0; j < 7; j++) {
+		ck_assert_uint_eq(ctx.tfidf.col[j], col[j]);
+		ck_assert_msg(fabs(ctx.tfidf.val[j] - val[j]) <= 1e-12,
+			      "entry %zu: %.17g, want %.17g", j, ctx.tfidf.val[j], val[j]);
+	}
+}
+END_TEST
+
+/* A preset sets tf, idf and norm: one of them set as well, with -c or in
+ * the file, is a configuration error naming both places. */
+START_TEST(test_preset_conflict_override)
+{
+	set("tfidf.preset=tm");
+	set("tfidf.tf=raw");
+	ck_assert_int_eq(ctx_prepare(&ctx, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_CONFIG);
+	ck_assert_str_eq(err.msg, "-c tfidf.preset: [tfidf] preset = tm sets tf, idf "
+			 "and norm, but -c tfidf.tf also sets tf = raw; remove one of "
+			 "the two (or set preset = none)");
+}
+END_TEST
+
+START_TEST(test_preset_conflict_file)
+{
+	char conf[4200], want[9000];
+
+	test_write(dir, "p.conf", "[tfidf]\npreset = gensim\n# l2 anyway\nnorm = l2\n");
+	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+	ck_assert_msg(config_load(&cfg, conf, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(stage_tfidf.init(&ctx, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_CONFIG);
+	snprintf(want, sizeof(want), "%s:2: [tfidf] preset = gensim sets tf, idf and "
+		 "norm, but %s:4 also sets norm = l2; remove one of the two (or set "
+		 "preset = none)", conf, conf);
+	ck_assert_str_eq(err.msg, want);
+}
+END_TEST
+
+/* Without tf, idf or norm set, a preset is fine; so is any of them with
+ * preset = none. */
+START_TEST(test_preset_alone)
+{
+	set("tfidf.preset=spark");
+	ck_assert_msg(stage_tfidf.init(&ctx, &err) == 0, "%s", err.msg);
+	set("tfidf.preset=none");
+	set("tfidf.idf=log2");
+	ck_assert_msg(stage_tfidf.init(&ctx, &err) == 0, "%s", err.msg);
+}
+END_TEST
+
 /* Pruning every term is a data error, not an empty matrix. */
 START_TEST(test_nothing_left)
 {
@@ -323,6 +450,10 @@ Suite *suite_tfidf(void)
 	tcase_add_loop_test(tc, test_weights, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_empty_statement);
 	tcase_add_test(tc, test_nothing_left);
+	tcase_add_test(tc, test_zero_weight_kept);
+	tcase_add_test(tc, test_preset_conflict_override);
+	tcase_add_test(tc, test_preset_conflict_file);
+	tcase_add_test(tc, test_preset_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }

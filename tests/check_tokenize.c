@@ -205,6 +205,48 @@ static const struct row rows[] = {
 	{ "invalid bytes mixed", { NULL },
 	  "one\xC0\xAF" "two\xED\xA0\x80" "three\x80" "four\0five\xE6\x95", 28,
 	  "one|two|three|four|five", 2 + 3 + 1 + 0 + 2, 0 },
+
+	/* pattern = sklearn: Python's str.lower(), then (?u)\b\w\w+\b.  The
+	 * expected tokens are Python 3.11's:
+	 *   re.findall(r"(?u)\b\w\w+\b",
+	 *              b.decode("utf-8", "replace").lower())
+	 * \w is L*, N* and '_' (a combining mark is not), nothing is
+	 * normalised, and no apostrophe, hyphen, number or length rule
+	 * applies.  U+0130 lowers to "i" + U+0307; capital sigma lowers to ς
+	 * after a cased letter when no cased letter follows, skipping
+	 * case-ignorable characters (' U+00AD ^ :) both ways, ʰ is one of
+	 * those, and U+FFFD (an invalid byte) is neither.  Invalid bytes
+	 * count one each, as in the unicode pattern. */
+	{ "sklearn: words", { "tokenize.pattern=sklearn" },
+	  "Don't stop-words CAFÉ café a_b x 12", 0,
+	  "don|stop|words|café|café|a_b|12", 0, 0 },
+	{ "sklearn: a combining mark ends a token", { "tokenize.pattern=sklearn" },
+	  "Cafe\xCC\x81 CAFE\xCC\x81S", 0, "cafe|cafe", 0, 0 },
+	{ "sklearn: dotted capital I", { "tokenize.pattern=sklearn" },
+	  "İstanbul İİ", 0, "stanbul", 0, 0 },
+	{ "sklearn: final sigma", { "tokenize.pattern=sklearn" },
+	  "ΣΑΣ ΟΔΟΣ. ΌΣΟΣ ΣΑ", 0, "σας|οδος|όσος|σα", 0, 0 },
+	{ "sklearn: sigma context skips case-ignorables", { "tokenize.pattern=sklearn" },
+	  "AΣ'A AΣ\xC2\xAD" "A ʰΣ AΣ^ AΣ:", 0, "aσ|aσ|ʰσ|aς|aς", 0, 0 },
+	{ "sklearn: sigma next to an invalid byte", { "tokenize.pattern=sklearn" },
+	  "AΣ\xFF \xFFΣA", 0, "aς|σa", 2, 0 },
+	{ "sklearn: no NFKC", { "tokenize.pattern=sklearn" },
+	  "ﬁnance ＡＢＣ km² Straße ⅫⅫ ǅemal", 0,
+	  "ﬁnance|ａｂｃ|km²|straße|ⅻⅻ|ǆemal", 0, 0 },
+	{ "sklearn: a CJK run is one token", { "tokenize.pattern=sklearn" },
+	  "数据安全 data", 0, "数据安全|data", 0, 0 },
+	{ "sklearn: numbers and underscores", { "tokenize.pattern=sklearn" },
+	  "__ _a 1 12 ½½ ²³ x_", 0, "__|_a|12|½½|²³|x_", 0, 0 },
+	{ "sklearn: no length rules", { "tokenize.pattern=sklearn",
+					 "tokenize.max_length=3" },
+	  "abcdefgh 2020", 0, "abcdefgh|2020", 0, 0 },
+	/* C0 AF: 2; C3 before a space: 1; EF before "v": 1; ED A0 80: 3;
+	 * E6 95 at the end: 2. */
+	{ "sklearn: invalid bytes split tokens", { "tokenize.pattern=sklearn" },
+	  "ab\xC0\xAF" "cd caf\xC3 na\xEFve ok\xED\xA0\x80ok end\xE6\x95", 0,
+	  "ab|cd|caf|na|ve|ok|ok|end", 9, 0 },
+	{ "sklearn: NUL and emoji split", { "tokenize.pattern=sklearn" },
+	  "ab\x00" "cd hi😀there", 17, "ab|cd|hi|there", 0, 0 },
 };
 
 START_TEST(test_table)
@@ -421,6 +463,41 @@ START_TEST(test_stop_file_missing)
 }
 END_TEST
 
+/* pattern = sklearn marks stop words too, and, as scikit-learn does,
+ * compares tokens with a stop word file's words as written: "Data" never
+ * matches the lowercased token "data", "état" matches "ÉTAT", and the
+ * decomposed "e\u0301tat" matches nothing. */
+START_TEST(test_stop_sklearn)
+{
+	char *dir = test_tmpdir();
+	char assignment[4200];
+	const char *text = "The data of ÉTAT";
+
+	set("tokenize.pattern=sklearn");
+	start();
+	run(text, strlen(text));
+	ck_assert_str_eq(tokens(), "the|data|of|état");
+	ck_assert_uint_eq(flags_of("the"), SURF_STOP);
+	ck_assert_uint_eq(flags_of("of"), SURF_STOP);
+	ck_assert_uint_eq(flags_of("data"), 0);
+	ctx_release(&ctx);
+	ctx_init(&ctx, &cfg);
+
+	test_write(dir, "stop.txt", "Data\n\xC3\xA9tat\nE\xCC\x81tat\n");
+	snprintf(assignment, sizeof(assignment), "tokenize.stopwords=%s/stop.txt",
+		 dir);
+	set(assignment);
+	start();
+	run(text, strlen(text));
+	ck_assert_str_eq(tokens(), "the|data|of|état");
+	ck_assert_uint_eq(flags_of("data"), 0);
+	ck_assert_uint_eq(flags_of("état"), SURF_STOP);
+	ck_assert_uint_eq(flags_of("the"), 0);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 /* Surfaces are interned: the same word twice is one id. */
 START_TEST(test_interned)
 {
@@ -464,6 +541,7 @@ Suite *suite_tokenize(void)
 	tcase_add_test(tc, test_stop_file);
 	tcase_add_test(tc, test_stop_file_relative);
 	tcase_add_test(tc, test_stop_file_missing);
+	tcase_add_test(tc, test_stop_sklearn);
 	tcase_add_test(tc, test_interned);
 	suite_add_tcase(s, tc);
 	return s;

@@ -28,7 +28,7 @@ fail=0
 
 # The files a run publishes (stages/write.c, stages/summary.c, run.json).
 OUTPUTS="tfidf.mtx.gz counts.mtx.gz terms.tsv.gz docs.tsv clusters.tsv
-frames.tsv summary.md summary.json run.json"
+frames.tsv ksweep.tsv projection.tsv summary.md summary.json run.json"
 
 # run_case NAME CODE WHERE TEXT COMMAND
 run_case() {
@@ -136,6 +136,19 @@ done
 for f in $OUTPUTS; do
 	[ "$f" = run.json ] && continue
 	run_case "same bytes twice: $f" 0 any "" "cmp \"\$T/one/$f\" \"\$T/two/$f\""
+done
+# Threads: 1, 2 and 3 read threads give the same bytes.  The bundled
+# corpus has 5 files, so 3 threads get uneven runs of files.
+run_table <<'EOF'
+one thread|0|quiet||"$P" -q -c run.threads=1 -c output.dir="$T/t1" run pipeline.conf
+two threads|0|quiet||"$P" -q -c run.threads=2 -c output.dir="$T/t2" run pipeline.conf
+three threads|0|quiet||"$P" -q -c run.threads=3 -c output.dir="$T/t3" run pipeline.conf
+run.json says how many threads read|0|any||grep -q '"threads": 3' "$T/t3/run.json"
+EOF
+for f in $OUTPUTS; do
+	[ "$f" = run.json ] && continue
+	run_case "1 and 2 threads, same bytes: $f" 0 any "" "cmp \"\$T/t1/$f\" \"\$T/t2/$f\""
+	run_case "1 and 3 threads, same bytes: $f" 0 any "" "cmp \"\$T/t1/$f\" \"\$T/t3/$f\""
 done
 if command -v python3 >/dev/null 2>&1; then
 	run_table <<'EOF'

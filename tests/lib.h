@@ -23,6 +23,7 @@ Suite *suite_phrases(void);
 Suite *suite_read(void);
 Suite *suite_tfidf(void);
 Suite *suite_kmeans(void);
+Suite *suite_project(void);
 Suite *suite_output(void);
 Suite *suite_e2e(void);
 

@@ -1,0 +1,451 @@
+/* check_project.c -- tests of project_fit() and stage_project
+ *
+ * The oracle is a dense SVD of the same column-centred matrix, computed
+ * here with gsl_linalg_SV_decomp (the matrices are tiny, so forming them
+ * densely is fine in a test): the axes and coordinates must agree with it
+ * to 1e-8 once both are turned by the documented sign rule (largest
+ * |component| of each axis positive).  Then the rules a user relies on:
+ * a statement with no terms sits at -mu.v and is NA in projection.tsv,
+ * the same input gives the same bytes, axes the data do not have are 0,
+ * and running out of memory is an error, not a crash or a leak.
+ *
+ * To debug one case: CK_RUN_SUITE=project CK_RUN_CASE=svd CK_FORK=no.
+ */
+#include "lib.h"
+
+#include "../stages/project.h"
+
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TOL 1e-8
+
+/* A CSR matrix from a dense row-major array (zeros are not stored).
+ * Plain malloc keeps it out of fault injection. */
+static void csr_dense(struct csr *X, const double *a, size_t nrows,
+		      size_t ncols)
+{
+	size_t i, j, nnz = 0;
+
+	for (i = 0; i < nrows * ncols; i++)
+		nnz += a[i] != 0;
+	memset(X, 0, sizeof(*X));
+	X->nrows = nrows;
+	X->ncols = ncols;
+	X->nnz = X->cap = nnz;
+	X->rowptr = malloc((nrows + 1) * sizeof(*X->rowptr));
+	X->col = malloc((nnz ? nnz : 1) * sizeof(*X->col));
+	X->val = malloc((nnz ? nnz : 1) * sizeof(*X->val));
+	ck_assert(X->rowptr && X->col && X->val);
+	nnz = 0;
+	for (i = 0; i < nrows; i++) {
+		X->rowptr[i] = nnz;
+		for (j = 0; j < ncols; j++) {
+			if (a[i * ncols + j] == 0)
+				continue;
+			X->col[nnz] = (uint32_t)j;
+			X->val[nnz] = a[i * ncols + j];
+			nnz++;
+		}
+	}
+	X->rowptr[nrows] = nnz;
+}
+
+static void csr_done(struct csr *X)
+{
+	free(X->rowptr);
+	free(X->col);
+	free(X->val);
+	memset(X, 0, sizeof(*X));
+}
+
+/* Points along a line (direction a, spread 3) and a weaker second
+ * direction b (spread about 0.8), plus a little noise, in 6 columns; a
+ * third of the entries are then zeroed to make the matrix sparse, and
+ * row 3 is left empty. */
+#define LN 10
+#define LD 6
+static void line_plus_noise(double *a)
+{
+	static const double dir1[LD] = { 1, 0.5, 0, 0.2, 0, 0.3 };
+	static const double dir2[LD] = { 0, 0.3, 1, 0, 0.1, -0.4 };
+
+	for (int i = 0; i < LN; i++) {
+		double t = 0.6 * (i - 4.5), u = 0.8 * sin(1.7 * i);
+
+		for (int j = 0; j < LD; j++) {
+			double v = 2 + t * dir1[j] + u * dir2[j] +
+				   0.05 * cos(3.1 * i + 1.3 * j);
+
+			a[i * LD + j] = (i + 2 * j) % 3 == 0 || i == 3 ? 0 : v;
+		}
+	}
+}
+
+/* The dense oracle: the top two right singular vectors of A = X - 1 mu^T
+ * (d x 2, in axis[j * d + t]), the coordinates A v (n x 2) and the squared
+ * singular values, with the documented sign rule. */
+static void dense_pca(const double *a, size_t n, size_t d, double *axis,
+		      double *coord, double *sigma2)
+{
+	int tall = n >= d;
+	size_t m = tall ? n : d, k = tall ? d : n;
+	gsl_matrix *M = gsl_matrix_alloc(m, k), *V = gsl_matrix_alloc(k, k);
+	gsl_vector *s = gsl_vector_alloc(k), *w = gsl_vector_alloc(k);
+	double *mu = calloc(d, sizeof(*mu));
+
+	ck_assert(M && V && s && w && mu && k >= 2);
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < d; t++)
+			mu[t] += a[i * d + t] / (double)n;
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < d; t++) {
+			double v = a[i * d + t] - mu[t];
+
+			if (tall)
+				gsl_matrix_set(M, i, t, v);
+			else
+				gsl_matrix_set(M, t, i, v);
+		}
+	/* M = U S V^T; for A itself (tall) the right vectors are V's
+	 * columns, for A^T (wide) they are U's (left in M). */
+	ck_assert_int_eq(gsl_linalg_SV_decomp(M, V, s, w), 0);
+	for (size_t j = 0; j < 2; j++) {
+		double big = 0;
+		int flip = 0;
+
+		sigma2[j] = gsl_vector_get(s, j) * gsl_vector_get(s, j);
+		for (size_t t = 0; t < d; t++) {
+			double v = tall ? gsl_matrix_get(V, t, j) : gsl_matrix_get(M, t, j);
+
+			axis[j * d + t] = v;
+			if (fabs(v) > big) {
+				big = fabs(v);
+				flip = v < 0;
+			}
+		}
+		for (size_t t = 0; flip && t < d; t++)
+			axis[j * d + t] = -axis[j * d + t];
+		for (size_t i = 0; i < n; i++) {
+			double c = 0;
+
+			for (size_t t = 0; t < d; t++)
+				c += (a[i * d + t] - mu[t]) * axis[j * d + t];
+			coord[2 * i + j] = c;
+		}
+	}
+	gsl_matrix_free(M);
+	gsl_matrix_free(V);
+	gsl_vector_free(s);
+	gsl_vector_free(w);
+	free(mu);
+}
+
+static void fit_ok(const struct csr *X, unsigned long seed, struct projection *p)
+{
+	struct pl_error err = { 0, "" };
+
+	ck_assert_msg(project_fit(X, seed, p, &err) == 0, "project_fit: %d %s",
+		      err.code, err.msg);
+}
+
+/* project_fit against the dense oracle. */
+static void check_against_dense(const double *a, size_t n, size_t d)
+{
+	struct csr X;
+	struct projection p;
+	double *axis = malloc(2 * d * sizeof(*axis));
+	double *coord = malloc(2 * n * sizeof(*coord));
+	double sigma2[2], total = 0, mu;
+
+	ck_assert(axis && coord);
+	csr_dense(&X, a, n, d);
+	dense_pca(a, n, d, axis, coord, sigma2);
+	fit_ok(&X, 1, &p);
+	ck_assert(p.converged);
+	ck_assert_int_le(p.iterations, PROJECT_MAX_ITER);
+	ck_assert_uint_eq(p.n, n);
+	ck_assert_uint_eq(p.d, d);
+	for (size_t j = 0; j < 2; j++) {
+		for (size_t t = 0; t < d; t++)
+			ck_assert_msg(fabs(p.axis[j * d + t] - axis[j * d + t]) < TOL,
+				      "axis %zu term %zu: %.12g, dense %.12g", j, t,
+				      p.axis[j * d + t], axis[j * d + t]);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(fabs(p.coord[2 * i + j] - coord[2 * i + j]) < TOL,
+				      "statement %zu axis %zu: %.12g, dense %.12g", i, j,
+				      p.coord[2 * i + j], coord[2 * i + j]);
+		ck_assert_double_eq_tol(p.sigma2[j], sigma2[j], TOL);
+	}
+	for (size_t t = 0; t < d; t++) {
+		mu = 0;
+		for (size_t i = 0; i < n; i++)
+			mu += a[i * d + t] / (double)n;
+		for (size_t i = 0; i < n; i++)
+			total += (a[i * d + t] - mu) * (a[i * d + t] - mu);
+	}
+	ck_assert_double_eq_tol(p.total, total, 1e-10);
+	ck_assert_double_eq_tol(p.var[0], sigma2[0] / total, 1e-10);
+	ck_assert_double_eq_tol(p.var[1], sigma2[1] / total, 1e-10);
+	projection_release(&p);
+	csr_done(&X);
+	free(axis);
+	free(coord);
+}
+
+START_TEST(tall_matrix)
+{
+	double a[LN * LD];
+
+	line_plus_noise(a);
+	check_against_dense(a, LN, LD);
+}
+END_TEST
+
+/* More terms than statements (the usual shape of text), with an empty
+ * column and a row of a single term. */
+START_TEST(wide_matrix)
+{
+	static const double a[5 * 8] = {
+		0.8, 0.6, 0, 0, 0, 0, 0, 0,
+		0.7, 0.5, 0.1, 0, 0, 0.5, 0, 0,
+		0, 0, 0.9, 0.3, 0, 0.2, 0, 0.25,
+		0, 0.1, 0.8, 0.5, 0, 0, 0, 0.3,
+		0, 0, 0, 0, 0, 1.0, 0, 0,
+	};
+
+	check_against_dense(a, 5, 8);
+}
+END_TEST
+
+/* A statement with no terms is at -mu.v on each axis (its row of the
+ * centred matrix is -mu). */
+START_TEST(empty_row)
+{
+	double a[LN * LD], mu[LD] = { 0 };
+	struct csr X;
+	struct projection p;
+
+	line_plus_noise(a);
+	csr_dense(&X, a, LN, LD);
+	ck_assert_uint_eq(X.rowptr[3], X.rowptr[4]);  /* row 3 is empty */
+	fit_ok(&X, 1, &p);
+	for (size_t i = 0; i < LN; i++)
+		for (size_t t = 0; t < LD; t++)
+			mu[t] += a[i * LD + t] / LN;
+	for (size_t j = 0; j < 2; j++) {
+		double mv = 0;
+
+		for (size_t t = 0; t < LD; t++)
+			mv += mu[t] * p.axis[j * LD + t];
+		ck_assert_double_eq_tol(p.coord[2 * 3 + j], -mv, 1e-12);
+	}
+	projection_release(&p);
+	csr_done(&X);
+}
+END_TEST
+
+/* Same input and seed, same bits; another seed, the same answer to 1e-8
+ * (the start vectors differ, the converged axes do not). */
+START_TEST(deterministic)
+{
+	double a[LN * LD];
+	struct csr X;
+	struct projection p, q, r;
+
+	line_plus_noise(a);
+	csr_dense(&X, a, LN, LD);
+	fit_ok(&X, 7, &p);
+	fit_ok(&X, 7, &q);
+	fit_ok(&X, 12345, &r);
+	ck_assert_int_eq(memcmp(p.coord, q.coord, 2 * LN * sizeof(double)), 0);
+	ck_assert_int_eq(memcmp(p.axis, q.axis, 2 * LD * sizeof(double)), 0);
+	ck_assert_int_eq(p.iterations, q.iterations);
+	for (size_t i = 0; i < 2 * LN; i++)
+		ck_assert_double_eq_tol(p.coord[i], r.coord[i], TOL);
+	projection_release(&p);
+	projection_release(&q);
+	projection_release(&r);
+	csr_done(&X);
+}
+END_TEST
+
+/* Axes the data do not have are exactly 0: identical statements (no
+ * variance at all), points on one line (rank 1), a single term. */
+START_TEST(rank_deficient)
+{
+	static const double same[3 * 3] = { 0.6, 0.8, 0, 0.6, 0.8, 0, 0.6, 0.8, 0 };
+	static const double line[4 * 3] = {
+		1, 2, 0, 2, 4, 0, 3, 6, 0, 0.5, 1, 0,
+	};
+	static const double one[3 * 1] = { 1, 2, 0 };
+	struct csr X;
+	struct projection p;
+
+	csr_dense(&X, same, 3, 3);
+	fit_ok(&X, 1, &p);
+	ck_assert(p.converged);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert(p.coord[i] == 0);
+	ck_assert(p.var[0] == 0 && p.var[1] == 0 && p.total == 0);
+	projection_release(&p);
+	csr_done(&X);
+
+	/* rows t (1, 2, 0), t = 1, 2, 3, 0.5: mean t 1.625, the axis
+	 * (1, 2, 0)/sqrt(5), coordinates (t - 1.625) sqrt(5) */
+	csr_dense(&X, line, 4, 3);
+	fit_ok(&X, 1, &p);
+	ck_assert(p.converged);
+	ck_assert_double_eq_tol(p.axis[0], 1 / sqrt(5), 1e-12);
+	ck_assert_double_eq_tol(p.axis[1], 2 / sqrt(5), 1e-12);
+	ck_assert_double_eq_tol(p.coord[0], (1 - 1.625) * sqrt(5), 1e-12);
+	ck_assert_double_eq_tol(p.coord[2], (2 - 1.625) * sqrt(5), 1e-12);
+	ck_assert_double_eq_tol(p.coord[6], (0.5 - 1.625) * sqrt(5), 1e-12);
+	ck_assert_double_eq_tol(p.var[0], 1, 1e-12);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert(p.coord[2 * i + 1] == 0);
+	ck_assert(p.sigma2[1] == 0 && p.var[1] == 0);
+	projection_release(&p);
+	csr_done(&X);
+
+	/* one column: values 1, 2, 0, mean 1 */
+	csr_dense(&X, one, 3, 1);
+	fit_ok(&X, 1, &p);
+	ck_assert_double_eq_tol(p.coord[0], 0, 1e-12);
+	ck_assert_double_eq_tol(p.coord[2], 1, 1e-12);
+	ck_assert_double_eq_tol(p.coord[4], -1, 1e-12);
+	ck_assert(p.coord[1] == 0 && p.coord[3] == 0 && p.coord[5] == 0);
+	projection_release(&p);
+	csr_done(&X);
+}
+END_TEST
+
+/* Every allocation failing in turn: PL_EX_OSERR and a zeroed result,
+ * never a crash or a leak (valgrind and ASan see to the last). */
+START_TEST(out_of_memory)
+{
+	double a[LN * LD];
+	struct csr X;
+	struct projection p;
+	int ok = 0;
+
+	line_plus_noise(a);
+	csr_dense(&X, a, LN, LD);
+	for (unsigned long n = 1; !ok && n < 100; n++) {
+		struct pl_error err = { 0, "" };
+
+		pl_alloc_fail_at(n, 0);
+		if (project_fit(&X, 1, &p, &err) == 0) {
+			ok = 1;
+			projection_release(&p);
+		} else {
+			ck_assert_int_eq(err.code, PL_EX_OSERR);
+			ck_assert_ptr_null(p.coord);
+		}
+	}
+	pl_alloc_fail_at(0, 0);
+	ck_assert(ok);
+	csr_done(&X);
+}
+END_TEST
+
+/* ---- the stage: projection.tsv ---- */
+
+/* Run stage_project on the line-plus-noise matrix, statement 4 (the empty
+ * one) unclustered, into dir/out; returns projection.tsv (caller frees). */
+static char *run_stage(const char *dir)
+{
+	static const int32_t assign[LN] = { 0, 0, 1, -1, 1, 0, 1, 1, 0, 1 };
+	struct pl_error err = { 0, "" };
+	struct config cfg;
+	struct ctx ctx;
+	double a[LN * LD];
+	char path[4200], *text;
+
+	ck_assert_int_eq(config_init(&cfg, &err), 0);
+	ctx_init(&ctx, &cfg);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	ctx.outdir = path;
+	line_plus_noise(a);
+	csr_dense(&ctx.tfidf, a, LN, LD);
+	ctx.km.k = 2;
+	ctx.km.assign = (int32_t *)assign;
+	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_project.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert(ctx.rep.proj_var[0] > ctx.rep.proj_var[1]);
+	ck_assert(ctx.rep.proj_var[1] > 0);
+	ck_assert(ctx.rep.proj_var[0] + ctx.rep.proj_var[1] <= 1);
+	csr_done(&ctx.tfidf);
+	config_release(&cfg);
+	snprintf(path, sizeof(path), "%s/out/projection.tsv", dir);
+	text = test_slurp(path);
+	ck_assert_ptr_nonnull(text);
+	return text;
+}
+
+START_TEST(projection_tsv)
+{
+	char *dir = test_tmpdir(), *sub1, *sub2, *a, *b, *line;
+	double x, y;
+	int n = 0;
+
+	sub1 = malloc(strlen(dir) + 4);
+	sub2 = malloc(strlen(dir) + 4);
+	ck_assert(sub1 && sub2);
+	snprintf(sub1, strlen(dir) + 4, "%s/1", dir);
+	snprintf(sub2, strlen(dir) + 4, "%s/2", dir);
+	ck_assert_int_eq(mkdir(sub1, 0777), 0);
+	ck_assert_int_eq(mkdir(sub2, 0777), 0);
+	a = run_stage(sub1);
+	b = run_stage(sub2);
+	ck_assert_str_eq(a, b);  /* same input, same bytes */
+
+	ck_assert_int_eq(strncmp(a, "unit\tx\ty\tcluster\n", 17), 0);
+	for (line = strchr(a, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+		int unit;
+		char cluster[8];
+
+		ck_assert_int_eq(sscanf(line, "%d\t%lf\t%lf\t%7s", &unit, &x, &y,
+					cluster), 4);
+		ck_assert_int_eq(unit, ++n);
+		if (unit == 4)
+			ck_assert_str_eq(cluster, "NA");
+		else
+			ck_assert_str_eq(cluster, unit == 1 || unit == 2 || unit == 6 ||
+						  unit == 9 ? "1" : "2");
+	}
+	ck_assert_int_eq(n, LN);
+	free(a);
+	free(b);
+	test_rmtree(dir);
+	free(sub1);
+	free(sub2);
+	free(dir);
+}
+END_TEST
+
+Suite *suite_project(void)
+{
+	Suite *s = suite_create("project");
+	TCase *tc = tcase_create("svd");
+
+	tcase_add_test(tc, tall_matrix);
+	tcase_add_test(tc, wide_matrix);
+	tcase_add_test(tc, empty_row);
+	tcase_add_test(tc, deterministic);
+	tcase_add_test(tc, rank_deficient);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("errors");
+	tcase_add_test(tc, out_of_memory);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stage");
+	tcase_add_test(tc, projection_tsv);
+	suite_add_tcase(s, tc);
+	return s;
+}
