@@ -247,6 +247,28 @@ int strbuf_add_json(struct strbuf *sb, const char *s, size_t len)
 	return strbuf_addch(sb, '"');
 }
 
+int strbuf_add_tsv(struct strbuf *sb, const char *s, size_t len)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char esc;
+
+		switch (s[i]) {
+		case '\\': esc = '\\'; break;
+		case '\t': esc = 't'; break;
+		case '\n': esc = 'n'; break;
+		case '\r': esc = 'r'; break;
+		default: continue;
+		}
+		if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, '\\') ||
+		    strbuf_addch(sb, esc))
+			return -1;
+		run = i + 1;
+	}
+	return strbuf_add(sb, s + run, len - run);
+}
+
 int strbuf_add_clean(struct strbuf *sb, const char *s, size_t len, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;

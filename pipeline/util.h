@@ -81,6 +81,10 @@ int strbuf_add_json(struct strbuf *sb, const char *s, size_t len);
 void strbuf_reset(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);
 
+/* Appends s as a TSV field: backslash, tab, newline and CR become the
+ * two-character escapes \\ \t \n \r (output/README.md). */
+int strbuf_add_tsv(struct strbuf *sb, const char *s, size_t len);
+
 /* Copy at most `max` bytes of valid UTF-8 from s into sb, replacing invalid
  * sequences with U+FFFD and cutting only at a character boundary.  Runs of
  * whitespace (including newlines) become one space. */

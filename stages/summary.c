@@ -98,32 +98,10 @@ static void *alloc2(size_t a, size_t b, size_t size)
 
 /* ---- escaping ---- */
 
-/* Append s as a TSV field: \ tab newline CR become \\ \t \n \r. */
-static int tsv_add(struct strbuf *sb, const char *s, size_t len)
-{
-	size_t run = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char esc;
-
-		switch (s[i]) {
-		case '\\': esc = '\\'; break;
-		case '\t': esc = 't'; break;
-		case '\n': esc = 'n'; break;
-		case '\r': esc = 'r'; break;
-		default: continue;
-		}
-		if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, '\\') ||
-		    strbuf_addch(sb, esc))
-			return -1;
-		run = i + 1;
-	}
-	return strbuf_add(sb, s + run, len - run);
-}
 
 static int tsv_addstr(struct strbuf *sb, const char *s)
 {
-	return tsv_add(sb, s, strlen(s));
+	return strbuf_add_tsv(sb, s, strlen(s));
 }
 
 static int word_byte(unsigned c)
@@ -554,7 +532,7 @@ static int tsv_cluster(struct summary *s, uint32_t c, struct strbuf *sb,
 		strbuf_reset(&disp);
 		rc = (i && strbuf_addstr(sb, ", ")) ||
 		     term_display(s->ctx, s->top[i].term, &disp) ||
-		     tsv_add(sb, disp.buf ? disp.buf : "", disp.len);
+		     strbuf_add_tsv(sb, disp.buf ? disp.buf : "", disp.len);
 	}
 	rc = rc || strbuf_addch(sb, '\t');
 	n = cluster_top_frames(s, c, idx);

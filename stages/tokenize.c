@@ -219,12 +219,32 @@ static int normalise(struct tokenizer *t, int ascii)
 	return 0;
 }
 
+/* Intern the finished token in t->tok as a surface (marking stop words
+ * and numbers the first time it is seen) and append it to the unit. */
+static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+		     int digits, struct pl_error *err)
+{
+	uint32_t id;
+	int added;
+
+	if (surfaces_intern(&ctx->surf, t->tok.buf, t->tok.len, &id, &added))
+		return pl_oom(err);
+	if (added) {
+		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
+			ctx->surf.flags[id] |= SURF_STOP;
+		if (digits)
+			ctx->surf.flags[id] |= SURF_NUMBER;
+	}
+	if (tokens_push(&u->tok, id, ID_NONE))
+		return pl_oom(err);
+	return 0;
+}
+
 /* Finish the token in t->tok and add it to the unit. */
 static int emit(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		size_t nchars, int ascii, int digits, struct pl_error *err)
 {
-	uint32_t id;
-	int added, rc;
+	int rc;
 
 	if (nchars > (size_t)t->max_len) {
 		ctx->rep.long_tokens += u->counted;
@@ -248,17 +268,7 @@ static int emit(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 	}
 	if (nchars < (size_t)t->min_len || t->tok.len == 0)
 		return 0;
-	if (surfaces_intern(&ctx->surf, t->tok.buf, t->tok.len, &id, &added))
-		return pl_oom(err);
-	if (added) {
-		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
-			ctx->surf.flags[id] |= SURF_STOP;
-		if (digits)
-			ctx->surf.flags[id] |= SURF_NUMBER;
-	}
-	if (tokens_push(&u->tok, id, ID_NONE))
-		return pl_oom(err);
-	return 0;
+	return add_token(ctx, t, u, digits, err);
 }
 
 /* One CJK character arrives: emit a bigram with the previous one, or the
@@ -408,22 +418,9 @@ static int cased_follows(const unsigned char *p, size_t left)
 static int emit_sklearn(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 			size_t nchars, int digits, struct pl_error *err)
 {
-	uint32_t id;
-	int added;
-
 	if (nchars < 2)
 		return 0;
-	if (surfaces_intern(&ctx->surf, t->tok.buf, t->tok.len, &id, &added))
-		return pl_oom(err);
-	if (added) {
-		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
-			ctx->surf.flags[id] |= SURF_STOP;
-		if (digits)
-			ctx->surf.flags[id] |= SURF_NUMBER;
-	}
-	if (tokens_push(&u->tok, id, ID_NONE))
-		return pl_oom(err);
-	return 0;
+	return add_token(ctx, t, u, digits, err);
 }
 
 static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,

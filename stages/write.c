@@ -156,28 +156,6 @@ static char *put_g17(char *p, double v)
 	return p + (n > 0 && n < 32 ? n : 0);
 }
 
-/* Append s as a TSV field: \ tab newline CR become \\ \t \n \r. */
-static int tsv_add(struct strbuf *sb, const char *s, size_t len)
-{
-	size_t run = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char esc;
-
-		switch (s[i]) {
-		case '\\': esc = '\\'; break;
-		case '\t': esc = 't'; break;
-		case '\n': esc = 'n'; break;
-		case '\r': esc = 'r'; break;
-		default: continue;
-		}
-		if (strbuf_add(sb, s + run, i - run) || strbuf_addch(sb, '\\') ||
-		    strbuf_addch(sb, esc))
-			return -1;
-		run = i + 1;
-	}
-	return strbuf_add(sb, s + run, len - run);
-}
 
 /* Check that m has the shape the files promise: one row per unit, one
  * column per term, columns ascending within each row. */
@@ -366,10 +344,10 @@ static int write_terms(struct ctx *ctx, struct pl_error *err)
 			goto fail;
 		}
 		if (strbuf_addf(&line, "%" PRIu32 "\t", t + 1) ||
-		    tsv_add(&line, strtab_str(&v->tab, t), strtab_len(&v->tab, t)) ||
+		    strbuf_add_tsv(&line, strtab_str(&v->tab, t), strtab_len(&v->tab, t)) ||
 		    strbuf_addch(&line, '\t') ||
 		    term_display(ctx, t, &disp) ||
-		    tsv_add(&line, disp.buf ? disp.buf : "", disp.len) ||
+		    strbuf_add_tsv(&line, disp.buf ? disp.buf : "", disp.len) ||
 		    strbuf_addf(&line, "\t%s\t%" PRIu32 "\t%" PRIu64 "\t%.17g\t%d\n",
 				kind_name(v->kind[t]), v->df[t], v->cf[t], v->idf[t],
 				v->kept[t] ? 1 : 0)) {
@@ -409,7 +387,7 @@ static int write_docs(struct ctx *ctx, struct pl_error *err)
 
 		strbuf_reset(&line);
 		rc = strbuf_addf(&line, "%zu\t", u + 1) ||
-		     tsv_add(&line, rel, strlen(rel));
+		     strbuf_add_tsv(&line, rel, strlen(rel));
 		if (!rc && document)
 			rc = strbuf_addstr(&line, "\tNA");
 		else if (!rc)
