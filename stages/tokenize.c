@@ -435,9 +435,37 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 	u->tok.n = 0;
 	strbuf_reset(&t->tok);
 	while (i < len) {
-		int32_t c = decode(p + i, len - i, &n), low[2];
+		int32_t c, low[2];
 		int nlow = 1, k;
 
+		/* Fast path: at a token start, a run of ASCII [A-Za-z0-9_]
+		 * followed by an ASCII non-word byte (or the end) is a whole
+		 * token.  Digits and '_' are neither cased nor case-ignorable,
+		 * letters are cased: that is all the final-sigma state needs. */
+		if (!nchars && p[i] < 0x80 && (ascii_word[p[i]] || p[i] == '_')) {
+			size_t j = i;
+			int dig = 1;
+
+			while (j < len && p[j] < 0x80 && (ascii_word[p[j]] || p[j] == '_')) {
+				dig &= ascii_word[p[j]] == 2;
+				j++;
+			}
+			if (j == len || p[j] < 0x80) {
+				strbuf_reset(&t->tok);
+				if (strbuf_add(&t->tok, p + i, j - i))
+					return pl_oom(err);
+				for (size_t q = 0; q < t->tok.len; q++)
+					if (t->tok.buf[q] >= 'A' && t->tok.buf[q] <= 'Z')
+						t->tok.buf[q] = (char)(t->tok.buf[q] + 32);
+				if (emit_sklearn(ctx, t, u, j - i, dig, err))
+					return -1;
+				strbuf_reset(&t->tok);
+				after_cased = ascii_word[p[j - 1]] == 1;
+				i = j;
+				continue;
+			}
+		}
+		c = decode(p + i, len - i, &n);
 		if (c < 0) {
 			ctx->rep.invalid_bytes += u->counted;
 			low[0] = -1;
