@@ -112,12 +112,14 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 		goto oom;
 	if (strbuf_addf(&sb, "  \"kmeans\": {\"k\": %u, \"metric\": \"%s\", "
 			"\"objective\": %.17g, \"iterations\": %d, \"restart\": %d, "
-			"\"converged\": %s},\n  \"seconds\": {",
+			"\"converged\": %s, \"fit_seconds\": %.3f, "
+			"\"iterations_all_restarts\": %d},\n  \"seconds\": {",
 			ctx->km.k,
 			config_choice(CFG_kmeans_metric, cfg->v[CFG_kmeans_metric].i,
 				      metric, sizeof(metric)),
 			ctx->km.objective, ctx->km.iterations, ctx->km.restart,
-			ctx->km.converged ? "true" : "false"))
+			ctx->km.converged ? "true" : "false", ctx->km.seconds,
+			ctx->km.all_iterations))
 		goto oom;
 	for (int i = 0; stages[i]; i++)
 		if (strbuf_addf(&sb, "\"%s\": %.3f, ", stages[i]->name,

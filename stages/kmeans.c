@@ -53,6 +53,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,9 @@ struct km {
 	double *C;            /* k x d centroids of the current restart */
 	double *best_C;       /* k x d centroids of the best restart */
 	double *cn2;          /* squared norm of each centroid in C */
+	double *Ct;           /* d x k: C transposed, for the assignment step */
+	double *dots;         /* nthreads x k scratch for the assignment */
+	int nthreads;
 	size_t *count;        /* members per cluster */
 	size_t *pick;         /* the k rows chosen as initial centres */
 	unsigned char *taken; /* per row: already an initial centre */
@@ -223,22 +227,43 @@ static int init_centres(struct km *km, struct pl_error *err)
 }
 
 /* The assignment step: nxt[i] and cost[i] for every row with terms, from
- * C.  Each row writes only its own entries. */
-static void assign_rows(struct km *km)
-{
-	size_t t;
+ * C.  Each row writes only its own entries, so rows are split among
+ * threads; the dot products run over C transposed (the k centroid values
+ * of one column are adjacent), adding each row's terms in column order as
+ * row_dot does, so the result is the same to the bit whatever the layout
+ * or the number of threads. */
+struct assign_job {
+	struct km *km;
+	size_t t0, t1;
+	double *dots;
+	pthread_t tid;
+};
 
-	for (t = 0; t < km->m; t++) {
+static void *assign_range(void *arg)
+{
+	struct assign_job *a = arg;
+	struct km *km = a->km;
+	const struct csr *X = km->X;
+	const uint32_t k = km->k;
+	double *dots = a->dots;
+
+	for (size_t t = a->t0; t < a->t1; t++) {
 		size_t i = km->rows[t];
 		uint32_t j, best = 0;
 		double best_v = 0;
 
-		for (j = 0; j < km->k; j++) {
-			double dot = row_dot(km->X, i, km->C + (size_t)j * km->d);
-			double v;
+		memset(dots, 0, k * sizeof(*dots));
+		for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++) {
+			const double v = X->val[p];
+			const double *ct = km->Ct + (size_t)X->col[p] * k;
 
+			for (j = 0; j < k; j++)
+				dots[j] += v * ct[j];
+		}
+		for (j = 0; j < k; j++) {
 			/* cosine: largest dot; euclidean: smallest distance */
-			v = km->cosine ? -dot : row_cost(km, i, j, dot);
+			double v = km->cosine ? -dots[j] : row_cost(km, i, j, dots[j]);
+
 			if (j == 0 || v < best_v) {
 				best = j;
 				best_v = v;
@@ -248,6 +273,35 @@ static void assign_rows(struct km *km)
 		km->cost[i] = km->cosine ? row_cost(km, i, best, -best_v)
 					 : best_v;
 	}
+	return NULL;
+}
+
+static void assign_rows(struct km *km)
+{
+	struct assign_job job[64];
+	int n = km->nthreads;
+	size_t d = km->d;
+
+	for (size_t c = 0; c < d; c++)
+		for (uint32_t j = 0; j < km->k; j++)
+			km->Ct[c * km->k + j] = km->C[(size_t)j * d + c];
+	if ((size_t)n > km->m / 256 + 1)
+		n = (int)(km->m / 256 + 1);  /* not worth a thread */
+	for (int t = 0; t < n; t++) {
+		job[t].km = km;
+		job[t].t0 = km->m * (size_t)t / (size_t)n;
+		job[t].t1 = km->m * (size_t)(t + 1) / (size_t)n;
+		job[t].dots = km->dots + (size_t)t * km->k;
+	}
+	for (int t = 1; t < n; t++)
+		if (pthread_create(&job[t].tid, NULL, assign_range, &job[t]) != 0) {
+			assign_range(&job[t]);  /* no thread: do it here */
+			job[t].km = NULL;
+		}
+	assign_range(&job[0]);
+	for (int t = 1; t < n; t++)
+		if (job[t].km)
+			pthread_join(job[t].tid, NULL);
 }
 
 /* Give each empty cluster the row with the largest cost among rows whose
@@ -512,6 +566,8 @@ static void km_release(struct km *km)
 	pl_free(km->C);
 	pl_free(km->best_C);
 	pl_free(km->cn2);
+	pl_free(km->Ct);
+	pl_free(km->dots);
 	pl_free(km->count);
 	pl_free(km->pick);
 	pl_free(km->taken);
@@ -526,7 +582,8 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	struct km km;
 	size_t n = X->nrows, kd, i, t;
 	double best_obj = 0;
-	int r, ret = -1;
+	int r, ret = -1, all_iters = 0;
+	double t_start = pl_now();
 
 	memset(out, 0, sizeof(*out));
 	memset(&km, 0, sizeof(km));
@@ -564,6 +621,9 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	km.C = pl_malloc(kd * sizeof(*km.C));
 	km.best_C = pl_malloc(kd * sizeof(*km.best_C));
 	km.cn2 = pl_malloc(km.k * sizeof(*km.cn2));
+	km.nthreads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads;
+	km.Ct = pl_malloc(kd * sizeof(*km.Ct));
+	km.dots = pl_malloc((size_t)km.nthreads * km.k * sizeof(*km.dots));
 	km.count = pl_malloc(km.k * sizeof(*km.count));
 	km.pick = pl_malloc(km.k * sizeof(*km.pick));
 	km.taken = pl_malloc(n);
@@ -573,7 +633,8 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	out->centroid = pl_malloc(kd * sizeof(*out->centroid));
 	out->size = pl_malloc(km.k * sizeof(*out->size));
 	if (!km.rows || !km.lab || !km.nxt || !km.best_lab || !km.cost ||
-	    !km.C || !km.best_C || !km.cn2 || !km.count || !km.pick ||
+	    !km.C || !km.best_C || !km.cn2 || !km.Ct || !km.dots ||
+	    !km.count || !km.pick ||
 	    !km.taken || !km.ord || !out->assign || !out->sim ||
 	    !out->centroid || !out->size)
 		goto oom;
@@ -599,6 +660,7 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 
 		if (run_once(&km, r, &obj, &iters, &conv, err) < 0)
 			goto fail;
+		all_iters += iters;
 		if (r == 0 || obj < best_obj) {
 			int32_t *sl = km.best_lab;
 			double *sc = km.best_C;
@@ -619,6 +681,8 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	renumber(&km, out);
 	out->k = km.k;
 	out->objective = best_obj;
+	out->seconds = pl_now() - t_start;
+	out->all_iterations = all_iters;
 	ret = 0;
 	goto done;
 oom:
@@ -1100,8 +1164,11 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 {
 	const struct cfg_value *v = ctx->cfg->v;
 	struct kmeans_opts o;
+	struct csr X;
+	uint32_t *rank;
 	uint64_t empty = 0;
 	size_t i;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	o.init = (int)v[CFG_kmeans_init].i;
@@ -1111,13 +1178,36 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 	o.seed = (unsigned long)v[CFG_kmeans_seed].i;
 	o.metric = (int)v[CFG_kmeans_metric].i;
 	o.progress = ctx->progress ? stderr : NULL;
+	o.threads = (int)(ctx->rep.threads > 0 ? ctx->rep.threads : 1);
 	clustering_release(&ctx->km);
 	ksweep_release(&ctx->ksweep);
-	if (kmeans_sweep(&ctx->tfidf, &o, (uint32_t)v[CFG_kmeans_k].i,
-			 (uint32_t)v[CFG_kmeans_k].hi,
-			 (int)v[CFG_kmeans_select].i,
-			 (size_t)v[CFG_kmeans_silhouette_sample].i, &ctx->km,
-			 &ctx->ksweep, err) < 0)
+	/* Cluster on the columns that have entries (the kept terms) only:
+	 * pruned terms are zero in every row, and dense centroids over them
+	 * would cost k x all terms.  Renumbering keeps the column order. */
+	X = ctx->tfidf;
+	X.nnz = X.nrows ? X.rowptr[X.nrows] : 0;
+	X.col = pl_malloc((X.nnz ? X.nnz : 1) * sizeof(*X.col));
+	rank = pl_calloc(X.ncols ? X.ncols : 1, sizeof(*rank));
+	if (!X.col || !rank) {
+		pl_free(X.col);
+		pl_free(rank);
+		return pl_oom(err);
+	}
+	for (size_t e = 0; e < X.nnz; e++)
+		rank[ctx->tfidf.col[e]] = 1;
+	X.ncols = 0;
+	for (size_t t = 0; t < ctx->tfidf.ncols; t++)
+		rank[t] = rank[t] ? (uint32_t)X.ncols++ : ID_NONE;
+	for (size_t e = 0; e < X.nnz; e++)
+		X.col[e] = rank[ctx->tfidf.col[e]];
+	pl_free(rank);
+	rc = kmeans_sweep(&X, &o, (uint32_t)v[CFG_kmeans_k].i,
+			  (uint32_t)v[CFG_kmeans_k].hi,
+			  (int)v[CFG_kmeans_select].i,
+			  (size_t)v[CFG_kmeans_silhouette_sample].i, &ctx->km,
+			  &ctx->ksweep, err);
+	pl_free(X.col);
+	if (rc < 0)
 		return -1;
 	for (i = 0; i < ctx->tfidf.nrows; i++)
 		empty += ctx->km.assign[i] < 0;

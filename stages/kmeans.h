@@ -34,6 +34,9 @@ struct kmeans_opts {
 				   (GSL maps seed 0 to its default, 4357) */
 	int metric;             /* 0 cosine, 1 euclidean */
 	FILE *progress;         /* NULL = silent */
+	int threads;            /* threads for the assignment step; 0 or 1:
+				   the calling thread only.  The result does
+				   not depend on it */
 };
 
 /*

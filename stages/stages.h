@@ -124,12 +124,18 @@ struct clustering {
 	uint32_t k;
 	int32_t *assign;    /* per unit: 0-based cluster, -1 for empty rows */
 	double *sim;        /* per unit: cosine similarity to its centroid */
-	double *centroid;   /* k x ncols, row-major, dense */
+	double *centroid;   /* k x kept terms, row-major, dense (see below) */
 	uint32_t *size;     /* units per cluster */
 	double objective;   /* sum of (1 - cos) or of squared distances */
 	int iterations;     /* of the kept restart */
 	int restart;        /* which restart was kept, 0-based */
 	int converged;
+	double seconds;     /* wall time of the whole fit (every restart) */
+	int all_iterations; /* iterations summed over the restarts */
+	/* centroid columns are the columns of ctx->tfidf that have entries
+	 * (the kept terms), in id order: pruned terms are zero in every
+	 * centroid and are left out, so column c is the c-th kept term, not
+	 * term id c. */
 };
 
 /* The k sweep of the kmeans stage (stages/kmeans.c, kmeans_sweep): one

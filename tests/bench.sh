@@ -15,7 +15,9 @@
 # Prints medians and the ratios the project's goals are stated in:
 #   tfidf x   = peer (read + TF-IDF) seconds / ours (run.json
 #               wall_seconds.to_tfidf: reading to TF-IDF, all threads)
-#   iter x    = peer k-means seconds per iteration / ours
+#   iter x    = peer k-means seconds per iteration / ours (run.json
+#               kmeans.fit_seconds / iterations_all_restarts: the fit
+#               alone, without the quality figures of ksweep.tsv)
 #   obj       = our k-means objective / peer inertia (<= 1.01 is the goal)
 #   rss %     = our max RSS / peer max RSS (both measured by GNU time)
 # Timings vary with the machine and its load: compare ratios from one run
@@ -84,8 +86,9 @@ bench_one() { # label dir
 			run "$work/bench.conf"
 		$py -c 'import json, sys
 d = json.load(open(sys.argv[1])); s = d["seconds"]
-print(d["wall_seconds"]["to_tfidf"], s["kmeans"], d["kmeans"]["iterations"],
-      d["kmeans"]["objective"], sys.argv[2])' \
+k = d["kmeans"]
+print(d["wall_seconds"]["to_tfidf"], k["fit_seconds"], k["iterations_all_restarts"],
+      k["objective"], sys.argv[2])' \
 			"$work/out/run.json" "$(cat "$work/rss")" >> "$work/ours"
 		/usr/bin/time -f '%M' -o "$work/prss" $py "$peer" "$dir" 20 --stem > "$work/p.txt"
 		pt=$(echo "$(grep '^read_s' "$work/p.txt" | cut -d' ' -f2) + $(grep '^tfidf_s' "$work/p.txt" | cut -d' ' -f2)" | bc -l)
