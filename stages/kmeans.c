@@ -17,11 +17,13 @@
  *    euclidean (Lloyd): raw rows, squared distance |x|^2 - 2 x.c + |c|^2
  *    (clamped at 0), centroid = mean, objective = the sum of squared
  *    distances (scikit-learn's inertia_).  Ties go to the lowest cluster.
- *  - Seeding: kmeans++ takes a first centre uniformly among the rows with
- *    terms, then each next one with probability proportional to its cost to
- *    the nearest centre so far (1 - cos, which is half the squared distance
- *    between unit rows; or the squared distance); when every cost is 0 it
- *    takes one uniformly among the rows not yet taken.  random takes k
+ *  - Seeding: greedy kmeans++, as scikit-learn's: a first centre uniformly
+ *    among the rows with terms, then for each next one 2 + ln k candidates
+ *    drawn with probability proportional to their cost to the nearest
+ *    centre so far (1 - cos, which is half the squared distance between
+ *    unit rows; or the squared distance), keeping the one that lowers the
+ *    total cost most; when every cost is 0 it takes one uniformly among the
+ *    rows not yet taken.  random takes k
  *    distinct rows uniformly (gsl_ran_choose).
  *  - One iteration: assign every row to its nearest centroid (a loop with
  *    no shared writes, ready to be split across threads), then recompute
@@ -76,6 +78,8 @@ struct km {
 	double *best_C;       /* k x d centroids of the best restart */
 	double *cn2;          /* squared norm of each centroid in C */
 	double *Ct;           /* d x k: C transposed, for the assignment step */
+	double *trial;        /* kmeans++: weights if the current candidate won */
+	double *trial_best;   /* kmeans++: weights for the best candidate */
 	double *dots;         /* nthreads x k scratch for the assignment */
 	int nthreads;
 	size_t *count;        /* members per cluster */
@@ -138,29 +142,61 @@ static void set_centre(struct km *km, uint32_t j, size_t i)
 	km->cn2[j] = dense_norm2(c, km->d);
 }
 
-/* Lower each row's kmeans++ weight to its cost to the new centre j. */
-static void lower_weights(struct km *km, uint32_t j)
+/* The kmeans++ weights if row i became centre j: each row's cost to its
+ * nearest centre so far (km->cost) or to i, whichever is lower, into out;
+ * returns their sum (the potential).  Uses C's row j as scratch. */
+static double trial_costs(struct km *km, uint32_t j, size_t i, double *out)
 {
 	const double *c = km->C + (size_t)j * km->d;
-	size_t t;
+	double pot = 0;
 
-	for (t = 0; t < km->m; t++) {
-		size_t i = km->rows[t];
+	set_centre(km, j, i);
+	for (size_t t = 0; t < km->m; t++) {
+		size_t r = km->rows[t];
 		double w;
 
-		if (km->taken[i]) {
-			km->cost[i] = 0;
+		if (km->taken[r] || r == i) {
+			out[r] = 0;
 			continue;
 		}
-		w = row_cost(km, i, j, row_dot(km->X, i, c));
-		if (j == 0 || w < km->cost[i])
-			km->cost[i] = w;
+		w = row_cost(km, r, j, row_dot(km->X, r, c));
+		out[r] = j == 0 || w < km->cost[r] ? w : km->cost[r];
+		pot += out[r];
 	}
+	return pot;
 }
 
-/* kmeans++ seeding; the weights live in km->cost. */
+/* A row drawn with probability proportional to its weight in km->cost
+ * (total > 0): the first row whose running sum passes u * total. */
+static size_t draw_weighted(struct km *km, double total)
+{
+	double u = gsl_rng_uniform(km->rng) * total;
+	double cum = 0;
+	size_t t, last = SIZE_MAX;
+
+	for (t = 0; t < km->m; t++) {
+		size_t r = km->rows[t];
+
+		if (km->cost[r] > 0)
+			last = r;
+		cum += km->cost[r];
+		if (cum > u && km->cost[r] > 0)
+			return r;
+	}
+	return last; /* u rounded up to total: the last candidate */
+}
+
+/*
+ * Greedy kmeans++ seeding, as scikit-learn's KMeans does it: the first
+ * centre uniformly among the rows; each next one by drawing 2 + ln k
+ * candidates with probability proportional to their cost to the nearest
+ * centre so far (D^2; 1 - cos for cosine, half the squared distance of
+ * unit rows) and keeping the candidate that lowers the total cost most
+ * (ties: the earlier draw).  The weights live in km->cost.
+ */
 static void init_plusplus(struct km *km)
 {
+	int trials = 2 + (int)log((double)km->k);
 	size_t t, i = 0;
 	uint32_t j;
 
@@ -182,27 +218,32 @@ static void init_plusplus(struct km *km)
 					break;
 				r--;
 			}
+			trial_costs(km, j, i, km->trial_best);
 		} else {
-			double u = gsl_rng_uniform(km->rng) * total;
-			double cum = 0;
-			size_t last = SIZE_MAX;
+			double best_pot = 0;
+			size_t best = SIZE_MAX;
 
-			for (t = 0; t < km->m; t++) {
-				size_t r = km->rows[t];
+			for (int tr = 0; tr < trials; tr++) {
+				size_t cand = draw_weighted(km, total);
+				double pot = trial_costs(km, j, cand, km->trial);
 
-				if (km->cost[r] > 0)
-					last = r;
-				cum += km->cost[r];
-				if (cum > u && km->cost[r] > 0)
-					break;
+				if (best == SIZE_MAX || pot < best_pot) {
+					double *sw = km->trial_best;
+
+					km->trial_best = km->trial;
+					km->trial = sw;
+					best_pot = pot;
+					best = cand;
+				}
 			}
-			/* u can round up to total: take the last candidate */
-			i = t < km->m ? km->rows[t] : last;
+			i = best;
 		}
 		km->taken[i] = 1;
 		km->pick[j] = i;
 		set_centre(km, j, i);
-		lower_weights(km, j);
+		/* the new weights: each row's cost to its nearest centre */
+		for (t = 0; t < km->m; t++)
+			km->cost[km->rows[t]] = km->trial_best[km->rows[t]];
 	}
 }
 
@@ -567,6 +608,8 @@ static void km_release(struct km *km)
 	pl_free(km->best_C);
 	pl_free(km->cn2);
 	pl_free(km->Ct);
+	pl_free(km->trial);
+	pl_free(km->trial_best);
 	pl_free(km->dots);
 	pl_free(km->count);
 	pl_free(km->pick);
@@ -623,6 +666,8 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	km.cn2 = pl_malloc(km.k * sizeof(*km.cn2));
 	km.nthreads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads;
 	km.Ct = pl_malloc(kd * sizeof(*km.Ct));
+	km.trial = pl_calloc(n, sizeof(*km.trial));
+	km.trial_best = pl_calloc(n, sizeof(*km.trial_best));
 	km.dots = pl_malloc((size_t)km.nthreads * km.k * sizeof(*km.dots));
 	km.count = pl_malloc(km.k * sizeof(*km.count));
 	km.pick = pl_malloc(km.k * sizeof(*km.pick));
@@ -634,6 +679,7 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	out->size = pl_malloc(km.k * sizeof(*out->size));
 	if (!km.rows || !km.lab || !km.nxt || !km.best_lab || !km.cost ||
 	    !km.C || !km.best_C || !km.cn2 || !km.Ct || !km.dots ||
+	    !km.trial || !km.trial_best ||
 	    !km.count || !km.pick ||
 	    !km.taken || !km.ord || !out->assign || !out->sim ||
 	    !out->centroid || !out->size)
