@@ -12,6 +12,7 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/pipeline
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 STEMMER_LIBS ?= -lstemmer
@@ -117,11 +118,12 @@ check-valgrind: $(BUILD)/bin/pipeline
 	if [ $$rc = 0 ]; then echo "valgrind: 1 passed, 0 failed"; else echo "valgrind: 0 passed, 1 failed"; exit 1; fi
 
 install: all
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 bin/pipeline $(DESTDIR)$(BINDIR)/pipeline
+	install -m 644 contrib/load.R $(DESTDIR)$(DATADIR)/load.R
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/pipeline
+	rm -f $(DESTDIR)$(BINDIR)/pipeline $(DESTDIR)$(DATADIR)/load.R
 
 clean:
 	rm -rf build build-san bin

@@ -1,10 +1,10 @@
 #!/bin/sh
-# client_r.sh -- R reads our outputs through output/load.R
+# client_r.sh -- R reads our outputs through contrib/load.R
 #
 # Run from the top of the repository, as tests/clients.sh does:
 #   PIPELINE=build/bin/pipeline sh tests/client_r.sh
 # Runs the pipeline into a temporary folder several ways, then has Rscript
-# source output/load.R (from another working directory) and check
+# source contrib/load.R (from another working directory) and check
 # load_pipeline() against the pipeline's own files: matrix class, shape and
 # names, values exactly as written in the .mtx text, unit row norms, column
 # sums and document frequencies against terms.tsv.gz, NA clusters and
@@ -18,7 +18,7 @@
 # r-cran-matrix, or `make check-deps-clients`).
 
 P=${PIPELINE:-build/bin/pipeline}
-LOADER=$PWD/output/load.R
+LOADER=$PWD/contrib/load.R
 if ! command -v Rscript >/dev/null 2>&1; then
 	echo "client_r: Rscript not found; install r-base-core"
 	exit 77

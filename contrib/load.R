@@ -1,6 +1,6 @@
 # load.R -- read every output of `pipeline run` into R in one call
 #
-#   source("output/load.R"); p <- load_pipeline("output")
+#   source("contrib/load.R"); p <- load_pipeline("output")
 #
 # Needs base R and the Matrix package (attached by load_pipeline, so that
 # colSums(), t(), crossprod() and friends work on the matrices); jsonlite is
