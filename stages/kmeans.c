@@ -1211,8 +1211,8 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 	const struct cfg_value *v = ctx->cfg->v;
 	struct kmeans_opts o;
 	struct csr X;
-	uint32_t *rank;
-	uint64_t empty = 0;
+	uint32_t *rank, *kept;
+	uint64_t empty = 0, nnz;
 	size_t i;
 	int rc;
 
@@ -1229,30 +1229,38 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 	ksweep_release(&ctx->ksweep);
 	/* Cluster on the columns that have entries (the kept terms) only:
 	 * pruned terms are zero in every row, and dense centroids over them
-	 * would cost k x all terms.  Renumbering keeps the column order. */
-	X = ctx->tfidf;
-	X.nnz = X.nrows ? X.rowptr[X.nrows] : 0;
-	X.col = pl_malloc((X.nnz ? X.nnz : 1) * sizeof(*X.col));
-	rank = pl_calloc(X.ncols ? X.ncols : 1, sizeof(*rank));
-	if (!X.col || !rank) {
-		pl_free(X.col);
+	 * would cost k x all terms.  The column indices are renumbered in
+	 * place (the order is kept) and restored afterwards, on every path,
+	 * so no second copy of the largest array is needed. */
+	nnz = ctx->tfidf.nrows ? ctx->tfidf.rowptr[ctx->tfidf.nrows] : 0;
+	kept = pl_malloc((ctx->tfidf.ncols ? ctx->tfidf.ncols : 1) * sizeof(*kept));
+	rank = pl_calloc(ctx->tfidf.ncols ? ctx->tfidf.ncols : 1, sizeof(*rank));
+	if (!kept || !rank) {
+		pl_free(kept);
 		pl_free(rank);
 		return pl_oom(err);
 	}
-	for (size_t e = 0; e < X.nnz; e++)
+	for (size_t e = 0; e < nnz; e++)
 		rank[ctx->tfidf.col[e]] = 1;
+	X = ctx->tfidf;
+	X.nnz = nnz;
 	X.ncols = 0;
 	for (size_t t = 0; t < ctx->tfidf.ncols; t++)
-		rank[t] = rank[t] ? (uint32_t)X.ncols++ : ID_NONE;
-	for (size_t e = 0; e < X.nnz; e++)
-		X.col[e] = rank[ctx->tfidf.col[e]];
+		if (rank[t]) {
+			kept[X.ncols] = (uint32_t)t;
+			rank[t] = (uint32_t)X.ncols++;
+		}
+	for (size_t e = 0; e < nnz; e++)
+		ctx->tfidf.col[e] = rank[ctx->tfidf.col[e]];
 	pl_free(rank);
 	rc = kmeans_sweep(&X, &o, (uint32_t)v[CFG_kmeans_k].i,
 			  (uint32_t)v[CFG_kmeans_k].hi,
 			  (int)v[CFG_kmeans_select].i,
 			  (size_t)v[CFG_kmeans_silhouette_sample].i, &ctx->km,
 			  &ctx->ksweep, err);
-	pl_free(X.col);
+	for (size_t e = 0; e < nnz; e++)
+		ctx->tfidf.col[e] = kept[ctx->tfidf.col[e]];
+	pl_free(kept);
 	if (rc < 0)
 		return -1;
 	for (i = 0; i < ctx->tfidf.nrows; i++)
