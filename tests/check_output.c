@@ -741,6 +741,9 @@ Suite *suite_output(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("edges");
+	/* Failing every allocation in turn takes a few seconds under ASan on
+	 * a busy machine: more than Check's default 4 s. */
+	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_no_clusters_no_frames);
 	tcase_add_test(tc, test_bad_matrix);
