@@ -52,7 +52,7 @@ else
 Q = @
 endif
 
-.PHONY: all deps deps-check run check check-unit check-cli check-valgrind check-clients check-deps-clients install uninstall clean bench
+.PHONY: all deps deps-check run check check-unit check-cli check-badinput check-valgrind check-clients check-deps-clients install uninstall clean bench
 
 all: bin/pipeline
 
@@ -93,13 +93,17 @@ run: deps
 
 check: deps-check
 	@$(MAKE) --no-print-directory $(BUILD)/bin/pipeline $(BUILD)/run_tests
-	@$(MAKE) --no-print-directory check-unit check-cli check-clients $(if $(SAN),,check-valgrind)
+	@$(MAKE) --no-print-directory check-unit check-cli check-badinput check-clients $(if $(SAN),,check-valgrind)
 
 check-unit:
 	$(BUILD)/run_tests
 
 check-cli:
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
+
+# Bad input: every case's exit code, message, and the previous outputs kept.
+check-badinput:
+	PIPELINE=$(BUILD)/bin/pipeline sh tests/badinput.sh
 
 # Our outputs read by scikit-learn, R and gnuplot (skipped, and said so,
 # where a tool is not installed; `make check-deps-clients` installs them).
@@ -126,7 +130,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pipeline $(DESTDIR)$(DATADIR)/load.R
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
 
 # Speed and memory against scikit-learn on the same corpora (see
 # tests/bench.sh; prints medians of 3 runs and the ratios).
@@ -135,3 +139,49 @@ bench: deps
 	@sh tests/deps.sh $(BENCH_DEBS)
 	@$(MAKE) --no-print-directory all
 	sh tests/bench.sh
+
+# libFuzzer harnesses (tests/fuzz/; needs clang and libclang-rt-14-dev).
+# `make fuzz` fuzzes each for FUZZ_SECONDS [300]; `make fuzz-ci` replays
+# the seeds and saved crashes, then fuzzes each for FUZZ_SECONDS [30].
+# Debian packages the fuzzers need (make fuzz-deps installs them).
+DEB_FUZZ = clang libclang-rt-14-dev
+FUZZ_CC ?= clang
+FUZZ_CFLAGS ?= -g -O1
+FUZZ_SECONDS ?= 300
+FUZZ_NAMES = tokenize config gzip
+FUZZ_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+FUZZ_OBJ = $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_BINS = $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-deps
+
+fuzz-deps:
+	@sh tests/deps.sh $(DEB_FUZZ)
+
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(PL_CFLAGS) $(FUZZ_SAN) $(if $(filter tests/fuzz/%,$<),-fsanitize=fuzzer,-fsanitize=fuzzer-no-link) \
+		$(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+build-fuzz/libpipeline.a: $(FUZZ_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o build-fuzz/libpipeline.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_CFLAGS) $(LDFLAGS) -o $@ $^ $(PL_LIBS)
+
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_NAMES:%=build-fuzz/tests/fuzz/fuzz_%.d)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Keep the harness objects (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_NAMES:%=build-fuzz/tests/fuzz/fuzz_%.o)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz.sh fuzz $(FUZZ_NAMES)
+
+fuzz-ci: fuzz-build
+	FUZZ_SECONDS=$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),30) \
+		sh tests/fuzz.sh ci $(FUZZ_NAMES)

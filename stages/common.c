@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -232,6 +234,84 @@ int term_display(const struct ctx *ctx, uint32_t term, struct strbuf *sb)
 
 /* ---- staged output files ---- */
 
+/* I/O fault injection (pl_io_fail_at): the output operations counted since
+ * the last call; io_fail_at == 0 means never fail.  Atomic because the two
+ * matrices are written by two threads. */
+static _Atomic unsigned long io_count;
+static _Atomic unsigned long io_fail_n;
+static _Atomic int io_errno;
+
+unsigned long pl_io_fail_at(unsigned long n, int err_no)
+{
+	unsigned long made = io_count;
+
+	io_count = 0;
+	io_errno = err_no;
+	io_fail_n = n;
+	return made;
+}
+
+/* Count one output operation; 1 (with errno set) when it is to fail. */
+static int io_injected(void)
+{
+	unsigned long n = ++io_count;
+
+	if (io_fail_n == 0 || n != io_fail_n)
+		return 0;
+	errno = io_errno;
+	return 1;
+}
+
+/* Remove the staging folders of runs that were killed: .staging.PID where
+ * no process PID exists any more.  Their files are flat (no subfolders).
+ * Best effort: what cannot be removed stays, and is harmless. */
+static void remove_stale_staging(const char *outdir)
+{
+	DIR *d = opendir(outdir);
+	struct dirent *de;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *p = de->d_name;
+		char *end;
+		long pid;
+		DIR *sd;
+		struct dirent *se;
+
+		if (strncmp(p, ".staging.", 9) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(p + 9, &end, 10);
+		if (end == p + 9 || *end != '\0' || errno || pid <= 0 ||
+		    pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive, or not ours to judge (EPERM) */
+		strbuf_reset(&sb);
+		if (strbuf_addf(&sb, "%s/%s", outdir, p))
+			break;
+		sd = opendir(sb.buf);
+		if (!sd)
+			continue;
+		while ((se = readdir(sd)) != NULL) {
+			size_t len = sb.len;
+
+			if (strcmp(se->d_name, ".") == 0 || strcmp(se->d_name, "..") == 0)
+				continue;
+			if (strbuf_addf(&sb, "/%s", se->d_name) == 0)
+				unlink(sb.buf);
+			sb.len = len;
+			sb.buf[len] = '\0';
+		}
+		closedir(sd);
+		rmdir(sb.buf);
+	}
+	closedir(d);
+	strbuf_release(&sb);
+}
+
 int out_begin(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -246,6 +326,7 @@ int out_begin(struct ctx *ctx, struct pl_error *err)
 		return pl_fail(err, PL_EX_CANTCREAT,
 			       "%s: output path exists and is not a folder", ctx->outdir);
 	}
+	remove_stale_staging(ctx->outdir);
 	if (strbuf_addf(&sb, "%s/.staging.%ld", ctx->outdir, (long)getpid()))
 		return pl_oom(err);
 	if (mkdir(sb.buf, 0777) != 0 && errno != EEXIST) {
@@ -279,26 +360,28 @@ int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 		return pl_oom(err);
 	}
 	ctx->staged[ctx->nstaged++] = copy;
-	of->tmp = sb.buf;
-	fd = open(of->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s",
-			       of->tmp, strerror(errno));
+	/* On failure `of` holds nothing: callers need not out_close it. */
+	fd = io_injected() ? -1 :
+		open(sb.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
+			strerror(errno));
+		strbuf_release(&sb);
+		return -1;
+	}
 	if (nl > 3 && strcmp(name + nl - 3, ".gz") == 0) {
 		/* zlib writes a gzip header with no name and mtime 0, so the
 		 * bytes depend only on the content. */
 		of->gz = gzdopen(fd, "wb1");
-		if (!of->gz) {
-			close(fd);
-			return pl_oom(err);
-		}
 	} else {
 		of->fp = fdopen(fd, "wb");
-		if (!of->fp) {
-			close(fd);
-			return pl_oom(err);
-		}
 	}
+	if (!of->gz && !of->fp) {
+		close(fd);
+		strbuf_release(&sb);
+		return pl_oom(err);
+	}
+	of->tmp = sb.buf;
 	return 0;
 }
 
@@ -306,6 +389,9 @@ static int out_flush(struct outfile *of, struct pl_error *err)
 {
 	if (!of->buf.len)
 		return 0;
+	if (io_injected())
+		return pl_fail(err, PL_EX_IOERR, "%s: write error: %s", of->tmp,
+			       strerror(errno));
 	if (of->gz) {
 		if (gzwrite(of->gz, of->buf.buf, (unsigned)of->buf.len) !=
 		    (int)of->buf.len)
@@ -361,23 +447,40 @@ int out_close(struct outfile *of, struct pl_error *err)
 	if (of->gz) {
 		/* gzclose flushes and closes; fsync first through a second
 		 * descriptor is not possible, so sync the path afterwards. */
-		if (gzclose(of->gz) != Z_OK && rc == 0)
-			rc = pl_fail(err, PL_EX_IOERR, "%s: write error", of->tmp);
+		int injected = io_injected(), saved = errno;
+		int zrc = gzclose(of->gz);
+
+		if ((injected || zrc != Z_OK) && rc == 0) {
+			if (!injected && zrc != Z_ERRNO)
+				saved = EIO;
+			else if (!injected)
+				saved = errno;
+			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
+				     of->tmp, strerror(saved));
+		}
 	} else if (of->fp) {
-		if (fflush(of->fp) != 0 && rc == 0)
+		/* fflush is where small files are really written. */
+		if ((io_injected() || fflush(of->fp) != 0) && rc == 0)
 			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
 				     of->tmp, strerror(errno));
-		if (rc == 0 && fsync(fileno(of->fp)) != 0)
+		if (rc == 0 && (io_injected() || fsync(fileno(of->fp)) != 0))
 			rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", of->tmp,
 				     strerror(errno));
-		if (fclose(of->fp) != 0 && rc == 0)
-			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
-				     of->tmp, strerror(errno));
+		{
+			int injected = io_injected(), saved = errno;
+
+			/* fclose always releases the stream, even on error. */
+			if (fclose(of->fp) != 0 && !injected)
+				saved = errno, injected = 1;
+			if (injected && rc == 0)
+				rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
+					     of->tmp, strerror(saved));
+		}
 	}
 	if (rc == 0 && of->gz && of->tmp) {
 		int fd = open(of->tmp, O_RDONLY | O_CLOEXEC);
 
-		if (fd < 0 || fsync(fd) != 0)
+		if (fd < 0 || io_injected() || fsync(fd) != 0)
 			rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", of->tmp,
 				     strerror(errno));
 		if (fd >= 0)
@@ -389,45 +492,115 @@ int out_close(struct outfile *of, struct pl_error *err)
 	return rc;
 }
 
+/* What out_publish knows of the previous version of each output. */
+enum { PREV_NONE, PREV_LINKED, PREV_UNLINKABLE };
+
+/*
+ * Publish every staged file into the output folder.  Each rename(2) is
+ * atomic but the set is not, so a failure part-way is rolled back:
+ *  1. backups: each existing DIR/name is hard-linked (link(2), no copy) to
+ *     STAGING/name.prev.  ENOENT: there was no previous file.  A file
+ *     system without hard links (EPERM, EOPNOTSUPP, ...): that file has no
+ *     backup and cannot be rolled back.  Any other failure stops the run
+ *     before anything was moved (73).
+ *  2. each STAGING/name is renamed onto DIR/name (a failure is 73), then
+ *     the output folder is fsynced (a failure other than EINVAL, which
+ *     some file systems give for folders, is 74);
+ *  3. on a failure in 2, the files already moved are put back: the backup
+ *     renamed onto DIR/name, or DIR/name removed when there was no
+ *     previous file.  The error reported is the first one.
+ * out_abandon then removes the staging folder with the backups.  A run
+ * killed during step 2 still leaves every file whole (old or new) but the
+ * set may be mixed; the next run removes the dead run's staging folder
+ * (out_begin).  Atomic publication of the whole set is a separate issue.
+ */
 int out_publish(struct ctx *ctx, struct pl_error *err)
 {
-	struct strbuf from = STRBUF_INIT, to = STRBUF_INIT;
+	struct strbuf from = STRBUF_INIT, to = STRBUF_INIT, prev = STRBUF_INIT;
+	unsigned char *state = NULL;
+	size_t moved = 0;
 	int rc = 0;
 	int dfd;
 
+	if (ctx->nstaged && !(state = pl_calloc(ctx->nstaged, 1)))
+		rc = pl_oom(err);
 	for (size_t i = 0; i < ctx->nstaged && rc == 0; i++) {
-		strbuf_reset(&from);
 		strbuf_reset(&to);
-		if (strbuf_addf(&from, "%s/%s", ctx->staging, ctx->staged[i]) ||
-		    strbuf_addf(&to, "%s/%s", ctx->outdir, ctx->staged[i]))
+		strbuf_reset(&prev);
+		if (strbuf_addf(&to, "%s/%s", ctx->outdir, ctx->staged[i]) ||
+		    strbuf_addf(&prev, "%s/%s.prev", ctx->staging, ctx->staged[i]))
 			rc = pl_oom(err);
-		else if (rename(from.buf, to.buf) != 0)
-			rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot publish: %s",
+		else if (!io_injected() && link(to.buf, prev.buf) == 0)
+			state[i] = PREV_LINKED;
+		else if (errno == ENOENT)
+			state[i] = PREV_NONE;
+		else if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS ||
+			 errno == EMLINK)
+			state[i] = PREV_UNLINKABLE;
+		else
+			rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot back up: %s",
 				     to.buf, strerror(errno));
 	}
-	strbuf_release(&from);
-	strbuf_release(&to);
+	for (; moved < ctx->nstaged && rc == 0; moved++) {
+		strbuf_reset(&from);
+		strbuf_reset(&to);
+		if (strbuf_addf(&from, "%s/%s", ctx->staging, ctx->staged[moved]) ||
+		    strbuf_addf(&to, "%s/%s", ctx->outdir, ctx->staged[moved]))
+			rc = pl_oom(err);
+		else if (io_injected() || rename(from.buf, to.buf) != 0)
+			rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot publish: %s",
+				     to.buf, strerror(errno));
+		if (rc)
+			break;
+	}
 	if (rc == 0) {
 		dfd = open(ctx->outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
-			fsync(dfd);
+			if ((io_injected() || fsync(dfd) != 0) && errno != EINVAL)
+				rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s",
+					     ctx->outdir, strerror(errno));
 			close(dfd);
 		}
 	}
+	/* Roll back: `moved` files are in place; the paths are rebuilt with
+	 * the buffers' capacity from above, so this cannot run out of
+	 * memory for the names (they were all formatted once already). */
+	if (rc)
+		for (size_t i = moved; i-- > 0;) {
+			strbuf_reset(&to);
+			strbuf_reset(&prev);
+			if (strbuf_addf(&to, "%s/%s", ctx->outdir, ctx->staged[i]) ||
+			    strbuf_addf(&prev, "%s/%s.prev", ctx->staging, ctx->staged[i]))
+				continue;
+			if (state[i] == PREV_LINKED)
+				rename(prev.buf, to.buf);
+			else if (state[i] == PREV_NONE)
+				unlink(to.buf);
+		}
+	strbuf_release(&from);
+	strbuf_release(&to);
+	strbuf_release(&prev);
+	pl_free(state);
 	out_abandon(ctx);
 	return rc;
 }
 
+/* Allocates nothing, so that it works after any out-of-memory failure. */
 void out_abandon(struct ctx *ctx)
 {
-	struct strbuf sb = STRBUF_INIT;
-
 	if (ctx->staging) {
-		for (size_t i = 0; i < ctx->nstaged; i++) {
-			strbuf_reset(&sb);
-			if (strbuf_addf(&sb, "%s/%s", ctx->staging, ctx->staged[i]) == 0)
-				unlink(sb.buf); /* gone already once published */
+		int dfd = open(ctx->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		for (size_t i = 0; dfd >= 0 && i < ctx->nstaged; i++) {
+			char prev[512];
+
+			unlinkat(dfd, ctx->staged[i], 0); /* gone once published */
+			if ((size_t)snprintf(prev, sizeof(prev), "%s.prev",
+					     ctx->staged[i]) < sizeof(prev))
+				unlinkat(dfd, prev, 0); /* out_publish's backup */
 		}
+		if (dfd >= 0)
+			close(dfd);
 		rmdir(ctx->staging);
 		pl_free(ctx->staging);
 		ctx->staging = NULL;
@@ -437,5 +610,4 @@ void out_abandon(struct ctx *ctx)
 	pl_free(ctx->staged);
 	ctx->staged = NULL;
 	ctx->nstaged = ctx->staged_cap = 0;
-	strbuf_release(&sb);
 }

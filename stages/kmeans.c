@@ -645,6 +645,13 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 		goto oom;
 	if (scan_rows(&km, err) < 0)
 		goto fail;
+	if (km.m == 0) {
+		pl_fail(err, PL_EX_DATAERR,
+			"no statement has a non-zero TF-IDF weight, so nothing can be "
+			"clustered (a term in every statement weighs 0 under idf = "
+			"log2 or smooth0)");
+		goto fail;
+	}
 	if (km.m < km.k) {
 		pl_fail(err, PL_EX_DATAERR,
 			"k = %lu is larger than the %zu statement%s that %s terms; lower [kmeans] k",

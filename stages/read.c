@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utf8proc.h>
 #include <zlib.h>
 
 struct reader {
@@ -50,10 +51,33 @@ static int has_suffix(const char *s, const char *suf)
 	return ls > lf && strcmp(s + ls - lf, suf) == 0;
 }
 
+/* The relative name as the outputs show it: `rel` with every byte that is
+ * not part of valid UTF-8 replaced by U+FFFD, since every output is UTF-8
+ * (output/README.md) and a file name on Linux is any bytes.  Appended to sb
+ * with its NUL.  0, or -1 when out of memory. */
+static int add_display_name(struct strbuf *sb, const char *rel)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)rel;
+	utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(rel);
+
+	while (left > 0) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+
+		if (n > 0 ? strbuf_add(sb, (const char *)p, (size_t)n)
+			  : strbuf_addstr(sb, "\xEF\xBF\xBD"))
+			return -1;
+		n = n > 0 ? n : 1;
+		p += n;
+		left -= n;
+	}
+	return strbuf_add(sb, "", 1);
+}
+
 static int add_file(struct files *f, const char *path, size_t rootlen,
 		    uint64_t size)
 {
-	char *copy;
+	struct strbuf copy = STRBUF_INIT;
 
 	if (f->n == f->cap) {
 		size_t c1 = f->cap, c2 = f->cap, c3 = f->cap;
@@ -64,11 +88,15 @@ static int add_file(struct files *f, const char *path, size_t rootlen,
 			return -1;
 		f->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
 	}
-	copy = pl_strdup(path);
-	if (!copy)
+	/* One allocation: the full path, its NUL, then the name the outputs
+	 * show (rel), so files_release() frees both with path[i]. */
+	if (strbuf_add(&copy, path, strlen(path) + 1) ||
+	    add_display_name(&copy, path + rootlen)) {
+		strbuf_release(&copy);
 		return -1;
-	f->path[f->n] = copy;
-	f->rel[f->n] = copy + rootlen;
+	}
+	f->path[f->n] = copy.buf;
+	f->rel[f->n] = copy.buf + strlen(copy.buf) + 1;
 	f->bytes[f->n] = size; /* on disk, until read */
 	f->n++;
 	return 0;
@@ -172,11 +200,11 @@ static int list_files(struct ctx *ctx, struct pl_error *err)
 	if (f->n == 0)
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: no *.txt or *.txt.gz files in the corpus folder", root);
-	/* rel[] points into path[], so sorting rel sorts by the same key;
+	/* rel[] points into path[] (after the path's NUL, see add_file), so
 	 * sort the full paths (same prefix) and rebuild rel. */
 	qsort(f->path, f->n, sizeof(*f->path), cmp_rel);
 	for (size_t i = 0; i < f->n; i++)
-		f->rel[i] = f->path[i] + rootlen;
+		f->rel[i] = f->path[i] + strlen(f->path[i]) + 1;
 	return 0;
 }
 
@@ -227,11 +255,8 @@ static int slurp_plain(const char *path, uint64_t limit, struct strbuf *sb,
 	return 0;
 }
 
-/* Read a whole file into sb, up to `limit` bytes; *.gz files are
- * decompressed (the limit applies to the decompressed bytes), others are
- * read as they are. */
-static int slurp(const char *path, uint64_t limit, struct strbuf *sb,
-		 struct pl_error *err)
+int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
+		    struct pl_error *err)
 {
 	gzFile gz;
 	int n;
@@ -274,6 +299,14 @@ static int slurp(const char *path, uint64_t limit, struct strbuf *sb,
 		}
 	}
 	sb->buf[sb->len] = '\0';
+	/* zlib copies a file that is not gzip through as it is; a *.txt.gz
+	 * that is not gzip (or empty) is as corrupt as a damaged one. */
+	if (gzdirect(gz)) {
+		gzclose(gz);
+		return pl_fail(err, PL_EX_DATAERR,
+			       "%s: not gzip data; rename it to *.txt if it is text",
+			       path);
+	}
 	if (gzclose(gz) != Z_OK)
 		return pl_fail(err, PL_EX_DATAERR, "%s: corrupt gzip data", path);
 	return 0;
@@ -495,7 +528,7 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 	int rc = 0;
 
 	for (size_t i = a; i < b && rc == 0; i++) {
-		rc = slurp(files->path[i], limit, &r->file, err);
+		rc = read_file_bytes(files->path[i], limit, &r->file, err);
 		if (rc)
 			break;
 		files->bytes[i] = r->file.len;
@@ -706,7 +739,7 @@ int read_unit_text(struct ctx *ctx, uint32_t id, char **text, size_t *len,
 		return pl_fail(err, PL_EX_SOFTWARE, "unit %u: no such statement", id + 1);
 	fi = ctx->units.file[id];
 	f.para = ctx->units.para[id];
-	rc = slurp(ctx->files.path[fi], limit, &r->file, err);
+	rc = read_file_bytes(ctx->files.path[fi], limit, &r->file, err);
 	if (rc == 0)
 		rc = split_units(ctx, on_find, &f, err);
 	ctx->rep.boilerplate_lines = before; /* counted once, by the run */

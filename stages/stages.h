@@ -299,7 +299,8 @@ struct outfile {
 	struct strbuf buf;  /* pending bytes, flushed in large blocks */
 };
 /* Open `name` (e.g. "docs.tsv", "tfidf.mtx.gz") for writing; gzip when the
- * name ends in ".gz".  0 or -1 (PL_EX_CANTCREAT). */
+ * name ends in ".gz".  0 or -1 (PL_EX_CANTCREAT, PL_EX_OSERR); after a
+ * failure `of` holds nothing (out_close on it is harmless). */
 int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 	     struct pl_error *err);
 /* Append bytes or formatted text; -1 on write error (PL_EX_IOERR). */
@@ -310,11 +311,28 @@ int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
 /* Flush, fsync and close; the file stays staged.  0 or -1.  Always frees
  * what `of` holds, so it is safe to call once after any failure. */
 int out_close(struct outfile *of, struct pl_error *err);
-/* Driver side: create the staging folder; publish every staged file into
- * the output folder; or throw the staging folder away. */
+/* Driver side: create the staging folder (first removing those of killed
+ * runs: .staging.PID with no process PID); publish every staged file into
+ * the output folder, rolled back on failure (see common.c); or throw the
+ * staging folder away. */
 int out_begin(struct ctx *ctx, struct pl_error *err);
 int out_publish(struct ctx *ctx, struct pl_error *err);
 void out_abandon(struct ctx *ctx);
+/* I/O fault injection for tests, like pl_alloc_fail_at: the output
+ * operation numbered `n` (1-based, counted from this call) fails with
+ * errno `err_no`.  Counted: out_open's open, each write (out_flush, and
+ * the fflush of a plain file), each fsync, each close, out_publish's
+ * backup links and renames and its folder fsync.  n = 0 switches it off.
+ * Returns the number of operations since the previous call. */
+unsigned long pl_io_fail_at(unsigned long n, int err_no);
+
+/* Read a whole corpus file into sb (replacing its contents), up to
+ * `limit` bytes: *.gz files are decompressed, and the limit applies to the
+ * decompressed bytes; other files are read as they are.  0, or -1 with
+ * PL_EX_NOINPUT (cannot open), PL_EX_IOERR, PL_EX_DATAERR (corrupt gzip,
+ * over the limit) or PL_EX_OSERR (read.c). */
+int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
+		    struct pl_error *err);
 
 /* The text of unit `id`, re-read from its file (for snippets).  The caller
  * owns *text.  0 or -1 (read.c). */

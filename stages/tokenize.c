@@ -18,7 +18,8 @@
  *    characters (cjk = char).
  *  - Lengths are counted in characters before normalisation; a token longer
  *    than max_length is dropped and counted, and is never copied whole, so
- *    a million-letter "word" costs no memory.
+ *    a million-letter "word" costs no memory.  A letter followed by more
+ *    than 30 combining marks makes the token too long as well.
  *  - Invalid UTF-8 (overlong forms, surrogates, truncated sequences) counts
  *    as one replaced byte each in the run report and separates tokens.
  *
@@ -522,6 +523,7 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 	const unsigned char *p = (const unsigned char *)u->text;
 	size_t len = u->len, i = 0, n = 1;
 	size_t nchars = 0;     /* characters in the current token, 0 = none */
+	size_t marks = 0;      /* combining marks since its last character */
 	int ascii = 1, digits = 1;
 
 	if (t->sklearn)
@@ -604,8 +606,15 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 			if (nchars <= (size_t)t->max_len &&
 			    strbuf_add(&t->tok, p + i, n))
 				return pl_oom(err);
-			if (k != C_MARK)
+			if (k != C_MARK) {
 				nchars++;
+				marks = 0;
+			} else if (++marks > 30 && nchars <= (size_t)t->max_len) {
+				/* More marks on one letter than UAX #15's
+				 * stream-safe limit (30) is not text: too long,
+				 * and normalise() would sort them in O(n^2). */
+				nchars = (size_t)t->max_len + 1;
+			}
 			ascii &= c < 0x80;
 			digits &= k == C_NUMBER;
 			i += n;

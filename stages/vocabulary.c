@@ -391,6 +391,13 @@ static int vocabulary_run(struct ctx *ctx, struct pl_error *err)
 		return pl_fail(err, PL_EX_DATAERR,
 			       "%s: no statements: every file is empty or boilerplate",
 			       ctx->files.root);
+	/* No term at all is not a pruning problem: say what left none, rather
+	 * than "min_df = 1, max_df = 1 remove them all". */
+	if (v->tab.n == 0)
+		return pl_fail(err, PL_EX_DATAERR,
+			       "%s: no terms: every statement is empty, or only stop words, "
+			       "numbers or tokens outside [tokenize] min_length..max_length",
+			       ctx->files.root);
 	if (vocab_reserve(v, v->tab.n ? v->tab.n : 1))
 		return pl_oom(err);
 	best = pl_calloc(v->tab.n ? v->tab.n : 1, sizeof(*best));

@@ -26,6 +26,7 @@ Suite *suite_kmeans(void);
 Suite *suite_project(void);
 Suite *suite_output(void);
 Suite *suite_e2e(void);
+Suite *suite_faults(void);
 
 /* Where the tests find the repository's files (corpus/, pipeline.conf):
  * $PIPELINE_SRCDIR, or "." when unset (make check runs from the top). */

@@ -97,7 +97,7 @@ int main(void)
 	Suite *(*const suites[])(void) = {
 		suite_config, suite_tokenize, suite_stem, suite_phrases,
 		suite_read, suite_tfidf, suite_kmeans, suite_project,
-		suite_output, suite_e2e,
+		suite_output, suite_e2e, suite_faults,
 	};
 	SRunner *sr = srunner_create(NULL);
 	int failed;

@@ -1,0 +1,401 @@
+/* check_faults.c -- the whole pipeline under injected failures
+ *
+ * A tiny corpus (3 short files) and config in a temporary folder; every
+ * run goes through config_init, config_load, the -c overrides
+ * run.threads=1 (so the allocation sequence is the same each time) and
+ * output.dir=..., ctx_run, ctx_release and config_release, as `pipeline
+ * run` does.  After one good run the outputs are copied; then
+ *
+ *   out of memory  every allocation in turn fails, once (sticky = 0) and
+ *                  from there on (sticky = 1): the run succeeds, or fails
+ *                  with 71;
+ *   out of disk    every output operation in turn (open, write, fsync,
+ *                  close, publish's backup link and rename, the folder
+ *                  fsync; pl_io_fail_at) fails with ENOSPC, then EIO: the
+ *                  run fails with 73 (open, link, rename: "cannot create")
+ *                  or 74 (write, fsync, close: "write error"), and the
+ *                  message names the errno;
+ *
+ * and after each run the previous outputs are byte-identical (a run that
+ * succeeded must give the same bytes; run.json is re-copied then), there
+ * is no .staging.* folder left, and `make check SANITIZE=1` finds no
+ * leak.  Allocations made by libraries with plain malloc (GSL, libstemmer,
+ * zlib) cannot be injected.
+ *
+ * To debug one case: CK_RUN_SUITE=faults CK_RUN_CASE=memory CK_FORK=no.
+ * FAULTS_VERBOSE=1 prints the counts.
+ */
+#include "lib.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir;               /* the test's folder (malloc) */
+static char conf[4096];         /* dir/faults.conf */
+static char outdir[4096];       /* dir/out */
+static char outset[4200];       /* "output.dir=dir/out" */
+
+/* A copy of the output folder: plain malloc, never pl_malloc, so that the
+ * copies do not move the allocation count. */
+struct snap {
+	size_t n;
+	char *name[64];
+	char *data[64];
+	size_t len[64];
+};
+static struct snap good;  /* the previous outputs, as now on disk */
+static struct snap real;  /* what a good run writes */
+
+static const char conf_text[] =
+	"[corpus]\n"
+	"dir = corpus\n"
+	"unit = paragraph\n"
+	"[phrases]\n"
+	"ngram = 1..2\n"
+	"backdoor = backdoor, back door\n"
+	"double_standard = double standard\n"
+	"[kmeans]\n"
+	"k = 2..3\n"
+	"restarts = 2\n"
+	"[frames]\n"
+	"surveillance = surveillance, spy, intercept\n"
+	"double_standard = double standard, hypocrisy\n"
+	"[output]\n"
+	"snippets = 1\n";
+
+static void setup(void)
+{
+	dir = test_tmpdir();
+	test_write(dir, "corpus/a.txt",
+		   "We will not build backdoors into encryption. Surveillance must be lawful.\n"
+		   "\n"
+		   "Critics call it a double standard: surveillance for us, not them.\n");
+	test_write(dir, "corpus/b.txt",
+		   "China rejects the double standard of the Five Eyes who demand back doors.\n"
+		   "\n"
+		   "Spying and intercepting data threaten privacy and security.\n");
+	test_write(dir, "corpus/sub/c.txt",
+		   "Encryption protects users; back door demands are hypocrisy.\n"
+		   "\n"
+		   "Lawful access and surveillance of encrypted apps.\n");
+	test_write(dir, "faults.conf", conf_text);
+	snprintf(conf, sizeof(conf), "%s/faults.conf", dir);
+	snprintf(outdir, sizeof(outdir), "%s/out", dir);
+	snprintf(outset, sizeof(outset), "output.dir=%s", outdir);
+	memset(&good, 0, sizeof(good));
+}
+
+static void snap_release(struct snap *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->name[i]);
+		free(s->data[i]);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+static void teardown(void)
+{
+	pl_alloc_fail_at(0, 0);
+	pl_io_fail_at(0, 0);
+	snap_release(&good);
+	snap_release(&real);
+	test_rmtree(dir);
+	free(dir);
+}
+
+/* One `pipeline -c run.threads=1 -c output.dir=OUT run faults.conf`. */
+static int run_pipeline(struct pl_error *err)
+{
+	struct config cfg;
+	struct ctx ctx;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(err, 0, sizeof(*err));
+	rc = config_init(&cfg, err);
+	if (rc == 0)
+		rc = config_load(&cfg, conf, err);
+	if (rc == 0)
+		rc = config_override(&cfg, "run.threads=1", err);
+	if (rc == 0)
+		rc = config_override(&cfg, outset, err);
+	if (rc == 0)
+		rc = config_validate(&cfg, err);
+	if (rc == 0) {
+		ctx_init(&ctx, &cfg);
+		rc = ctx_run(&ctx, err);
+		ctx_release(&ctx);
+	}
+	config_release(&cfg);
+	return rc;
+}
+
+static char *read_raw(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	size_t cap = 1 << 14, n = 0, got;
+	char *buf;
+
+	ck_assert_msg(fp != NULL, "%s: cannot open", path);
+	buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+		n += got;
+		if (n == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+	}
+	fclose(fp);
+	*len = n;
+	return buf;
+}
+
+/* Copy every file of the output folder; there must be no dot entry. */
+static void snap_take(struct snap *s)
+{
+	DIR *d = opendir(outdir);
+	struct dirent *de;
+	char path[8192];
+
+	ck_assert_ptr_nonnull(d);
+	snap_release(s);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		ck_assert_msg(de->d_name[0] != '.', "%s/%s left behind", outdir,
+			      de->d_name);
+		ck_assert_uint_lt(s->n, 64);
+		snprintf(path, sizeof(path), "%s/%s", outdir, de->d_name);
+		s->name[s->n] = strdup(de->d_name);
+		s->data[s->n] = read_raw(path, &s->len[s->n]);
+		s->n++;
+	}
+	closedir(d);
+}
+
+static const char *what;  /* the case being run, for messages */
+
+/* The output folder holds exactly the files of `s`, with the same bytes
+ * (run.json too unless `any_report`); no staging folder. */
+static void snap_check(const struct snap *s, int any_report)
+{
+	struct snap now = { 0 };
+
+	snap_take(&now);
+	ck_assert_msg(now.n == s->n, "%s: %zu files, expected %zu", what, now.n, s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		size_t j = 0;
+
+		while (j < now.n && strcmp(now.name[j], s->name[i]) != 0)
+			j++;
+		ck_assert_msg(j < now.n, "%s: %s missing", what, s->name[i]);
+		if (any_report && strcmp(s->name[i], "run.json") == 0)
+			continue;
+		ck_assert_msg(now.len[j] == s->len[i] &&
+			      memcmp(now.data[j], s->data[i], s->len[i]) == 0,
+			      "%s: %s changed", what, s->name[i]);
+	}
+	snap_release(&now);
+}
+
+static int verbose(void)
+{
+	const char *v = getenv("FAULTS_VERBOSE");
+
+	return v && v[0] && strcmp(v, "0") != 0;
+}
+
+/* Make the previous outputs differ from what a run writes (a line added
+ * to each), so that a file left published by a failed run shows, and copy
+ * them into `good`. */
+static void mark_outputs(void)
+{
+	char path[8192];
+
+	for (size_t i = 0; i < real.n; i++) {
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s", outdir, real.name[i]);
+		fp = fopen(path, "ab");
+		ck_assert_ptr_nonnull(fp);
+		fputs("previous\n", fp);
+		ck_assert_int_eq(fclose(fp), 0);
+	}
+	snap_take(&good);
+}
+
+/* A good run, its outputs copied into `real`, then marked as previous
+ * outputs (`good`); returns the allocations (and through *io the output
+ * operations) it made. */
+static unsigned long good_run(unsigned long *io)
+{
+	struct pl_error err;
+	unsigned long n;
+
+	pl_alloc_fail_at(0, 0);
+	pl_io_fail_at(0, 0);
+	ck_assert_msg(run_pipeline(&err) == 0, "%s", err.msg);
+	n = pl_alloc_fail_at(0, 0);
+	*io = pl_io_fail_at(0, 0);
+	snap_take(&real);
+	ck_assert_uint_ge(real.n, 10);
+	mark_outputs();
+	return n;
+}
+
+START_TEST(test_out_of_memory)
+{
+	unsigned long io, count = good_run(&io), failed = 0, ok = 0;
+	char msg[128];
+
+	ck_assert_uint_gt(count, 100);
+	what = msg;
+	for (int sticky = 0; sticky <= 1; sticky++) {
+		for (unsigned long n = 1; n <= count; n++) {
+			struct pl_error err;
+			int rc;
+
+			snprintf(msg, sizeof(msg), "allocation %lu of %lu%s", n,
+				 count, sticky ? " on" : "");
+			pl_alloc_fail_at(n, sticky);
+			rc = run_pipeline(&err);
+			pl_alloc_fail_at(0, 0);
+			if (rc == 0) {
+				/* The failure was absorbed: same outputs. */
+				snap_check(&real, 1);
+				snap_take(&real);
+				mark_outputs();
+				ok++;
+				continue;
+			}
+			ck_assert_msg(rc == -1 && err.code == PL_EX_OSERR,
+				      "%s: rc %d, exit code %d: %s", msg, rc,
+				      err.code, err.msg);
+			snap_check(&good, 0);
+			failed++;
+		}
+	}
+	if (verbose())
+		fprintf(stderr, "faults: %lu allocations; %lu runs failed with 71, "
+			"%lu succeeded\n", count, failed, ok);
+	/* Every allocation of the run matters except a few absorbed ones. */
+	ck_assert_uint_gt(failed, count);
+}
+END_TEST
+
+/* Every output operation fails in turn with `e`; with `fresh`, the output
+ * folder is emptied first, and must stay empty. */
+static unsigned long io_faults(int e, int fresh)
+{
+	unsigned long io, n;
+	char msg[128];
+	struct snap empty = { 0 };
+
+	good_run(&io);
+	ck_assert_uint_gt(io, 20);
+	what = msg;
+	if (fresh) {
+		test_rmtree(outdir);
+		ck_assert_int_eq(mkdir(outdir, 0777), 0);
+	}
+	for (n = 1; n <= io; n++) {
+		struct pl_error err;
+		int rc;
+
+		snprintf(msg, sizeof(msg), "%soutput operation %lu of %lu, %s",
+			 fresh ? "fresh folder, " : "", n, io, strerror(e));
+		pl_io_fail_at(n, e);
+		rc = run_pipeline(&err);
+		ck_assert_uint_ge(pl_io_fail_at(0, 0), n);
+		ck_assert_msg(rc == -1, "%s: the run succeeded", msg);
+		ck_assert_msg(err.code == PL_EX_IOERR || err.code == PL_EX_CANTCREAT,
+			      "%s: exit code %d: %s", msg, err.code, err.msg);
+		ck_assert_msg((err.code == PL_EX_CANTCREAT) ==
+			      (strstr(err.msg, "cannot create") ||
+			       strstr(err.msg, "cannot back up") ||
+			       strstr(err.msg, "cannot publish")),
+			      "%s: exit code %d for: %s", msg, err.code, err.msg);
+		ck_assert_msg(strstr(err.msg, strerror(e)) != NULL,
+			      "%s: message lacks the errno: %s", msg, err.msg);
+		snap_check(fresh ? &empty : &good, 0);
+	}
+	if (verbose())
+		fprintf(stderr, "faults: %lu output operations failed with %s%s\n",
+			io, strerror(e), fresh ? " (fresh folder)" : "");
+	return io;
+}
+
+START_TEST(test_out_of_disk)
+{
+	io_faults(ENOSPC, 0);
+}
+END_TEST
+
+START_TEST(test_io_error)
+{
+	io_faults(EIO, 0);
+}
+END_TEST
+
+START_TEST(test_io_fresh)
+{
+	io_faults(ENOSPC, 1);
+}
+END_TEST
+
+/* A killed run's staging folder (no such process) is removed by the next
+ * run; a live process's is not. */
+START_TEST(test_stale_staging)
+{
+	struct pl_error err;
+	char path[8192];
+	struct stat st;
+	unsigned long io;
+
+	good_run(&io);
+	/* Above any pid_max (2^22), so no such process. */
+	snprintf(path, sizeof(path), "%s/.staging.999999999", outdir);
+	ck_assert_int_eq(mkdir(path, 0777), 0);
+	test_write(path, "docs.tsv", "half a file");
+	test_write(path, "docs.tsv.prev", "a backup");
+	snprintf(path, sizeof(path), "%s/.staging.%ld", outdir, (long)getppid());
+	ck_assert_int_eq(mkdir(path, 0777), 0);
+	ck_assert_msg(run_pipeline(&err) == 0, "%s", err.msg);
+	snprintf(path, sizeof(path), "%s/.staging.999999999", outdir);
+	ck_assert_int_ne(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/.staging.%ld", outdir, (long)getppid());
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(rmdir(path), 0);
+	what = "after a stale staging folder";
+	snap_check(&real, 1);
+}
+END_TEST
+
+Suite *suite_faults(void)
+{
+	Suite *s = suite_create("faults");
+	TCase *tc = tcase_create("memory");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_out_of_memory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("disk");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_out_of_disk);
+	tcase_add_test(tc, test_io_error);
+	tcase_add_test(tc, test_io_fresh);
+	tcase_add_test(tc, test_stale_staging);
+	suite_add_tcase(s, tc);
+	return s;
+}
