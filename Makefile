@@ -52,7 +52,7 @@ else
 Q = @
 endif
 
-.PHONY: all deps deps-check run check check-unit check-cli check-badinput check-valgrind check-clients check-deps-clients install uninstall clean bench
+.PHONY: all deps deps-check run check check-unit check-cli check-badinput check-kill check-valgrind check-clients check-deps-clients install uninstall clean bench
 
 all: bin/pipeline
 
@@ -100,6 +100,10 @@ check-unit:
 
 check-cli:
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
+
+# SIGKILL at random points of runs (about a minute; CI runs it).
+check-kill: $(BUILD)/bin/pipeline
+	PIPELINE=$(BUILD)/bin/pipeline sh tests/kill.sh
 
 # Bad input: every case's exit code, message, and the previous outputs kept.
 check-badinput:
