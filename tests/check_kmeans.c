@@ -24,45 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A CSR matrix built from a dense row-major array (zeros are not stored).
- * The test owns it; plain malloc keeps it out of fault injection. */
-static void csr_dense(struct csr *X, const double *a, size_t nrows,
-		      size_t ncols)
-{
-	size_t i, j, nnz = 0;
-
-	for (i = 0; i < nrows * ncols; i++)
-		nnz += a[i] != 0;
-	memset(X, 0, sizeof(*X));
-	X->nrows = nrows;
-	X->ncols = ncols;
-	X->nnz = X->cap = nnz;
-	X->rowptr = malloc((nrows + 1) * sizeof(*X->rowptr));
-	X->col = malloc((nnz ? nnz : 1) * sizeof(*X->col));
-	X->val = malloc((nnz ? nnz : 1) * sizeof(*X->val));
-	ck_assert(X->rowptr && X->col && X->val);
-	nnz = 0;
-	for (i = 0; i < nrows; i++) {
-		X->rowptr[i] = nnz;
-		for (j = 0; j < ncols; j++) {
-			if (a[i * ncols + j] == 0)
-				continue;
-			X->col[nnz] = (uint32_t)j;
-			X->val[nnz] = a[i * ncols + j];
-			nnz++;
-		}
-	}
-	X->rowptr[nrows] = nnz;
-}
-
-static void csr_done(struct csr *X)
-{
-	free(X->rowptr);
-	free(X->col);
-	free(X->val);
-	memset(X, 0, sizeof(*X));
-}
-
 static struct kmeans_opts opts(uint32_t k, int metric, int init,
 			       unsigned long seed, int restarts)
 {

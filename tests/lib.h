@@ -42,4 +42,10 @@ void test_write(const char *dir, const char *name, const char *text);
 /* Read a whole file (gunzipping .gz); caller frees.  NULL if missing. */
 char *test_slurp(const char *path);
 
+/* A CSR matrix built from a dense row-major array (zeros are not stored),
+ * values in `val`; the test owns it and frees it with csr_done.  Plain
+ * malloc keeps it out of fault injection. */
+void csr_dense(struct csr *X, const double *a, size_t nrows, size_t ncols);
+void csr_done(struct csr *X);
+
 #endif
