@@ -71,8 +71,9 @@ static const char exit_codes[] =
 	"  66  the config file, corpus folder or a list file is missing or unreadable\n"
 	"  70  internal error (a bug: please report it)\n"
 	"  71  out of memory\n"
-	"  73  the output folder or a file in it cannot be created\n"
-	"  74  read or write error\n"
+	"  73  the output folder or a file in it cannot be created, backed up\n"
+	"      or renamed into place\n"
+	"  74  read or write error (a write, flush, fsync or close failed)\n"
 	"  78  configuration error (the message names file, line and key)\n";
 
 static void usage(FILE *fp)
