@@ -99,18 +99,26 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* Load CONF and the -c overrides into cfg and validate them.  0, or -1
+ * with err filled and cfg already released (nothing for the caller to
+ * free). */
 static int load_config(const struct options *o, struct config *cfg,
 		       struct pl_error *err)
 {
+	memset(cfg, 0, sizeof(*cfg));
 	if (o->nargs != 1)
 		return pl_fail(err, PL_EX_USAGE,
 			       "expected one config file, e.g. pipeline run pipeline.conf");
 	if (config_init(cfg, err) || config_load(cfg, o->args[0], err))
-		return -1;
+		goto fail;
 	for (size_t i = 0; i < o->noverrides; i++)
 		if (config_override(cfg, o->overrides[i], err))
-			return -1;
-	return config_validate(cfg, err);
+			goto fail;
+	if (config_validate(cfg, err) == 0)
+		return 0;
+fail:
+	config_release(cfg);
+	return -1;
 }
 
 static int cmd_run(const struct options *o, struct pl_error *err)
@@ -119,11 +127,8 @@ static int cmd_run(const struct options *o, struct pl_error *err)
 	struct ctx ctx;
 	int rc;
 
-	memset(&cfg, 0, sizeof(cfg));
-	if (load_config(o, &cfg, err)) {
-		config_release(&cfg);
+	if (load_config(o, &cfg, err))
 		return -1;
-	}
 	ctx_init(&ctx, &cfg);
 	ctx.verbose = o->verbose;
 	ctx.progress = !o->quiet && isatty(STDERR_FILENO);
@@ -139,11 +144,8 @@ static int cmd_check(const struct options *o, struct pl_error *err)
 	struct ctx ctx;
 	int rc;
 
-	memset(&cfg, 0, sizeof(cfg));
-	if (load_config(o, &cfg, err)) {
-		config_release(&cfg);
+	if (load_config(o, &cfg, err))
 		return -1;
-	}
 	ctx_init(&ctx, &cfg);
 	rc = ctx_prepare(&ctx, err);
 	if (rc == 0 && access(cfg.v[CFG_corpus_dir].path, R_OK | X_OK) != 0)
@@ -162,11 +164,8 @@ static int cmd_plot(const struct options *o, struct pl_error *err)
 	struct config cfg;
 	int rc;
 
-	memset(&cfg, 0, sizeof(cfg));
-	if (load_config(o, &cfg, err)) {
-		config_release(&cfg);
+	if (load_config(o, &cfg, err))
 		return -1;
-	}
 	rc = plot_render(cfg.v[CFG_output_dir].path, o->args[0], o->quiet, err);
 	config_release(&cfg);
 	return rc;
