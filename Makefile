@@ -16,12 +16,12 @@ DATADIR ?= $(PREFIX)/share/pipeline
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 STEMMER_LIBS ?= -lstemmer
-PKGS = gsl zlib libutf8proc inih
+PKGS = gsl zlib libutf8proc inih libxxhash libdeflate
 TEST_PKGS = check
 
 # What `make deps` installs when missing (Debian package names).
 DEB_BUILD = build-essential pkg-config libgsl-dev zlib1g-dev libutf8proc-dev \
-	libinih-dev libstemmer-dev
+	libinih-dev libstemmer-dev libxxhash-dev libdeflate-dev
 DEB_CHECK = check valgrind
 DEB_CLIENTS = python3-sklearn python3-stemmer python3-scipy r-base-core r-cran-matrix r-cran-jsonlite gnuplot-nox
 
@@ -41,7 +41,8 @@ PL_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(STEMMER_LIBS) -lm 
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
-LIB_SRC = pipeline/util.c pipeline/config.c pipeline/run.c pipeline/plot.c $(sort $(wildcard stages/*.c))
+LIB_SRC = $(filter-out pipeline/main.c,$(sort $(wildcard pipeline/*.c))) \
+	$(sort $(wildcard stages/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(sort $(wildcard tests/*.c))
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
