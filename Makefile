@@ -53,7 +53,7 @@ else
 Q = @
 endif
 
-.PHONY: all deps deps-check run check check-unit check-cli check-badinput check-kill check-valgrind check-clients check-deps-clients install uninstall clean bench
+.PHONY: all deps deps-check run check check-unit check-cli check-badinput check-incremental check-kill check-valgrind check-clients check-deps-clients install uninstall clean bench bench-incremental
 
 all: bin/pipeline
 
@@ -94,13 +94,18 @@ run: deps
 
 check: deps-check
 	@$(MAKE) --no-print-directory $(BUILD)/bin/pipeline $(BUILD)/run_tests
-	@$(MAKE) --no-print-directory check-unit check-cli check-badinput check-clients $(if $(SAN),,check-valgrind)
+	@$(MAKE) --no-print-directory check-unit check-cli check-badinput check-incremental check-clients $(if $(SAN),,check-valgrind)
 
 check-unit:
 	$(BUILD)/run_tests
 
 check-cli:
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
+
+# Reruns against fresh runs: growth, edits, removals, nothing new, lock,
+# kills during reruns, damaged caches (tests/incremental.sh).
+check-incremental:
+	PIPELINE=$(BUILD)/bin/pipeline sh tests/incremental.sh
 
 # SIGKILL at random points of runs (about a minute; CI runs it).
 check-kill: $(BUILD)/bin/pipeline
@@ -130,9 +135,14 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 bin/pipeline $(DESTDIR)$(BINDIR)/pipeline
 	install -m 644 contrib/load.R $(DESTDIR)$(DATADIR)/load.R
+	install -d $(DESTDIR)$(DATADIR)/cron $(DESTDIR)$(DATADIR)/systemd
+	install -m 644 contrib/cron/pipeline.crontab $(DESTDIR)$(DATADIR)/cron/
+	install -m 644 contrib/systemd/pipeline.service contrib/systemd/pipeline.timer \
+		$(DESTDIR)$(DATADIR)/systemd/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pipeline $(DESTDIR)$(DATADIR)/load.R
+	rm -rf $(DESTDIR)$(DATADIR)/cron $(DESTDIR)$(DATADIR)/systemd
 
 clean:
 	rm -rf build build-san build-fuzz bin
@@ -144,6 +154,13 @@ bench: deps
 	@sh tests/deps.sh $(BENCH_DEBS)
 	@$(MAKE) --no-print-directory all
 	sh tests/bench.sh
+	sh tests/bench_incremental.sh
+
+# Full run, 1% rerun and no-change rerun on the 520 MB corpus alone.
+bench-incremental: deps
+	@sh tests/deps.sh $(BENCH_DEBS)
+	@$(MAKE) --no-print-directory all
+	sh tests/bench_incremental.sh
 
 # libFuzzer harnesses (tests/fuzz/; needs clang and libclang-rt-14-dev).
 # `make fuzz` fuzzes each for FUZZ_SECONDS [300]; `make fuzz-ci` replays

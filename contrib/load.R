@@ -55,6 +55,11 @@ load_pipeline <- function(dir = "output", kept_only = FALSE) {
   # unless Matrix's methods are on the search path.
   suppressPackageStartupMessages(library("Matrix"))
 
+  # One consistent set: resolve the `current` link once (a rerun may
+  # switch it while we read; the set it pointed to stays until the run
+  # after next).  Older output folders have no link: read them as they are.
+  if (file.exists(file.path(dir, "current")))
+    dir <- normalizePath(file.path(dir, "current"))
   path <- function(name) file.path(dir, name)
   need <- function(name) {
     if (!file.exists(path(name)))

@@ -7,6 +7,8 @@
  */
 #include "plot.h"
 #include "run.h"
+#include "cache.h"
+#include "outdir.h"
 
 #include <gsl/gsl_errno.h>
 #include <libstemmer.h>
@@ -33,6 +35,8 @@ static int cmd_run(const struct options *o, struct pl_error *err);
 static int cmd_check(const struct options *o, struct pl_error *err);
 static int cmd_plot(const struct options *o, struct pl_error *err);
 static int cmd_help(const struct options *o, struct pl_error *err);
+static int cmd_status(const struct options *o, struct pl_error *err);
+static int cmd_verify(const struct options *o, struct pl_error *err);
 static int cmd_version(const struct options *o, struct pl_error *err);
 
 static const struct command commands[] = {
@@ -54,6 +58,20 @@ static const struct command commands[] = {
 	  "missing (run first) or gnuplot is not installed (install gnuplot-nox).\n"
 	  "Prints the path of each PNG drawn.\n"
 	  "Example: pipeline run pipeline.conf && pipeline plot pipeline.conf" },
+	{ "status", cmd_status, "pipeline [-v] [-c section.key=value]... status CONF",
+	  "Say what `pipeline run CONF` would do now, without doing it: the files\n"
+	  "that are new, changed or removed since the published run, whether the\n"
+	  "config still lets the cache serve, and whether a run would change\n"
+	  "anything.  With -v, one line per file that is new, changed or removed\n"
+	  "(new, changed, removed, then a tab and the path).  Takes no lock and\n"
+	  "writes nothing; hashes the files whose stat data cannot prove them\n"
+	  "unchanged.  Exits 0." },
+	{ "verify", cmd_verify, "pipeline [-c section.key=value]... verify CONF",
+	  "Check the published outputs in CONF's [output] dir against the sizes\n"
+	  "and XXH3-128 hashes in their manifest.tsv, and that every top-level\n"
+	  "name links to current/.  Prints one line per problem and a count.\n"
+	  "Exits 0 when all is well, 65 when a file differs or is missing, 66\n"
+	  "when nothing was published yet." },
 	{ "help", cmd_help, "pipeline help [COMMAND|config|stem|exit]",
 	  "Show help for a command, every config key with its default (config),\n"
 	  "the stemmer languages (stem), or the exit codes (exit)." },
@@ -74,6 +92,7 @@ static const char exit_codes[] =
 	"  73  the output folder or a file in it cannot be created, backed up\n"
 	"      or renamed into place\n"
 	"  74  read or write error (a write, flush, fsync or close failed)\n"
+	"  75  another run holds the output folder's lock: try again later\n"
 	"  78  configuration error (the message names file, line and key)\n";
 
 static void usage(FILE *fp)
@@ -131,6 +150,7 @@ static int cmd_run(const struct options *o, struct pl_error *err)
 		return -1;
 	ctx_init(&ctx, &cfg);
 	ctx.verbose = o->verbose;
+	ctx.quiet = o->quiet;
 	ctx.progress = !o->quiet && isatty(STDERR_FILENO);
 	rc = ctx_run(&ctx, err);
 	ctx_release(&ctx);
@@ -167,6 +187,87 @@ static int cmd_plot(const struct options *o, struct pl_error *err)
 	if (load_config(o, &cfg, err))
 		return -1;
 	rc = plot_render(cfg.v[CFG_output_dir].path, o->args[0], o->quiet, err);
+	config_release(&cfg);
+	return rc;
+}
+
+static int cmd_status(const struct options *o, struct pl_error *err)
+{
+	struct config cfg;
+	struct ctx ctx;
+	const struct plan *p = &ctx.plan;
+	char *why = NULL;
+	int rc;
+
+	if (load_config(o, &cfg, err))
+		return -1;
+	ctx_init(&ctx, &cfg);
+	ctx.quiet = 1; /* status says it below */
+	rc = ctx_plan(&ctx, &why, err);
+	if (rc == 0 && !ctx_nothing_new(&ctx))
+		rc = read_check_cache(&ctx, err);
+	if (rc == 0) {
+		const struct cache *c = ctx.cache;
+		size_t toread = p->fresh + p->changed + (p->rebuild ? p->same : 0);
+
+		printf("output: %s\n", cfg.v[CFG_output_dir].path);
+		if (!ctx.prev_id)
+			printf("published: nothing yet\n");
+		else
+			printf("published: run %s\n", ctx.prev_id);
+		if (why)
+			printf("cache: cannot serve: %s\n", why);
+		else if (!c)
+			printf("cache: none%s\n", cfg.v[CFG_output_incremental].i ?
+			       " ([output] incremental = no)" : "");
+		else
+			printf("cache: usable; %s\n", c->config_hash ==
+			       cache_config_hash(&cfg, 2) ? "config unchanged" :
+			       "config changed, not in a way that changes the counts");
+		printf("files: %zu new, %zu changed, %zu removed, %zu unchanged\n",
+		       p->fresh, p->changed, p->removed, p->same);
+		if (ctx_nothing_new(&ctx))
+			printf("a run now would: change nothing\n");
+		else
+			printf("a run now would: read %zu of %zu files and publish a new set\n",
+			       toread, ctx.files.n);
+		if (o->verbose) {
+			uint8_t *seen = c ? pl_calloc(c->nfiles + 1, 1) : NULL;
+
+			for (size_t i = 0; i < ctx.files.n; i++) {
+				const struct fileinfo *fi = &ctx.files.info[i];
+
+				if (seen && fi->old != CACHE_NONE)
+					seen[fi->old] = 1;
+				if (c && fi->old == CACHE_NONE)
+					printf("new\t%s\n", ctx.files.rel[i]);
+				else if (c && fi->cached == CACHE_NONE && !p->rebuild)
+					printf("changed\t%s\n", ctx.files.rel[i]);
+			}
+			for (size_t j = 0; seen && j < c->nfiles; j++)
+				if (!seen[j])
+					printf("removed\t%s\n", c->files[j].rel);
+			pl_free(seen);
+		}
+	}
+	pl_free(why);
+	ctx_release(&ctx);
+	config_release(&cfg);
+	return rc;
+}
+
+static int cmd_verify(const struct options *o, struct pl_error *err)
+{
+	struct config cfg;
+	size_t bad = 0;
+	int rc;
+
+	if (load_config(o, &cfg, err))
+		return -1;
+	rc = outdir_verify(cfg.v[CFG_output_dir].path, stdout, &bad, err);
+	if (rc == 0 && bad)
+		rc = pl_fail(err, PL_EX_DATAERR, "%s: %zu problem%s with the published outputs",
+			     cfg.v[CFG_output_dir].path, bad, bad == 1 ? "" : "s");
 	config_release(&cfg);
 	return rc;
 }

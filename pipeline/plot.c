@@ -244,6 +244,8 @@ struct bar {
 };
 
 struct cluster {
+	long id;              /* its id in the outputs (1..k, or kept across
+				 reruns: output/README.md) */
 	long size;            /* statements, from summary.json */
 	size_t first, nbars;  /* its top terms in bars[] */
 	size_t points;        /* its statements in projection.tsv */
@@ -611,6 +613,15 @@ static int term_element(struct json *j, void *arg)
 	return rc;
 }
 
+/* The position in pl->cl of the cluster with this id, or -1. */
+static long cluster_index(const struct plot *pl, long id)
+{
+	for (size_t c = 0; c < pl->k; c++)
+		if (pl->cl[c].id == id)
+			return (long)c;
+	return -1;
+}
+
 static int cluster_member(struct json *j, const struct strbuf *key, void *arg)
 {
 	struct plot *pl = arg;
@@ -618,8 +629,12 @@ static int cluster_member(struct json *j, const struct strbuf *key, void *arg)
 	double v;
 
 	if (key_is(key, "cluster")) {
-		/* clusters are listed 1..k, in order */
-		return json_number(j, &v) || v != (double)(pl->k + 1) ? -1 : 0;
+		/* an id: 1..k on a first run, anything >= 1 after reruns */
+		if (json_number(j, &v) || v < 1 || v > (double)LONG_MAX ||
+		    v != (double)(long)v)
+			return -1;
+		c->id = (long)v;
+		return 0;
 	}
 	if (key_is(key, "size")) {
 		if (json_number(j, &v) || v < 0 || v > (double)LONG_MAX)
@@ -743,12 +758,13 @@ static int read_projection(struct plot *pl, const char *path,
 		}
 		if (strcmp(f[3], "NA") == 0) {
 			pl->unclustered++;
-		} else if (parse_count(f[3], (long)pl->k, &c) || c < 1) {
+		} else if (parse_count(f[3], LONG_MAX, &c) ||
+			   (c = cluster_index(pl, c)) < 0) {
 			rc = bad_line(&r, err, "a cluster that summary.json does not "
 				      "have; the outputs come from different runs");
 			break;
 		} else {
-			pl->cl[c - 1].points++;
+			pl->cl[c].points++;
 		}
 		if (pl->n == 0 || x < pl->lo[0])
 			pl->lo[0] = x;
@@ -859,7 +875,8 @@ static int read_frames(struct plot *pl, const char *path, struct pl_error *err)
 	} else if (rc == 0) {
 		rc = pl_fail(err, PL_EX_DATAERR, "%s: empty", path);
 	}
-	if (rc == 1 && strbuf_addstr(&pl->heat, "# cluster\tframe\thit_share\tunits\tsize\tname\n"))
+	/* column 1 is the cluster's position (the x axis), 1..k */
+	if (rc == 1 && strbuf_addstr(&pl->heat, "# position\tframe\thit_share\tunits\tsize\tname\n"))
 		rc = pl_oom(err);
 	while (rc == 1 && (rc = reader_next(&r, err)) == 1) {
 		struct strbuf name = STRBUF_INIT;
@@ -869,7 +886,7 @@ static int read_frames(struct plot *pl, const char *path, struct pl_error *err)
 		int got = split_tabs(r.line.buf, f, 16);
 
 		if (got <= cf || got <= cc || got <= cu || got <= cs ||
-		    parse_count(f[cc], (long)pl->k, &c) || c < 1 ||
+		    parse_count(f[cc], LONG_MAX, &c) || (c = cluster_index(pl, c)) < 0 ||
 		    parse_count(f[cu], LONG_MAX, &units) ||
 		    parse_real(f[cs], &share) || share < 0 || share > 1) {
 			rc = bad_line(&r, err, "expected a frame, a cluster of summary.json, "
@@ -900,7 +917,7 @@ static int read_frames(struct plot *pl, const char *path, struct pl_error *err)
 				pl->frames[pl->nframes++] = off;
 		}
 		if (rc == 1 && strbuf_addf(&pl->heat, "%ld\t%zu\t%.6g\t%ld\t%ld\t%s\n",
-					   c, fi, share, units, pl->cl[c - 1].size,
+					   c + 1, fi, share, units, pl->cl[c].size,
 					   label(pl, pl->frames[fi])))
 			rc = pl_oom(err);
 		strbuf_release(&name);
@@ -1000,14 +1017,14 @@ static int script_cluster_map(const struct plot *pl, struct strbuf *sb)
 		if (!cl->points)
 			continue;
 		strbuf_reset(&title);
-		rc = strbuf_addf(&title, "%zu: ", c + 1);
+		rc = strbuf_addf(&title, "%ld: ", cl->id);
 		for (size_t t = 0; rc == 0 && t < cl->nbars && t < 3; t++)
 			rc = strbuf_addf(&title, "%s%s", t ? ", " : "",
 					 label(pl, pl->bars[cl->first + t].label));
 		rc = rc || strbuf_addf(&title, " (%zu)", cl->points);
-		rc = rc || strbuf_addf(&cmd, "%s\\\n     data skip 1 using 2:(strcol(4) eq \"%zu\" ? $3 : NaN) "
+		rc = rc || strbuf_addf(&cmd, "%s\\\n     data skip 1 using 2:(strcol(4) eq \"%ld\" ? $3 : NaN) "
 				       "with points pt %d ps 1.6 lc rgb \"%s\" title ",
-				       cmd.len ? ", " : "", c + 1,
+				       cmd.len ? ", " : "", cl->id,
 				       shapes[c / NCOLOURS % NSHAPES], colours[c % NCOLOURS]);
 		rc = rc || gp_quote(&cmd, title.buf, 0);
 		if (rc == 0 && (w = utf8_chars(title.buf)) > widest)
@@ -1082,7 +1099,7 @@ static int script_top_terms(const struct plot *pl, struct strbuf *sb,
 		for (size_t t = 0; t < cl->nbars; t++) {
 			const struct bar *b = &pl->bars[cl->first + t];
 
-			if (strbuf_addf(data, "%zu\t%zu\t%s\t%.9g\n", c + 1, t + 1,
+			if (strbuf_addf(data, "%ld\t%zu\t%s\t%.9g\n", cl->id, t + 1,
 					label(pl, b->label), b->weight))
 				return -1;
 		}
@@ -1101,8 +1118,8 @@ static int script_top_terms(const struct plot *pl, struct strbuf *sb,
 	for (size_t c = 0; c < pl->k; c++) {
 		const struct cluster *cl = &pl->cl[c];
 
-		if (strbuf_addf(sb, "set title \"cluster %zu (%ld statement%s)\"\n",
-				c + 1, cl->size, cl->size == 1 ? "" : "s"))
+		if (strbuf_addf(sb, "set title \"cluster %ld (%ld statement%s)\"\n",
+				cl->id, cl->size, cl->size == 1 ? "" : "s"))
 			return -1;
 		if (!cl->nbars) {
 			if (strbuf_addstr(sb, "set multiplot next\n"))
@@ -1129,7 +1146,7 @@ static int script_frames_heatmap(const struct plot *pl, struct strbuf *sb)
 	    strbuf_addstr(sb, "set xtics ("))
 		return -1;
 	for (size_t c = 0; c < pl->k; c++)
-		if (strbuf_addf(sb, "%s\"%zu\\n(%ld)\" %zu", c ? ", " : "", c + 1,
+		if (strbuf_addf(sb, "%s\"%ld\\n(%ld)\" %zu", c ? ", " : "", pl->cl[c].id,
 				pl->cl[c].size, c + 1))
 			return -1;
 	if (strbuf_addstr(sb, ")\nset ytics ("))

@@ -7,6 +7,8 @@
  * here.
  */
 #include "run.h"
+#include "cache.h"
+#include "outdir.h"
 
 #include <gsl/gsl_version.h>
 #include <string.h>
@@ -33,6 +35,7 @@ void ctx_init(struct ctx *ctx, const struct config *cfg)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->cfg = cfg;
 	ctx->stage = -1;
+	ctx->lockfd = -1;
 }
 
 int stages_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
@@ -144,14 +147,77 @@ out:
 	return rc;
 }
 
+int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err)
+{
+	*why = NULL;
+	ctx->outdir = ctx->cfg->v[CFG_output_dir].path;
+	if (outdir_current(ctx->outdir, &ctx->cur_set, err))
+		return -1;
+	if (ctx->cur_set) {
+		ctx->prev_id = pl_strdup(strrchr(ctx->cur_set, '/') + 1);
+		if (!ctx->prev_id)
+			return pl_oom(err);
+		if (ctx->cfg->v[CFG_output_incremental].i == 0 &&
+		    cache_load(ctx->cur_set, ctx->cfg, &ctx->cache, why, err))
+			return -1;
+		ctx->owns_cache = ctx->cache != NULL;
+	}
+	return read_plan(ctx, err);
+}
+
+int ctx_nothing_new(const struct ctx *ctx)
+{
+	const struct plan *p = &ctx->plan;
+
+	return ctx->cache && !p->fresh && !p->changed && !p->removed &&
+	       !p->rebuild && ctx->cache->config_hash == cache_config_hash(ctx->cfg, 2);
+}
+
+/* Load the cache of the current set and compare the corpus with it. */
+static int plan_run(struct ctx *ctx, struct pl_error *err)
+{
+	char *why = NULL;
+
+	if (ctx_plan(ctx, &why, err)) {
+		pl_free(why);
+		return -1;
+	}
+	if (why && !ctx->quiet)
+		fprintf(stderr, "pipeline: the cache cannot be used: %s; "
+			"reading every file\n", why);
+	pl_free(why);
+	return 0;
+}
+
 int ctx_run(struct ctx *ctx, struct pl_error *err)
 {
+	const struct plan *p = &ctx->plan;
+
 	ctx->rep.total_seconds = pl_now();
 	ctx->outdir = ctx->cfg->v[CFG_output_dir].path;
 	if (ctx_prepare(ctx, err))
 		return -1;
-	if (out_begin(ctx, err))
+	if (outdir_lock(ctx, err))
 		return -1;
+	if (plan_run(ctx, err))
+		goto fail;
+	if (ctx_nothing_new(ctx)) {
+		outdir_tidy(ctx); /* a killed run's set, if any */
+		if (!ctx->quiet)
+			fprintf(stderr, "pipeline: nothing new since run %s (%zu files "
+				"unchanged, same config): the outputs are left as they are\n",
+				ctx->prev_id, p->same);
+		return 0;
+	}
+	if (read_check_cache(ctx, err))
+		goto fail;
+	if (!ctx->quiet && ctx->cache)
+		fprintf(stderr, "pipeline: since run %s: %zu new, %zu changed, %zu removed, "
+			"%zu unchanged files%s\n", ctx->prev_id, p->fresh, p->changed,
+			p->removed, p->same,
+			p->rebuild ? " (the cache is mostly stale: reading every file)" : "");
+	if (outdir_begin(ctx, err))
+		goto fail;
 	for (int i = 0; stages[i]; i++) {
 		double t0 = pl_now(), nested = 0;
 
@@ -176,12 +242,15 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 			ctx->rep.wall_to_tfidf = pl_now() - ctx->rep.total_seconds;
 	}
 	ctx->stage = -1;
-	if (write_report(ctx, err) || out_publish(ctx, err))
+	if (ctx->cfg->v[CFG_output_incremental].i == 0 && cache_write_index(ctx, err))
+		goto fail;
+	if (write_report(ctx, err) || outdir_publish(ctx, err))
 		goto fail;
 	return 0;
 fail:
 	ctx->stage = -1;
-	out_abandon(ctx);
+	outdir_record_failure(ctx, err);
+	outdir_abandon(ctx);
 	return -1;
 }
 
@@ -191,8 +260,14 @@ void ctx_release(struct ctx *ctx)
 
 	while (stages[n])
 		n++;
-	out_abandon(ctx);
+	outdir_abandon(ctx);
 	for (int i = n - 1; i >= 0; i--)
 		if (stages[i]->release)
 			stages[i]->release(ctx);
+	if (ctx->owns_cache)
+		cache_free(ctx->cache);
+	newcache_free(ctx->ncache); /* only the main ctx has one */
+	ctx->cache = NULL;
+	ctx->ncache = NULL;
+	outdir_release(ctx);
 }

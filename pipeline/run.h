@@ -8,6 +8,22 @@
 /* Debian's libinih exports no version; the build passes the package's. */
 #ifndef PIPELINE_INIH_VERSION
 #define PIPELINE_INIH_VERSION "unknown"
+/* What a run would do now (pipeline status, and the start of a run):
+ * load the cache of the current set and compare the corpus with it
+ * (ctx->plan, ctx->files.info).  *why: why the cache cannot serve, or
+ * NULL (caller frees).  0 or -1. */
+int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err);
+/* Same files, contents, config and program as the published run. */
+int ctx_nothing_new(const struct ctx *ctx);
+
 #endif
+
+/* What a run would do now (pipeline status, and the start of a run):
+ * load the cache of the current set and compare the corpus with it
+ * (ctx->plan, ctx->files.info).  *why: why the cache cannot serve, or
+ * NULL (caller frees).  0 or -1. */
+int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err);
+/* Same files, contents, config and program as the published run. */
+int ctx_nothing_new(const struct ctx *ctx);
 
 #endif

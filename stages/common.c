@@ -14,7 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+
+#include "../pipeline/gz.h"
 
 int tokens_push(struct tokens *t, uint32_t surf, uint32_t stem)
 {
@@ -164,6 +165,7 @@ void files_release(struct files *f)
 	pl_free(f->path);
 	pl_free(f->rel);
 	pl_free(f->bytes);
+	pl_free(f->info);
 	pl_free(f->root);
 	memset(f, 0, sizeof(*f));
 }
@@ -183,6 +185,7 @@ void clustering_release(struct clustering *c)
 	pl_free(c->sim);
 	pl_free(c->centroid);
 	pl_free(c->size);
+	pl_free(c->label);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -339,6 +342,43 @@ int out_begin(struct ctx *ctx, struct pl_error *err)
 	return 0;
 }
 
+/* Compression threads for each gzip output: [run] threads, 0 meaning one
+ * per core.  The bytes written do not depend on it. */
+static unsigned out_workers(const struct ctx *ctx)
+{
+	long n = ctx->cfg ? ctx->cfg->v[CFG_run_threads].i : 0;
+
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+/* Where a gzip output's members go (gzw_sink): each member is one counted
+ * output operation, as a flush of a plain file is.  Called from the
+ * writer's threads too, never two at once for one file. */
+static int gz_sink(void *arg, const void *data, size_t len,
+		   struct pl_error *err)
+{
+	const struct outfile *of = arg;
+	const char *p = data;
+
+	if (io_injected())
+		return pl_fail(err, PL_EX_IOERR, "%s: write error: %s", of->tmp,
+			       strerror(errno));
+	while (len) {
+		ssize_t n = write(of->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
+				       of->tmp, strerror(n < 0 ? errno : EIO));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 	     struct pl_error *err)
 {
@@ -369,37 +409,42 @@ int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 		strbuf_release(&sb);
 		return -1;
 	}
+	of->tmp = sb.buf;
 	if (nl > 3 && strcmp(name + nl - 3, ".gz") == 0) {
-		/* zlib writes a gzip header with no name and mtime 0, so the
-		 * bytes depend only on the content. */
-		of->gz = gzdopen(fd, "wb1");
+		/* Members of GZW_CHUNK bytes at libdeflate level 1, with no
+		 * name and time stamp 0: the bytes depend only on the
+		 * content (pipeline/gz.h). */
+		of->fd = fd;
+		of->gz = gzw_new(1, GZW_CHUNK, out_workers(ctx), gz_sink, of, err);
+		if (!of->gz)
+			goto fail;
 	} else {
 		of->fp = fdopen(fd, "wb");
+		if (!of->fp) {
+			pl_oom(err);
+			goto fail;
+		}
 	}
-	if (!of->gz && !of->fp) {
-		close(fd);
-		strbuf_release(&sb);
-		return pl_oom(err);
-	}
-	of->tmp = sb.buf;
 	return 0;
+fail:
+	close(fd);
+	strbuf_release(&sb);
+	memset(of, 0, sizeof(*of));
+	return -1;
 }
 
+/* Write a plain file's pending bytes; a gzip file has none (its writer
+ * takes every byte at once). */
 static int out_flush(struct outfile *of, struct pl_error *err)
 {
-	if (!of->buf.len)
+	if (!of->buf.len || !of->fp)
 		return 0;
 	if (io_injected())
 		return pl_fail(err, PL_EX_IOERR, "%s: write error: %s", of->tmp,
 			       strerror(errno));
-	if (of->gz) {
-		if (gzwrite(of->gz, of->buf.buf, (unsigned)of->buf.len) !=
-		    (int)of->buf.len)
-			return pl_fail(err, PL_EX_IOERR, "%s: write error", of->tmp);
-	} else if (fwrite(of->buf.buf, 1, of->buf.len, of->fp) != of->buf.len) {
+	if (fwrite(of->buf.buf, 1, of->buf.len, of->fp) != of->buf.len)
 		return pl_fail(err, PL_EX_IOERR, "%s: write error: %s", of->tmp,
 			       strerror(errno));
-	}
 	strbuf_reset(&of->buf);
 	return 0;
 }
@@ -407,6 +452,8 @@ static int out_flush(struct outfile *of, struct pl_error *err)
 int out_write(struct outfile *of, const void *data, size_t len,
 	      struct pl_error *err)
 {
+	if (of->gz)
+		return gzw_write(of->gz, data, len, err);
 	if (strbuf_add(&of->buf, data, len))
 		return pl_oom(err);
 	if (of->buf.len >= (1u << 20))
@@ -418,7 +465,7 @@ int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
 {
 	va_list ap;
 	char small[512];
-	int n;
+	int n, rc;
 
 	va_start(ap, fmt);
 	n = vsnprintf(small, sizeof(small), fmt, ap);
@@ -433,6 +480,12 @@ int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
 	vsnprintf(of->buf.buf + of->buf.len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	of->buf.len += (size_t)n;
+	if (of->gz) {
+		/* buf is only scratch space here. */
+		rc = gzw_write(of->gz, of->buf.buf, of->buf.len, err);
+		strbuf_reset(&of->buf);
+		return rc;
+	}
 	if (of->buf.len >= (1u << 20))
 		return out_flush(of, err);
 	return 0;
@@ -442,23 +495,25 @@ int out_close(struct outfile *of, struct pl_error *err)
 {
 	int rc = 0;
 
-	if ((of->gz || of->fp) && out_flush(of, err))
-		rc = -1;
 	if (of->gz) {
-		/* gzclose flushes and closes; fsync first through a second
-		 * descriptor is not possible, so sync the path afterwards. */
-		int injected = io_injected(), saved = errno;
-		int zrc = gzclose(of->gz);
+		/* The last members, then fsync and close, each counted. */
+		int injected, saved;
 
-		if ((injected || zrc != Z_OK) && rc == 0) {
-			if (!injected && zrc != Z_ERRNO)
-				saved = EIO;
-			else if (!injected)
-				saved = errno;
+		rc = gzw_finish(of->gz, err);
+		gzw_free(of->gz);
+		if (rc == 0 && (io_injected() || fsync(of->fd) != 0))
+			rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", of->tmp,
+				     strerror(errno));
+		injected = io_injected();
+		saved = errno;
+		if (close(of->fd) != 0 && !injected)
+			saved = errno, injected = 1;
+		if (injected && rc == 0)
 			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
 				     of->tmp, strerror(saved));
-		}
 	} else if (of->fp) {
+		if (out_flush(of, err))
+			rc = -1;
 		/* fflush is where small files are really written. */
 		if ((io_injected() || fflush(of->fp) != 0) && rc == 0)
 			rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
@@ -476,15 +531,6 @@ int out_close(struct outfile *of, struct pl_error *err)
 				rc = pl_fail(err, PL_EX_IOERR, "%s: write error: %s",
 					     of->tmp, strerror(saved));
 		}
-	}
-	if (rc == 0 && of->gz && of->tmp) {
-		int fd = open(of->tmp, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || io_injected() || fsync(fd) != 0)
-			rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", of->tmp,
-				     strerror(errno));
-		if (fd >= 0)
-			close(fd);
 	}
 	strbuf_release(&of->buf);
 	pl_free(of->tmp);

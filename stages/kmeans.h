@@ -37,6 +37,21 @@ struct kmeans_opts {
 	int threads;            /* threads for the assignment step; 0 or 1:
 				   the calling thread only.  The result does
 				   not depend on it */
+	int plain;              /* 0 (default): the assignment step skips
+				   the centroids that bounds prove too far
+				   (kmeans.c, "the assignment step"; it
+				   needs rows x k doubles, and runs plain
+				   when those would be more than the matrix,
+				   the centroids and 256 MiB); 1: plain
+				   Lloyd, every row against every centroid.
+				   Both give the same result, bit for bit;
+				   1 is there to check that */
+	const double *warm;     /* NULL (default): seed as init says.
+				   Otherwise k x ncols initial centroids,
+				   dense, row-major, in the columns of the X
+				   given to kmeans_fit (for the stage: the
+				   kept terms); see kmeans_fit.  Not owned:
+				   read during the call only */
 };
 
 /*
@@ -52,11 +67,27 @@ struct kmeans_opts {
  * (euclidean, scikit-learn's inertia_) over the clustered rows, for the
  * returned centroids and assignment.  Every cluster has at least one row.
  *
+ * Warm start (o->warm not NULL): no seeding and one run only (restarts,
+ * init and seed are ignored; out->restart is 0).  The first assignment
+ * step is made against the k given centroids: as given for euclidean;
+ * for cosine each is scaled to unit length (one whose squared norm is
+ * already within 8 (ncols + 4) DBL_EPSILON of 1, as kmeans_fit's own
+ * centroids are, is used as given).  A warm centroid that is all zeros is
+ * an empty cluster, for either metric: no row is assigned to it in that
+ * first step, and the update step gives it a row as it gives one to any
+ * cluster left empty.  Besides the usual tests, a warm fit also converges
+ * after its first iteration when the update step gives back exactly the
+ * centroids it started from (the next assignment could not change
+ * anything), so a warm start from the centroids of a fit that converged
+ * with no change reports 1 iteration and the same clustering.
+ *
  * On success returns 0 and *out owns new arrays (free them with
  * clustering_release()); whatever *out held before is overwritten, not
  * freed.  On failure returns -1 with err filled and *out zeroed:
  *   PL_EX_CONFIG   k, restarts, max_iter, tol, init or metric out of range;
  *   PL_EX_DATAERR  fewer rows with terms than k, or a non-finite weight;
+ *                  a warm centroid with a non-finite value, or every warm
+ *                  centroid zero (nothing to start from);
  *   PL_EX_OSERR    out of memory.
  */
 int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
@@ -116,11 +147,15 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
  * (sw->hi keeps the asked-for hi, sw->m the rows with terms); lo above it
  * fails as kmeans_fit does.
  *
+ * o->warm is passed through when lo == hi (it must then hold lo
+ * centroids); with lo < hi it must be NULL (PL_EX_SOFTWARE otherwise).
+ *
  * On success returns 0, *best holds the kept clustering
  * (clustering_release) and *sw the figures of every k, in ascending k
  * (ksweep_release); both are overwritten, not freed.  On failure returns
  * -1 with err filled as kmeans_fit fills it, PL_EX_CONFIG for lo > hi or
- * an unknown select, and *best and *sw zeroed.
+ * an unknown select, PL_EX_SOFTWARE for a warm start with lo < hi, and
+ * *best and *sw zeroed.
  */
 int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 		 uint32_t lo, uint32_t hi, int select, size_t sample,
@@ -129,5 +164,40 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 
 /* Free what sw holds and zero it; safe on a zeroed struct. */
 void ksweep_release(struct ksweep *sw);
+
+/*
+ * Match the clusters of one fit (cur, k x d) to those of an earlier one
+ * (prev, kprev x d): both dense, row-major, in the same d columns; only
+ * read.  match (k entries, the caller's) gets, for each cur cluster i,
+ * the prev cluster j it continues, or -1.
+ *
+ * The similarity of a pair is the cosine of the two centroids (0 when
+ * either is all zeros; a pair whose cosine is not a number, from
+ * non-finite input, counts as 0 and is never matched).  The cur clusters
+ * are given distinct prev clusters so that the sum of the similarities is
+ * largest (an optimal assignment, by Kuhn-Munkres on the square problem
+ * padded with zero similarities: min(k, kprev) pairs, the others left
+ * over).  Then match[i] = j for the pairs whose similarity is >= min_sim,
+ * and -1 for the cur clusters below min_sim or left over (k > kprev).
+ *
+ * Ties, deterministically: the similarities are rounded to multiples of
+ * 2^-40 for the assignment, so sums and ties are exact (the sum found is
+ * within min(k, kprev) 2^-40 of the largest unrounded one); among the
+ * assignments with the largest rounded sum, the one whose match array
+ * (before the min_sim cut, a left-over cur cluster counting after every
+ * prev index) is lexicographically smallest: cur cluster 0 gets the
+ * lowest-numbered prev cluster any optimal assignment gives it, then
+ * cluster 1 the lowest given that, and so on.  As clusters are numbered
+ * by size, larger clusters win ties.
+ *
+ * Costs O(k kprev d + max(k, kprev)^3) time (up to max(k, kprev)^4 when
+ * many assignments tie) and O(k kprev + k + kprev) memory.  kprev = 0
+ * sets every match to -1; k = 0 does nothing.  Returns 0, or -1 with
+ * PL_EX_OSERR in err when out of memory or with more than 65536 clusters
+ * on either side (match is then all -1).
+ */
+int kmeans_match(const double *prev, size_t kprev, const double *cur,
+		 size_t k, size_t d, double min_sim, int32_t *match,
+		 struct pl_error *err);
 
 #endif

@@ -18,7 +18,10 @@
  * to a file is read; a symbolic link to a folder is not followed, so a
  * link loop cannot make the walk endless.
  */
+/* readdir's d_type (DT_REG, DT_LNK, DT_DIR) saves a stat per entry. */
+#define _DEFAULT_SOURCE
 #include "stages.h"
+#include "../pipeline/cache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 #include <zlib.h>
@@ -35,6 +39,8 @@
 struct reader {
 	regex_t *re;
 	size_t nre, recap;
+	struct segwriter *seg;      /* where records of files read go, or NULL */
+	struct replaymaps *maps;    /* cache ids -> this ctx's ids */
 	struct strbuf file;  /* the current file's bytes */
 	struct strbuf unit;  /* the current statement's kept lines */
 };
@@ -75,19 +81,30 @@ static int add_display_name(struct strbuf *sb, const char *rel)
 }
 
 static int add_file(struct files *f, const char *path, size_t rootlen,
-		    uint64_t size)
+		    const struct stat *st)
 {
 	struct strbuf copy = STRBUF_INIT;
+	struct fileinfo *fi;
 
 	if (f->n == f->cap) {
-		size_t c1 = f->cap, c2 = f->cap, c3 = f->cap;
+		size_t c1 = f->cap, c2 = f->cap, c3 = f->cap, c4 = f->cap;
 
 		if (pl_grow(&f->path, &c1, f->n + 1, sizeof(*f->path)) ||
 		    pl_grow(&f->rel, &c2, f->n + 1, sizeof(*f->rel)) ||
-		    pl_grow(&f->bytes, &c3, f->n + 1, sizeof(*f->bytes)))
+		    pl_grow(&f->bytes, &c3, f->n + 1, sizeof(*f->bytes)) ||
+		    pl_grow(&f->info, &c4, f->n + 1, sizeof(*f->info)))
 			return -1;
 		f->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+		f->cap = f->cap < c4 ? f->cap : c4;
 	}
+	fi = &f->info[f->n];
+	memset(fi, 0, sizeof(*fi));
+	fi->size = (uint64_t)st->st_size;
+	fi->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	fi->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	fi->ino = (uint64_t)st->st_ino;
+	fi->dev = (uint64_t)st->st_dev;
+	fi->cached = fi->old = CACHE_NONE;
 	/* One allocation: the full path, its NUL, then the name the outputs
 	 * show (rel), so files_release() frees both with path[i]. */
 	if (strbuf_add(&copy, path, strlen(path) + 1) ||
@@ -97,7 +114,7 @@ static int add_file(struct files *f, const char *path, size_t rootlen,
 	}
 	f->path[f->n] = copy.buf;
 	f->rel[f->n] = copy.buf + strlen(copy.buf) + 1;
-	f->bytes[f->n] = size; /* on disk, until read */
+	f->bytes[f->n] = fi->size; /* on disk, until read */
 	f->n++;
 	return 0;
 }
@@ -119,7 +136,8 @@ static int walk(struct files *f, struct strbuf *path, size_t rootlen,
 		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open folder: %s",
 			       path->buf, strerror(errno));
 	for (;;) {
-		struct stat st, lst;
+		struct stat st;
+		int named, type;
 
 		errno = 0;
 		de = readdir(d);
@@ -131,30 +149,41 @@ static int walk(struct files *f, struct strbuf *path, size_t rootlen,
 		}
 		if (de->d_name[0] == '.')
 			continue;
+		/* One stat per file, relative to the open folder: a rerun
+		 * lists the whole corpus, and path lookups dominate it. */
+		named = has_suffix(de->d_name, ".txt") || has_suffix(de->d_name, ".txt.gz");
+		type = de->d_type;
+		if ((type == DT_REG || type == DT_LNK) && !named)
+			continue;
+		if (type == DT_UNKNOWN) {
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+				continue; /* vanished while we looked */
+			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR :
+			       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+			if (type == DT_UNKNOWN || ((type == DT_REG || type == DT_LNK) && !named))
+				continue;
+		}
 		path->len = base;
 		if (strbuf_addch(path, '/') || strbuf_addstr(path, de->d_name)) {
 			rc = pl_oom(err);
 			break;
 		}
-		if (lstat(path->buf, &lst) != 0)
-			continue; /* vanished while we looked */
-		if (S_ISLNK(lst.st_mode)) {
-			if (stat(path->buf, &st) != 0 || !S_ISREG(st.st_mode))
-				continue; /* dangling, or a link to a folder */
-		} else {
-			st = lst;
-		}
-		if (S_ISDIR(st.st_mode)) {
+		if (type == DT_DIR) {
 			rc = walk(f, path, rootlen, depth + 1, err);
 			if (rc)
 				break;
-		} else if (S_ISREG(st.st_mode) &&
-			   (has_suffix(de->d_name, ".txt") ||
-			    has_suffix(de->d_name, ".txt.gz"))) {
-			if (add_file(f, path->buf, rootlen, (uint64_t)st.st_size)) {
-				rc = pl_oom(err);
-				break;
-			}
+			continue;
+		}
+		if (type != DT_REG && type != DT_LNK)
+			continue;
+		/* A link is followed to a file, never to a folder. */
+		if (fstatat(dirfd(d), de->d_name, &st,
+			    type == DT_LNK ? 0 : AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue; /* vanished, dangling, or a link to a folder */
+		if (add_file(f, path->buf, rootlen, &st)) {
+			rc = pl_oom(err);
+			break;
 		}
 	}
 	path->len = base;
@@ -163,11 +192,10 @@ static int walk(struct files *f, struct strbuf *path, size_t rootlen,
 	return rc;
 }
 
-static int cmp_rel(const void *a, const void *b)
+static char **sort_paths;
+static int cmp_ix(const void *a, const void *b)
 {
-	const char *const *x = a, *const *y = b;
-
-	return strcmp(*x, *y);
+	return strcmp(sort_paths[*(const size_t *)a], sort_paths[*(const size_t *)b]);
 }
 
 /* List the corpus, sorted by path relative to the root. */
@@ -192,6 +220,7 @@ static int list_files(struct ctx *ctx, struct pl_error *err)
 	while (path.len > 1 && path.buf[path.len - 1] == '/')
 		path.buf[--path.len] = '\0';
 	rootlen = path.len + 1;
+	f->rootlen = rootlen;
 	if (walk(f, &path, rootlen, 0, err)) {
 		strbuf_release(&path);
 		return -1;
@@ -201,10 +230,169 @@ static int list_files(struct ctx *ctx, struct pl_error *err)
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: no *.txt or *.txt.gz files in the corpus folder", root);
 	/* rel[] points into path[] (after the path's NUL, see add_file), so
-	 * sort the full paths (same prefix) and rebuild rel. */
-	qsort(f->path, f->n, sizeof(*f->path), cmp_rel);
+	 * sort the full paths (same prefix) and rebuild rel; info[] goes
+	 * along through a sorted index. */
+	{
+		size_t *ix = pl_malloc(f->n * sizeof(*ix));
+		struct fileinfo *info = pl_malloc(f->n * sizeof(*info));
+		char **paths = pl_malloc(f->n * sizeof(*paths));
+
+		if (!ix || !info || !paths) {
+			pl_free(ix);
+			pl_free(info);
+			pl_free(paths);
+			return pl_oom(err);
+		}
+		for (size_t i = 0; i < f->n; i++)
+			ix[i] = i;
+		sort_paths = f->path;
+		qsort(ix, f->n, sizeof(*ix), cmp_ix);
+		for (size_t i = 0; i < f->n; i++) {
+			info[i] = f->info[ix[i]];
+			paths[i] = f->path[ix[i]];
+		}
+		for (size_t i = 0; i < f->n; i++) {
+			f->info[i] = info[i];
+			f->path[i] = paths[i];
+			f->bytes[i] = info[i].size;
+		}
+		pl_free(ix);
+		pl_free(info);
+		pl_free(paths);
+	}
 	for (size_t i = 0; i < f->n; i++)
 		f->rel[i] = f->path[i] + strlen(f->path[i]) + 1;
+	return 0;
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Which files a run must read.  A file whose path the cache knows is
+ * unchanged when its content hash is the cached one.  Hashing every file
+ * on every run would cost a read of the whole corpus, so the stat data
+ * stands in for the hash when it proves the file untouched: same size,
+ * mtime, ctime, inode and device, and a ctime at least a second older than
+ * the moment the cached hash was taken.  ctime cannot be set by a user
+ * (touch -d sets mtime, and moves ctime to now), and every write moves
+ * it; the second guards against writes within the file system's timestamp
+ * granularity of the hash (git's "racily clean" entries).  Anything else
+ * is hashed.
+ */
+int read_plan(struct ctx *ctx, struct pl_error *err)
+{
+	struct cache *c = ctx->cache;
+	struct files *f = &ctx->files;
+	struct plan *p = &ctx->plan;
+	uint8_t *seen = NULL;
+	uint64_t live = 0, total = 0;
+
+	if (p->done)
+		return 0;
+	if (list_files(ctx, err))
+		return -1;
+	p->done = 1;
+	if (!c) {
+		p->fresh = f->n;
+		return 0;
+	}
+	seen = pl_calloc(c->nfiles ? c->nfiles : 1, 1);
+	if (!seen)
+		return pl_oom(err);
+	for (size_t i = 0; i < f->n; i++) {
+		struct fileinfo *fi = &f->info[i];
+		const struct cache_file *cf = cache_find(c, f->path[i] + f->rootlen);
+		int same;
+
+		if (!cf) {
+			p->fresh++;
+			continue;
+		}
+		fi->old = (uint32_t)(cf - c->files);
+		seen[fi->old] = 1;
+		same = cf->size == fi->size && cf->mtime_ns == fi->mtime_ns &&
+		       cf->ctime_ns == fi->ctime_ns && cf->ino == fi->ino &&
+		       cf->dev == fi->dev && cf->ctime_ns < cf->hashed_ns - 1000000000;
+		if (same) {
+			fi->hashed_ns = cf->hashed_ns;
+		} else {
+			uint64_t size;
+
+			fi->hashed_ns = wall_ns();
+			if (pl_hash_path(f->path[i], fi->hash, &size, err)) {
+				pl_free(seen);
+				return -1;
+			}
+			same = size == cf->size && memcmp(fi->hash, cf->hash, 16) == 0;
+			fi->size = size;
+		}
+		if (same) {
+			memcpy(fi->hash, cf->hash, 16);
+			fi->cached = fi->old;
+			f->bytes[i] = cf->len; /* what replaying costs, for balance */
+			live += cf->len;
+			p->same++;
+		} else {
+			p->changed++;
+		}
+	}
+	for (size_t j = 0; j < c->nfiles; j++)
+		p->removed += !seen[j];
+	pl_free(seen);
+	for (size_t s = 0; s < c->nsegs; s++)
+		total += c->segs[s].records;
+	/* Mostly dead segments, or too many: read everything again, which
+	 * writes one compact cache (term ids are kept all the same). */
+	if (p->same && (live < total / 2 || c->nsegs > 64)) {
+		p->rebuild = 1;
+		for (size_t i = 0; i < f->n; i++)
+			if (f->info[i].cached != CACHE_NONE) {
+				f->info[i].cached = CACHE_NONE;
+				f->bytes[i] = f->info[i].size;
+			}
+	}
+	return 0;
+}
+
+int read_check_cache(struct ctx *ctx, struct pl_error *err)
+{
+	struct cache *c = ctx->cache;
+	struct files *f = &ctx->files;
+	struct plan *p = &ctx->plan;
+
+	if (!c)
+		return 0;
+	/* A damaged segment costs a re-read of its files, never the run:
+	 * check each one this run replays (its XXH64). */
+	for (size_t i = 0; i < f->n; i++) {
+		struct fileinfo *fi = &f->info[i];
+		struct pl_error e;
+		uint32_t s;
+
+		if (fi->cached == CACHE_NONE)
+			continue;
+		s = c->files[fi->cached].seg;
+		if (c->segs[s].map || cache_map_segment(c, s, &e) == 0)
+			continue;
+		if (e.code == PL_EX_OSERR)
+			return pl_fail(err, e.code, "%s", e.msg);
+		if (!ctx->quiet)
+			fprintf(stderr, "pipeline: %s; reading its files again\n", e.msg);
+		for (size_t j = i; j < f->n; j++)
+			if (f->info[j].cached != CACHE_NONE &&
+			    c->files[f->info[j].cached].seg == s) {
+				f->info[j].cached = CACHE_NONE;
+				f->bytes[j] = f->info[j].size;
+				p->same--;
+				p->changed++;
+			}
+	}
 	return 0;
 }
 
@@ -399,8 +587,7 @@ static int split_units(struct ctx *ctx, unit_fn fn, void *arg,
 	return 0;
 }
 
-static int add_unit(struct ctx *ctx, uint32_t file, uint32_t para,
-		    uint32_t line)
+int units_add(struct ctx *ctx, uint32_t file, uint32_t para, uint32_t line)
 {
 	struct units *u = &ctx->units;
 
@@ -432,7 +619,7 @@ static int on_unit(struct ctx *ctx, void *arg, const char *text, size_t len,
 {
 	struct unit *u = arg;
 
-	if (add_unit(ctx, u->file, para, line))
+	if (units_add(ctx, u->file, para, line))
 		return pl_oom(err);
 	u->id = (uint32_t)ctx->units.n - 1;
 	u->text = text;
@@ -490,6 +677,8 @@ static void read_release(struct ctx *ctx)
 	struct reader *r = reader_of(ctx);
 
 	if (r) {
+		cache_seg_abandon(r->seg);
+		cache_maps_free(r->maps);
 		for (size_t i = 0; i < r->nre; i++)
 			regfree(&r->re[i]);
 		pl_free(r->re);
@@ -528,13 +717,52 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 	int rc = 0;
 
 	for (size_t i = a; i < b && rc == 0; i++) {
+		struct fileinfo *fi = &files->info[i];
+		struct report before;
+		size_t unit0 = ctx->units.n;
+
+		if (fi->cached != CACHE_NONE) {
+			rc = cache_replay(ctx, ctx->cache, &r->maps, fi->cached,
+					  (uint32_t)i, &files->bytes[i], err);
+			if (rc)
+				break;
+			goto progress;
+		}
+		before = ctx->rep;
+		if (r->seg)
+			vocabulary_file_begin(ctx);
+		fi->hashed_ns = wall_ns();
 		rc = read_file_bytes(files->path[i], limit, &r->file, err);
 		if (rc)
 			break;
+		/* The content hash of what was read: the bytes themselves, or
+		 * for gzip the bytes on disk, read again. */
+		if (has_suffix(files->path[i], ".gz")) {
+			uint64_t size;
+
+			rc = pl_hash_path(files->path[i], fi->hash, &size, err);
+			if (rc)
+				break;
+			fi->size = size;
+		} else {
+			pl_hash_bytes(r->file.buf, r->file.len, fi->hash);
+			fi->size = r->file.len;
+		}
 		files->bytes[i] = r->file.len;
 		ctx->rep.bytes += r->file.len;
 		u.file = (uint32_t)i;
 		rc = split_units(ctx, on_unit, &u, err);
+		if (rc == 0 && r->seg) {
+			struct report d = ctx->rep;
+
+			d.bytes -= before.bytes;
+			d.tokens -= before.tokens;
+			d.invalid_bytes -= before.invalid_bytes;
+			d.long_tokens -= before.long_tokens;
+			d.boilerplate_lines -= before.boilerplate_lines;
+			rc = cache_seg_record(r->seg, ctx, fi, unit0, &d, err);
+		}
+progress:
 		if (ctx->progress && (i + 1 == b || (i & 63) == 0)) {
 			double dt = pl_now() - t0;
 
@@ -595,7 +823,7 @@ static int merge_shard(struct ctx *ctx, struct shard *sh, struct pl_error *err)
 	if (vocabulary_merge(ctx, src, map_surf, err))
 		goto out;
 	for (size_t i = 0; i < us->n; i++) {
-		if (add_unit(ctx, us->file[i], us->para[i], us->line[i])) {
+		if (units_add(ctx, us->file[i], us->para[i], us->line[i])) {
 			rc = pl_oom(err);
 			goto out;
 		}
@@ -630,6 +858,45 @@ static long thread_count(const struct ctx *ctx)
 	return n < 1 ? 1 : n;
 }
 
+/* Does the run write a cache for the next one? */
+static int writes_cache(const struct ctx *ctx)
+{
+	return ctx->cfg->v[CFG_output_incremental].i == 0 && ctx->run_id;
+}
+
+/* Set a ctx up for the cache: the cached terms first, in their id order
+ * (so every ctx gives them the same ids, and new terms come after), and
+ * a segment writer when files [a, b) include one to read.  0 or -1. */
+static int ctx_cache(struct ctx *main, struct ctx *ctx, size_t a, size_t b,
+		     int n, struct pl_error *err)
+{
+	struct reader *r = reader_of(ctx);
+	size_t i = a;
+
+	ctx->cache = main->cache;
+	if (ctx->cache) {
+		int rc = vocabulary_preload(ctx, &ctx->cache->terms,
+					    ctx->cache->term_kind);
+
+		if (rc == -2)
+			return pl_fail(err, PL_EX_DATAERR, "%s/cache.idx: a term is listed twice",
+				       ctx->cache->set);
+		if (rc)
+			return pl_oom(err);
+	}
+	while (i < b && main->files.info[i].cached != CACHE_NONE)
+		i++;
+	if (i < b && writes_cache(main))
+		return cache_seg_open(main, &r->seg, n, err);
+	return 0;
+}
+
+static int shard_cache(struct ctx *ctx, struct shard *sh, int n,
+		       struct pl_error *err)
+{
+	return ctx_cache(ctx, &sh->ctx, sh->a, sh->b, n, err);
+}
+
 static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
 {
 	struct shard *sh = pl_calloc((size_t)n, sizeof(*sh));
@@ -662,6 +929,10 @@ static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
 			break;
 		}
 		sh[t].ctx.stage = ctx->stage;
+		if (shard_cache(ctx, &sh[t], (int)t, err)) {
+			rc = -1;
+			break;
+		}
 		if (pthread_create(&sh[t].tid, NULL, shard_main, &sh[t]) != 0) {
 			rc = pl_fail(err, PL_EX_OSERR, "cannot start a thread");
 			break;
@@ -678,6 +949,15 @@ static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
 			rc = -1;
 		}
 	for (long t = 0; t < n; t++) {
+		struct reader *r = sh[t].ctx.reader;
+
+		if (rc == 0 && r && r->seg) {
+			struct segwriter *w = r->seg;
+
+			r->seg = NULL;
+			if (cache_seg_close(w, &sh[t].ctx, err))
+				rc = -1;
+		}
 		if (rc == 0 && merge_shard(ctx, &sh[t], err))
 			rc = -1;
 		ctx_release(&sh[t].ctx);
@@ -693,12 +973,33 @@ static int read_run(struct ctx *ctx, struct pl_error *err)
 {
 	long n;
 
-	if (list_files(ctx, err))
+	if (read_plan(ctx, err))
 		return -1;
 	n = thread_count(ctx);
 	ctx->rep.threads = n;
-	if (n == 1)
-		return read_range(ctx, &ctx->files, 0, ctx->files.n, err);
+	if (ctx->cache) {
+		for (size_t i = 0; i < ctx->files.n; i++) {
+			uint32_t cf = ctx->files.info[i].cached;
+
+			if (cf != CACHE_NONE &&
+			    cache_map_segment(ctx->cache, ctx->cache->files[cf].seg, err))
+				return -1;
+		}
+	}
+	if (n == 1) {
+		struct reader *r = reader_of(ctx);
+		struct segwriter *w;
+
+		if (ctx_cache(ctx, ctx, 0, ctx->files.n, 0, err) ||
+		    read_range(ctx, &ctx->files, 0, ctx->files.n, err))
+			return -1;
+		w = r->seg;
+		r->seg = NULL;
+		return w ? cache_seg_close(w, ctx, err) : 0;
+	}
+	/* The main ctx gets the cached terms first, as each shard does. */
+	if (ctx->cache && ctx_cache(ctx, ctx, 0, 0, 0, err))
+		return -1;
 	return read_threads(ctx, n, err);
 }
 

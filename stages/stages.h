@@ -49,7 +49,24 @@ struct files {
 	char **path;        /* full path of each file (owned) */
 	const char **rel;   /* path relative to root (points into path[i]) */
 	uint64_t *bytes;    /* bytes read (after decompression) */
+	struct fileinfo *info; /* what the cache compares (pipeline/cache.h) */
+	size_t rootlen;     /* path[i] + rootlen is the raw relative path */
 	size_t n, cap;
+};
+
+/* A corpus file as found on disk and as the cache sees it. */
+struct fileinfo {
+	uint64_t size;      /* on disk */
+	int64_t mtime_ns, ctime_ns;
+	uint64_t ino, dev;
+	uint8_t hash[16];   /* XXH3-128 of the bytes on disk, once hashed */
+	int64_t hashed_ns;  /* when it was hashed (wall clock), 0: not yet */
+	uint32_t cached;    /* index in ctx->cache->files to replay, or
+			       CACHE_NONE (UINT32_MAX): read it */
+	uint32_t old;       /* index in ctx->cache->files of the same path
+			       (changed or not), or UINT32_MAX */
+	uint32_t seg;       /* its record: segment (in the new index) */
+	uint64_t off, len;
 };
 
 /* Per-unit metadata: where each statement came from. */
@@ -132,6 +149,11 @@ struct clustering {
 	int converged;
 	double seconds;     /* wall time of the whole fit (every restart) */
 	int all_iterations; /* iterations summed over the restarts */
+	uint32_t *label;    /* per cluster: the id the outputs show, or NULL
+			       for 1..k.  A rerun keeps the previous run's
+			       ids (stages/kmeans.c, kmeans_run) */
+	uint32_t next_label; /* the id a new cluster would get next */
+	int warm;           /* 1 when started from the previous centroids */
 	/* centroid columns are the columns of ctx->tfidf that have entries
 	 * (the kept terms), in id order: pruned terms are zero in every
 	 * centroid and are left out, so column c is the c-th kept term, not
@@ -184,10 +206,13 @@ struct tokenizer;
 struct stemmer;
 struct phraser;
 struct counter;
+struct cache;
+struct newcache;
 
 struct ctx {
 	const struct config *cfg;
 	int verbose;        /* -v */
+	int quiet;          /* -q */
 	int progress;       /* stderr is a terminal and not -q */
 	struct files files;
 	struct units units;
@@ -210,6 +235,21 @@ struct ctx {
 	char **staged;      /* names written into staging */
 	size_t nstaged, staged_cap;
 	int stage;          /* index of the stage being run, for timing */
+	/* The output folder (pipeline/outdir.h) and what the previous run
+	 * left (pipeline/cache.h); the driver owns them. */
+	char *run_id;       /* this run's id, YYYYMMDDTHHMMSSZ-PID */
+	int lockfd;         /* the held .lock, or -1 */
+	char *cur_set;      /* OUTDIR/sets/ID `current` named at the start, or NULL */
+	char *prev_id;      /* the ID of that set, or NULL */
+	struct cache *cache;    /* the previous run's cache, or NULL */
+	int owns_cache;         /* 1 in the ctx that loaded it (read shards
+				   borrow it) */
+	struct plan {           /* what read_plan found */
+		int done;
+		size_t fresh, changed, same, removed;
+		int rebuild;    /* the cache is mostly dead: read everything */
+	} plan;
+	struct newcache *ncache; /* what this run adds to the cache, or NULL */
 };
 
 struct stage {
@@ -277,6 +317,30 @@ int surfaces_merge(struct surfaces *dst, const struct surfaces *src,
 		   const uint32_t *map_stem, uint32_t *map);
 int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		     struct pl_error *err);
+/* The vocabulary stage's side doors, for the cache (pipeline/cache.c):
+ *  - vocabulary_file_begin: start counting a file's own surface and phrase
+ *    counts (word surfaces and (term, surface) phrase pairs);
+ *  - vocabulary_file_stats: those counts since vocabulary_file_begin, sorted
+ *    by id: surf[i] was counted scount[i] times; pairs[j] is term << 32 |
+ *    surface, counted scount[nsurf + j] times.  Owned by the stage, valid
+ *    until its next call.  0 or -1 (out of memory);
+ *  - vocabulary_preload: create the terms of `terms` (in its id order, with
+ *    kinds) so they get ids 0, 1, ...; 0, -1 out of memory, -2 a repeat;
+ *  - vocabulary_term: the term id of a string, created if new (ID_NONE
+ *    when out of memory);
+ *  - vocabulary_row: append the count row of statement `unit` (its terms in
+ *    any order, each once); vocabulary_pair: add to a (term, surface) count.
+ *    Both update df and cf as reading the statement would. */
+void vocabulary_file_begin(struct ctx *ctx);
+int vocabulary_file_stats(struct ctx *ctx, const uint32_t **surf,
+			  const uint64_t **scount, size_t *nsurf,
+			  const uint64_t **pairs, size_t *npairs);
+int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
+		       const uint8_t *kind);
+uint32_t vocabulary_term(struct ctx *ctx, const char *s, size_t len, int kind);
+int vocabulary_row(struct ctx *ctx, uint32_t unit, const uint32_t *term,
+		   const uint32_t *cnt, size_t n, struct pl_error *err);
+int vocabulary_pair(struct ctx *ctx, uint32_t term, uint32_t surf, uint64_t n);
 void surfaces_release(struct surfaces *s);
 void stems_release(struct stems *s);
 void vocab_release(struct vocab *v);
@@ -294,13 +358,17 @@ void frames_release(struct frames *f);
  */
 struct outfile {
 	char *tmp;          /* path in the staging folder (owned) */
-	void *gz;           /* gzFile when compressed, else NULL */
+	struct gzw *gz;     /* gzip writer (pipeline/gz.h), else NULL */
+	int fd;             /* the gzip file, while gz is set */
 	FILE *fp;           /* plain file, else NULL */
-	struct strbuf buf;  /* pending bytes, flushed in large blocks */
+	struct strbuf buf;  /* a plain file's pending bytes, flushed in large
+			     * blocks */
 };
 /* Open `name` (e.g. "docs.tsv", "tfidf.mtx.gz") for writing; gzip when the
- * name ends in ".gz".  0 or -1 (PL_EX_CANTCREAT, PL_EX_OSERR); after a
- * failure `of` holds nothing (out_close on it is harmless). */
+ * name ends in ".gz": independent members compressed in threads, which
+ * refer to `of`, so an open outfile must not be moved or copied.  0 or -1
+ * (PL_EX_CANTCREAT, PL_EX_OSERR); after a failure `of` holds nothing
+ * (out_close on it is harmless). */
 int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 	     struct pl_error *err);
 /* Append bytes or formatted text; -1 on write error (PL_EX_IOERR). */
@@ -342,5 +410,24 @@ int read_unit_text(struct ctx *ctx, uint32_t id, char **text, size_t *len,
 /* The display form of a term: its most frequent surface, or for n-grams
  * the display forms of its parts joined by spaces.  Appends to sb. */
 int term_display(const struct ctx *ctx, uint32_t term, struct strbuf *sb);
+
+/* The id the outputs show for cluster c (0-based, ctx->km's numbering). */
+static inline uint32_t cluster_id(const struct clustering *km, int32_t c)
+{
+	return km->label ? km->label[c] : (uint32_t)c + 1;
+}
+
+/* List the corpus and compare each file with ctx->cache (when there is
+ * one): sets files.info[i].cached/old and ctx->plan.  Hashes the files
+ * whose stat data cannot prove them unchanged.  0 or -1 (read.c). */
+int read_plan(struct ctx *ctx, struct pl_error *err);
+/* Check the cache segments the plan replays (their XXH64); the files of a
+ * damaged one are read again instead (said on stderr).  0 or -1 (out of
+ * memory).  Run it when there is work to do: a run with nothing new does
+ * not need the segments. */
+int read_check_cache(struct ctx *ctx, struct pl_error *err);
+
+/* Statements (read.c): append one to ctx->units; 0 or -1 (out of memory). */
+int units_add(struct ctx *ctx, uint32_t file, uint32_t para, uint32_t line);
 
 #endif

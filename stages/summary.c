@@ -25,17 +25,27 @@
  *    its centroid, ties going to the earlier statement.
  * Ties between terms go to the lower term id, between frames to the one
  * listed first in the config, between clusters to the lower number, so the
- * files depend only on the input.  Clusters are numbered from 1 here.
+ * files depend only on the input.  Clusters are listed largest first and
+ * shown by their ids (cluster_id: 1..k on a first run; a rerun keeps the
+ * previous run's ids, see kmeans.c).
+ *
+ * With a previous run to compare with (its cache, pipeline/cache.h), the
+ * stage also writes changes.tsv (statements new, moved to another cluster,
+ * or removed) and the "Since the last run" section of summary.md.
  *
  * Memory stays proportional to the vocabulary plus k x frames x frames: each
  * cluster's terms are ranked and written before the next cluster's.
  */
 #include "stages.h"
+#include "../pipeline/cache.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The id a cluster is shown with (stable across reruns, see kmeans.c). */
+#define CID(s, c) cluster_id(&(s)->ctx->km, (int32_t)(c))
 
 /* Quotes are cut to about this many bytes of cleaned text. */
 #define SNIPPET_BYTES 240
@@ -489,7 +499,7 @@ static int write_frames_tsv(struct summary *s, struct pl_error *err)
 			strbuf_reset(&sb);
 			rc = tsv_addstr(&sb, s->ctx->frames.name[f]) ||
 			     strbuf_addf(&sb, "\t%" PRIu32 "\t%" PRIu32 "\t%.6g\t%"
-					 PRIu64 "\t%.6g\t", c + 1, s->cunits[cf],
+					 PRIu64 "\t%.6g\t", CID(s, c), s->cunits[cf],
 					 ratio(s->cunits[cf], s->size[c]),
 					 s->chits[cf],
 					 ratio((double)s->chits[cf], (double)s->fhits[f]));
@@ -527,7 +537,7 @@ static int tsv_cluster(struct summary *s, uint32_t c, struct strbuf *sb,
 	size_t n;
 	int rc;
 
-	rc = strbuf_addf(sb, "%" PRIu32 "\t%" PRIu32 "\t", c + 1, s->size[c]);
+	rc = strbuf_addf(sb, "%" PRIu32 "\t%" PRIu32 "\t", CID(s, c), s->size[c]);
 	for (size_t i = 0; !rc && i < s->ntopc; i++) {
 		strbuf_reset(&disp);
 		rc = (i && strbuf_addstr(sb, ", ")) ||
@@ -574,7 +584,7 @@ static int md_cluster(struct summary *s, uint32_t c, struct strbuf *sb)
 	size_t nf = s->nf;
 	int rc;
 
-	rc = strbuf_addf(sb, "\n## Cluster %" PRIu32 " (%" PRIu32 " %s)\n\n", c + 1,
+	rc = strbuf_addf(sb, "\n## Cluster %" PRIu32 " (%" PRIu32 " %s)\n\n", CID(s, c),
 			 s->size[c], plural(s->size[c], "statement", "statements"));
 	if (!rc && !s->size[c])
 		rc = strbuf_addstr(sb, "No statements.\n");
@@ -686,7 +696,7 @@ static int json_cluster(struct summary *s, uint32_t c, struct strbuf *sb)
 	int rc;
 
 	rc = strbuf_addf(sb, "%s{\"cluster\":%" PRIu32 ",\"size\":%" PRIu32
-			 ",\"top_terms\":", c ? ",\n" : "\n", c + 1, s->size[c]) ||
+			 ",\"top_terms\":", c ? ",\n" : "\n", CID(s, c), s->size[c]) ||
 	     json_terms(s, s->top, s->ntopc, 0, sb) ||
 	     strbuf_addstr(sb, ",\"discriminating_terms\":") ||
 	     json_terms(s, s->disc, s->ndiscc, 1, sb) ||
@@ -908,7 +918,7 @@ static int md_tail(struct summary *s, struct strbuf *sb)
 			   "with the number of statements carrying the frame in "
 			   "parentheses.\n\n| frame | hits |");
 	for (uint32_t c = 0; !rc && c < s->k; c++)
-		rc = strbuf_addf(sb, " cluster %" PRIu32 " |", c + 1);
+		rc = strbuf_addf(sb, " cluster %" PRIu32 " |", CID(s, c));
 	if (!rc && s->any_unclustered_hits)
 		rc = strbuf_addstr(sb, " unclustered |");
 	rc = rc || strbuf_addstr(sb, "\n| --- | ---: |");
@@ -973,7 +983,7 @@ static int md_tail(struct summary *s, struct strbuf *sb)
 		else
 			rc = strbuf_addf(sb, ": cluster %" PRIu32 " has the most "
 					 "hits (%.1f%%, %" PRIu64 " of %" PRIu64 ")",
-					 best + 1,
+					 CID(s, best),
 					 100 * ratio((double)s->chits[(size_t)best * nf + f],
 						     (double)s->fhits[f]),
 					 s->chits[(size_t)best * nf + f], s->fhits[f]);
@@ -1033,7 +1043,7 @@ static int json_tail(struct summary *s, struct strbuf *sb)
 
 			rc = strbuf_addf(sb, "%s{\"cluster\":%" PRIu32 ",\"units\":%"
 					 PRIu32 ",\"unit_share\":", c ? "," : "",
-					 c + 1, s->cunits[cf]) ||
+					 CID(s, c), s->cunits[cf]) ||
 			     json_share(sb, ratio(s->cunits[cf], s->size[c])) ||
 			     strbuf_addf(sb, ",\"hits\":%" PRIu64 ",\"hit_share\":",
 					 s->chits[cf]) ||
@@ -1059,6 +1069,238 @@ static int json_tail(struct summary *s, struct strbuf *sb)
 /* ---- the stage ---- */
 
 /* Write what sb holds to of and empty it. */
+/* The cluster id of statement u now, 0 when it is not clustered. */
+static uint32_t unit_label(const struct summary *s, size_t u)
+{
+	const struct clustering *km = &s->ctx->km;
+
+	return s->k && km->assign[u] >= 0 ? cluster_id(km, km->assign[u]) : 0;
+}
+
+static int add_label(struct strbuf *sb, uint32_t label)
+{
+	return label ? strbuf_addf(sb, "\t%" PRIu32, label) : strbuf_addstr(sb, "\tNA");
+}
+
+/* One line of changes.tsv: statement `now` (0-based, or SIZE_MAX when
+ * removed) of file `file`, paragraph `para`. */
+static int change_line(struct summary *s, struct strbuf *sb, const char *what,
+		       const char *file, uint32_t para, size_t now, uint32_t before)
+{
+	int rc = strbuf_addstr(sb, what) || strbuf_addch(sb, '\t') ||
+		 strbuf_add_tsv(sb, file, strlen(file));
+
+	if (!rc && s->document)
+		rc = strbuf_addstr(sb, "\tNA");
+	else if (!rc)
+		rc = strbuf_addf(sb, "\t%" PRIu32, para);
+	if (!rc && now != SIZE_MAX)
+		rc = strbuf_addf(sb, "\t%zu", now + 1) || add_label(sb, unit_label(s, now));
+	else if (!rc)
+		rc = strbuf_addstr(sb, "\tNA\tNA");
+	return rc || add_label(sb, before) || strbuf_addch(sb, '\n');
+}
+
+/* For qsort: term ids by document frequency, descending, then by id. */
+static const uint32_t *sort_df;
+static int by_df_desc(const void *a, const void *b)
+{
+	const uint32_t *df = sort_df;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (df[x] != df[y])
+		return df[x] < df[y] ? 1 : -1;
+	return (x > y) - (x < y);
+}
+
+/* The "Since the last run" section: what changed, in numbers, and how each
+ * frame's share of statements moved in each cluster that kept its id. */
+static int md_since(struct summary *s, struct strbuf *md, size_t nnew,
+		    size_t nmoved, size_t nremoved)
+{
+	const struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
+	const struct clustering *km = &ctx->km;
+	const struct vocab *v = &ctx->vocab;
+	size_t newterms = v->tab.n > c->prev_terms ? v->tab.n - c->prev_terms : 0;
+	size_t kept_ids = 0;
+	double *now = NULL;
+	int rc;
+
+	rc = strbuf_addf(md, "\n## Since the last run\n\nCompared with run %s "
+			 "(%" PRIu64 " statements then, %zu now): %zu new %s, %zu "
+			 "removed, %zu moved to another cluster (changes.tsv lists them); "
+			 "%zu new %s",
+			 ctx->prev_id ? ctx->prev_id : "?", c->prev_units, s->nu,
+			 nnew, plural(nnew, "statement", "statements"), nremoved, nmoved,
+			 newterms, plural(newterms, "term", "terms"));
+	if (!rc && newterms) {
+		uint32_t *ids = pl_malloc(newterms * sizeof(*ids));
+
+		if (!ids)
+			return -1;
+		for (size_t i = 0; i < newterms; i++)
+			ids[i] = (uint32_t)(c->prev_terms + i);
+		sort_df = v->df;
+		qsort(ids, newterms, sizeof(*ids), by_df_desc);
+		rc = strbuf_addstr(md, ", the most frequent: ");
+		for (size_t i = 0; !rc && i < newterms && i < 10 && v->df[ids[i]]; i++) {
+			struct strbuf d = STRBUF_INIT;
+
+			rc = term_display(ctx, ids[i], &d) ||
+			     strbuf_addstr(md, i ? ", " : "") ||
+			     md_add(md, d.buf ? d.buf : "", d.len) ||
+			     strbuf_addf(md, " (%" PRIu32 ")", v->df[ids[i]]);
+			strbuf_release(&d);
+		}
+		pl_free(ids);
+	}
+	rc = rc || strbuf_addstr(md, ".\n");
+	if (rc || !s->k)
+		return rc;
+	for (uint32_t j = 0; j < s->k; j++)
+		for (uint32_t i = 0; i < c->k; i++)
+			kept_ids += c->clabel[i] == CID(s, j);
+	rc = strbuf_addf(md, "\nClusters: %zu of %" PRIu32 " kept the id of a previous "
+			 "cluster (the best match by centroid similarity, at least "
+			 "%g)%s.\n", kept_ids, s->k,
+			 ctx->cfg->v[CFG_kmeans_match_min].r,
+			 km->warm ? "; k-means started from the previous centroids" : "");
+	if (rc || !s->nf || !c->nframes || !kept_ids)
+		return rc;
+	if (cache_frame_shares(ctx, &now))
+		return -1;
+	rc = strbuf_addstr(md, "\nShare of each cluster's statements that carry the "
+			   "frame, then and now:\n\n| frame | cluster | then | now | "
+			   "change |\n| --- | ---: | ---: | ---: | ---: |\n");
+	for (size_t f = 0; !rc && now && f < s->nf; f++) {
+		size_t g = 0;
+
+		while (g < c->nframes && strcmp(c->frame[g], ctx->frames.name[f]))
+			g++;
+		if (g == c->nframes)
+			continue;
+		for (uint32_t j = 0; !rc && j < s->k; j++) {
+			uint32_t i = 0;
+			double then, x;
+
+			while (i < c->k && c->clabel[i] != CID(s, j))
+				i++;
+			if (i == c->k)
+				continue;
+			then = c->share[(size_t)i * c->nframes + g];
+			x = now[(size_t)j * s->nf + f];
+			rc = strbuf_addstr(md, "| ") || md_addstr(md, ctx->frames.name[f]) ||
+			     strbuf_addf(md, " | %" PRIu32 " | %.1f%% | %.1f%% | %+.1f |\n",
+					 CID(s, j), 100 * then, 100 * x, 100 * (x - then));
+		}
+	}
+	pl_free(now);
+	return rc;
+}
+
+/* changes.tsv, and the "Since the last run" section of summary.md. */
+static int write_changes(struct summary *s, struct strbuf *md, struct pl_error *err)
+{
+	struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
+	const struct files *fl = &ctx->files;
+	struct strbuf sb = STRBUF_INIT;
+	struct outfile of;
+	size_t nnew = 0, nmoved = 0, nremoved = 0, u = 0;
+	uint8_t *seen = NULL;
+	int rc = -1;
+
+	if (out_open(ctx, "changes.tsv", &of, err))
+		return -1;
+	if (out_printf(err, &of, "change\tfile\tparagraph\tstatement\tcluster\t"
+		       "previous_cluster\n"))
+		goto fail;
+	if (!c) {
+		if (strbuf_addstr(md, "\n## Since the last run\n\nNothing to compare "
+				  "with: this is the first run into this output folder, "
+				  "or its cache could not serve this run (see the run's "
+				  "messages).\n"))
+			goto oom;
+		return out_close(&of, err);
+	}
+	seen = pl_calloc(c->nfiles + 1, 1);
+	if (!seen)
+		goto oom;
+	for (size_t i = 0; i < fl->n; i++) {
+		const struct fileinfo *fi = &fl->info[i];
+		size_t nu = 0, a, b = 0, pn = 0;
+		uint64_t pu = 0;
+
+		while (u + nu < s->nu && ctx->units.file[u + nu] == i)
+			nu++;
+		if (fi->old != CACHE_NONE) {
+			seen[fi->old] = 1;
+			pu = c->files[fi->old].unit0;
+			pn = c->files[fi->old].nunits;
+		}
+		a = u;
+		/* Paragraph numbers ascend in both lists: merge them. */
+		while (a < u + nu || b < pn) {
+			uint32_t pa = a < u + nu ? ctx->units.para[a] : UINT32_MAX;
+			uint32_t pb = b < pn ? c->para[pu + b] : UINT32_MAX;
+			int r = 0;
+
+			strbuf_reset(&sb);
+			if (a < u + nu && b < pn && pa == pb) {
+				uint32_t before = (uint32_t)c->label[pu + b];
+
+				if (unit_label(s, a) != before) {
+					r = change_line(s, &sb, "moved", fl->rel[i], pa, a, before);
+					nmoved++;
+				}
+				a++;
+				b++;
+			} else if (a < u + nu && (b >= pn || pa < pb)) {
+				r = change_line(s, &sb, "new", fl->rel[i], pa, a, 0);
+				nnew++;
+				a++;
+			} else {
+				r = change_line(s, &sb, "removed", fl->rel[i], pb, SIZE_MAX,
+						(uint32_t)c->label[pu + b]);
+				nremoved++;
+				b++;
+			}
+			if (r)
+				goto oom;
+			if (sb.len && out_write(&of, sb.buf, sb.len, err))
+				goto fail;
+		}
+		u += nu;
+	}
+	for (size_t j = 0; j < c->nfiles; j++) {
+		if (seen[j])
+			continue;
+		for (uint32_t k = 0; k < c->files[j].nunits; k++) {
+			strbuf_reset(&sb);
+			if (change_line(s, &sb, "removed", c->files[j].rel,
+					c->para[c->files[j].unit0 + k], SIZE_MAX,
+					(uint32_t)c->label[c->files[j].unit0 + k]))
+				goto oom;
+			nremoved++;
+			if (out_write(&of, sb.buf, sb.len, err))
+				goto fail;
+		}
+	}
+	if (md_since(s, md, nnew, nmoved, nremoved))
+		goto oom;
+	pl_free(seen);
+	strbuf_release(&sb);
+	return out_close(&of, err);
+oom:
+	pl_oom(err);
+fail:
+	pl_free(seen);
+	strbuf_release(&sb);
+	out_close(&of, NULL);
+	return rc;
+}
+
 static int flush_sb(struct outfile *of, struct strbuf *sb, struct pl_error *err)
 {
 	int rc = sb->len ? out_write(of, sb->buf, sb->len, err) : 0;
@@ -1106,6 +1348,8 @@ static int summary_run(struct ctx *ctx, struct pl_error *err)
 		pl_oom(err);
 		goto done;
 	}
+	if (write_changes(&s, &mb, err))
+		goto done;
 	for (uint32_t c = 0; c < s.k; c++) {
 		cluster_terms(&s, c);
 		if (cluster_reps(&s, c, err))

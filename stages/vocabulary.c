@@ -36,6 +36,20 @@ struct counter {
 	uint32_t *sortbuf;   /* scratch for sort_u32 */
 	size_t sortcap;
 	struct pairmap pairs;
+	/* Per-file tracking for the cache (vocabulary_file_begin): the
+	 * surfaces counted since the file began, each with its count then,
+	 * and every phrase (term, surface) occurrence. */
+	int track;
+	uint32_t epoch;
+	uint32_t *stamp;     /* surface id -> epoch it was last touched in */
+	uint64_t *base;      /* surface id -> its count when first touched */
+	size_t stampcap;
+	uint32_t *fsurf;
+	size_t nfsurf, fsurfcap;
+	uint64_t *fpair;     /* term << 32 | surface */
+	size_t nfpair, fpaircap;
+	uint64_t *fout;      /* vocabulary_file_stats' result */
+	size_t foutcap;
 };
 
 static int pair_add(struct pairmap *m, uint32_t term, uint32_t surf, uint64_t n)
@@ -176,6 +190,169 @@ static int sort_u32(uint32_t *a, size_t n, uint32_t **buf, size_t *cap)
 	return 0;
 }
 
+/* Note that `surf` is counted in the current file (see struct counter). */
+static int track_surface(struct ctx *ctx, struct counter *k, uint32_t surf)
+{
+	if (surf >= k->stampcap) {
+		size_t c1 = k->stampcap, c2 = k->stampcap, old = k->stampcap;
+
+		if (pl_grow(&k->stamp, &c1, (size_t)surf + 1, sizeof(*k->stamp)) ||
+		    pl_grow(&k->base, &c2, (size_t)surf + 1, sizeof(*k->base)))
+			return -1;
+		k->stampcap = c1 < c2 ? c1 : c2;
+		memset(k->stamp + old, 0, (k->stampcap - old) * sizeof(*k->stamp));
+	}
+	if (k->stamp[surf] == k->epoch)
+		return 0;
+	if (pl_grow(&k->fsurf, &k->fsurfcap, k->nfsurf + 1, sizeof(*k->fsurf)))
+		return -1;
+	k->stamp[surf] = k->epoch;
+	k->base[surf] = ctx->surf.count[surf];
+	k->fsurf[k->nfsurf++] = surf;
+	return 0;
+}
+
+void vocabulary_file_begin(struct ctx *ctx)
+{
+	struct counter *k = ctx->counter;
+
+	k->track = 1;
+	if (++k->epoch == 0) {
+		/* Wrapped: no stamp may equal the new epoch. */
+		memset(k->stamp, 0, k->stampcap * sizeof(*k->stamp));
+		k->epoch = 1;
+	}
+	k->nfsurf = 0;
+	k->nfpair = 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int vocabulary_file_stats(struct ctx *ctx, const uint32_t **surf,
+			  const uint64_t **scount, size_t *nsurf,
+			  const uint64_t **pairs, size_t *npairs)
+{
+	struct counter *k = ctx->counter;
+	size_t n = 0;
+
+	if (sort_u32(k->fsurf, k->nfsurf, &k->sortbuf, &k->sortcap) ||
+	    pl_grow(&k->fout, &k->foutcap, k->nfsurf + k->nfpair + 1,
+		    sizeof(*k->fout)))
+		return -1;
+	for (size_t i = 0; i < k->nfsurf; i++) {
+		uint32_t s = k->fsurf[i];
+
+		k->fout[i] = ctx->surf.count[s] - k->base[s];
+	}
+	*surf = k->fsurf;
+	*scount = k->fout;
+	*nsurf = k->nfsurf;
+	/* Pairs: sorted, then run-length counted in place. */
+	if (k->nfpair > 1)
+		qsort(k->fpair, k->nfpair, sizeof(*k->fpair), cmp_u64);
+	for (size_t i = 0; i < k->nfpair;) {
+		size_t j = i;
+
+		while (j < k->nfpair && k->fpair[j] == k->fpair[i])
+			j++;
+		k->fpair[n] = k->fpair[i];
+		k->fout[k->nfsurf + n] = j - i;
+		n++;
+		i = j;
+	}
+	k->nfpair = n;
+	*pairs = k->fpair;
+	*npairs = n;
+	return 0;
+}
+
+int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
+		       const uint8_t *kind)
+{
+	struct counter *k = ctx->counter;
+
+	for (size_t i = 0; i < terms->n; i++) {
+		uint32_t st, t;
+
+		if (stems_intern(&ctx->stems, strtab_str(terms, (uint32_t)i),
+				 strtab_len(terms, (uint32_t)i), kind[i], &st) ||
+		    term_of(ctx, k, st, &t))
+			return -1;
+		if (t != i)
+			return -2; /* a repeated term: the table is damaged */
+	}
+	return 0;
+}
+
+uint32_t vocabulary_term(struct ctx *ctx, const char *s, size_t len, int kind)
+{
+	uint32_t st, t;
+
+	if (stems_intern(&ctx->stems, s, len, kind, &st) ||
+	    term_of(ctx, ctx->counter, st, &t))
+		return ID_NONE;
+	return t;
+}
+
+int vocabulary_row(struct ctx *ctx, uint32_t unit, const uint32_t *term,
+		   const uint32_t *cnt, size_t n, struct pl_error *err)
+{
+	struct counter *k = ctx->counter;
+	struct csr *m = &ctx->counts;
+	size_t need = m->nnz + n;
+
+	if (pl_grow(&k->touched, &k->touchedcap, n ? n : 1, sizeof(*k->touched)))
+		return pl_oom(err);
+	int sorted = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (term[i] >= ctx->vocab.tab.n || k->acc[term[i]] || !cnt[i]) {
+			for (size_t j = 0; j < i; j++)
+				k->acc[term[j]] = 0;
+			return pl_fail(err, PL_EX_DATAERR,
+				       "statement %u: a repeated or unknown term", unit + 1);
+		}
+		k->touched[i] = term[i];
+		k->acc[term[i]] = cnt[i];
+		sorted &= i == 0 || term[i] > term[i - 1];
+	}
+	if (!sorted && sort_u32(k->touched, n, &k->sortbuf, &k->sortcap))
+		return pl_oom(err);
+	if (need > m->cap) {
+		size_t c1 = m->cap, c2 = m->cap;
+
+		if (pl_grow(&m->col, &c1, need, sizeof(*m->col)) ||
+		    pl_grow(&m->cnt, &c2, need, sizeof(*m->cnt)))
+			return pl_oom(err);
+		m->cap = c1 < c2 ? c1 : c2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t t = k->touched[i];
+
+		m->col[m->nnz] = t;
+		m->cnt[m->nnz] = k->acc[t];
+		m->nnz++;
+		ctx->vocab.df[t]++;
+		ctx->vocab.cf[t] += k->acc[t];
+		k->acc[t] = 0;
+	}
+	if (pl_grow(&m->rowptr, &k->rowcap, m->nrows + 2, sizeof(*m->rowptr)))
+		return pl_oom(err);
+	m->rowptr[0] = 0;
+	m->rowptr[++m->nrows] = m->nnz;
+	return 0;
+}
+
+int vocabulary_pair(struct ctx *ctx, uint32_t term, uint32_t surf, uint64_t n)
+{
+	return pair_add(&ctx->counter->pairs, term, surf, n);
+}
+
 static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 {
 	struct counter *k = ctx->counter;
@@ -201,7 +378,14 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 		if (ctx->stems.kind[s] == TERM_PHRASE) {
 			if (pair_add(&k->pairs, t, surf, 1))
 				return pl_oom(err);
+			if (k->track && (pl_grow(&k->fpair, &k->fpaircap, k->nfpair + 1,
+						 sizeof(*k->fpair))))
+				return pl_oom(err);
+			if (k->track)
+				k->fpair[k->nfpair++] = (uint64_t)t << 32 | surf;
 		} else {
+			if (k->track && track_surface(ctx, k, surf))
+				return pl_oom(err);
 			ctx->surf.count[surf]++;
 		}
 	}
@@ -280,13 +464,18 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		 * order may have too.  Pack both into the touched list. */
 		if (pl_grow(&kd->touched, &kd->touchedcap, n, sizeof(*kd->touched)))
 			goto oom;
+		int sorted = 1;
+
 		for (size_t j = 0; j < n; j++) {
 			uint64_t e = ms->rowptr[r] + j;
 
 			kd->touched[j] = map_term[ms->col[e]];
 			kd->acc[kd->touched[j]] = ms->cnt[e];
+			sorted &= j == 0 || kd->touched[j] > kd->touched[j - 1];
 		}
-		if (sort_u32(kd->touched, n, &kd->sortbuf, &kd->sortcap))
+		/* Terms the shard shares with dst in the same order (a rerun's
+		 * cached terms) map in order: no sort needed. */
+		if (!sorted && sort_u32(kd->touched, n, &kd->sortbuf, &kd->sortcap))
 			goto oom;
 		for (size_t j = 0; j < n; j++) {
 			uint32_t t = kd->touched[j];
@@ -386,14 +575,20 @@ static int vocabulary_run(struct ctx *ctx, struct pl_error *err)
 	double max_count = max_df * (double)ctx->units.n;
 	uint64_t *best;
 
+	size_t present = 0;
+
 	ctx->counts.ncols = v->tab.n;
+	/* A rerun keeps the columns of terms no statement has any more
+	 * (append-only ids, df 0): what counts here is the terms present. */
+	for (size_t t = 0; t < v->tab.n; t++)
+		present += v->df[t] > 0;
 	if (ctx->units.n == 0)
 		return pl_fail(err, PL_EX_DATAERR,
 			       "%s: no statements: every file is empty or boilerplate",
 			       ctx->files.root);
 	/* No term at all is not a pruning problem: say what left none, rather
 	 * than "min_df = 1, max_df = 1 remove them all". */
-	if (v->tab.n == 0)
+	if (present == 0)
 		return pl_fail(err, PL_EX_DATAERR,
 			       "%s: no terms: every statement is empty, or only stop words, "
 			       "numbers or tokens outside [tokenize] min_length..max_length",
@@ -431,7 +626,7 @@ static int vocabulary_run(struct ctx *ctx, struct pl_error *err)
 		return pl_fail(err, PL_EX_DATAERR,
 			       "no terms left: the corpus has %zu distinct terms and "
 			       "[vocabulary] min_df = %ld, max_df = %g remove them all",
-			       v->tab.n, min_df, max_df);
+			       present, min_df, max_df);
 	return 0;
 }
 
@@ -451,6 +646,11 @@ static void vocabulary_release(struct ctx *ctx)
 		pl_free(k->sortbuf);
 		pl_free(k->pairs.key);
 		pl_free(k->pairs.count);
+		pl_free(k->stamp);
+		pl_free(k->base);
+		pl_free(k->fsurf);
+		pl_free(k->fpair);
+		pl_free(k->fout);
 		pl_free(k);
 		ctx->counter = NULL;
 	}

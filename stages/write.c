@@ -22,9 +22,11 @@
  *
  * The matrices may hold tens of millions of entries, so their lines are
  * formatted by hand into a 64 KiB buffer handed to out_write() a block at a
- * time, and weights in the usual TF-IDF range get an exact "%.17g" from
- * integer arithmetic (put_g17) instead of snprintf(), which is the slow part
- * of printing a double.
+ * time: numbers two digits at a time, each row's "row " once, and weights
+ * in the usual TF-IDF range get an exact "%.17g" from integer arithmetic
+ * (put_g17) instead of snprintf(), which is the slow part of printing a
+ * double.  Compression, most of the work, runs in the gzip writer's
+ * threads (pipeline/gz.h) while the lines are being formatted.
  */
 #include "stages.h"
 
@@ -40,19 +42,43 @@
  * most 24 bytes, 32 reserved), two spaces and a newline. */
 #define LINE_MAX_BYTES 80
 
-/* Write v in decimal at p; returns the end. */
+/* "00" "01" ... "99": numbers are written two digits at a time. */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Write v in decimal at p (room for 20 bytes); returns the end. */
 static char *put_u64(char *p, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	char tmp[20], *q = tmp + sizeof(tmp);
+	size_t n;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		q -= 2;
+		memcpy(q, digit_pairs + 2 * v, 2);
+	} else {
+		*--q = (char)('0' + v);
+	}
+	n = (size_t)(tmp + sizeof(tmp) - q);
+	memcpy(p, q, n);
+	return p + n;
+}
+
+/* The 8 digits of v < 10^8, leading zeros included, at d. */
+static void put_8digits(char *d, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(d, digit_pairs + 2 * (hi / 100), 2);
+	memcpy(d + 2, digit_pairs + 2 * (hi % 100), 2);
+	memcpy(d + 4, digit_pairs + 2 * (lo / 100), 2);
+	memcpy(d + 6, digit_pairs + 2 * (lo % 100), 2);
 }
 
 #ifdef __SIZEOF_INT128__
@@ -112,10 +138,11 @@ static char *put_g17_fast(char *p, double v)
 		k++;
 		n = scaled(m, s, k);
 	}
-	for (int i = 16; i >= 0; i--) {
-		d[i] = (char)('0' + n % 10);
-		n /= 10;
-	}
+	/* n < 10^17: one digit, then two groups of 8 */
+	d[0] = (char)('0' + n / 10000000000000000ull);
+	n %= 10000000000000000ull;
+	put_8digits(d + 1, (uint32_t)(n / 100000000));
+	put_8digits(d + 9, (uint32_t)(n % 100000000));
 	for (nd = 17; nd > 1 && d[nd - 1] == '0'; nd--)
 		;
 	if (x < 0) {
@@ -222,14 +249,20 @@ static void *mtx_body(void *arg)
 	}
 	p = blk;
 	for (size_t u = 0; u < m->nrows; u++) {
+		/* "row " is the same on every line of the row; it is copied
+		 * whole (24 bytes, fewer used) since lines have room. */
+		char row[24] = { 0 };
+		size_t rowlen = (size_t)(put_u64(row, (uint64_t)u + 1) - row);
+
+		row[rowlen++] = ' ';
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
 			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
 				if (out_write(&j->of, blk, (size_t)(p - blk), &j->err))
 					goto out;
 				p = blk;
 			}
-			p = put_u64(p, (uint64_t)u + 1);
-			*p++ = ' ';
+			memcpy(p, row, sizeof(row));
+			p += rowlen;
 			p = put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
 			if (j->integer) {
@@ -253,8 +286,9 @@ out:
 	return NULL;
 }
 
-/* Both matrices: TF-IDF in a second thread while this one writes the
- * counts; gzip compression is most of a large run's write time. */
+/* Both matrices: TF-IDF formatted in a second thread while this one
+ * formats the counts, each file compressed by its own writer's threads
+ * (out_open), so that every core is busy until both are written. */
 static int write_matrices(struct ctx *ctx, struct pl_error *err)
 {
 	const struct config *cfg = ctx->cfg;
@@ -396,10 +430,10 @@ static int write_docs(struct ctx *ctx, struct pl_error *err)
 			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%" PRIu32, un->line[u],
 					 un->ntok[u]);
 		if (!rc && c >= 0 && km->sim && isfinite(km->sim[u]))
-			rc = strbuf_addf(&line, "\t%" PRId32 "\t%.6f\n", c + 1,
-					 km->sim[u]);
+			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%.6f\n",
+					 cluster_id(km, c), km->sim[u]);
 		else if (!rc && c >= 0)
-			rc = strbuf_addf(&line, "\t%" PRId32 "\tNA\n", c + 1);
+			rc = strbuf_addf(&line, "\t%" PRIu32 "\tNA\n", cluster_id(km, c));
 		else if (!rc)
 			rc = strbuf_addstr(&line, "\tNA\tNA\n");
 		if (rc) {

@@ -85,16 +85,26 @@ skip() {
 }
 
 # Every output of $1 unchanged against the reference run.
+# The outputs are links through `current` (output/README.md): the same
+# bytes behind every name, `current` not switched, and nothing added: no
+# new name and no set left behind (runs/ gains the failed run's report,
+# which is what it is for).
 same_as_ref() {
 	for f in "$T/ref"/*; do
+		[ -d "$f" ] && continue # current, sets, runs
 		cmp -s "$f" "$1/${f##*/}" || {
 			echo "${f##*/} changed"
 			return
 		}
 	done
-	# nothing added either (no staging folder left behind)
+	[ "$(readlink "$1/current")" = "$(readlink "$T/ref/current")" ] || {
+		echo "current switched to $(readlink "$1/current")"
+		return
+	}
 	[ "$(ls -A "$1" | wc -l)" -eq "$(ls -A "$T/ref" | wc -l)" ] ||
 		echo "files added: $(ls -A "$1" | tr '\n' ' ')"
+	[ "$(ls -A "$1/sets" | wc -l)" -eq "$(ls -A "$T/ref/sets" | wc -l)" ] ||
+		echo "sets left behind: $(ls -A "$1/sets" | tr '\n' ' ')"
 }
 
 # Why the outputs in $1 of a successful run are not sound, or nothing.

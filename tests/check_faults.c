@@ -26,6 +26,7 @@
  * FAULTS_VERBOSE=1 prints the counts.
  */
 #include "lib.h"
+#include "../pipeline/outdir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -48,6 +49,9 @@ struct snap {
 	char *data[64];
 	size_t len[64];
 };
+/* Full runs for the output tests (each run rewrites every output); the
+ * rerun tests switch the cache on. */
+static const char *incremental = "output.incremental=no";
 static struct snap good;  /* the previous outputs, as now on disk */
 static struct snap real;  /* what a good run writes */
 
@@ -84,6 +88,7 @@ static void setup(void)
 		   "\n"
 		   "Lawful access and surveillance of encrypted apps.\n");
 	test_write(dir, "faults.conf", conf_text);
+	incremental = "output.incremental=no";
 	snprintf(conf, sizeof(conf), "%s/faults.conf", dir);
 	snprintf(outdir, sizeof(outdir), "%s/out", dir);
 	snprintf(outset, sizeof(outset), "output.dir=%s", outdir);
@@ -124,11 +129,14 @@ static int run_pipeline(struct pl_error *err)
 	if (rc == 0)
 		rc = config_override(&cfg, "run.threads=1", err);
 	if (rc == 0)
+		rc = config_override(&cfg, incremental, err);
+	if (rc == 0)
 		rc = config_override(&cfg, outset, err);
 	if (rc == 0)
 		rc = config_validate(&cfg, err);
 	if (rc == 0) {
 		ctx_init(&ctx, &cfg);
+		ctx.quiet = 1;
 		rc = ctx_run(&ctx, err);
 		ctx_release(&ctx);
 	}
@@ -158,22 +166,48 @@ static char *read_raw(const char *path, size_t *len)
 	return buf;
 }
 
-/* Copy every file of the output folder; there must be no dot entry. */
+/* Copy every output of the output folder (each a link through `current`,
+ * output/README.md); the only dot entry may be the lock, and sets/ may
+ * hold only the current set and the one it replaced: no dead set. */
 static void snap_take(struct snap *s)
 {
 	DIR *d = opendir(outdir);
 	struct dirent *de;
 	char path[8192];
+	struct stat st;
 
 	ck_assert_ptr_nonnull(d);
 	snap_release(s);
+	/* No half-written set: each one left has its manifest (pruning the
+	 * old ones is best effort, so there may be more than two). */
+	snprintf(path, sizeof(path), "%s/sets", outdir);
+	{
+		DIR *sd = opendir(path);
+		struct dirent *se;
+
+		while (sd && (se = readdir(sd)) != NULL) {
+			char m[8192 + 300];
+			struct stat ms;
+
+			if (se->d_name[0] == '.')
+				continue;
+			snprintf(m, sizeof(m), "%s/%s/manifest.tsv", path, se->d_name);
+			ck_assert_msg(stat(m, &ms) == 0, "%s/%s: a half-written set left",
+				      path, se->d_name);
+		}
+		if (sd)
+			closedir(sd);
+	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, ".lock") == 0)
 			continue;
 		ck_assert_msg(de->d_name[0] != '.', "%s/%s left behind", outdir,
 			      de->d_name);
 		ck_assert_uint_lt(s->n, 64);
 		snprintf(path, sizeof(path), "%s/%s", outdir, de->d_name);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			continue; /* current, sets, runs */
 		s->name[s->n] = strdup(de->d_name);
 		s->data[s->n] = read_raw(path, &s->len[s->n]);
 		s->n++;
@@ -197,7 +231,9 @@ static void snap_check(const struct snap *s, int any_report)
 		while (j < now.n && strcmp(now.name[j], s->name[i]) != 0)
 			j++;
 		ck_assert_msg(j < now.n, "%s: %s missing", what, s->name[i]);
-		if (any_report && strcmp(s->name[i], "run.json") == 0)
+		/* run.json holds timings, manifest.tsv the run's id */
+		if (any_report && (strcmp(s->name[i], "run.json") == 0 ||
+				   strcmp(s->name[i], "manifest.tsv") == 0))
 			continue;
 		ck_assert_msg(now.len[j] == s->len[i] &&
 			      memcmp(now.data[j], s->data[i], s->len[i]) == 0,
@@ -351,8 +387,8 @@ START_TEST(test_io_fresh)
 }
 END_TEST
 
-/* A killed run's staging folder (no such process) is removed by the next
- * run; a live process's is not. */
+/* A killed run's half-written set is removed by the next run, and the
+ * outputs are the last good run's. */
 START_TEST(test_stale_staging)
 {
 	struct pl_error err;
@@ -361,21 +397,122 @@ START_TEST(test_stale_staging)
 	unsigned long io;
 
 	good_run(&io);
-	/* Above any pid_max (2^22), so no such process. */
-	snprintf(path, sizeof(path), "%s/.staging.999999999", outdir);
+	snprintf(path, sizeof(path), "%s/sets/20000101T000000Z-999999999", outdir);
 	ck_assert_int_eq(mkdir(path, 0777), 0);
 	test_write(path, "docs.tsv", "half a file");
-	test_write(path, "docs.tsv.prev", "a backup");
-	snprintf(path, sizeof(path), "%s/.staging.%ld", outdir, (long)getppid());
-	ck_assert_int_eq(mkdir(path, 0777), 0);
+	test_write(path, "cache.idx", "half an index");
 	ck_assert_msg(run_pipeline(&err) == 0, "%s", err.msg);
-	snprintf(path, sizeof(path), "%s/.staging.999999999", outdir);
 	ck_assert_int_ne(stat(path, &st), 0);
-	snprintf(path, sizeof(path), "%s/.staging.%ld", outdir, (long)getppid());
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(rmdir(path), 0);
-	what = "after a stale staging folder";
+	what = "after a killed run's set";
 	snap_check(&real, 1);
+}
+END_TEST
+
+/* The target of out/current. */
+static void current_of(char *buf, size_t size)
+{
+	char path[8192];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/current", outdir);
+	n = readlink(path, buf, size - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+}
+
+/* Point out/current back to `target` (a rerun that succeeded published
+ * another set; the next case starts from the first one again). */
+static void restore_current(const char *target)
+{
+	char path[8192], tmp[8192], now[512];
+
+	current_of(now, sizeof(now));
+	snprintf(tmp, sizeof(tmp), "%s/current.tmp", outdir);
+	snprintf(path, sizeof(path), "%s/current", outdir);
+	ck_assert_int_eq(symlink(target, tmp), 0);
+	ck_assert_int_eq(rename(tmp, path), 0);
+	snprintf(path, sizeof(path), "%s/%s", outdir, now);
+	test_rmtree(path);
+	/* and its report, so that a rerun in the same second may reuse the id */
+	snprintf(path, sizeof(path), "%s/runs/%s.json", outdir, now + 5);
+	unlink(path);
+}
+
+/*
+ * A rerun (the cache replays three files, one new file is read) with every
+ * allocation (memory) or every output operation (errno e) failing in turn:
+ * each failed rerun exits 71, or 73/74, and leaves `current` on the last
+ * good set, which still matches its manifest (outdir_verify); a rerun
+ * that absorbs the failure publishes a sound set.  The loop ends at the
+ * first rerun with nothing left to fail.  Returns the reruns that failed.
+ */
+static unsigned long rerun_faults(int memory, int e)
+{
+	char first[512], now[512], msg[256];
+	unsigned long n, failed = 0;
+	FILE *null = fopen("/dev/null", "w");
+
+	incremental = "output.incremental=yes";
+	{
+		struct pl_error err;
+
+		ck_assert_msg(run_pipeline(&err) == 0, "%s", err.msg);
+	}
+	current_of(first, sizeof(first));
+	test_write(dir, "corpus/d.txt",
+		   "A new statement on surveillance and back doors.\n\n"
+		   "Five Eyes partners deny any double standard.\n");
+	what = msg;
+	for (n = 1;; n++) {
+		struct pl_error err;
+		unsigned long made;
+		size_t bad = 0;
+		int rc;
+
+		snprintf(msg, sizeof(msg), "rerun, %s %lu", memory ? "allocation" :
+			 strerror(e), n);
+		if (memory)
+			pl_alloc_fail_at(n, 0);
+		else
+			pl_io_fail_at(n, e);
+		rc = run_pipeline(&err);
+		made = memory ? pl_alloc_fail_at(0, 0) : pl_io_fail_at(0, 0);
+		current_of(now, sizeof(now));
+		if (rc == 0) {
+			ck_assert_msg(strcmp(now, first) != 0, "%s: nothing published", msg);
+			ck_assert_msg(outdir_verify(outdir, null, &bad, &err) == 0 &&
+				      bad == 0, "%s: the new set does not verify", msg);
+			if (made < n)
+				break;
+			restore_current(first);
+			continue;
+		}
+		failed++;
+		ck_assert_msg(memory ? err.code == PL_EX_OSERR :
+			      err.code == PL_EX_IOERR || err.code == PL_EX_CANTCREAT,
+			      "%s: exit code %d: %s", msg, err.code, err.msg);
+		ck_assert_msg(strcmp(now, first) == 0, "%s: current switched to %s",
+			      msg, now);
+		if (outdir_verify(outdir, null, &bad, &err) != 0 || bad)
+			outdir_verify(outdir, stderr, &bad, &err);
+		ck_assert_msg(bad == 0, "%s: the last good set is damaged", msg);
+	}
+	fclose(null);
+	if (verbose())
+		fprintf(stderr, "faults: rerun, %lu %s; %lu failed\n", n - 1,
+			memory ? "allocations" : "output operations", failed);
+	return failed;
+}
+
+START_TEST(test_rerun_memory)
+{
+	ck_assert_uint_gt(rerun_faults(1, 0), 100);
+}
+END_TEST
+
+START_TEST(test_rerun_disk)
+{
+	ck_assert_uint_gt(rerun_faults(0, ENOSPC), 10);
 }
 END_TEST
 
@@ -387,6 +524,7 @@ Suite *suite_faults(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_out_of_memory);
+	tcase_add_test(tc, test_rerun_memory);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("disk");
@@ -396,6 +534,7 @@ Suite *suite_faults(void)
 	tcase_add_test(tc, test_io_error);
 	tcase_add_test(tc, test_io_fresh);
 	tcase_add_test(tc, test_stale_staging);
+	tcase_add_test(tc, test_rerun_disk);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -11,7 +11,9 @@
  * computed them, and the k sweep against the k each rule must pick.
  *
  * To debug one case: CK_RUN_SUITE=kmeans CK_RUN_CASE=core CK_FORK=no
- * (the quality and sweep cases are in CK_RUN_CASE=quality).
+ * (the quality and sweep cases are in CK_RUN_CASE=quality; the pruned
+ * assignment against plain Lloyd in pruning, warm starts in warm, and
+ * kmeans_match in match).
  */
 #include "../stages/kmeans.h"
 #include "lib.h"
@@ -1378,6 +1380,775 @@ START_TEST(test_stage_ksweep)
 }
 END_TEST
 
+/* ---- pruned assignment against plain Lloyd ---- */
+
+/*
+ * A random sparse matrix of n x d (rows n - 1, n - 5 and every 97th are
+ * empty), from a GSL mt19937 seeded with `seed`, of one of four kinds:
+ *   0  planted groups: each row draws most of its terms from one of 9
+ *      groups of columns, weights uniform in (0.2, 1.2);
+ *   1  integers 0..2 on 3 columns: 26 distinct rows, so with k near 30
+ *      clusters of the same rows, identical centroids, exact ties
+ *      between distances (which the pruning must break as plain Lloyd
+ *      does) and clusters left empty;
+ *   2  weights of either sign, so that cosines can be negative and a
+ *      spherical centroid can be 0;
+ *   3  kind 0 with each row scaled by 10^u, u uniform in (-3, 3), so that
+ *      euclidean costs differ by orders of magnitude.
+ * The caller frees the array.
+ */
+static double *prune_matrix(int kind, unsigned long seed, size_t n, size_t d)
+{
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	double *a = calloc(n * d, sizeof(*a));
+	size_t i, t;
+
+	ck_assert_ptr_nonnull(rng);
+	ck_assert_ptr_nonnull(a);
+	gsl_rng_set(rng, seed);
+	for (i = 0; i < n; i++) {
+		double *r = a + i * d;
+		size_t g = gsl_rng_uniform_int(rng, 9), terms;
+		double scale = kind == 3 ? pow(10, 6 * gsl_rng_uniform(rng) - 3) : 1;
+
+		if (i == n - 1 || i == n - 5 || i % 97 == 0)
+			continue;
+		if (kind == 1) {
+			for (t = 0; t < 3; t++)
+				r[t] = (double)gsl_rng_uniform_int(rng, 3);
+			if (r[0] == 0 && r[1] == 0 && r[2] == 0)
+				r[g % 3] = 1;  /* not empty */
+			continue;
+		}
+		terms = 2 + gsl_rng_uniform_int(rng, 9);
+		for (t = 0; t < terms; t++) {
+			size_t c = gsl_rng_uniform(rng) < 0.8
+				   ? (g * d / 9 + gsl_rng_uniform_int(rng, d / 9)) % d
+				   : gsl_rng_uniform_int(rng, d);
+			double v = 0.2 + gsl_rng_uniform(rng);
+
+			if (kind == 2 && gsl_rng_uniform(rng) < 0.4)
+				v = -v;
+			r[c] = v * scale;
+		}
+	}
+	gsl_rng_free(rng);
+	return a;
+}
+
+/* Two fits that must be the same to the bit. */
+static void assert_same_fit(const struct clustering *a,
+			    const struct clustering *b, size_t n, size_t d,
+			    const char *what)
+{
+	ck_assert_msg(a->k == b->k, "%s: k", what);
+	ck_assert_msg(!memcmp(a->assign, b->assign, n * sizeof(*a->assign)),
+		      "%s: assignments differ", what);
+	ck_assert_msg(!memcmp(&a->objective, &b->objective, sizeof(double)),
+		      "%s: objective %.17g against %.17g", what, a->objective,
+		      b->objective);
+	ck_assert_msg(a->iterations == b->iterations,
+		      "%s: %d iterations against %d", what, a->iterations,
+		      b->iterations);
+	ck_assert_msg(a->all_iterations == b->all_iterations &&
+		      a->restart == b->restart && a->converged == b->converged,
+		      "%s: restarts differ", what);
+	ck_assert_msg(!memcmp(a->centroid, b->centroid,
+			      a->k * d * sizeof(*a->centroid)),
+		      "%s: centroids differ", what);
+	ck_assert_msg(!memcmp(a->sim, b->sim, n * sizeof(*a->sim)),
+		      "%s: similarities differ", what);
+	ck_assert_msg(!memcmp(a->size, b->size, a->k * sizeof(*a->size)),
+		      "%s: sizes differ", what);
+}
+
+/*
+ * The bounds only skip work: on four kinds of random matrices, several
+ * seeds, k from 1 to 30, both metrics, both seedings and 1 or 3 threads
+ * (700 rows: enough for 3 threads to split them), the pruned fit
+ * (opts.plain = 0) gives plain Lloyd's assignments, centroids,
+ * similarities, iteration counts and objective, bit for bit.  One case
+ * per kind counts how often the objective of plain Lloyd is reached with
+ * fewer than all iterations, as a check that the comparison is not
+ * vacuous: some fits must run for several iterations.
+ */
+START_TEST(test_pruned_equals_plain)
+{
+	static const uint32_t ks[] = { 1, 2, 3, 5, 8, 13, 21, 30 };
+	const size_t n = 700, d = 120;
+	int kind = _i, long_runs = 0;
+
+	for (unsigned long seed = 1; seed <= 2; seed++) {
+		double *a = prune_matrix(kind, seed * 7 + (unsigned long)kind, n, d);
+		struct csr X;
+
+		csr_dense(&X, a, n, d);
+		free(a);
+		for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+			for (int metric = 0; metric < 2; metric++) {
+				struct kmeans_opts o = opts(ks[ki], metric,
+							    (int)(ki % 2), seed + ki,
+							    ki % 3 == 0 ? 2 : 1);
+				struct clustering plain, pruned;
+				char what[128];
+
+				o.tol = ki % 2 ? 0 : 1e-6;
+				o.plain = 1;
+				o.threads = 1;
+				fit_ok(&X, &o, &plain);
+				long_runs += plain.iterations >= 4;
+				for (int th = 1; th <= 3; th += 2) {
+					snprintf(what, sizeof(what),
+						 "kind %d seed %lu k %u metric %d threads %d",
+						 kind, seed, ks[ki], metric, th);
+					o.plain = 0;
+					o.threads = th;
+					fit_ok(&X, &o, &pruned);
+					assert_same_fit(&plain, &pruned, n, d, what);
+					clustering_release(&pruned);
+				}
+				/* plain Lloyd with 3 threads: the same too */
+				o.plain = 1;
+				o.threads = 3;
+				fit_ok(&X, &o, &pruned);
+				assert_same_fit(&plain, &pruned, n, d, "plain, 3 threads");
+				clustering_release(&pruned);
+				clustering_release(&plain);
+			}
+		csr_done(&X);
+	}
+	ck_assert_int_gt(long_runs, 8);
+}
+END_TEST
+
+/* max_iter cuts a pruned fit where it cuts plain Lloyd, and the small
+ * hand-made matrices give the same as plain Lloyd as well. */
+START_TEST(test_pruned_small)
+{
+	struct csr X;
+	int metric, it;
+
+	random_matrix(&X, 3);
+	for (metric = 0; metric < 2; metric++)
+		for (it = 1; it <= 4; it++) {
+			struct kmeans_opts o = opts(6, metric, 0, 5, 2);
+			struct clustering a, b;
+
+			o.max_iter = it;
+			o.plain = 1;
+			fit_ok(&X, &o, &a);
+			o.plain = 0;
+			fit_ok(&X, &o, &b);
+			assert_same_fit(&a, &b, 60, 20, "max_iter");
+			clustering_release(&a);
+			clustering_release(&b);
+		}
+	csr_done(&X);
+	csr_dense(&X, sep, SEP_N, SEP_D);
+	for (metric = 0; metric < 2; metric++)
+		for (uint32_t k = 1; k <= SEP_N; k++) {
+			struct kmeans_opts o = opts(k, metric, 1, k, 3);
+			struct clustering a, b;
+
+			o.plain = 1;
+			fit_ok(&X, &o, &a);
+			o.plain = 0;
+			fit_ok(&X, &o, &b);
+			assert_same_fit(&a, &b, SEP_N, SEP_D, "separable");
+			clustering_release(&a);
+			clustering_release(&b);
+		}
+	csr_done(&X);
+}
+END_TEST
+
+/*
+ * A cluster emptied after the first iteration, refilled from a cluster
+ * whose members did not otherwise change (whose centroid the pruned
+ * update must still recompute).  Rows 1 1 1 23 25 on one term, warm
+ * centroids -9, 2, 24:
+ *   step 1: the 1s go to 2, 23 and 25 to 24; cluster 0 is empty and takes
+ *           the first row of largest cost (1): row 0.  Centroids 1, 1, 24;
+ *   step 2: the 1s are at 0 from clusters 0 and 1 and go to the lower, 0;
+ *           cluster 1 is empty and takes row 3 (23, cost 1, from {23,
+ *           25}).  Centroids 1, 23, 25.
+ */
+START_TEST(test_pruned_refill)
+{
+	static const double a[5] = { 1, 1, 1, 23, 25 };
+	static const double w[3] = { -9, 2, 24 };
+	static const double want[3] = { 1, 23, 25 };
+	struct csr X;
+	struct kmeans_opts o = opts(3, KMEANS_EUCLIDEAN, 0, 1, 1);
+	struct clustering c[2];
+
+	csr_dense(&X, a, 5, 1);
+	o.warm = w;
+	o.max_iter = 2;
+	for (int plain = 0; plain < 2; plain++) {
+		o.plain = plain;
+		fit_ok(&X, &o, &c[plain]);
+		ck_assert_uint_eq(c[plain].size[0], 3);
+		for (int j = 0; j < 3; j++)
+			ck_assert_double_eq(c[plain].centroid[j], want[j]);
+	}
+	assert_same_fit(&c[0], &c[1], 5, 1, "refill");
+	clustering_release(&c[0]);
+	clustering_release(&c[1]);
+	csr_done(&X);
+}
+END_TEST
+
+/* ---- warm start ---- */
+
+/* From the centroids of a fit that converged with no change, a warm start
+ * converges after one iteration with the same clustering, bit for bit,
+ * pruned or plain, for both metrics; restarts, init and seed are
+ * ignored. */
+START_TEST(test_warm_converged)
+{
+	const size_t n = 700, d = 120;
+	double *a = prune_matrix(0, 3, n, d);
+	struct csr X;
+	int checked = 0;
+
+	csr_dense(&X, a, n, d);
+	free(a);
+	for (int metric = 0; metric < 2; metric++)
+		for (uint32_t k = 2; k <= 12; k += 5)
+			for (int plain = 0; plain < 2; plain++) {
+				struct kmeans_opts o = opts(k, metric, 0, k, 3);
+				struct clustering c, w;
+
+				o.tol = 0;
+				o.plain = plain;
+				fit_ok(&X, &o, &c);
+				ck_assert_int_eq(c.converged, 1);
+				o.warm = c.centroid;
+				o.restarts = 0;     /* ignored */
+				o.init = 7;         /* ignored */
+				o.seed = 99;
+				fit_ok(&X, &o, &w);
+				ck_assert_int_eq(w.iterations, 1);
+				ck_assert_int_eq(w.all_iterations, 1);
+				ck_assert_int_eq(w.converged, 1);
+				ck_assert_int_eq(w.restart, 0);
+				ck_assert_mem_eq(w.assign, c.assign, n * sizeof(int32_t));
+				ck_assert_mem_eq(w.centroid, c.centroid,
+						 k * d * sizeof(double));
+				ck_assert(w.objective == c.objective);
+				clustering_release(&c);
+				clustering_release(&w);
+				checked++;
+			}
+	ck_assert_int_eq(checked, 12);
+	csr_done(&X);
+}
+END_TEST
+
+/*
+ * From perturbed centroids (noise, a scale for cosine to undo, and one
+ * centroid all zeros): a valid clustering (every cluster has rows, the
+ * objective and similarities are those of the returned centroids), no
+ * worse than one assignment against the warm centroids, the same pruned
+ * or plain, and with one thread or three.  The zero centroid takes a
+ * row, as an empty cluster does.
+ */
+START_TEST(test_warm_perturbed)
+{
+	const size_t n = 700, d = 120;
+	const uint32_t k = 9;
+	double *a = prune_matrix(0, 5, n, d);
+	double *warm = malloc(k * d * sizeof(*warm));
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	struct csr X;
+
+	ck_assert(warm && rng);
+	csr_dense(&X, a, n, d);
+	free(a);
+	for (int metric = 0; metric < 2; metric++) {
+		struct kmeans_opts o = opts(k, metric, 0, 1, 1);
+		struct clustering c, w, p;
+		uint32_t sum = 0;
+
+		fit_ok(&X, &o, &c);
+		for (size_t t = 0; t < k * d; t++)
+			warm[t] = (c.centroid[t] + 0.05 * gsl_rng_uniform(rng)) *
+				  (metric == KMEANS_COSINE ? 3.0 : 1.0);
+		memset(warm + 4 * d, 0, d * sizeof(*warm));
+		o.warm = warm;
+		o.threads = 3;
+		fit_ok(&X, &o, &w);
+		ck_assert_uint_eq(w.k, k);
+		for (uint32_t j = 0; j < k; j++) {
+			ck_assert_uint_gt(w.size[j], 0);
+			sum += w.size[j];
+		}
+		ck_assert_uint_eq(sum, n - 10);  /* 10 empty rows */
+		ck_assert_int_eq(w.restart, 0);
+		ck_assert_int_eq(w.converged, 1);
+		ck_assert_int_ge(w.iterations, 2);
+		check_consistent(&X, &w, metric);
+		assert_no_nan(&w, n, d);
+		o.plain = 1;
+		o.threads = 1;
+		fit_ok(&X, &o, &p);
+		assert_same_fit(&w, &p, n, d, "warm, pruned against plain");
+		clustering_release(&c);
+		clustering_release(&w);
+		clustering_release(&p);
+	}
+	gsl_rng_free(rng);
+	free(warm);
+	csr_done(&X);
+}
+END_TEST
+
+/* The first step of a warm start is made against the given centroids:
+ * with max_iter = 1 the labels are those of the nearest warm centroid;
+ * a zero warm centroid takes no row, even the rows nearest to it, and is
+ * then given the row farthest from its centroid, as an empty cluster. */
+START_TEST(test_warm_first_step)
+{
+	/* rows on one term 1, 2, 10, 11, 12; warm 11 and 1.5 */
+	static const double a[5] = { 1, 2, 10, 11, 12 };
+	static const double w2[2] = { 11, 1.5 };
+	/* rows 0.1, 0.2, 5, 6, 10; warm 5, 0, 10 */
+	static const double b[5] = { 0.1, 0.2, 5, 6, 10 };
+	static const double w3[3] = { 5, 0, 10 };
+	struct csr X;
+	struct kmeans_opts o = opts(2, KMEANS_EUCLIDEAN, 0, 1, 1);
+	struct clustering c;
+
+	csr_dense(&X, a, 5, 1);
+	o.max_iter = 1;
+	o.warm = w2;
+	fit_ok(&X, &o, &c);
+	/* {10, 11, 12} is the larger: cluster 0 */
+	ck_assert_int_eq(c.assign[0], 1);
+	ck_assert_int_eq(c.assign[1], 1);
+	ck_assert_int_eq(c.assign[2], 0);
+	ck_assert_int_eq(c.assign[4], 0);
+	ck_assert_double_eq_tol(c.centroid[0], 11, 1e-15);
+	ck_assert_double_eq_tol(c.centroid[1], 1.5, 1e-15);
+	/* the update gave back the warm centroids: converged at once */
+	ck_assert_int_eq(c.converged, 1);
+	clustering_release(&c);
+	csr_done(&X);
+
+	/* 0.1 and 0.2 are nearest to the zero centroid but go to 5; then
+	 * the empty cluster takes the costliest row, 0.1 (4.9^2):
+	 * {0.2, 5, 6} {0.1} {10} */
+	csr_dense(&X, b, 5, 1);
+	o.k = 3;
+	o.warm = w3;
+	for (o.plain = 0; o.plain < 2; o.plain++) {
+		fit_ok(&X, &o, &c);
+		ck_assert_int_eq(c.converged, 0);
+		ck_assert_int_eq(c.assign[0], 1);
+		ck_assert_int_eq(c.assign[1], 0);
+		ck_assert_int_eq(c.assign[2], 0);
+		ck_assert_int_eq(c.assign[3], 0);
+		ck_assert_int_eq(c.assign[4], 2);
+		ck_assert_double_eq_tol(c.centroid[1], 0.1, 1e-15);
+		clustering_release(&c);
+	}
+	csr_done(&X);
+}
+END_TEST
+
+/* Bad warm starts: every centroid zero or a value not finite is a data
+ * error; a sweep over a range refuses a warm start (a bug in the
+ * caller), a sweep of one passes it through. */
+START_TEST(test_warm_errors)
+{
+	struct csr X;
+	struct kmeans_opts o = opts(3, KMEANS_COSINE, 0, 1, 1);
+	struct clustering c, best;
+	struct ksweep sw;
+	struct pl_error err = { 0, "" };
+	double w[3 * SEP_D];
+
+	csr_dense(&X, sep, SEP_N, SEP_D);
+	memset(w, 0, sizeof(w));
+	o.warm = w;
+	ck_assert_int_eq(kmeans_fit(&X, &o, &c, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_DATAERR);
+	ck_assert_str_eq(err.msg, "kmeans: every warm-start centroid is zero, "
+			 "so there is nothing to start from");
+	ck_assert_ptr_null(c.assign);
+	w[0] = 1;
+	w[SEP_D + 2] = NAN;
+	ck_assert_int_eq(kmeans_fit(&X, &o, &c, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_DATAERR);
+	ck_assert_str_eq(err.msg, "kmeans: warm-start centroid 2 has values "
+			 "that are not finite or too large");
+	w[SEP_D + 2] = 1;
+	w[2 * SEP_D + 4] = 1;
+
+	ck_assert_int_eq(kmeans_sweep(&X, &o, 2, 3, 0, 100, &best, &sw, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
+	ck_assert(!best.assign && !sw.k);
+	sweep_ok(&X, &o, 3, 3, KMEANS_SELECT_SILHOUETTE, &best, &sw);
+	fit_ok(&X, &o, &c);
+	ck_assert_mem_eq(best.assign, c.assign, SEP_N * sizeof(int32_t));
+	ck_assert_int_eq(best.iterations, c.iterations);
+	ck_assert(best.objective == c.objective);
+	/* the warm centroids are the three groups' terms: the right answer */
+	for (size_t i = 0; i < SEP_N; i++)
+		ck_assert_int_eq(c.assign[i], sep_assign[i]);
+	clustering_release(&c);
+	clustering_release(&best);
+	ksweep_release(&sw);
+	csr_done(&X);
+}
+END_TEST
+
+/* Every allocation of a pruned and of a warm fit in turn fails: -1 with
+ * PL_EX_OSERR and *out zeroed, or success; no leaks. */
+START_TEST(test_warm_alloc_failures)
+{
+	struct csr X;
+	double w[3 * SEP_D] = { 0 };
+	unsigned long n;
+	int failures = 0, done = 0;
+
+	w[0] = w[SEP_D + 2] = w[2 * SEP_D + 4] = 1;
+	csr_dense(&X, sep, SEP_N, SEP_D);
+	for (n = 1; n < 200 && !done; n++) {
+		struct kmeans_opts o = opts(3, (int)(n % 2), 0, 1, 2);
+		struct pl_error err = { 0, "" };
+		struct clustering c;
+		unsigned long made;
+		int rc;
+
+		o.warm = n % 4 < 2 ? w : NULL;
+		pl_alloc_fail_at(n, 0);
+		rc = kmeans_fit(&X, &o, &c, &err);
+		made = pl_alloc_fail_at(0, 0);
+		if (rc < 0) {
+			ck_assert_int_eq(err.code, PL_EX_OSERR);
+			ck_assert(!c.assign && !c.sim && !c.centroid && !c.size);
+			failures++;
+		} else {
+			ck_assert_uint_eq(c.size[0] + c.size[1] + c.size[2], SEP_N);
+			done = made < n;
+		}
+		clustering_release(&c);
+	}
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_gt(failures, 10);
+	csr_done(&X);
+}
+END_TEST
+
+/* ---- matching clusters ---- */
+
+/* The cosine of rows a and b of length d, 0 for a zero row. */
+static double cosine(const double *a, const double *b, size_t d)
+{
+	double ab = 0, aa = 0, bb = 0;
+
+	for (size_t t = 0; t < d; t++) {
+		ab += a[t] * b[t];
+		aa += a[t] * a[t];
+		bb += b[t] * b[t];
+	}
+	return aa > 0 && bb > 0 ? ab / sqrt(aa) / sqrt(bb) : 0;
+}
+
+/*
+ * Brute force over every assignment of min(k, kprev) distinct pairs, in
+ * lexicographic order of the match array (-1 after every prev index), on
+ * the similarities rounded as kmeans_match rounds them (whole numbers of
+ * 2^-40): the first assignment with the largest sum is the one
+ * kmeans_match must return.  Also how many have that sum.
+ */
+struct brute {
+	const int64_t *q;     /* k x kprev */
+	size_t k, kprev;
+	int32_t cur[8], best[8];
+	int64_t best_sum;
+	long nbest;
+};
+
+static void brute_walk(struct brute *b, size_t i, unsigned used,
+		       size_t left, int64_t sum)
+{
+	if (i == b->k) {
+		if (!b->nbest || sum > b->best_sum) {
+			b->best_sum = sum;
+			memcpy(b->best, b->cur, sizeof(b->cur));
+			b->nbest = 1;
+		} else if (sum == b->best_sum) {
+			b->nbest++;
+		}
+		return;
+	}
+	for (size_t j = 0; j < b->kprev; j++) {
+		if (used & (1u << j))
+			continue;
+		b->cur[i] = (int32_t)j;
+		brute_walk(b, i + 1, used | (1u << j), left,
+			   sum + b->q[i * b->kprev + j]);
+	}
+	if (left > 0) {
+		b->cur[i] = -1;
+		brute_walk(b, i + 1, used, left - 1, sum);
+	}
+}
+
+static void match_ok(const double *prev, size_t kprev, const double *cur,
+		     size_t k, size_t d, double min_sim, int32_t *match)
+{
+	struct pl_error err = { 0, "" };
+
+	ck_assert_msg(kmeans_match(prev, kprev, cur, k, d, min_sim, match,
+				   &err) == 0, "kmeans_match: %s", err.msg);
+}
+
+/*
+ * Random centroids, k and kprev from 1 to 7 each, against brute force
+ * (min_sim = -inf, so that every pair is returned): the pairs are
+ * distinct, min(k, kprev) cur clusters are matched, the sum of their
+ * similarities is the optimum, and the match array is the documented
+ * one, the lexicographically smallest optimal one.  Half the cases have
+ * weights of either sign (some rows zero; optima unique, but for the
+ * zero rows), half have 0/1 weights on 3 columns, so that many
+ * similarities are equal and many assignments tie.
+ */
+START_TEST(test_match_brute)
+{
+	const size_t d = 4;
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	int unique = 0, tied = 0;
+
+	ck_assert_ptr_nonnull(rng);
+	gsl_rng_set(rng, 17);
+	for (int rep = 0; rep < 400; rep++) {
+		size_t k = 1 + gsl_rng_uniform_int(rng, 7);
+		size_t kprev = 1 + gsl_rng_uniform_int(rng, 7);
+		double prev[7 * 4], cur[7 * 4], sim[7 * 7], total = 0;
+		int64_t q[7 * 7];
+		int32_t match[7];
+		struct brute b;
+		size_t i, j, matched = 0;
+		int lattice = rep % 2;
+
+		for (i = 0; i < 7 * d; i++) {
+			if (lattice) {
+				prev[i] = i % d == 3 ? 0 : (double)gsl_rng_uniform_int(rng, 2);
+				cur[i] = i % d == 3 ? 0 : (double)gsl_rng_uniform_int(rng, 2);
+			} else {
+				prev[i] = gsl_rng_uniform(rng) - 0.3;
+				cur[i] = gsl_rng_uniform(rng) - 0.3;
+			}
+		}
+		if (!lattice && rep % 5 == 0)
+			memset(cur + d * (size_t)(rep % k), 0, d * sizeof(double));
+		if (!lattice && rep % 7 == 0)
+			memset(prev + d * (size_t)(rep % kprev), 0, d * sizeof(double));
+		for (i = 0; i < k; i++)
+			for (j = 0; j < kprev; j++) {
+				double c = cosine(cur + i * d, prev + j * d, d);
+
+				sim[i * kprev + j] = c;
+				q[i * kprev + j] = llround(c * 0x1p40);
+			}
+		memset(&b, 0, sizeof(b));
+		b.q = q;
+		b.k = k;
+		b.kprev = kprev;
+		brute_walk(&b, 0, 0, k > kprev ? k - kprev : 0, 0);
+		unique += b.nbest == 1;
+		tied += b.nbest > 1;
+		match_ok(prev, kprev, cur, k, d, -INFINITY, match);
+		for (i = 0; i < k; i++) {
+			ck_assert_msg(match[i] == b.best[i],
+				      "rep %d k %zu kprev %zu: cur %zu matched %d, want %d",
+				      rep, k, kprev, i, match[i], b.best[i]);
+			if (match[i] < 0)
+				continue;
+			for (j = 0; j < i; j++)
+				ck_assert_int_ne(match[i], match[j]);
+			total += sim[i * kprev + (size_t)match[i]];
+			matched++;
+		}
+		ck_assert_uint_eq(matched, k < kprev ? k : kprev);
+		ck_assert_msg(fabs(total - (double)b.best_sum * 0x1p-40) < 1e-9,
+			      "rep %d: sum %.17g, optimum %.17g", rep, total,
+			      (double)b.best_sum * 0x1p-40);
+	}
+	/* both kinds of case did occur */
+	ck_assert_int_gt(unique, 150);
+	ck_assert_int_gt(tied, 150);
+	gsl_rng_free(rng);
+}
+END_TEST
+
+/* cur a permutation of prev (some scaled): each cur cluster finds its own,
+ * whatever min_sim up to 1 - 1e-12; with k > kprev, the extra cur
+ * clusters are -1. */
+START_TEST(test_match_permutation)
+{
+	const size_t d = 30, kp = 12;
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	double *prev = malloc(kp * d * sizeof(double));
+	double *cur = malloc((kp + 3) * d * sizeof(double));
+	size_t perm[12], i;
+	int32_t match[15];
+
+	ck_assert(rng && prev && cur);
+	gsl_rng_set(rng, 3);
+	for (i = 0; i < kp * d; i++)
+		prev[i] = gsl_rng_uniform(rng) < 0.3 ? gsl_rng_uniform(rng) : 0;
+	for (i = 0; i < kp; i++)
+		perm[i] = i;
+	gsl_ran_shuffle(rng, perm, kp, sizeof(size_t));
+	for (i = 0; i < kp; i++)
+		for (size_t t = 0; t < d; t++)
+			cur[i * d + t] = prev[perm[i] * d + t] * (1.0 + (double)(i % 3));
+	match_ok(prev, kp, cur, kp, d, 1 - 1e-12, match);
+	for (i = 0; i < kp; i++)
+		ck_assert_int_eq(match[i], (int32_t)perm[i]);
+	/* three more cur clusters, new directions: left over */
+	for (i = kp * d; i < (kp + 3) * d; i++)
+		cur[i] = gsl_rng_uniform(rng);
+	match_ok(prev, kp, cur, kp + 3, d, 0.0, match);
+	for (i = 0; i < kp; i++)
+		ck_assert_int_eq(match[i], (int32_t)perm[i]);
+	for (i = kp; i < kp + 3; i++)
+		ck_assert_int_eq(match[i], -1);
+	/* and prev against itself: the identity */
+	match_ok(prev, kp, prev, kp, d, 0.5, match);
+	for (i = 0; i < kp; i++)
+		ck_assert_int_eq(match[i], (int32_t)i);
+	gsl_rng_free(rng);
+	free(prev);
+	free(cur);
+}
+END_TEST
+
+/*
+ * min_sim only cuts: the pairs are those of min_sim = -inf, each kept
+ * exactly when its cosine is >= min_sim (a pair at exactly min_sim is
+ * kept).  Here cur 0 = (1, 1) and prev 0 = (1, 0): cosine 1/sqrt2.
+ */
+START_TEST(test_match_min_sim)
+{
+	static const double prev[3 * 2] = { 1, 0,  0, 1,  -1, 0 };
+	static const double cur[3 * 2] = { 1, 1,  0, 2,  -1, 0.2 };
+	int32_t all[3], m[3];
+	double c0;
+
+	match_ok(prev, 3, cur, 3, 2, -INFINITY, all);
+	/* (1,1) and (0,2) both like (0,1); the optimum gives (0,2) to it */
+	ck_assert_int_eq(all[0], 0);
+	ck_assert_int_eq(all[1], 1);
+	ck_assert_int_eq(all[2], 2);
+	c0 = cosine(cur, prev, 2);
+	match_ok(prev, 3, cur, 3, 2, c0, m);
+	ck_assert_int_eq(m[0], 0);
+	ck_assert_int_eq(m[1], 1);
+	ck_assert_int_eq(m[2], 2);
+	match_ok(prev, 3, cur, 3, 2, nextafter(c0, 2), m);
+	ck_assert_int_eq(m[0], -1);
+	ck_assert_int_eq(m[1], 1);
+	ck_assert_int_eq(m[2], 2);
+	match_ok(prev, 3, cur, 3, 2, 0.999, m);
+	ck_assert_int_eq(m[0], -1);
+	ck_assert_int_eq(m[1], 1);
+	ck_assert_int_eq(m[2], -1);
+	match_ok(prev, 3, cur, 3, 2, NAN, m);
+	ck_assert_int_eq(m[0], -1);
+	ck_assert_int_eq(m[1], -1);
+	ck_assert_int_eq(m[2], -1);
+}
+END_TEST
+
+/*
+ * Ties are broken the documented way: the lexicographically smallest
+ * match array among the optimal ones.  Zero cur clusters (similarity 0
+ * with everything) take the lowest prev clusters left; duplicate prev
+ * clusters go to the lower cur first; kprev = 0 and k = 0.
+ */
+START_TEST(test_match_ties)
+{
+	static const double prev[4 * 3] = { 1, 0, 0,  0, 1, 0,  1, 0, 0,  0, 0, 1 };
+	static const double zero[5 * 3] = { 0 };
+	static const double dup[3 * 3] = { 2, 0, 0,  0, 0, 3,  1, 0, 0 };
+	static const double mixed[3 * 3] = { 0, 0, 0,  0, 1, 0,  0, 0, 0 };
+	int32_t m[5] = { 7, 7, 7, 7, 7 };
+	struct pl_error err = { 0, "" };
+
+	match_ok(prev, 4, zero, 5, 3, 0.0, m);
+	ck_assert_int_eq(m[0], 0);
+	ck_assert_int_eq(m[1], 1);
+	ck_assert_int_eq(m[2], 2);
+	ck_assert_int_eq(m[3], 3);
+	ck_assert_int_eq(m[4], -1);
+	match_ok(prev, 4, zero, 3, 3, 1e-300, m);
+	ck_assert_int_eq(m[0], -1);
+	ck_assert_int_eq(m[1], -1);
+	ck_assert_int_eq(m[2], -1);
+	/* prev 0 and 2 are the same direction: cur 0 gets 0, cur 2 gets 2 */
+	match_ok(prev, 4, dup, 3, 3, 0.5, m);
+	ck_assert_int_eq(m[0], 0);
+	ck_assert_int_eq(m[1], 3);
+	ck_assert_int_eq(m[2], 2);
+	/* cur 1 takes prev 1; the zero clusters 0 and 2 the lowest left */
+	match_ok(prev, 4, mixed, 3, 3, -1.0, m);
+	ck_assert_int_eq(m[0], 0);
+	ck_assert_int_eq(m[1], 1);
+	ck_assert_int_eq(m[2], 2);
+
+	m[0] = m[1] = 7;
+	ck_assert_int_eq(kmeans_match(NULL, 0, dup, 2, 3, 0.0, m, &err), 0);
+	ck_assert_int_eq(m[0], -1);
+	ck_assert_int_eq(m[1], -1);
+	ck_assert_int_eq(kmeans_match(prev, 4, NULL, 0, 3, 0.0, NULL, &err), 0);
+	/* d = 0: every vector is zero, every similarity 0 */
+	match_ok(prev, 2, dup, 3, 0, 0.0, m);
+	ck_assert_int_eq(m[0], 0);
+	ck_assert_int_eq(m[1], 1);
+	ck_assert_int_eq(m[2], -1);
+}
+END_TEST
+
+/* Every allocation in turn fails: -1 with PL_EX_OSERR and every match -1,
+ * or the right answer; no leaks. */
+START_TEST(test_match_alloc_failures)
+{
+	static const double prev[2 * 2] = { 1, 0,  0, 1 };
+	static const double cur[3 * 2] = { 0, 1,  1, 0.1,  1, 1 };
+	unsigned long n;
+	int failures = 0, done = 0;
+
+	for (n = 1; n < 50 && !done; n++) {
+		struct pl_error err = { 0, "" };
+		int32_t m[3] = { 7, 7, 7 };
+		unsigned long made;
+		int rc;
+
+		pl_alloc_fail_at(n, 0);
+		rc = kmeans_match(prev, 2, cur, 3, 2, 0.0, m, &err);
+		made = pl_alloc_fail_at(0, 0);
+		if (rc < 0) {
+			ck_assert_int_eq(err.code, PL_EX_OSERR);
+			ck_assert(m[0] == -1 && m[1] == -1 && m[2] == -1);
+			failures++;
+		} else {
+			ck_assert_int_eq(m[0], 1);
+			ck_assert_int_eq(m[1], 0);
+			ck_assert_int_eq(m[2], -1);
+			done = made < n;
+		}
+	}
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_gt(failures, 5);
+}
+END_TEST
+
 Suite *suite_kmeans(void)
 {
 	Suite *s = suite_create("kmeans");
@@ -1413,6 +2184,31 @@ Suite *suite_kmeans(void)
 	tcase_add_test(tc, test_sweep_limits);
 	tcase_add_test(tc, test_sweep_alloc_failures);
 	tcase_add_test(tc, test_stage_ksweep);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pruning");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, test_pruned_equals_plain, 0, 4);
+	tcase_add_test(tc, test_pruned_small);
+	tcase_add_test(tc, test_pruned_refill);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("warm");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_warm_converged);
+	tcase_add_test(tc, test_warm_perturbed);
+	tcase_add_test(tc, test_warm_first_step);
+	tcase_add_test(tc, test_warm_errors);
+	tcase_add_test(tc, test_warm_alloc_failures);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("match");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_match_brute);
+	tcase_add_test(tc, test_match_permutation);
+	tcase_add_test(tc, test_match_min_sim);
+	tcase_add_test(tc, test_match_ties);
+	tcase_add_test(tc, test_match_alloc_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }

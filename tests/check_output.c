@@ -25,10 +25,16 @@
  * The statements' text is re-read from the files by read_unit_text (the
  * read stage), so the fixture runs stage_read.init for its reader.
  *
+ * The "gzip" case tests the writer behind the .gz files (pipeline/gz.c):
+ * members, their independence from threads and write sizes, failures.
+ *
  * To debug one case: CK_RUN_SUITE=output CK_RUN_CASE=files CK_FORK=no.
  */
 #include "lib.h"
+#include "../pipeline/gz.h"
 
+#include <errno.h>
+#include <libdeflate.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -723,6 +729,321 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
+/* ---- the gzip writer (pipeline/gz.c) ---- */
+
+/* A sink that keeps the members in memory (plain malloc, out of fault
+ * injection) and can fail at member number `fail_at` (1-based). */
+struct mem_sink {
+	char *buf;
+	size_t len, cap;
+	size_t members, fail_at;
+};
+
+static int mem_sink_write(void *arg, const void *data, size_t len,
+			  struct pl_error *err)
+{
+	struct mem_sink *s = arg;
+
+	if (++s->members == s->fail_at)
+		return pl_fail(err, PL_EX_IOERR, "sink: member %zu: %s",
+			       s->members, strerror(ENOSPC));
+	if (s->len + len > s->cap) {
+		s->cap = (s->len + len) * 2;
+		s->buf = realloc(s->buf, s->cap);
+		ck_assert_ptr_nonnull(s->buf);
+	}
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	return 0;
+}
+
+/* n bytes of Matrix Market-like lines, the same every time. */
+static char *gz_text(size_t n)
+{
+	char *t = malloc(n + 64);
+	uint64_t x = 88172645463325252ull;
+	size_t len = 0, row = 1;
+
+	ck_assert_ptr_nonnull(t);
+	while (len < n) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		row += x % 7 == 0;
+		len += (size_t)snprintf(t + len, 64, "%zu %u 0.%017llu\n", row,
+					(unsigned)(x % 5000),
+					(unsigned long long)(x % 100000000000000000ull));
+	}
+	return t;
+}
+
+/* Write text[0..n) through a gzw in pieces of `piece` bytes; 0 or -1. */
+static int gz_run(struct mem_sink *s, const char *text, size_t n, size_t chunk,
+		  unsigned workers, size_t piece, struct pl_error *err)
+{
+	struct gzw *w = gzw_new(1, chunk, workers, mem_sink_write, s, err);
+	int rc = 0;
+
+	if (!w)
+		return -1;
+	for (size_t off = 0; rc == 0 && off < n; off += piece)
+		rc = gzw_write(w, text + off, n - off < piece ? n - off : piece, err);
+	if (rc == 0)
+		rc = gzw_finish(w, err);
+	gzw_free(w);
+	return rc;
+}
+
+/* The stream in s is members of `chunk` bytes of text each (the last one
+ * shorter; one empty member for no text), each with no name and time 0;
+ * zlib's gzread reads them all as one stream.  Returns the members. */
+static size_t check_members(const struct mem_sink *s, const char *text,
+			    size_t n, size_t chunk)
+{
+	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	char *out = malloc(chunk), *path, *back;
+	size_t in = 0, got = 0, members = 0;
+	FILE *fp;
+
+	ck_assert(d && out);
+	while (in < s->len) {
+		const unsigned char *h = (const unsigned char *)s->buf + in;
+		size_t used, olen, want = n - got < chunk ? n - got : chunk;
+
+		ck_assert_uint_ge(s->len - in, 18);
+		ck_assert(h[0] == 0x1f && h[1] == 0x8b && h[2] == 8);
+		ck_assert_uint_eq(h[3], 0);                  /* no name */
+		ck_assert(!h[4] && !h[5] && !h[6] && !h[7]); /* time 0 */
+		ck_assert_int_eq(libdeflate_gzip_decompress_ex(d, h, s->len - in, out,
+							       chunk, &used, &olen),
+				 LIBDEFLATE_SUCCESS);
+		ck_assert_uint_eq(olen, want);
+		ck_assert(olen == 0 || memcmp(out, text + got, olen) == 0);
+		in += used;
+		got += olen;
+		members++;
+	}
+	ck_assert_uint_eq(got, n);
+	ck_assert_uint_eq(members, n ? (n + chunk - 1) / chunk : 1);
+	libdeflate_free_decompressor(d);
+	free(out);
+
+	path = path_in(dir, "members.gz");
+	fp = fopen(path, "wb");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(s->buf, 1, s->len, fp), s->len);
+	ck_assert_int_eq(fclose(fp), 0);
+	back = test_slurp(path);
+	ck_assert_ptr_nonnull(back);
+	ck_assert(strlen(back) == n && memcmp(back, text, n) == 0);
+	free(back);
+	pl_free(path);
+	return members;
+}
+
+/* The same bytes whatever the workers and however the writes are cut. */
+START_TEST(test_gzip_members)
+{
+	enum { CHUNK = 4096 };
+	static const unsigned workers[] = { 0, 1, 2, 5 };
+	static const size_t pieces[] = { 1, 7, CHUNK, 3 * CHUNK + 5, 100000 };
+	size_t n = 10 * CHUNK + 123;
+	char *text = gz_text(n);
+	struct mem_sink first = { 0 };
+	struct pl_error err = { 0 };
+
+	ck_assert_msg(gz_run(&first, text, n, CHUNK, 0, n, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(check_members(&first, text, n, CHUNK), 11);
+	for (size_t i = 0; i < sizeof(workers) / sizeof(workers[0]); i++) {
+		for (size_t j = 0; j < sizeof(pieces) / sizeof(pieces[0]); j++) {
+			struct mem_sink s = { 0 };
+
+			ck_assert_msg(gz_run(&s, text, n, CHUNK, workers[i], pieces[j],
+					     &err) == 0, "%s", err.msg);
+			ck_assert_msg(s.len == first.len &&
+				      memcmp(s.buf, first.buf, s.len) == 0,
+				      "%u workers, writes of %zu: other bytes",
+				      workers[i], pieces[j]);
+			free(s.buf);
+		}
+	}
+	free(first.buf);
+	free(text);
+}
+END_TEST
+
+/* No text is one empty member; a multiple of the chunk size has no empty
+ * member at the end. */
+START_TEST(test_gzip_sizes)
+{
+	enum { CHUNK = 1000 };
+	static const size_t sizes[] = { 0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK };
+	char *text = gz_text(3 * CHUNK);
+	struct pl_error err = { 0 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (unsigned workers = 0; workers <= 3; workers += 3) {
+			struct mem_sink s = { 0 };
+
+			ck_assert_msg(gz_run(&s, text, sizes[i], CHUNK, workers, 333,
+					     &err) == 0, "%s", err.msg);
+			check_members(&s, text, sizes[i], CHUNK);
+			free(s.buf);
+		}
+	}
+	free(text);
+}
+END_TEST
+
+/* The sink failing at each member in turn: the sink's error comes back,
+ * nothing more reaches the sink, nothing leaks. */
+START_TEST(test_gzip_sink_fails)
+{
+	enum { CHUNK = 2048 };
+	size_t n = 8 * CHUNK + 10;
+	char *text = gz_text(n);
+
+	for (unsigned workers = 0; workers <= 4; workers += 2) {
+		for (size_t k = 1; k <= 9; k++) {
+			struct mem_sink s = { .fail_at = k };
+			struct pl_error err = { 0 };
+			char want[64];
+
+			ck_assert_int_eq(gz_run(&s, text, n, CHUNK, workers, 1000, &err), -1);
+			ck_assert_int_eq(err.code, PL_EX_IOERR);
+			snprintf(want, sizeof(want), "sink: member %zu: %s", k,
+				 strerror(ENOSPC));
+			ck_assert_str_eq(err.msg, want);
+			ck_assert_uint_eq(s.members, k);
+			free(s.buf);
+		}
+	}
+	free(text);
+}
+END_TEST
+
+/* Every allocation in turn fails: "out of memory", nothing leaks (the
+ * sanitizer build and valgrind check that). */
+START_TEST(test_gzip_out_of_memory)
+{
+	enum { CHUNK = 1024 };
+	size_t n = 6 * CHUNK + 1, k;
+	char *text = gz_text(n);
+
+	for (k = 1; k < 1000; k++) {
+		struct mem_sink s = { 0 };
+		struct pl_error err = { 0 };
+		int rc;
+
+		pl_alloc_fail_at(k, 0);
+		rc = gz_run(&s, text, n, CHUNK, 3, 500, &err);
+		pl_alloc_fail_at(0, 0);
+		free(s.buf);
+		if (rc == 0)
+			break;
+		ck_assert_msg(err.code == PL_EX_OSERR, "allocation %zu: %d %s", k,
+			      err.code, err.msg);
+	}
+	ck_assert_uint_gt(k, 3);
+	ck_assert_uint_lt(k, 1000);
+	free(text);
+}
+END_TEST
+
+/* A .gz output of several members through out_write and out_printf: the
+ * same bytes with one thread or several, and gzread gives the text. */
+START_TEST(test_gzip_outfile)
+{
+	size_t n = 3 * GZW_CHUNK + 12345;
+	char *text = gz_text(n), *raw[2] = { NULL, NULL }, *path, *back;
+	size_t len[2] = { 0, 0 };
+	char big[1000];
+
+	memset(big, 'x', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	for (int i = 0; i < 2; i++) {
+		struct pl_error err = { 0 };
+		struct outfile of;
+		FILE *fp;
+
+		cfg.v[CFG_run_threads].i = i ? 3 : 1;
+		ck_assert_msg(out_open(&ctx, "big.tsv.gz", &of, &err) == 0, "%s", err.msg);
+		ck_assert_int_eq(out_printf(&err, &of, "%s", big), 0);
+		for (size_t off = 0; off < n; off += 70000)
+			ck_assert_int_eq(out_write(&of, text + off,
+						   n - off < 70000 ? n - off : 70000, &err), 0);
+		ck_assert_int_eq(out_printf(&err, &of, "%s", big), 0);
+		ck_assert_msg(out_close(&of, &err) == 0, "%s", err.msg);
+
+		path = path_in(ctx.staging, "big.tsv.gz");
+		fp = fopen(path, "rb");
+		ck_assert_ptr_nonnull(fp);
+		raw[i] = malloc(n);
+		ck_assert_ptr_nonnull(raw[i]);
+		len[i] = fread(raw[i], 1, n, fp);
+		ck_assert(len[i] > 0 && len[i] < n);
+		fclose(fp);
+		back = test_slurp(path);
+		ck_assert_ptr_nonnull(back);
+		ck_assert_uint_eq(strlen(back), n + 2 * strlen(big));
+		ck_assert(memcmp(back, big, strlen(big)) == 0);
+		ck_assert(memcmp(back + strlen(big), text, n) == 0);
+		ck_assert_str_eq(back + strlen(big) + n, big);
+		free(back);
+		pl_free(path);
+	}
+	ck_assert(len[0] == len[1] && memcmp(raw[0], raw[1], len[0]) == 0);
+	cfg.v[CFG_run_threads].i = 0;
+	free(raw[0]);
+	free(raw[1]);
+	free(text);
+}
+END_TEST
+
+/* Every output operation of a .gz output written by threads fails in
+ * turn (pl_io_fail_at): open with 73, each member write, the fsync and
+ * the close with 74, each message naming the file and the errno. */
+START_TEST(test_gzip_outfile_faults)
+{
+	size_t n = 3 * GZW_CHUNK + 10;
+	char *text = gz_text(n);
+	unsigned long ops = 0;
+
+	cfg.v[CFG_run_threads].i = 3;
+	for (unsigned long k = 0; k == 0 || k <= ops; k++) {
+		struct pl_error err = { 0 };
+		struct outfile of;
+		int rc;
+
+		pl_io_fail_at(k, ENOSPC);
+		rc = out_open(&ctx, "faults.tsv.gz", &of, &err);
+		if (rc == 0) {
+			for (size_t off = 0; rc == 0 && off < n; off += 100000)
+				rc = out_write(&of, text + off,
+					       n - off < 100000 ? n - off : 100000, &err);
+			if (out_close(&of, rc ? NULL : &err))
+				rc = -1;
+		}
+		if (k == 0) {
+			ck_assert_msg(rc == 0, "%s", err.msg);
+			ops = pl_io_fail_at(0, 0);
+			/* open, 4 members, fsync, close */
+			ck_assert_uint_eq(ops, 7);
+			continue;
+		}
+		ck_assert_uint_ge(pl_io_fail_at(0, 0), k);
+		ck_assert_msg(rc == -1, "operation %lu: no failure", k);
+		ck_assert_int_eq(err.code, k == 1 ? PL_EX_CANTCREAT : PL_EX_IOERR);
+		ck_assert_msg(strstr(err.msg, "faults.tsv.gz: ") &&
+			      strstr(err.msg, strerror(ENOSPC)),
+			      "operation %lu: %s", k, err.msg);
+	}
+	cfg.v[CFG_run_threads].i = 0;
+	free(text);
+}
+END_TEST
+
 Suite *suite_output(void)
 {
 	Suite *s = suite_create("output");
@@ -749,6 +1070,17 @@ Suite *suite_output(void)
 	tcase_add_test(tc, test_bad_matrix);
 	tcase_add_test(tc, test_weights_exact);
 	tcase_add_test(tc, test_out_of_memory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gzip");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_gzip_members);
+	tcase_add_test(tc, test_gzip_sizes);
+	tcase_add_test(tc, test_gzip_sink_fails);
+	tcase_add_test(tc, test_gzip_out_of_memory);
+	tcase_add_test(tc, test_gzip_outfile);
+	tcase_add_test(tc, test_gzip_outfile_faults);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("document");

@@ -1,13 +1,21 @@
 /* check_project.c -- tests of project_fit() and stage_project
  *
  * The oracle is a dense SVD of the same column-centred matrix, computed
- * here with gsl_linalg_SV_decomp (the matrices are tiny, so forming them
+ * here with gsl_linalg_SV_decomp (the matrices are small, so forming them
  * densely is fine in a test): the axes and coordinates must agree with it
- * to 1e-8 once both are turned by the documented sign rule (largest
- * |component| of each axis positive).  Then the rules a user relies on:
- * a statement with no terms sits at -mu.v and is NA in projection.tsv,
- * the same input gives the same bytes, axes the data do not have are 0,
- * and running out of memory is an error, not a crash or a leak.
+ * once both are turned by the documented sign rule (largest |component| of
+ * each axis positive), the squared singular values and the explained-
+ * variance shares too.  The tolerance is stated in check_against_dense():
+ * 1e-8, widened where two eigenvalues are close by the bound on how far an
+ * eigenvector can be from a vector whose residual is within PROJECT_TOL.
+ * The matrices: a line plus noise, a wide one, random sparse ones of
+ * several shapes and densities, and planted ones whose first and second,
+ * or second and third, eigenvalues are within 2% of each other (where the
+ * former subspace iteration needed thousands of iterations) or equal.  Then the
+ * rules a user relies on: a statement with no terms sits at -mu.v and is
+ * NA in projection.tsv, the same input gives the same bytes whatever the
+ * number of threads, axes the data do not have are 0, and running out of
+ * memory is an error, not a crash or a leak.
  *
  * To debug one case: CK_RUN_SUITE=project CK_RUN_CASE=svd CK_FORK=no.
  */
@@ -17,13 +25,14 @@
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
+#include <gsl/gsl_rng.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define TOL 1e-8
+#define TOL 1e-8  /* axes and coordinates, well separated eigenvalues */
 
 /* Points along a line (direction a, spread 3) and a weaker second
  * direction b (spread about 0.8), plus a little noise, in 6 columns; a
@@ -50,7 +59,8 @@ static void line_plus_noise(double *a)
 
 /* The dense oracle: the top two right singular vectors of A = X - 1 mu^T
  * (d x 2, in axis[j * d + t]), the coordinates A v (n x 2) and the squared
- * singular values, with the documented sign rule. */
+ * singular values, with the documented sign rule; sigma2[2] is the third
+ * (0 when A has only two columns or rows). */
 static void dense_pca(const double *a, size_t n, size_t d, double *axis,
 		      double *coord, double *sigma2)
 {
@@ -76,6 +86,7 @@ static void dense_pca(const double *a, size_t n, size_t d, double *axis,
 	/* M = U S V^T; for A itself (tall) the right vectors are V's
 	 * columns, for A^T (wide) they are U's (left in M). */
 	ck_assert_int_eq(gsl_linalg_SV_decomp(M, V, s, w), 0);
+	sigma2[2] = k > 2 ? gsl_vector_get(s, 2) * gsl_vector_get(s, 2) : 0;
 	for (size_t j = 0; j < 2; j++) {
 		double big = 0;
 		int flip = 0;
@@ -115,33 +126,45 @@ static void fit_ok(const struct csr *X, unsigned long seed, struct projection *p
 		      err.code, err.msg);
 }
 
-/* project_fit against the dense oracle. */
+/* project_fit against the dense oracle.  The fit stops when the residual
+ * |A^T A v - lambda v| of each axis is at most PROJECT_TOL lambda_1, and a
+ * unit vector with residual r is within about r / gap of the eigenvector
+ * (Davis-Kahan), gap the distance from lambda_j to the nearest other
+ * eigenvalue; so axis j must agree to TOL + 10 PROJECT_TOL lambda_1 /
+ * gap_j, its coordinates to that times sigma_1 (|A v - A v'| <= sigma_1
+ * |v - v'|), the squared singular values to 1e-9 lambda_1 and the variance
+ * shares to 1e-9. */
 static void check_against_dense(const double *a, size_t n, size_t d)
 {
 	struct csr X;
 	struct projection p;
 	double *axis = malloc(2 * d * sizeof(*axis));
 	double *coord = malloc(2 * n * sizeof(*coord));
-	double sigma2[2], total = 0, mu;
+	double sigma2[3], total = 0, mu, gap[2], tol[2];
 
 	ck_assert(axis && coord);
 	csr_dense(&X, a, n, d);
 	dense_pca(a, n, d, axis, coord, sigma2);
+	gap[0] = sigma2[0] - sigma2[1];
+	gap[1] = fmin(sigma2[0] - sigma2[1], sigma2[1] - sigma2[2]);
 	fit_ok(&X, 1, &p);
 	ck_assert(p.converged);
 	ck_assert_int_le(p.iterations, PROJECT_MAX_ITER);
 	ck_assert_uint_eq(p.n, n);
 	ck_assert_uint_eq(p.d, d);
 	for (size_t j = 0; j < 2; j++) {
+		tol[j] = TOL + 10 * PROJECT_TOL * sigma2[0] / gap[j];
+		ck_assert_msg(tol[j] < 1e-6, "eigenvalues too close for this test");
 		for (size_t t = 0; t < d; t++)
-			ck_assert_msg(fabs(p.axis[j * d + t] - axis[j * d + t]) < TOL,
+			ck_assert_msg(fabs(p.axis[j * d + t] - axis[j * d + t]) < tol[j],
 				      "axis %zu term %zu: %.12g, dense %.12g", j, t,
 				      p.axis[j * d + t], axis[j * d + t]);
 		for (size_t i = 0; i < n; i++)
-			ck_assert_msg(fabs(p.coord[2 * i + j] - coord[2 * i + j]) < TOL,
+			ck_assert_msg(fabs(p.coord[2 * i + j] - coord[2 * i + j]) <
+				      tol[j] * fmax(1, sqrt(sigma2[0])),
 				      "statement %zu axis %zu: %.12g, dense %.12g", i, j,
 				      p.coord[2 * i + j], coord[2 * i + j]);
-		ck_assert_double_eq_tol(p.sigma2[j], sigma2[j], TOL);
+		ck_assert_double_eq_tol(p.sigma2[j], sigma2[j], 1e-9 * fmax(1, sigma2[0]));
 	}
 	for (size_t t = 0; t < d; t++) {
 		mu = 0;
@@ -150,11 +173,67 @@ static void check_against_dense(const double *a, size_t n, size_t d)
 		for (size_t i = 0; i < n; i++)
 			total += (a[i * d + t] - mu) * (a[i * d + t] - mu);
 	}
-	ck_assert_double_eq_tol(p.total, total, 1e-10);
-	ck_assert_double_eq_tol(p.var[0], sigma2[0] / total, 1e-10);
-	ck_assert_double_eq_tol(p.var[1], sigma2[1] / total, 1e-10);
+	ck_assert_double_eq_tol(p.total, total, 1e-10 * fmax(1, total));
+	ck_assert_double_eq_tol(p.var[0], sigma2[0] / total, 1e-9);
+	ck_assert_double_eq_tol(p.var[1], sigma2[1] / total, 1e-9);
 	projection_release(&p);
 	csr_done(&X);
+	free(axis);
+	free(coord);
+}
+
+/* An n x d matrix (caller frees) whose entries are nonzero with
+ * probability `density`, then uniform in (0, 1] like TF-IDF weights;
+ * a GSL mt19937 seeded with `seed` draws them. */
+static double *random_sparse(size_t n, size_t d, double density, unsigned long seed)
+{
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	double *a = malloc(n * d * sizeof(*a));
+
+	ck_assert(rng && a);
+	gsl_rng_set(rng, seed);
+	for (size_t i = 0; i < n * d; i++)
+		a[i] = gsl_rng_uniform(rng) < density ? 1 - gsl_rng_uniform(rng) : 0;
+	gsl_rng_free(rng);
+	return a;
+}
+
+/* Planted topics: `groups` blocks of r statements, block g using m terms
+ * of its own with the weights scale[g] R, R one r x m random sparse block
+ * (density 0.5) that all share, then 4 more terms of sparse noise (density
+ * 0.3, up to 0.1) in every statement.  Blocks with the same scale are
+ * interchangeable, so their contrasts have equal eigenvalues; scales a
+ * little apart make them close.  Caller frees; n = groups r, d = groups m
+ * + 4. */
+static double *planted(size_t groups, size_t r, size_t m, const double *scale,
+		       unsigned long seed)
+{
+	size_t n = groups * r, d = groups * m + 4;
+	double *R = random_sparse(r, m, 0.5, seed);
+	double *noise = random_sparse(n, 4, 0.3, seed + 1);
+	double *a = calloc(n * d, sizeof(*a));
+
+	ck_assert(a);
+	for (size_t g = 0; g < groups; g++)
+		for (size_t i = 0; i < r; i++)
+			for (size_t t = 0; t < m; t++)
+				a[(g * r + i) * d + g * m + t] = scale[g] * R[i * m + t];
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < 4; t++)
+			a[i * d + groups * m + t] = 0.1 * noise[i * 4 + t];
+	free(R);
+	free(noise);
+	return a;
+}
+
+/* The squared singular values of the centred a, from the oracle. */
+static void dense_sigma2(const double *a, size_t n, size_t d, double *sigma2)
+{
+	double *axis = malloc(2 * d * sizeof(*axis));
+	double *coord = malloc(2 * n * sizeof(*coord));
+
+	ck_assert(axis && coord);
+	dense_pca(a, n, d, axis, coord, sigma2);
 	free(axis);
 	free(coord);
 }
@@ -181,6 +260,110 @@ START_TEST(wide_matrix)
 	};
 
 	check_against_dense(a, 5, 8);
+}
+END_TEST
+
+/* Random sparse matrices, tall and wide, sparse and dense, the last one
+ * big enough to be swept in two chunks of rows. */
+START_TEST(random_sparse_matrices)
+{
+	static const struct {
+		size_t n, d;
+		double density;
+	} cases[] = {
+		{ 40, 25, 0.3 }, { 25, 60, 0.2 }, { 120, 90, 0.1 }, { 8, 300, 0.05 },
+		{ 300, 8, 0.5 }, { 60, 60, 0.02 }, { 400, 340, 0.5 },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		double *a = random_sparse(cases[c].n, cases[c].d, cases[c].density,
+					  100 + c);
+
+		check_against_dense(a, cases[c].n, cases[c].d);
+		free(a);
+	}
+}
+END_TEST
+
+/* Close eigenvalues: lambda_2 within 2% of lambda_1 (three
+ * interchangeable topics, scales 1, 1.005, 1.01), and lambda_3 within 2%
+ * of lambda_2 (a heavier topic and three such), tall and wide (the fit
+ * works on the shorter side), small and large.  Subspace iteration with
+ * two vectors gains lambda_3 / lambda_2 (or lambda_2 / lambda_1) per
+ * iteration: 1,000 to 2,000 iterations for 1e-10 here, 5 to 10 times
+ * PROJECT_MAX_ITER; the fit must converge. */
+START_TEST(close_eigenvalues)
+{
+	static const double three[3] = { 1, 1.005, 1.01 };
+	static const double four[4] = { 1.3, 1, 1.005, 1.01 };
+	static const struct {
+		size_t groups, r, m;
+		const double *scale;
+		int close;  /* 0: lambda_2 / lambda_1; 1: lambda_3 / lambda_2 */
+	} cases[] = {
+		{ 3, 8, 6, three, 0 }, { 4, 8, 6, four, 1 },
+		{ 3, 40, 30, three, 0 }, { 4, 40, 30, four, 1 },
+		{ 3, 6, 12, three, 0 }, { 4, 8, 14, four, 1 },   /* wide */
+		{ 4, 30, 50, four, 1 },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = cases[c].groups * cases[c].r;
+		size_t d = cases[c].groups * cases[c].m + 4;
+		double *a = planted(cases[c].groups, cases[c].r, cases[c].m,
+				    cases[c].scale, 200 + c), s[3];
+		int close = cases[c].close;
+
+		dense_sigma2(a, n, d, s);
+		ck_assert_msg(s[close + 1] / s[close] > 0.98 &&
+			      s[close + 1] / s[close] < 0.999,
+			      "case %zu: ratio %g", c, s[close + 1] / s[close]);
+		check_against_dense(a, n, d);
+		free(a);
+	}
+}
+END_TEST
+
+/* lambda_1 = lambda_2 exactly: three statements of unit norm with no term
+ * in common.  The centred rows are x_i - mu, and A A^T = I - J/3 has
+ * eigenvalues 1, 1, 0: any two orthonormal axes in the plane of the three
+ * points are right, so the test asserts what does not depend on the
+ * choice: sigma2 = (1, 1), half the variance each, orthonormal axes, and
+ * the points at their true distances, |x_i - x_j| = sqrt(2). */
+START_TEST(equal_eigenvalues)
+{
+	static const double a[3 * 6] = {
+		0.6, 0.8, 0, 0, 0, 0,
+		0, 0, 1, 0, 0, 0,
+		0, 0, 0, 0.48, 0.64, 0.6,
+	};
+	struct csr X;
+	struct projection p;
+	double dot = 0, n0 = 0, n1 = 0;
+
+	csr_dense(&X, a, 3, 6);
+	fit_ok(&X, 1, &p);
+	ck_assert(p.converged);
+	ck_assert_double_eq_tol(p.sigma2[0], 1, 1e-10);
+	ck_assert_double_eq_tol(p.sigma2[1], 1, 1e-10);
+	ck_assert_double_eq_tol(p.total, 2, 1e-12);
+	ck_assert_double_eq_tol(p.var[0], 0.5, 1e-10);
+	ck_assert_double_eq_tol(p.var[1], 0.5, 1e-10);
+	for (size_t t = 0; t < 6; t++) {
+		dot += p.axis[t] * p.axis[6 + t];
+		n0 += p.axis[t] * p.axis[t];
+		n1 += p.axis[6 + t] * p.axis[6 + t];
+	}
+	ck_assert_double_eq_tol(dot, 0, 1e-10);
+	ck_assert_double_eq_tol(n0, 1, 1e-10);
+	ck_assert_double_eq_tol(n1, 1, 1e-10);
+	for (size_t i = 0; i < 3; i++)
+		for (size_t k = i + 1; k < 3; k++)
+			ck_assert_double_eq_tol(hypot(p.coord[2 * i] - p.coord[2 * k],
+						      p.coord[2 * i + 1] - p.coord[2 * k + 1]),
+						sqrt(2), 1e-10);
+	projection_release(&p);
+	csr_done(&X);
 }
 END_TEST
 
@@ -317,24 +500,24 @@ END_TEST
 
 /* ---- the stage: projection.tsv ---- */
 
-/* Run stage_project on the line-plus-noise matrix, statement 4 (the empty
- * one) unclustered, into dir/out; returns projection.tsv (caller frees). */
-static char *run_stage(const char *dir)
+/* Run stage_project on the n x d matrix a with the clusters in assign
+ * (NULL: none) and ctx->rep.threads = threads, into dir/out; returns
+ * projection.tsv (caller frees). */
+static char *run_stage(const char *dir, const double *a, size_t n, size_t d,
+		       const int32_t *assign, long threads)
 {
-	static const int32_t assign[LN] = { 0, 0, 1, -1, 1, 0, 1, 1, 0, 1 };
 	struct pl_error err = { 0, "" };
 	struct config cfg;
 	struct ctx ctx;
-	double a[LN * LD];
 	char path[4200], *text;
 
 	ck_assert_int_eq(config_init(&cfg, &err), 0);
 	ctx_init(&ctx, &cfg);
 	snprintf(path, sizeof(path), "%s/out", dir);
 	ctx.outdir = path;
-	line_plus_noise(a);
-	csr_dense(&ctx.tfidf, a, LN, LD);
-	ctx.km.k = 2;
+	ctx.rep.threads = threads;
+	csr_dense(&ctx.tfidf, a, n, d);
+	ctx.km.k = assign ? 2 : 0;
 	ctx.km.assign = (int32_t *)assign;
 	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(stage_project.run(&ctx, &err) == 0, "%s", err.msg);
@@ -350,21 +533,30 @@ static char *run_stage(const char *dir)
 	return text;
 }
 
+/* A fresh folder dir/name (caller frees the path). */
+static char *subdir(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *sub = malloc(len);
+
+	ck_assert_ptr_nonnull(sub);
+	snprintf(sub, len, "%s/%s", dir, name);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	return sub;
+}
+
 START_TEST(projection_tsv)
 {
+	static const int32_t assign[LN] = { 0, 0, 1, -1, 1, 0, 1, 1, 0, 1 };
 	char *dir = test_tmpdir(), *sub1, *sub2, *a, *b, *line;
-	double x, y;
+	double x, y, m[LN * LD];
 	int n = 0;
 
-	sub1 = malloc(strlen(dir) + 4);
-	sub2 = malloc(strlen(dir) + 4);
-	ck_assert(sub1 && sub2);
-	snprintf(sub1, strlen(dir) + 4, "%s/1", dir);
-	snprintf(sub2, strlen(dir) + 4, "%s/2", dir);
-	ck_assert_int_eq(mkdir(sub1, 0777), 0);
-	ck_assert_int_eq(mkdir(sub2, 0777), 0);
-	a = run_stage(sub1);
-	b = run_stage(sub2);
+	line_plus_noise(m);
+	sub1 = subdir(dir, "1");
+	sub2 = subdir(dir, "2");
+	a = run_stage(sub1, m, LN, LD, assign, 1);
+	b = run_stage(sub2, m, LN, LD, assign, 1);
 	ck_assert_str_eq(a, b);  /* same input, same bytes */
 
 	ck_assert_int_eq(strncmp(a, "unit\tx\ty\tcluster\n", 17), 0);
@@ -391,13 +583,62 @@ START_TEST(projection_tsv)
 }
 END_TEST
 
+/* The stage takes the rows on ctx->rep.threads threads: a tall and a wide
+ * matrix of about 136,000 entries (four chunks of rows; the tall one
+ * iterates on A^T A, the wide one on A A^T) give the same projection.tsv
+ * on 1, 2, 3 and 4 threads, and the bits project_fit() gives on one. */
+START_TEST(threads)
+{
+	static const size_t shape[2][2] = { { 620, 440 }, { 300, 900 } };
+
+	for (int s = 0; s < 2; s++) {
+		const size_t n = shape[s][0], d = shape[s][1];
+		double *m = random_sparse(n, d, 0.5, 7 + (unsigned long)s);
+		char *dir = test_tmpdir(), *text[4], *want, *w;
+		struct projection p;
+		struct csr X;
+
+		for (long t = 1; t <= 4; t++) {
+			char name[8], *sub;
+
+			snprintf(name, sizeof(name), "%ld", t);
+			sub = subdir(dir, name);
+			text[t - 1] = run_stage(sub, m, n, d, NULL, t);
+			free(sub);
+		}
+		csr_dense(&X, m, n, d);
+		fit_ok(&X, 1, &p);
+		want = malloc(64 * (n + 1));
+		ck_assert_ptr_nonnull(want);
+		w = want + snprintf(want, 64, "unit\tx\ty\tcluster\n");
+		for (size_t i = 0; i < n; i++)
+			w += snprintf(w, 64, "%zu\t%.9g\t%.9g\tNA\n", i + 1,
+				      p.coord[2 * i], p.coord[2 * i + 1]);
+		for (int t = 0; t < 4; t++) {
+			ck_assert_str_eq(text[t], want);
+			free(text[t]);
+		}
+		free(want);
+		projection_release(&p);
+		csr_done(&X);
+		free(m);
+		test_rmtree(dir);
+		free(dir);
+	}
+}
+END_TEST
+
 Suite *suite_project(void)
 {
 	Suite *s = suite_create("project");
 	TCase *tc = tcase_create("svd");
 
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, tall_matrix);
 	tcase_add_test(tc, wide_matrix);
+	tcase_add_test(tc, random_sparse_matrices);
+	tcase_add_test(tc, close_eigenvalues);
+	tcase_add_test(tc, equal_eigenvalues);
 	tcase_add_test(tc, empty_row);
 	tcase_add_test(tc, deterministic);
 	tcase_add_test(tc, rank_deficient);
@@ -406,7 +647,9 @@ Suite *suite_project(void)
 	tcase_add_test(tc, out_of_memory);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stage");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, projection_tsv);
+	tcase_add_test(tc, threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

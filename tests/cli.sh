@@ -124,7 +124,7 @@ run_table <<'EOF'
 second run|0|quiet||"$P" -q -c output.dir="$T/two" run pipeline.conf
 -v names the stages|0|err|pipeline: kmeans|"$P" -v -c output.dir="$T/three" run pipeline.conf
 k above the statements|65|err|k = 1000 is larger than the|"$P" -q -c kmeans.k=1000 -c output.dir="$T/fail" run pipeline.conf
-a failed run publishes nothing|0|any||test -z "$(ls -A "$T/fail" 2>/dev/null)"
+a failed run publishes nothing|0|any||test ! -e "$T/fail/current" && test ! -e "$T/fail/docs.tsv" && test -z "$(ls -A "$T/fail/sets")" && grep -q "\"status\": \"failed\"" "$T"/fail/runs/*.json
 output path is a file|73|err|output path exists and is not a folder|"$P" -q -c output.dir="$T/not-a-folder" run pipeline.conf
 EOF
 

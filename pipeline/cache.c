@@ -1,0 +1,1370 @@
+/* cache.c -- what a run keeps for the next one: index, segments, replay
+ *
+ * The formats are described in cache.h; this file reads and writes them.
+ * Reading never trusts a byte: every length and id is checked against the
+ * data it indexes, and a file whose XXH64 trailer does not match is
+ * "damaged", which makes the run read every file instead.
+ */
+#include "cache.h"
+#include "outdir.h"
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+#define IDX_MAGIC "PLCIDX01"
+#define SEG_MAGIC "PLCSEG01"
+
+void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16])
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
+	memcpy(hash, c.digest, 16);
+}
+
+int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
+		 struct pl_error *err)
+{
+	XXH3_state_t *st;
+	XXH128_canonical_t c;
+	char *buf;
+	ssize_t n;
+	int fd, rc = 0;
+
+	*size = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
+			       strerror(errno));
+	st = XXH3_createState();
+	buf = pl_malloc(1 << 20);
+	if (!st || !buf) {
+		rc = pl_oom(err);
+		goto out;
+	}
+	XXH3_128bits_reset(st);
+	for (;;) {
+		n = read(fd, buf, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = pl_fail(err, PL_EX_IOERR, "%s: read error: %s", path,
+				     strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		XXH3_128bits_update(st, buf, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+	memcpy(hash, c.digest, 16);
+out:
+	if (st)
+		XXH3_freeState(st);
+	pl_free(buf);
+	close(fd);
+	return rc;
+}
+
+void newcache_free(struct newcache *nc)
+{
+	if (!nc)
+		return;
+	for (size_t i = 0; i < nc->n; i++)
+		pl_free(nc->name[i]);
+	pl_free(nc->name);
+	pl_free(nc->records);
+	pl_free(nc->index);
+	pl_free(nc);
+}
+
+/* ---- config ---- */
+
+static int add_file_hash(struct strbuf *text, const char *what, const char *path)
+{
+	struct strbuf data = STRBUF_INIT;
+	struct pl_error e;
+	int rc;
+
+	/* An unreadable list file fails the run later, with a message; here
+	 * it only has to hash differently from a readable one. */
+	if (read_file_bytes(path, (uint64_t)1 << 30, &data, &e) != 0)
+		rc = strbuf_addf(text, "%s = unreadable %s\n", what, path);
+	else
+		rc = strbuf_addf(text, "%s = %016llx\n", what,
+				 (unsigned long long)XXH3_64bits(data.buf, data.len));
+	strbuf_release(&data);
+	return rc;
+}
+
+int cache_config_text(const struct config *cfg, int analysis, struct strbuf *text)
+{
+	const char *sw;
+
+	if (analysis != 1) {
+		/* 2: what changes outputs, that is all but [run] threads. */
+		size_t at = text->len;
+		char *line;
+
+		if (config_dump(cfg, text))
+			return -1;
+		line = analysis == 2 && text->buf ? strstr(text->buf + at, "run.threads = ") : NULL;
+		if (line) {
+			char *end = strchr(line, '\n');
+			size_t cut = end ? (size_t)(end + 1 - line) : strlen(line);
+
+			memmove(line, line + cut, strlen(line + cut) + 1);
+			text->len -= cut;
+		}
+		return 0;
+	}
+	if (strbuf_addf(text, "program = pipeline %s, utf8proc %s\n", PIPELINE_VERSION,
+			utf8proc_version()))
+		return -1;
+	for (int id = 0; id < CFG_NKEYS; id++) {
+		const char *sec = cfg_keys[id].section;
+
+		/* Where the corpus and the boilerplate list are does not change
+		 * counts; the list's contents are hashed below. */
+		if (id == CFG_corpus_dir || id == CFG_corpus_max_file_mb ||
+		    id == CFG_corpus_boilerplate)
+			continue;
+		if (strcmp(sec, "corpus") && strcmp(sec, "tokenize") &&
+		    strcmp(sec, "stem") && strcmp(sec, "phrases"))
+			continue;
+		if (strbuf_addf(text, "%s.%s = %s\n", sec, cfg_keys[id].name,
+				cfg->v[id].text))
+			return -1;
+	}
+	for (size_t i = 0; i < cfg->phrases.n; i++)
+		if (strbuf_addf(text, "phrases.%s = %s\n", cfg->phrases.v[i].name,
+				cfg->phrases.v[i].value))
+			return -1;
+	/* Frame entries of several words become phrases: they change counts. */
+	for (size_t i = 0; i < cfg->frames.n; i++)
+		if (strbuf_addf(text, "frames.%s = %s\n", cfg->frames.v[i].name,
+				cfg->frames.v[i].value))
+			return -1;
+	if (cfg->v[CFG_corpus_boilerplate].path &&
+	    add_file_hash(text, "corpus.boilerplate contents",
+			  cfg->v[CFG_corpus_boilerplate].path))
+		return -1;
+	sw = cfg->v[CFG_tokenize_stopwords].text;
+	if (strcmp(sw, "english") && strcmp(sw, "none")) {
+		struct strbuf path = STRBUF_INIT;
+		int rc;
+
+		rc = (sw[0] != '/' && cfg->dir && cfg->v[CFG_tokenize_stopwords].line >= 0 &&
+		      (strbuf_addstr(&path, cfg->dir) || strbuf_addch(&path, '/'))) ||
+		     strbuf_addstr(&path, sw) ||
+		     add_file_hash(text, "tokenize.stopwords contents", path.buf);
+		strbuf_release(&path);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+uint64_t cache_config_hash(const struct config *cfg, int analysis)
+{
+	struct strbuf text = STRBUF_INIT;
+	uint64_t h;
+
+	if (cache_config_text(cfg, analysis, &text)) {
+		strbuf_release(&text);
+		return 0;
+	}
+	h = pl_fnv1a(PL_FNV_OFFSET, text.buf, text.len);
+	strbuf_release(&text);
+	return h;
+}
+
+/* ---- encoding ---- */
+
+static int put(struct strbuf *b, const void *p, size_t n)
+{
+	return strbuf_add(b, p, n);
+}
+
+static int put_u32(struct strbuf *b, uint32_t v)
+{
+	uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+			 (uint8_t)(v >> 24) };
+
+	return put(b, x, 4);
+}
+
+static int put_u64(struct strbuf *b, uint64_t v)
+{
+	return put_u32(b, (uint32_t)v) || put_u32(b, (uint32_t)(v >> 32));
+}
+
+static int put_str(struct strbuf *b, const char *s, size_t len)
+{
+	return put_u32(b, (uint32_t)len) || put(b, s, len);
+}
+
+static int put_var(struct strbuf *b, uint64_t v)
+{
+	uint8_t x[10];
+	int n = 0;
+
+	while (v >= 0x80) {
+		x[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	x[n++] = (uint8_t)v;
+	return put(b, x, (size_t)n);
+}
+
+static int put_f64(struct strbuf *b, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, 8);
+	return put_u64(b, v);
+}
+
+/* A bounds-checked reader; `bad` sticks once anything overruns. */
+struct rd {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+static uint32_t get_u32(struct rd *r)
+{
+	uint32_t v;
+
+	if (r->end - r->p < 4) {
+		r->bad = 1;
+		r->p = r->end;
+		return 0;
+	}
+	v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+	    (uint32_t)r->p[3] << 24;
+	r->p += 4;
+	return v;
+}
+
+static uint64_t get_u64(struct rd *r)
+{
+	uint64_t lo = get_u32(r);
+
+	return lo | (uint64_t)get_u32(r) << 32;
+}
+
+static double get_f64(struct rd *r)
+{
+	uint64_t v = get_u64(r);
+	double d;
+
+	memcpy(&d, &v, 8);
+	return d;
+}
+
+static const char *get_str(struct rd *r, size_t *len)
+{
+	uint32_t n = get_u32(r);
+	const char *s = (const char *)r->p;
+
+	if ((size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		r->p = r->end;
+		*len = 0;
+		return "";
+	}
+	r->p += n;
+	*len = n;
+	return s;
+}
+
+static inline uint64_t get_var(struct rd *r)
+{
+	uint64_t v = 0;
+	int shift = 0;
+
+	while (r->p < r->end) {
+		uint8_t b = *r->p++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+		shift += 7;
+		if (shift > 63)
+			break;
+	}
+	r->bad = 1;
+	r->p = r->end;
+	return 0;
+}
+
+/* ---- loading ---- */
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	for (size_t s = 0; s < c->nsegs; s++) {
+		pl_free(c->segs[s].name);
+		if (c->segs[s].map)
+			munmap((void *)c->segs[s].map, c->segs[s].size);
+	}
+	pl_free(c->segs);
+	for (size_t f = 0; f < c->nframes; f++)
+		pl_free(c->frame[f]);
+	pl_free(c->frame);
+	pl_free(c->share);
+	pl_free(c->set);
+	pl_free(c->analysis_text);
+	pl_free(c->version);
+	pl_free(c->run_id);
+	strtab_release(&c->terms);
+	pl_free(c->term_kind);
+	pl_free(c->files);
+	pl_free(c->para);
+	pl_free(c->label);
+	pl_free(c->clabel);
+	pl_free(c->cptr);
+	pl_free(c->cterm);
+	pl_free(c->cval);
+	pl_free(c->raw);
+	pl_free(c);
+}
+
+const struct cache_file *cache_find(const struct cache *c, const char *rel)
+{
+	size_t lo = 0, hi = c->nfiles;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(c->files[mid].rel, rel);
+
+		if (d == 0)
+			return &c->files[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The first line where two texts differ, for "[tokenize] min_length
+ * changed".  Returns a new string or NULL. */
+static char *first_difference(const char *old, const char *now)
+{
+	while (*old || *now) {
+		size_t lo = strcspn(old, "\n"), ln = strcspn(now, "\n");
+
+		if (lo != ln || memcmp(old, now, lo) != 0) {
+			const char *line = ln ? now : old;
+			size_t len = ln ? ln : lo;
+			const char *eq = memchr(line, '=', len);
+
+			if (eq && eq > line)
+				len = (size_t)(eq - line - 1);
+			return pl_strndup(line, len);
+		}
+		old += lo + (old[lo] == '\n');
+		now += ln + (now[ln] == '\n');
+	}
+	return NULL;
+}
+
+static char *strdup_len(const char *s, size_t n)
+{
+	return pl_strndup(s, n);
+}
+
+static int parse_index(struct cache *c, const struct config *cfg, char **why)
+{
+	struct rd r = { c->raw, c->raw + c->rawlen, 0 };
+	struct strbuf now = STRBUF_INIT;
+	const char *s;
+	size_t len;
+	uint64_t n, total = 0;
+	uint32_t nfields;
+
+	if (c->rawlen < 16 || memcmp(c->raw, IDX_MAGIC, 8) != 0)
+		goto damaged;
+	{
+		uint64_t want;
+		const uint8_t *t = c->raw + c->rawlen - 8;
+
+		want = (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 |
+		       (uint64_t)t[3] << 24 | (uint64_t)t[4] << 32 |
+		       (uint64_t)t[5] << 40 | (uint64_t)t[6] << 48 | (uint64_t)t[7] << 56;
+		if (XXH64(c->raw, c->rawlen - 8, 0) != want)
+			goto damaged;
+	}
+	r.p += 8;
+	r.end -= 8;
+	s = get_str(&r, &len);
+	c->version = strdup_len(s, len);
+	s = get_str(&r, &len);
+	c->run_id = strdup_len(s, len);
+	c->analysis_hash = get_u64(&r);
+	c->config_hash = get_u64(&r);
+	s = get_str(&r, &len);
+	c->analysis_text = strdup_len(s, len);
+	if (!c->version || !c->run_id || !c->analysis_text)
+		return -1;
+	if (strcmp(c->version, PIPELINE_VERSION) != 0) {
+		struct strbuf m = STRBUF_INIT;
+
+		if (strbuf_addf(&m, "it was made by pipeline %s, this is %s",
+				c->version, PIPELINE_VERSION))
+			return -1;
+		*why = m.buf;
+		return 1;
+	}
+	if (cache_config_text(cfg, 1, &now))
+		return -1;
+	if (strcmp(now.buf ? now.buf : "", c->analysis_text) != 0) {
+		char *key = first_difference(c->analysis_text, now.buf ? now.buf : "");
+		struct strbuf m = STRBUF_INIT;
+		int rc = strbuf_addf(&m, "%s changed since the last run, and it "
+				     "changes the counts", key ? key : "the config");
+
+		pl_free(key);
+		strbuf_release(&now);
+		if (rc)
+			return -1;
+		*why = m.buf;
+		return 1;
+	}
+	strbuf_release(&now);
+	/* terms */
+	n = get_u64(&r);
+	if (n > (uint64_t)(r.end - r.p) / 5)
+		goto damaged;
+	c->term_kind = pl_malloc(n ? n : 1);
+	if (!c->term_kind)
+		return -1;
+	for (uint64_t t = 0; t < n && !r.bad; t++) {
+		uint32_t id;
+
+		c->term_kind[t] = r.p < r.end ? *r.p++ : 0;
+		s = get_str(&r, &len);
+		if (c->term_kind[t] > TERM_NGRAM)
+			goto damaged;
+		if (strtab_intern(&c->terms, s, len, &id) < 0)
+			return -1;
+		if (id != t)
+			goto damaged;
+	}
+	/* segments */
+	n = get_u64(&r);
+	if (n > (uint64_t)(r.end - r.p) / 12)
+		goto damaged;
+	c->segs = pl_calloc(n ? n : 1, sizeof(*c->segs));
+	if (!c->segs)
+		return -1;
+	c->nsegs = n;
+	for (size_t i = 0; i < c->nsegs && !r.bad; i++) {
+		s = get_str(&r, &len);
+		c->segs[i].name = strdup_len(s, len);
+		if (!c->segs[i].name)
+			return -1;
+		if (!len || memchr(s, '/', len) || s[0] == '.')
+			goto damaged;
+		c->segs[i].size = get_u64(&r);
+		c->segs[i].records = get_u64(&r);
+	}
+	/* files */
+	n = get_u64(&r);
+	if (n > (uint64_t)(r.end - r.p) / 100)
+		goto damaged;
+	c->files = pl_calloc(n ? n : 1, sizeof(*c->files));
+	if (!c->files)
+		return -1;
+	c->nfiles = n;
+	nfields = 0;
+	for (size_t i = 0; i < c->nfiles && !r.bad; i++) {
+		struct cache_file *f = &c->files[i];
+
+		s = get_str(&r, &len);
+		/* The strings are stored with their NUL: rel points in place. */
+		if (!len || s[len - 1] != '\0' || memchr(s, '\0', len - 1))
+			goto damaged;
+		f->rel = s;
+		f->size = get_u64(&r);
+		f->mtime_ns = (int64_t)get_u64(&r);
+		f->ctime_ns = (int64_t)get_u64(&r);
+		f->hashed_ns = (int64_t)get_u64(&r);
+		f->ino = get_u64(&r);
+		f->dev = get_u64(&r);
+		if (r.end - r.p < 16)
+			goto damaged;
+		memcpy(f->hash, r.p, 16);
+		r.p += 16;
+		f->seg = get_u32(&r);
+		f->off = get_u64(&r);
+		f->len = get_u64(&r);
+		f->nunits = get_u32(&r);
+		f->unit0 = total;
+		total += f->nunits;
+		if (f->seg >= c->nsegs || f->off > c->segs[f->seg].size ||
+		    f->len > c->segs[f->seg].size - f->off)
+			goto damaged;
+		if (i && strcmp(c->files[i - 1].rel, f->rel) >= 0)
+			goto damaged;
+		nfields++;
+	}
+	if (total > (uint64_t)(r.end - r.p) / 8)
+		goto damaged;
+	c->nunits = total;
+	c->para = pl_malloc((total ? total : 1) * sizeof(*c->para));
+	c->label = pl_malloc((total ? total : 1) * sizeof(*c->label));
+	if (!c->para || !c->label)
+		return -1;
+	for (uint64_t u = 0; u < total; u++) {
+		c->para[u] = get_u32(&r);
+		c->label[u] = (int32_t)get_u32(&r);
+	}
+	/* the previous clustering */
+	c->k = get_u32(&r);
+	c->metric = get_u32(&r);
+	c->next_label = get_u32(&r);
+	if (c->k > (uint64_t)(r.end - r.p) / 12)
+		goto damaged;
+	c->clabel = pl_malloc((c->k + 1) * sizeof(*c->clabel));
+	c->cptr = pl_calloc(c->k + 1, sizeof(*c->cptr));
+	if (!c->clabel || !c->cptr)
+		return -1;
+	for (uint32_t j = 0; j < c->k && !r.bad; j++) {
+		c->clabel[j] = get_u32(&r);
+		n = get_u64(&r);
+		if (n > (uint64_t)(r.end - r.p) / 12)
+			goto damaged;
+		c->cptr[j + 1] = c->cptr[j] + n;
+		{
+			uint32_t *ct = pl_realloc(c->cterm, (c->cptr[j + 1] + 1) * sizeof(*ct));
+			double *cv;
+
+			if (!ct)
+				return -1;
+			c->cterm = ct;
+			cv = pl_realloc(c->cval, (c->cptr[j + 1] + 1) * sizeof(*cv));
+			if (!cv)
+				return -1;
+			c->cval = cv;
+		}
+		for (uint64_t e = c->cptr[j]; e < c->cptr[j + 1]; e++) {
+			c->cterm[e] = get_u32(&r);
+			c->cval[e] = get_f64(&r);
+			if (c->cterm[e] >= c->terms.n)
+				goto damaged;
+		}
+	}
+	/* frames */
+	n = get_u32(&r);
+	if (n > 1024 || n > (uint64_t)(r.end - r.p) / 4)
+		goto damaged;
+	c->frame = pl_calloc(n ? n : 1, sizeof(*c->frame));
+	c->share = pl_calloc(n * c->k + 1, sizeof(*c->share));
+	if (!c->frame || !c->share)
+		return -1;
+	c->nframes = n;
+	for (size_t f = 0; f < c->nframes && !r.bad; f++) {
+		s = get_str(&r, &len);
+		c->frame[f] = strdup_len(s, len);
+		if (!c->frame[f])
+			return -1;
+	}
+	for (size_t i = 0; i < c->nframes * c->k; i++)
+		c->share[i] = get_f64(&r);
+	c->prev_units = get_u64(&r);
+	c->prev_terms = get_u64(&r);
+	if (r.bad || r.p != r.end)
+		goto damaged;
+	return 0;
+damaged:
+	{
+		struct strbuf m = STRBUF_INIT;
+
+		if (strbuf_addf(&m, "%s/cache.idx is damaged", c->set))
+			return -1;
+		*why = m.buf;
+	}
+	return 1;
+}
+
+int cache_load(const char *set, const struct config *cfg, struct cache **out,
+	       char **why, struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
+	struct cache *c;
+	struct pl_error e;
+	int rc;
+
+	*out = NULL;
+	*why = NULL;
+	if (strbuf_addf(&path, "%s/cache.idx", set))
+		return pl_oom(err);
+	if (access(path.buf, F_OK) != 0) {
+		strbuf_release(&path);
+		return 0; /* none: a first run, or output.incremental = no */
+	}
+	if (read_file_bytes(path.buf, (uint64_t)1 << 40, &data, &e)) {
+		struct strbuf m = STRBUF_INIT;
+
+		strbuf_release(&path);
+		strbuf_release(&data);
+		if (e.code == PL_EX_OSERR)
+			return pl_fail(err, PL_EX_OSERR, "%s", e.msg);
+		if (strbuf_addstr(&m, e.msg))
+			return pl_oom(err);
+		*why = m.buf;
+		return 0;
+	}
+	strbuf_release(&path);
+	c = pl_calloc(1, sizeof(*c));
+	if (!c || !(c->set = pl_strdup(set))) {
+		pl_free(c);
+		strbuf_release(&data);
+		return pl_oom(err);
+	}
+	c->raw = (uint8_t *)data.buf;
+	c->rawlen = data.len;
+	rc = parse_index(c, cfg, why);
+	if (rc != 0) {
+		cache_free(c);
+		return rc < 0 ? pl_oom(err) : 0;
+	}
+	*out = c;
+	return 0;
+}
+
+int cache_map_segment(struct cache *c, size_t s, struct pl_error *err)
+{
+	struct cache_seg *g = &c->segs[s];
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+	const uint8_t *m, *t;
+	uint64_t want;
+	int fd;
+
+	if (g->map)
+		return 0;
+	if (strbuf_addf(&path, "%s/%s", c->set, g->name))
+		return pl_oom(err);
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != g->size ||
+	    g->size < 40) {
+		pl_fail(err, PL_EX_DATAERR, "%s: missing or of the wrong size", path.buf);
+		goto fail;
+	}
+	m = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		pl_fail(err, PL_EX_OSERR, "%s: cannot map: %s", path.buf, strerror(errno));
+		goto fail;
+	}
+	t = m + g->size - 24;
+	want = 0;
+	for (int i = 7; i >= 0; i--)
+		want = want << 8 | t[8 + i];
+	g->tables = 0;
+	for (int i = 7; i >= 0; i--)
+		g->tables = g->tables << 8 | t[i];
+	if (memcmp(m, SEG_MAGIC, 8) != 0 || memcmp(t + 16, "PLCSEGEN", 8) != 0 ||
+	    XXH64(m, g->size - 16, 0) != want || g->tables < 8 ||
+	    g->tables > g->size - 24) {
+		munmap((void *)m, g->size);
+		pl_fail(err, PL_EX_DATAERR, "%s: damaged (checksum)", path.buf);
+		goto fail;
+	}
+	g->map = m;
+	close(fd);
+	strbuf_release(&path);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	strbuf_release(&path);
+	return -1;
+}
+
+/* ---- writing segments ---- */
+
+struct segwriter {
+	struct outfile of;
+	char *name;
+	int n;               /* its number among this run's segments */
+	struct newcache *nc; /* where its record bytes are noted */
+	uint64_t off;        /* bytes written so far */
+	struct strbuf rec;
+	XXH64_state_t *xs;   /* of every byte written */
+	uint8_t *usurf, *uterm; /* which of the ctx's ids the records name */
+	size_t usurfcap, utermcap;
+};
+
+static int seg_write(struct segwriter *w, const void *p, size_t n,
+		     struct pl_error *err)
+{
+	XXH64_update(w->xs, p, n);
+	return out_write(&w->of, p, n, err);
+}
+
+int cache_seg_open(struct ctx *main, struct segwriter **out, int n,
+		   struct pl_error *err)
+{
+	struct segwriter *w = pl_calloc(1, sizeof(*w));
+	struct strbuf name = STRBUF_INIT;
+
+	*out = NULL;
+	if (!w || strbuf_addf(&name, "cache-%s-%d.seg", main->run_id, n)) {
+		pl_free(w);
+		return pl_oom(err);
+	}
+	w->name = name.buf;
+	w->n = n;
+	w->xs = XXH64_createState();
+	if (!w->xs) {
+		cache_seg_abandon(w);
+		return pl_oom(err);
+	}
+	XXH64_reset(w->xs, 0);
+	if (out_open(main, w->name, &w->of, err) || seg_write(w, SEG_MAGIC, 8, err)) {
+		cache_seg_abandon(w);
+		return -1;
+	}
+	/* Register it: the index lists the segments in opening order. */
+	if (!main->ncache && !(main->ncache = pl_calloc(1, sizeof(*main->ncache))))
+		goto oom;
+	{
+		struct newcache *nc = main->ncache;
+		size_t cap = nc->n, icap = nc->nthreads;
+		size_t rcap = nc->n;
+		char *copy = pl_strdup(w->name);
+
+		if (!copy || pl_grow(&nc->name, &cap, nc->n + 1, sizeof(*nc->name)) ||
+		    pl_grow(&nc->records, &rcap, nc->n + 1, sizeof(*nc->records)) ||
+		    pl_grow(&nc->index, &icap, (size_t)n + 1, sizeof(*nc->index))) {
+			pl_free(copy);
+			goto oom;
+		}
+		nc->nthreads = icap;
+		nc->index[n] = (uint32_t)nc->n;
+		nc->records[nc->n] = 0;
+		nc->name[nc->n++] = copy;
+		w->nc = nc;
+	}
+	w->off = 8;
+	*out = w;
+	return 0;
+oom:
+	cache_seg_abandon(w);
+	return pl_oom(err);
+}
+
+void cache_seg_abandon(struct segwriter *w)
+{
+	if (!w)
+		return;
+	out_close(&w->of, NULL);
+	if (w->xs)
+		XXH64_freeState(w->xs);
+	strbuf_release(&w->rec);
+	pl_free(w->usurf);
+	pl_free(w->uterm);
+	pl_free(w->name);
+	pl_free(w);
+}
+
+static int mark(uint8_t **m, size_t *cap, uint32_t id)
+{
+	if (id >= *cap) {
+		size_t old = *cap;
+
+		if (pl_grow(m, cap, (size_t)id + 1, 1))
+			return -1;
+		memset(*m + old, 0, *cap - old);
+	}
+	(*m)[id] = 1;
+	return 0;
+}
+
+int cache_seg_record(struct segwriter *w, struct ctx *ctx, struct fileinfo *fi,
+		     size_t unit0, const struct report *rep, struct pl_error *err)
+{
+	struct strbuf *b = &w->rec;
+	const struct csr *m = &ctx->counts;
+	const uint32_t *surf;
+	const uint64_t *sc, *pairs;
+	size_t ns, np;
+
+	strbuf_reset(b);
+	if (put_var(b, rep->bytes) || put_var(b, rep->tokens) ||
+	    put_var(b, rep->invalid_bytes) || put_var(b, rep->long_tokens) ||
+	    put_var(b, rep->boilerplate_lines) || put_var(b, ctx->units.n - unit0))
+		return pl_oom(err);
+	for (size_t u = unit0; u < ctx->units.n; u++) {
+		uint64_t a = m->rowptr[u], z = m->rowptr[u + 1];
+		uint32_t prev = 0;
+
+		if (put_var(b, ctx->units.para[u]) || put_var(b, ctx->units.line[u]) ||
+		    put_var(b, ctx->units.ntok[u]) || put_var(b, z - a))
+			return pl_oom(err);
+		for (uint64_t e = a; e < z; e++) {
+			if (put_var(b, m->col[e] - prev) || put_var(b, m->cnt[e]) ||
+			    mark(&w->uterm, &w->utermcap, m->col[e]))
+				return pl_oom(err);
+			prev = m->col[e];
+		}
+	}
+	if (vocabulary_file_stats(ctx, &surf, &sc, &ns, &pairs, &np) ||
+	    put_var(b, ns))
+		return pl_oom(err);
+	for (size_t i = 0; i < ns; i++)
+		if (put_var(b, surf[i] - (i ? surf[i - 1] : 0)) || put_var(b, sc[i]) ||
+		    mark(&w->usurf, &w->usurfcap, surf[i]))
+			return pl_oom(err);
+	if (put_var(b, np))
+		return pl_oom(err);
+	for (size_t i = 0; i < np; i++)
+		if (put_var(b, pairs[i] >> 32) || put_var(b, (uint32_t)pairs[i]) ||
+		    put_var(b, sc[ns + i]) ||
+		    mark(&w->uterm, &w->utermcap, (uint32_t)(pairs[i] >> 32)) ||
+		    mark(&w->usurf, &w->usurfcap, (uint32_t)pairs[i]))
+			return pl_oom(err);
+	fi->seg = (uint32_t)w->n;
+	fi->off = w->off;
+	fi->len = b->len;
+	w->off += b->len;
+	return seg_write(w, b->buf, b->len, err);
+}
+
+int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf *b = &w->rec;
+	uint64_t tables = w->off, n = 0;
+	int rc = -1;
+
+	w->nc->records[w->nc->index[w->n]] = tables - 8;
+	/* The tables: the surfaces and terms the records name, by the
+	 * writing ctx's ids.  A surface carries its flags and the string of
+	 * its stem, so a replay can map it the way reading would have. */
+	strbuf_reset(b);
+	for (size_t i = 0; i < w->usurfcap; i++)
+		n += w->usurf[i];
+	if (put_u64(b, n))
+		goto oom;
+	for (size_t i = 0; i < w->usurfcap; i++) {
+		uint32_t st;
+
+		if (!w->usurf[i])
+			continue;
+		st = ctx->surf.stem[i];
+		if (put_u32(b, (uint32_t)i) || put(b, &ctx->surf.flags[i], 1) ||
+		    put_str(b, strtab_str(&ctx->surf.tab, (uint32_t)i),
+			    strtab_len(&ctx->surf.tab, (uint32_t)i)) ||
+		    put_str(b, st == ID_NONE ? "" : strtab_str(&ctx->stems.tab, st),
+			    st == ID_NONE ? 0 : strtab_len(&ctx->stems.tab, st)) ||
+		    put(b, st == ID_NONE ? &(uint8_t){ 255 } : &ctx->stems.kind[st], 1))
+			goto oom;
+	}
+	n = 0;
+	for (size_t i = 0; i < w->utermcap; i++)
+		n += w->uterm[i];
+	if (put_u64(b, n))
+		goto oom;
+	for (size_t i = 0; i < w->utermcap; i++) {
+		if (!w->uterm[i])
+			continue;
+		if (put_u32(b, (uint32_t)i) || put(b, &ctx->vocab.kind[i], 1) ||
+		    put_str(b, strtab_str(&ctx->vocab.tab, (uint32_t)i),
+			    strtab_len(&ctx->vocab.tab, (uint32_t)i)))
+			goto oom;
+	}
+	if (seg_write(w, b->buf, b->len, err))
+		goto out;
+	w->off += b->len;
+	/* Trailer: the tables' offset, the XXH64 of every byte before the
+	 * hash itself, and a magic. */
+	strbuf_reset(b);
+	if (put_u64(b, tables) || seg_write(w, b->buf, b->len, err))
+		goto out;
+	strbuf_reset(b);
+	if (put_u64(b, XXH64_digest(w->xs)) || put(b, "PLCSEGEN", 8))
+		goto oom;
+	if (out_write(&w->of, b->buf, b->len, err))
+		goto out;
+	rc = out_close(&w->of, err);
+	goto out;
+oom:
+	pl_oom(err);
+out:
+	cache_seg_abandon(w);
+	return rc;
+}
+
+/* ---- replay ---- */
+
+struct segmap {
+	int ready;
+	uint32_t *surf;      /* segment surface id -> ctx surface id */
+	uint32_t *term;      /* segment term id -> ctx term id */
+	size_t nsurf, nterm;
+};
+
+struct replaymaps {
+	size_t n;
+	struct segmap *m;
+	uint32_t *term, *cnt;   /* one statement's row */
+	size_t cap;
+};
+
+void cache_maps_free(struct replaymaps *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		pl_free(r->m[i].surf);
+		pl_free(r->m[i].term);
+	}
+	pl_free(r->m);
+	pl_free(r->term);
+	pl_free(r->cnt);
+	pl_free(r);
+}
+
+static int damaged_seg(const struct cache *c, size_t s, struct pl_error *err)
+{
+	return pl_fail(err, PL_EX_DATAERR, "%s/%s: damaged (inconsistent record)",
+		       c->set, c->segs[s].name);
+}
+
+/* Intern segment s's tables into ctx: the map from its ids to ctx's. */
+static int build_map(struct ctx *ctx, struct cache *c, size_t s,
+		     struct segmap *sm, struct pl_error *err)
+{
+	const struct cache_seg *g = &c->segs[s];
+	struct rd r = { g->map + g->tables, g->map + g->size - 24, 0 };
+	uint64_t n = get_u64(&r);
+
+	if (n > (uint64_t)(r.end - r.p) / 14)
+		return damaged_seg(c, s, err);
+	for (uint64_t i = 0; i < n && !r.bad; i++) {
+		uint32_t id = get_u32(&r), sid, st;
+		uint8_t flags = r.p < r.end ? *r.p++ : 0, kind;
+		size_t len, slen;
+		const char *str = get_str(&r, &len), *stem = get_str(&r, &slen);
+		int added;
+
+		kind = r.p < r.end ? *r.p++ : 0;
+		if (r.bad || id >= (1u << 31))
+			return damaged_seg(c, s, err);
+		if (id >= sm->nsurf) {
+			size_t old = sm->nsurf;
+
+			if (pl_grow(&sm->surf, &sm->nsurf, (size_t)id + 1, sizeof(*sm->surf)))
+				return pl_oom(err);
+			for (size_t j = old; j < sm->nsurf; j++)
+				sm->surf[j] = ID_NONE;
+		}
+		if (surfaces_intern(&ctx->surf, str, len, &sid, &added))
+			return pl_oom(err);
+		if (added)
+			ctx->surf.flags[sid] = flags;
+		if (kind != 255 && ctx->surf.stem[sid] == ID_NONE) {
+			if (kind > TERM_NGRAM)
+				return damaged_seg(c, s, err);
+			if (stems_intern(&ctx->stems, stem, slen, kind, &st))
+				return pl_oom(err);
+			ctx->surf.stem[sid] = st;
+		}
+		sm->surf[id] = sid;
+	}
+	n = get_u64(&r);
+	if (r.bad || n > (uint64_t)(r.end - r.p) / 9)
+		return damaged_seg(c, s, err);
+	for (uint64_t i = 0; i < n && !r.bad; i++) {
+		uint32_t id = get_u32(&r), t;
+		uint8_t kind = r.p < r.end ? *r.p++ : 0;
+		size_t len;
+		const char *str = get_str(&r, &len);
+
+		if (r.bad || id >= (1u << 31) || kind > TERM_NGRAM)
+			return damaged_seg(c, s, err);
+		if (id >= sm->nterm) {
+			size_t old = sm->nterm;
+
+			if (pl_grow(&sm->term, &sm->nterm, (size_t)id + 1, sizeof(*sm->term)))
+				return pl_oom(err);
+			for (size_t j = old; j < sm->nterm; j++)
+				sm->term[j] = ID_NONE;
+		}
+		t = vocabulary_term(ctx, str, len, kind);
+		if (t == ID_NONE)
+			return pl_oom(err);
+		sm->term[id] = t;
+	}
+	if (r.bad || r.p != r.end)
+		return damaged_seg(c, s, err);
+	sm->ready = 1;
+	return 0;
+}
+
+int cache_replay(struct ctx *ctx, struct cache *c, struct replaymaps **maps,
+		 uint32_t cf, uint32_t file, uint64_t *bytes,
+		 struct pl_error *err)
+{
+	const struct cache_file *f = &c->files[cf];
+	struct replaymaps *rm = *maps;
+	struct segmap *sm;
+	struct rd r;
+	uint64_t nunits, n;
+	struct report *rep = &ctx->rep;
+
+	if (!rm) {
+		rm = pl_calloc(1, sizeof(*rm));
+		if (!rm || !(rm->m = pl_calloc(c->nsegs ? c->nsegs : 1, sizeof(*rm->m)))) {
+			pl_free(rm);
+			return pl_oom(err);
+		}
+		rm->n = c->nsegs;
+		*maps = rm;
+	}
+	sm = &rm->m[f->seg];
+	if (!sm->ready && build_map(ctx, c, f->seg, sm, err))
+		return -1;
+	r.p = c->segs[f->seg].map + f->off;
+	r.end = r.p + f->len;
+	r.bad = 0;
+	if (f->off < 8 || f->off + f->len > c->segs[f->seg].tables)
+		return damaged_seg(c, f->seg, err);
+	n = get_var(&r);
+	*bytes = n;
+	rep->bytes += n;
+	rep->tokens += get_var(&r);
+	rep->invalid_bytes += get_var(&r);
+	rep->long_tokens += get_var(&r);
+	rep->boilerplate_lines += get_var(&r);
+	nunits = get_var(&r);
+	if (nunits != f->nunits)
+		return damaged_seg(c, f->seg, err);
+	for (uint64_t u = 0; u < nunits && !r.bad; u++) {
+		uint32_t para = (uint32_t)get_var(&r), line = (uint32_t)get_var(&r);
+		uint32_t ntok = (uint32_t)get_var(&r), prev = 0, id;
+
+		n = get_var(&r);
+		if (n > (uint64_t)(r.end - r.p) / 2)
+			return damaged_seg(c, f->seg, err);
+		if (n + 1 > rm->cap) {
+			size_t c1 = rm->cap, c2 = rm->cap;
+
+			if (pl_grow(&rm->term, &c1, n + 1, sizeof(*rm->term)) ||
+			    pl_grow(&rm->cnt, &c2, n + 1, sizeof(*rm->cnt)))
+				return pl_oom(err);
+			rm->cap = c1 < c2 ? c1 : c2;
+		}
+		for (uint64_t e = 0; e < n; e++) {
+			uint64_t t = prev + get_var(&r);
+
+			if (t >= sm->nterm || sm->term[t] == ID_NONE)
+				return damaged_seg(c, f->seg, err);
+			prev = (uint32_t)t;
+			rm->term[e] = sm->term[t];
+			rm->cnt[e] = (uint32_t)get_var(&r);
+		}
+		if (r.bad || units_add(ctx, file, para, line))
+			return r.bad ? damaged_seg(c, f->seg, err) : pl_oom(err);
+		id = (uint32_t)ctx->units.n - 1;
+		ctx->units.ntok[id] = ntok;
+		if (vocabulary_row(ctx, id, rm->term, rm->cnt, n, err))
+			return err->code == PL_EX_DATAERR ? damaged_seg(c, f->seg, err) : -1;
+	}
+	n = get_var(&r);
+	for (uint64_t i = 0, prev = 0; i < n && !r.bad; i++) {
+		uint64_t s = prev + get_var(&r), k = get_var(&r);
+
+		if (s >= sm->nsurf || sm->surf[s] == ID_NONE)
+			return damaged_seg(c, f->seg, err);
+		ctx->surf.count[sm->surf[s]] += k;
+		prev = s;
+	}
+	n = get_var(&r);
+	for (uint64_t i = 0; i < n && !r.bad; i++) {
+		uint64_t t = get_var(&r), s = get_var(&r), k = get_var(&r);
+
+		if (t >= sm->nterm || sm->term[t] == ID_NONE || s >= sm->nsurf ||
+		    sm->surf[s] == ID_NONE)
+			return damaged_seg(c, f->seg, err);
+		if (vocabulary_pair(ctx, sm->term[t], sm->surf[s], k))
+			return pl_oom(err);
+	}
+	if (r.bad || r.p != r.end)
+		return damaged_seg(c, f->seg, err);
+	return 0;
+}
+
+/* ---- the index ---- */
+
+/* unit_share of each frame in each cluster (k x nframes, ctx->km's
+ * cluster numbering), as frames.tsv computes it.  NULL when out of memory
+ * or when there is no clustering or no frame (then *out is NULL and 0 is
+ * returned). */
+int cache_frame_shares(const struct ctx *ctx, double **out)
+{
+	const struct clustering *km = &ctx->km;
+	size_t nf = ctx->frames.n, k = km->k;
+	double *sh;
+
+	*out = NULL;
+	if (!nf || !k || !km->assign || !ctx->frames.hits)
+		return 0;
+	sh = pl_calloc(k * nf, sizeof(*sh));
+	if (!sh)
+		return -1;
+	for (size_t u = 0; u < ctx->units.n; u++) {
+		int32_t c = km->assign[u];
+
+		if (c < 0)
+			continue;
+		for (size_t f = 0; f < nf; f++)
+			sh[(size_t)c * nf + f] += ctx->frames.hits[u * nf + f] > 0;
+	}
+	for (size_t c = 0; c < k; c++)
+		for (size_t f = 0; f < nf; f++)
+			sh[c * nf + f] = km->size[c] ? sh[c * nf + f] / km->size[c] : 0;
+	*out = sh;
+	return 0;
+}
+
+static int write_sources(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct outfile of;
+	size_t *units = pl_calloc(ctx->files.n ? ctx->files.n : 1, sizeof(*units));
+	int rc = -1;
+
+	if (!units)
+		return pl_oom(err);
+	for (size_t u = 0; u < ctx->units.n; u++)
+		units[ctx->units.file[u]]++;
+	if (out_open(ctx, "sources.tsv", &of, err))
+		goto out;
+	if (out_printf(err, &of, "file\tbytes\txxh3_128\tstatements\tread\n"))
+		goto fail;
+	for (size_t i = 0; i < ctx->files.n; i++) {
+		const struct fileinfo *fi = &ctx->files.info[i];
+		char hex[33];
+
+		for (int j = 0; j < 16; j++)
+			snprintf(hex + 2 * j, 3, "%02x", fi->hash[j]);
+		strbuf_reset(&sb);
+		if (strbuf_add_tsv(&sb, ctx->files.rel[i], strlen(ctx->files.rel[i])) ||
+		    strbuf_addf(&sb, "\t%llu\t%s\t%zu\t%s\n",
+				(unsigned long long)fi->size, hex, units[i],
+				fi->cached == CACHE_NONE ? "this run" : "cache")) {
+			pl_oom(err);
+			goto fail;
+		}
+		if (out_write(&of, sb.buf, sb.len, err))
+			goto fail;
+	}
+	rc = out_close(&of, err);
+	goto out;
+fail:
+	out_close(&of, NULL);
+out:
+	strbuf_release(&sb);
+	pl_free(units);
+	return rc;
+}
+
+int cache_write_index(struct ctx *ctx, struct pl_error *err)
+{
+	struct cache *c = ctx->cache;
+	struct newcache *nc = ctx->ncache;
+	const struct clustering *km = &ctx->km;
+	struct strbuf b = STRBUF_INIT, text = STRBUF_INIT, path = STRBUF_INIT;
+	uint32_t *segmap = NULL;   /* old segment -> new index, or NONE */
+	size_t nsegs = 0;
+	double *shares = NULL;
+	struct outfile of;
+	uint64_t *kept = NULL;
+	int rc = -1;
+
+	if (write_sources(ctx, err))
+		return -1;
+	if (c && c->nsegs) {
+		segmap = pl_malloc(c->nsegs * sizeof(*segmap));
+		if (!segmap)
+			goto oom;
+		for (size_t s = 0; s < c->nsegs; s++)
+			segmap[s] = CACHE_NONE;
+		for (size_t i = 0; i < ctx->files.n; i++) {
+			uint32_t cf = ctx->files.info[i].cached;
+
+			if (cf != CACHE_NONE && segmap[c->files[cf].seg] == CACHE_NONE)
+				segmap[c->files[cf].seg] = 0;
+		}
+		/* Keep the live old segments, in their old order. */
+		for (size_t s = 0; s < c->nsegs; s++) {
+			if (segmap[s] == CACHE_NONE)
+				continue;
+			strbuf_reset(&path);
+			if (strbuf_addf(&path, "%s/%s", c->set, c->segs[s].name))
+				goto oom;
+			if (outdir_adopt(ctx, path.buf, c->segs[s].name, err))
+				goto out;
+			segmap[s] = (uint32_t)nsegs++;
+		}
+	}
+	if (cache_config_text(ctx->cfg, 1, &text))
+		goto oom;
+	if (put(&b, IDX_MAGIC, 8) ||
+	    put_str(&b, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
+	    put_str(&b, ctx->run_id, strlen(ctx->run_id)) ||
+	    put_u64(&b, pl_fnv1a(PL_FNV_OFFSET, text.buf ? text.buf : "", text.len)) ||
+	    put_u64(&b, cache_config_hash(ctx->cfg, 2)) ||
+	    put_str(&b, text.buf ? text.buf : "", text.len))
+		goto oom;
+	if (put_u64(&b, ctx->vocab.tab.n))
+		goto oom;
+	for (size_t t = 0; t < ctx->vocab.tab.n; t++)
+		if (put(&b, &ctx->vocab.kind[t], 1) ||
+		    put_str(&b, strtab_str(&ctx->vocab.tab, (uint32_t)t),
+			    strtab_len(&ctx->vocab.tab, (uint32_t)t)))
+			goto oom;
+	if (put_u64(&b, nsegs + (nc ? nc->n : 0)))
+		goto oom;
+	for (size_t s = 0; c && s < c->nsegs; s++)
+		if (segmap[s] != CACHE_NONE &&
+		    (put_str(&b, c->segs[s].name, strlen(c->segs[s].name)) ||
+		     put_u64(&b, c->segs[s].size) || put_u64(&b, c->segs[s].records)))
+			goto oom;
+	for (size_t s = 0; nc && s < nc->n; s++) {
+		struct stat st;
+
+		strbuf_reset(&path);
+		if (strbuf_addf(&path, "%s/%s", ctx->staging, nc->name[s]))
+			goto oom;
+		if (stat(path.buf, &st) != 0) {
+			pl_fail(err, PL_EX_IOERR, "%s: %s", path.buf, strerror(errno));
+			goto out;
+		}
+		if (put_str(&b, nc->name[s], strlen(nc->name[s])) ||
+		    put_u64(&b, (uint64_t)st.st_size) || put_u64(&b, nc->records[s]))
+			goto oom;
+	}
+	if (put_u64(&b, ctx->files.n))
+		goto oom;
+	{
+		size_t u = 0;
+
+		for (size_t i = 0; i < ctx->files.n; i++) {
+			const struct fileinfo *fi = &ctx->files.info[i];
+			const char *rel = ctx->files.path[i] + ctx->files.rootlen;
+			uint32_t seg;
+			uint64_t off, len, nu = 0;
+
+			while (u + nu < ctx->units.n && ctx->units.file[u + nu] == i)
+				nu++;
+			u += nu;
+			if (fi->cached != CACHE_NONE) {
+				const struct cache_file *f = &c->files[fi->cached];
+
+				seg = segmap[f->seg];
+				off = f->off;
+				len = f->len;
+			} else {
+				seg = (uint32_t)(nsegs + nc->index[fi->seg]);
+				off = fi->off;
+				len = fi->len;
+			}
+			if (put_str(&b, rel, strlen(rel) + 1) ||
+			    put_u64(&b, fi->size) || put_u64(&b, (uint64_t)fi->mtime_ns) ||
+			    put_u64(&b, (uint64_t)fi->ctime_ns) ||
+			    put_u64(&b, (uint64_t)fi->hashed_ns) || put_u64(&b, fi->ino) ||
+			    put_u64(&b, fi->dev) || put(&b, fi->hash, 16) ||
+			    put_u32(&b, seg) || put_u64(&b, off) || put_u64(&b, len) ||
+			    put_u32(&b, (uint32_t)nu))
+				goto oom;
+		}
+	}
+	for (size_t u = 0; u < ctx->units.n; u++) {
+		int32_t a = km->assign && km->k ? km->assign[u] : -1;
+
+		if (put_u32(&b, ctx->units.para[u]) ||
+		    put_u32(&b, a >= 0 ? cluster_id(km, a) : 0))
+			goto oom;
+	}
+	/* The clustering: centroids over the kept columns, as term ids. */
+	if (put_u32(&b, km->assign ? km->k : 0) ||
+	    put_u32(&b, (uint32_t)ctx->cfg->v[CFG_kmeans_metric].i) ||
+	    put_u32(&b, km->next_label ? km->next_label : km->k + 1))
+		goto oom;
+	if (km->assign && km->k) {
+		size_t d = 0;
+
+		kept = pl_malloc((ctx->tfidf.ncols ? ctx->tfidf.ncols : 1) * sizeof(*kept));
+		if (!kept)
+			goto oom;
+		{
+			uint8_t *has = pl_calloc(ctx->tfidf.ncols ? ctx->tfidf.ncols : 1, 1);
+
+			if (!has)
+				goto oom;
+			for (uint64_t e = 0; e < ctx->tfidf.nnz; e++)
+				has[ctx->tfidf.col[e]] = 1;
+			for (size_t t = 0; t < ctx->tfidf.ncols; t++)
+				if (has[t])
+					kept[d++] = t;
+			pl_free(has);
+		}
+		for (uint32_t j = 0; j < km->k; j++) {
+			const double *row = km->centroid + (size_t)j * d;
+			uint64_t nnz = 0;
+
+			for (size_t i = 0; i < d; i++)
+				nnz += row[i] != 0;
+			if (put_u32(&b, cluster_id(km, (int32_t)j)) || put_u64(&b, nnz))
+				goto oom;
+			for (size_t i = 0; i < d; i++)
+				if (row[i] != 0 && (put_u32(&b, (uint32_t)kept[i]) ||
+						    put_f64(&b, row[i])))
+					goto oom;
+		}
+	}
+	if (cache_frame_shares(ctx, &shares))
+		goto oom;
+	if (put_u32(&b, (uint32_t)ctx->frames.n))
+		goto oom;
+	for (size_t f = 0; f < ctx->frames.n; f++)
+		if (put_str(&b, ctx->frames.name[f], strlen(ctx->frames.name[f])))
+			goto oom;
+	if (km->assign && km->k)
+		for (size_t i = 0; i < (size_t)km->k * ctx->frames.n; i++)
+			if (put_f64(&b, shares ? shares[i] : 0))
+				goto oom;
+	if (put_u64(&b, ctx->units.n) || put_u64(&b, ctx->vocab.tab.n) ||
+	    put_u64(&b, XXH64(b.buf, b.len, 0)))
+		goto oom;
+	if (out_open(ctx, "cache.idx", &of, err))
+		goto out;
+	rc = out_write(&of, b.buf, b.len, err);
+	if (out_close(&of, rc ? NULL : err))
+		rc = -1;
+	goto out;
+oom:
+	rc = pl_oom(err);
+out:
+	pl_free(segmap);
+	pl_free(shares);
+	pl_free(kept);
+	strbuf_release(&b);
+	strbuf_release(&text);
+	strbuf_release(&path);
+	return rc;
+}

@@ -1,0 +1,177 @@
+/* cache.h -- what a run keeps for the next one
+ *
+ * A rerun reads only the files that are new or changed; everything else
+ * comes from the cache the previous run published in its set (outdir.h):
+ *
+ *  - cache.idx: the index.  The config lines that decide the counts (and
+ *    the hash of the list files they name), the program version, the term
+ *    table in id order (ids are append-only: a rerun interns these first,
+ *    so a term keeps its column forever), and per source file: its raw
+ *    relative path, size, mtime, ctime, inode, device, XXH3-128 content
+ *    hash, where its record is, and its statements' paragraph numbers and
+ *    clusters; then the previous clustering (labels and centroids, for the
+ *    warm start and for matching cluster ids), the frame shares per
+ *    cluster and the totals "since the last run" compares with.
+ *  - cache-ID-N.seg: segments, written by read thread N of run ID while it
+ *    reads, never modified after.  A record per file read: its statements
+ *    (paragraph, line, tokens, the count row), its surface counts, its
+ *    phrase (term, surface) counts and its report counters; at the end,
+ *    the tables of the surfaces and terms the records name by number.  A
+ *    rerun hard-links the segments that still hold a live record into its
+ *    new set, so a small rerun writes little.
+ *
+ * Integers are little-endian; every file ends with an XXH64 of what came
+ * before it, checked on load: a damaged cache is reported and the run
+ * reads every file instead (it never trusts what it cannot check).
+ *
+ * All functions return 0 or -1 with err filled, as util.h says.
+ */
+#ifndef PL_CACHE_H
+#define PL_CACHE_H
+
+#include "../stages/stages.h"
+
+#include <xxhash.h>
+
+#define CACHE_NONE UINT32_MAX
+
+/* One source file as the cache knows it. */
+struct cache_file {
+	const char *rel;     /* raw relative path (points into the index) */
+	uint64_t size;
+	int64_t mtime_ns, ctime_ns, hashed_ns;
+	uint64_t ino, dev;
+	uint8_t hash[16];
+	uint32_t seg;        /* segment index */
+	uint64_t off, len;   /* its record in the segment */
+	uint32_t nunits;
+	uint64_t unit0;      /* its first statement in para[] and label[] */
+};
+
+/* A segment, mapped when a rerun replays records from it. */
+struct cache_seg {
+	char *name;
+	uint64_t size;
+	const uint8_t *map;  /* NULL until mapped */
+	uint64_t tables;     /* offset of the tables, once mapped */
+	uint64_t records;    /* bytes of records it holds, live or not */
+	uint64_t live;       /* bytes of records still in use (this run) */
+};
+
+struct cache {
+	char *set;               /* the set folder it was read from */
+	uint64_t analysis_hash;
+	char *analysis_text;     /* the lines the hash is of */
+	char *version;
+	uint64_t config_hash;    /* of the whole config */
+	/* terms, in id order */
+	struct strtab terms;
+	uint8_t *term_kind;
+	/* files, sorted by rel (strcmp) */
+	struct cache_file *files;
+	size_t nfiles;
+	uint32_t *para;          /* per statement of every file, in order */
+	int32_t *label;          /* its cluster id, 0 when not clustered */
+	uint64_t nunits;
+	struct cache_seg *segs;
+	size_t nsegs;
+	/* the previous clustering: k clusters, ids label[], centroids as
+	 * sparse rows over term ids */
+	uint32_t k, metric, next_label;
+	uint32_t *clabel;
+	uint64_t *cptr;          /* k + 1 */
+	uint32_t *cterm;
+	double *cval;
+	/* frames: unit_share of frame f in cluster c (k x nframes) */
+	size_t nframes;
+	char **frame;
+	double *share;
+	uint64_t prev_units, prev_terms;
+	char *run_id;            /* the run that wrote it */
+	uint8_t *raw;            /* the index bytes; rel points in here */
+	size_t rawlen;
+};
+
+/* The hash of the config lines that decide the counts (analysis = 1:
+ * [corpus] but dir, max_file_mb and the boilerplate file's path, [tokenize],
+ * [stem], [phrases], [frames], the contents of the stop-word and
+ * boilerplate files, the program and utf8proc versions), of the whole
+ * config (analysis = 0, the config_hash of run.json), or of everything that
+ * changes an output (analysis = 2: all but [run] threads).
+ * cache_config_text appends the lines hashed to `text`. */
+uint64_t cache_config_hash(const struct config *cfg, int analysis);
+int cache_config_text(const struct config *cfg, int analysis, struct strbuf *text);
+
+/*
+ * Load the cache of the set folder `set`.  *out is NULL (and 0 returned)
+ * when there is none, or when it cannot serve this config: then *why says
+ * in one line why (a damaged file, another program version, the first
+ * config key that changes the counts), to be reported before every file
+ * is read.  The caller frees *why and cache_free()s *out.  -1 only when
+ * out of memory.
+ */
+int cache_load(const char *set, const struct config *cfg, struct cache **out,
+	       char **why, struct pl_error *err);
+void cache_free(struct cache *c);
+
+/* The file with raw relative path `rel`, or NULL. */
+const struct cache_file *cache_find(const struct cache *c, const char *rel);
+
+/* Map segment s for replay (read-only, shared by every thread); 0 or -1
+ * (a damaged segment: PL_EX_DATAERR). */
+int cache_map_segment(struct cache *c, size_t s, struct pl_error *err);
+
+
+/*
+ * Writing.  A segment writer collects records as a read thread produces
+ * them (in its ctx's own ids) and the tables they need; cache_seg_close
+ * appends the tables and the checksum.  cache_write_index writes cache.idx
+ * and sources.tsv for the whole run into the staging set and hard-links
+ * the old segments that still hold live records.
+ */
+/* The segments this run writes, in the new index's order after the old
+ * ones it keeps; index[n] is the position of read thread n's segment. */
+struct newcache {
+	size_t n;
+	char **name;
+	uint64_t *records;   /* bytes of records in each */
+	uint32_t *index;
+	size_t nthreads;
+};
+void newcache_free(struct newcache *nc);
+
+/* Replay (read.c): add the statements, counts and surface counts of
+ * cached file `cf` to ctx, as if file `file` had been read.  *maps holds
+ * the id maps of ctx (created on first use; cache_maps_free); *bytes gets
+ * the file's length as read.  The
+ * segment must be mapped.  0 or -1 (PL_EX_DATAERR: damaged). */
+struct replaymaps;
+int cache_replay(struct ctx *ctx, struct cache *c, struct replaymaps **maps,
+		 uint32_t cf, uint32_t file, uint64_t *bytes,
+		 struct pl_error *err);
+void cache_maps_free(struct replaymaps *r);
+
+/* XXH3-128 of the file at `path`, canonical (big-endian) bytes.  0 or -1
+ * (PL_EX_NOINPUT, PL_EX_IOERR, PL_EX_OSERR). */
+int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
+		 struct pl_error *err);
+void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16]);
+
+/* unit_share of each frame in each cluster (k x frames, ctx->km's order);
+ * *out NULL when there is no clustering or no frame.  0 or -1 (memory). */
+int cache_frame_shares(const struct ctx *ctx, double **out);
+
+struct segwriter;
+int cache_seg_open(struct ctx *main, struct segwriter **out, int n,
+		   struct pl_error *err);
+/* Append the record of the file `fi` whose statements are units
+ * [unit0, ctx->units.n) of ctx (a shard or the main ctx), with the report
+ * counters `rep` counted while reading it. */
+int cache_seg_record(struct segwriter *w, struct ctx *ctx, struct fileinfo *fi,
+		     size_t unit0, const struct report *rep, struct pl_error *err);
+/* Append the tables and close.  Always frees w. */
+int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err);
+void cache_seg_abandon(struct segwriter *w);
+int cache_write_index(struct ctx *ctx, struct pl_error *err);
+
+#endif

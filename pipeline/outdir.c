@@ -1,0 +1,680 @@
+/* outdir.c -- the output folder: lock, published sets, run history
+ *
+ * See outdir.h for the layout and its promises.  The order of a publish,
+ * and why:
+ *  1. every output is written, fsynced and closed in sets/ID (the
+ *     staging set; stages/common.c's out_* functions);
+ *  2. manifest.tsv lists each file of the set with its size and XXH3-128
+ *     hash (`pipeline verify` checks them), then the set folder is synced;
+ *  3. the top-level links NAME -> current/NAME are made where missing (a
+ *     regular file left by an older version is replaced by its link);
+ *  4. a new link `current` -> sets/ID is made under a temporary name and
+ *     renamed over `current`: the one atomic step, after which the run is
+ *     published; the output folder is synced;
+ *  5. best effort, after the switch: runs/ID.json (a hard link to the
+ *     set's run.json), pruning of runs/ and of the sets older than the
+ *     one just replaced.
+ * A failure or a kill before 4 leaves `current`, and so every output, as
+ * it was; the next run removes the dead set (outdir_begin).
+ */
+#include "outdir.h"
+#include "cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+int pl_hash_file(const char *path, char hex[33], uint64_t *size,
+		 struct pl_error *err)
+{
+	uint8_t h[16];
+
+	if (pl_hash_path(path, h, size, err))
+		return -1;
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	return 0;
+}
+
+/* Is `name` one of the files that get a top-level link?  The cache stays
+ * inside the set: it is for the next run, not for readers. */
+static int is_public(const char *name)
+{
+	return strncmp(name, "cache", 5) != 0;
+}
+
+int outdir_lock(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	char pid[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	int fd, n;
+
+	if (stat(ctx->outdir, &st) != 0) {
+		if (errno != ENOENT || mkdir(ctx->outdir, 0777) != 0)
+			return pl_fail(err, PL_EX_CANTCREAT,
+				       "%s: cannot create the output folder: %s",
+				       ctx->outdir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		return pl_fail(err, PL_EX_CANTCREAT,
+			       "%s: output path exists and is not a folder", ctx->outdir);
+	}
+	if (strbuf_addf(&sb, "%s/.lock", ctx->outdir))
+		return pl_oom(err);
+	fd = open(sb.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create the lock: %s",
+			sb.buf, strerror(errno));
+		strbuf_release(&sb);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			pl_fail(err, PL_EX_TEMPFAIL,
+				"%s: another run (pid %s) is writing this output folder; "
+				"try again when it has finished", sb.buf, pid[0] ? pid : "?");
+		else
+			pl_fail(err, PL_EX_CANTCREAT, "%s: cannot lock: %s", sb.buf,
+				strerror(e));
+		strbuf_release(&sb);
+		return -1;
+	}
+	/* The pid is only for the message above; the lock is the flock. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		/* Harmless: the message would show "?". */
+	}
+	strbuf_release(&sb);
+	ctx->lockfd = fd;
+	gmtime_r(&now, &tm);
+	if (strbuf_addf(&sb, "%04d%02d%02dT%02d%02d%02dZ-%ld", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			(long)getpid()))
+		return pl_oom(err);
+	ctx->run_id = sb.buf;
+	return 0;
+}
+
+void outdir_release(struct ctx *ctx)
+{
+	if (ctx->lockfd >= 0) {
+		close(ctx->lockfd); /* drops the flock */
+		ctx->lockfd = -1;
+	}
+	pl_free(ctx->run_id);
+	ctx->run_id = NULL;
+	pl_free(ctx->cur_set);
+	ctx->cur_set = NULL;
+	pl_free(ctx->prev_id);
+	ctx->prev_id = NULL;
+}
+
+int outdir_current(const char *outdir, char **path, struct pl_error *err)
+{
+	struct strbuf link = STRBUF_INIT, sb = STRBUF_INIT;
+	char target[512];
+	ssize_t n;
+
+	*path = NULL;
+	if (strbuf_addf(&link, "%s/current", outdir))
+		return pl_oom(err);
+	n = readlink(link.buf, target, sizeof(target) - 1);
+	if (n < 0) {
+		int e = errno;
+
+		strbuf_release(&link);
+		if (e == ENOENT)
+			return 0;
+		return pl_fail(err, PL_EX_NOINPUT, "%s/current: cannot read the link: %s",
+			       outdir, strerror(e));
+	}
+	target[n] = '\0';
+	strbuf_release(&link);
+	/* Only links this program makes are followed: "sets/ID". */
+	if (strncmp(target, "sets/", 5) != 0 || strchr(target + 5, '/') ||
+	    !target[5] || target[5] == '.')
+		return pl_fail(err, PL_EX_DATAERR,
+			       "%s/current: points to '%s', not to a set this program made",
+			       outdir, target);
+	if (strbuf_addf(&sb, "%s/%s", outdir, target))
+		return pl_oom(err);
+	*path = sb.buf;
+	return 0;
+}
+
+/* Remove a set folder and the files in it (sets hold no subfolders). */
+static void remove_set(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(path);
+}
+
+/* Remove every set but `keep1` and `keep2` (names, may be NULL). */
+static void prune_sets(const char *outdir, const char *keep1, const char *keep2)
+{
+	struct strbuf sb = STRBUF_INIT;
+	DIR *d;
+	struct dirent *de;
+
+	if (strbuf_addf(&sb, "%s/sets", outdir))
+		return;
+	d = opendir(sb.buf);
+	while (d && (de = readdir(d)) != NULL) {
+		size_t len = sb.len;
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] ||
+					     (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		if ((keep1 && strcmp(de->d_name, keep1) == 0) ||
+		    (keep2 && strcmp(de->d_name, keep2) == 0))
+			continue;
+		if (strbuf_addf(&sb, "/%s", de->d_name) == 0)
+			remove_set(sb.buf);
+		sb.len = len;
+		sb.buf[len] = '\0';
+	}
+	if (d)
+		closedir(d);
+	strbuf_release(&sb);
+}
+
+/* The "# previous" line of a set's manifest.tsv, or NULL. */
+static char *manifest_previous(const char *set)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char line[512], *prev = NULL;
+	FILE *fp;
+
+	if (strbuf_addf(&sb, "%s/manifest.tsv", set))
+		return NULL;
+	fp = fopen(sb.buf, "r");
+	strbuf_release(&sb);
+	while (fp && fgets(line, sizeof(line), fp) && line[0] == '#') {
+		if (strncmp(line, "# previous\t", 11) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			prev = pl_strdup(line + 11);
+			break;
+		}
+	}
+	if (fp)
+		fclose(fp);
+	return prev;
+}
+
+int outdir_begin(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	/* ctx_plan found the current set already (run.c). */
+	if (!ctx->cur_set && outdir_current(ctx->outdir, &ctx->cur_set, err))
+		return -1;
+	if (ctx->cur_set && !ctx->prev_id &&
+	    !(ctx->prev_id = pl_strdup(strrchr(ctx->cur_set, '/') + 1)))
+		return pl_oom(err);
+	outdir_tidy(ctx);
+	if (strbuf_addf(&sb, "%s/sets", ctx->outdir))
+		return pl_oom(err);
+	if (mkdir(sb.buf, 0777) != 0 && errno != EEXIST) {
+		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
+			strerror(errno));
+		strbuf_release(&sb);
+		return -1;
+	}
+	/* Two runs of one process within a second (a program using the
+	 * library) would get the same id: the later one takes ID.2, ID.3... */
+	for (int n = 1;; n++) {
+		size_t len = sb.len;
+
+		if ((n == 1 ? strbuf_addf(&sb, "/%s", ctx->run_id)
+			    : strbuf_addf(&sb, "/%s.%d", ctx->run_id, n)))
+			return pl_oom(err);
+		if (mkdir(sb.buf, 0777) == 0)
+			break;
+		if (errno != EEXIST || n == 1000) {
+			pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
+				strerror(errno));
+			strbuf_release(&sb);
+			return -1;
+		}
+		sb.len = len;
+		sb.buf[len] = '\0';
+	}
+	{
+		char *id = pl_strdup(strrchr(sb.buf, '/') + 1);
+
+		if (!id) {
+			rmdir(sb.buf);
+			strbuf_release(&sb);
+			return pl_oom(err);
+		}
+		pl_free(ctx->run_id);
+		ctx->run_id = id;
+	}
+	ctx->staging = sb.buf;
+	return 0;
+}
+
+void outdir_tidy(struct ctx *ctx)
+{
+	char *before;
+
+	if (!ctx->cur_set)
+		return;
+	/* Keep the current set and the one it replaced: a reader may still
+	 * be reading either.  Anything else is older, or a dead run's. */
+	before = manifest_previous(ctx->cur_set);
+	prune_sets(ctx->outdir, strrchr(ctx->cur_set, '/') + 1, before);
+	pl_free(before);
+}
+
+static int add_staged(struct ctx *ctx, const char *name, struct pl_error *err)
+{
+	char *copy = pl_strdup(name);
+
+	if (!copy || pl_grow(&ctx->staged, &ctx->staged_cap, ctx->nstaged + 1,
+			     sizeof(*ctx->staged))) {
+		pl_free(copy);
+		return pl_oom(err);
+	}
+	ctx->staged[ctx->nstaged++] = copy;
+	return 0;
+}
+
+int outdir_adopt(struct ctx *ctx, const char *src, const char *name,
+		 struct pl_error *err)
+{
+	struct strbuf to = STRBUF_INIT, data = STRBUF_INIT;
+	int rc = 0;
+
+	if (strbuf_addf(&to, "%s/%s", ctx->staging, name))
+		return pl_oom(err);
+	if (link(src, to.buf) != 0) {
+		/* No hard links here (or another file system): copy. */
+		struct outfile of;
+
+		if (read_file_bytes(src, UINT64_MAX, &data, err) ||
+		    out_open(ctx, name, &of, err)) {
+			rc = -1;
+		} else {
+			rc = out_write(&of, data.buf, data.len, err);
+			if (out_close(&of, rc ? NULL : err))
+				rc = -1;
+		}
+	} else {
+		rc = add_staged(ctx, name, err);
+	}
+	strbuf_release(&to);
+	strbuf_release(&data);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int write_manifest(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
+	struct outfile of;
+	char hex[33];
+	uint64_t size;
+	int rc = -1;
+
+	qsort(ctx->staged, ctx->nstaged, sizeof(*ctx->staged), cmp_str);
+	if (strbuf_addf(&sb, "# pipeline manifest 1\n# run\t%s\n# previous\t%s\n"
+			"# config_hash\t%016llx\n# analysis_hash\t%016llx\n"
+			"file\tbytes\txxh3_128\n", ctx->run_id,
+			ctx->prev_id ? ctx->prev_id : "",
+			(unsigned long long)cache_config_hash(ctx->cfg, 0),
+			(unsigned long long)cache_config_hash(ctx->cfg, 1)))
+		goto oom;
+	for (size_t i = 0; i < ctx->nstaged; i++) {
+		strbuf_reset(&path);
+		if (strbuf_addf(&path, "%s/%s", ctx->staging, ctx->staged[i]))
+			goto oom;
+		if (pl_hash_file(path.buf, hex, &size, err))
+			goto out;
+		if (strbuf_addf(&sb, "%s\t%llu\t%s\n", ctx->staged[i],
+				(unsigned long long)size, hex))
+			goto oom;
+	}
+	if (out_open(ctx, "manifest.tsv", &of, err))
+		goto out;
+	rc = out_write(&of, sb.buf, sb.len, err);
+	if (out_close(&of, rc ? NULL : err))
+		rc = -1;
+	goto out;
+oom:
+	rc = pl_oom(err);
+out:
+	strbuf_release(&sb);
+	strbuf_release(&path);
+	return rc;
+}
+
+static int sync_dir(const char *path, struct pl_error *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return pl_fail(err, PL_EX_IOERR, "%s: cannot open: %s", path,
+			       strerror(errno));
+	if (fsync(fd) != 0 && errno != EINVAL)
+		rc = pl_fail(err, PL_EX_IOERR, "%s: fsync: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Make OUTDIR/name a link to `target`, atomically replacing what is there
+ * (unless it already is that link). */
+static int put_link(const char *outdir, const char *name, const char *target,
+		    struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT, tmp = STRBUF_INIT;
+	char now[512];
+	ssize_t n;
+	int rc = 0;
+
+	if (strbuf_addf(&path, "%s/%s", outdir, name) ||
+	    strbuf_addf(&tmp, "%s/.%s.link.%ld", outdir, name, (long)getpid())) {
+		rc = pl_oom(err);
+		goto out;
+	}
+	n = readlink(path.buf, now, sizeof(now) - 1);
+	if (n >= 0 && (size_t)n == strlen(target) && memcmp(now, target, (size_t)n) == 0)
+		goto out;
+	unlink(tmp.buf);
+	if (symlink(target, tmp.buf) != 0 || rename(tmp.buf, path.buf) != 0) {
+		rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot link to %s: %s",
+			     path.buf, target, strerror(errno));
+		unlink(tmp.buf);
+	}
+out:
+	strbuf_release(&path);
+	strbuf_release(&tmp);
+	return rc;
+}
+
+/* Keep the newest `keep` reports in OUTDIR/runs. */
+static void prune_runs(const char *outdir, long keep)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (strbuf_addf(&sb, "%s/runs", outdir))
+		return;
+	d = opendir(sb.buf);
+	while (d && (de = readdir(d)) != NULL) {
+		char *copy;
+
+		if (de->d_name[0] == '.')
+			continue;
+		copy = pl_strdup(de->d_name);
+		if (!copy || pl_grow(&names, &cap, n + 1, sizeof(*names))) {
+			pl_free(copy);
+			break;
+		}
+		names[n++] = copy;
+	}
+	if (d)
+		closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if ((long)(n - i) > keep) {
+			size_t len = sb.len;
+
+			if (strbuf_addf(&sb, "/%s", names[i]) == 0)
+				unlink(sb.buf);
+			sb.len = len;
+			sb.buf[len] = '\0';
+		}
+		pl_free(names[i]);
+	}
+	pl_free(names);
+	strbuf_release(&sb);
+}
+
+static void warn(const char *what, const struct pl_error *e)
+{
+	fprintf(stderr, "pipeline: warning: %s: %s\n", what, e->msg);
+}
+
+int outdir_publish(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf target = STRBUF_INIT, path = STRBUF_INIT;
+	struct pl_error w;
+	int rc = -1;
+
+	if (write_manifest(ctx, err) || sync_dir(ctx->staging, err))
+		goto out;
+	for (size_t i = 0; i < ctx->nstaged; i++) {
+		if (!is_public(ctx->staged[i]))
+			continue;
+		strbuf_reset(&target);
+		if (strbuf_addf(&target, "current/%s", ctx->staged[i])) {
+			pl_oom(err);
+			goto out;
+		}
+		if (put_link(ctx->outdir, ctx->staged[i], target.buf, err))
+			goto out;
+	}
+	strbuf_reset(&target);
+	if (strbuf_addf(&target, "sets/%s", ctx->run_id)) {
+		pl_oom(err);
+		goto out;
+	}
+	if (put_link(ctx->outdir, "current", target.buf, err))
+		goto out;
+	/* Published.  What follows cannot undo that, so it only warns. */
+	rc = 0;
+	if (sync_dir(ctx->outdir, &w))
+		warn("syncing the output folder", &w);
+	strbuf_reset(&path);
+	strbuf_reset(&target);
+	if (strbuf_addf(&path, "%s/runs", ctx->outdir) == 0 &&
+	    (mkdir(path.buf, 0777) == 0 || errno == EEXIST) &&
+	    strbuf_addf(&path, "/%s.json", ctx->run_id) == 0 &&
+	    strbuf_addf(&target, "%s/run.json", ctx->staging) == 0 &&
+	    link(target.buf, path.buf) != 0 &&
+	    (errno != EEXIST || unlink(path.buf) != 0 || link(target.buf, path.buf) != 0)) {
+		pl_fail(&w, PL_EX_CANTCREAT, "%s: %s", path.buf, strerror(errno));
+		warn("recording the run", &w);
+	}
+	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
+	prune_sets(ctx->outdir, ctx->run_id, ctx->prev_id);
+	/* The set is now the current one: nothing to abandon. */
+	for (size_t i = 0; i < ctx->nstaged; i++)
+		pl_free(ctx->staged[i]);
+	pl_free(ctx->staged);
+	ctx->staged = NULL;
+	ctx->nstaged = ctx->staged_cap = 0;
+	pl_free(ctx->staging);
+	ctx->staging = NULL;
+out:
+	strbuf_release(&target);
+	strbuf_release(&path);
+	return rc;
+}
+
+void outdir_abandon(struct ctx *ctx)
+{
+	if (ctx->staging) {
+		remove_set(ctx->staging);
+		pl_free(ctx->staging);
+		ctx->staging = NULL;
+	}
+	for (size_t i = 0; i < ctx->nstaged; i++)
+		pl_free(ctx->staged[i]);
+	pl_free(ctx->staged);
+	ctx->staged = NULL;
+	ctx->nstaged = ctx->staged_cap = 0;
+}
+
+void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
+{
+	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT, tmp = STRBUF_INIT;
+	FILE *fp;
+
+	if (!ctx->run_id || ctx->lockfd < 0)
+		return;
+	if (strbuf_addf(&path, "%s/runs", ctx->outdir) ||
+	    (mkdir(path.buf, 0777) != 0 && errno != EEXIST) ||
+	    strbuf_addf(&path, "/%s.json", ctx->run_id) ||
+	    strbuf_addf(&sb, "{\n  \"program\": \"pipeline\",\n  \"run\": \"%s\",\n"
+			"  \"status\": \"failed\",\n  \"exit\": %d,\n  \"error\": ",
+			ctx->run_id, e->code) ||
+	    strbuf_add_json(&sb, e->msg, strlen(e->msg)) ||
+	    strbuf_addstr(&sb, "\n}\n"))
+		goto out;
+	/* Through a temporary name and rename(2): runs/ID.json may be a hard
+	 * link into a published set (a run of the same process that had the
+	 * same id), which must never be written through. */
+	if (strbuf_addf(&tmp, "%s.tmp", path.buf))
+		goto out;
+	fp = fopen(tmp.buf, "w");
+	if (fp) {
+		int bad = fwrite(sb.buf, 1, sb.len, fp) != sb.len;
+
+		if (fclose(fp) != 0 || bad || rename(tmp.buf, path.buf) != 0)
+			unlink(tmp.buf);
+	}
+	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
+out:
+	strbuf_release(&path);
+	strbuf_release(&sb);
+	strbuf_release(&tmp);
+}
+
+int outdir_verify(const char *outdir, FILE *out, size_t *bad,
+		  struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	char *set = NULL, *line = NULL;
+	size_t cap = 0, files = 0;
+	ssize_t n;
+	FILE *fp = NULL;
+	int rc = -1, lineno = 0, header = 0;
+
+	*bad = 0;
+	if (outdir_current(outdir, &set, err))
+		return -1;
+	if (!set)
+		return pl_fail(err, PL_EX_NOINPUT,
+			       "%s: nothing published yet (no 'current' link): run first",
+			       outdir);
+	if (strbuf_addf(&path, "%s/manifest.tsv", set)) {
+		rc = pl_oom(err);
+		goto out;
+	}
+	fp = fopen(path.buf, "r");
+	if (!fp) {
+		rc = pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path.buf,
+			     strerror(errno));
+		goto out;
+	}
+	while ((n = getline(&line, &cap, fp)) >= 0) {
+		char *tab1, *tab2, *end, hex[33];
+		unsigned long long want;
+		uint64_t size;
+		struct pl_error e;
+
+		lineno++;
+		if (n && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (line[0] == '#')
+			continue;
+		if (!header) {
+			header = 1;
+			continue;
+		}
+		tab1 = strchr(line, '\t');
+		tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+		if (!tab2 || strchr(line, '/')) {
+			fprintf(out, "%s/manifest.tsv:%d: malformed line\n", set, lineno);
+			++*bad;
+			continue;
+		}
+		*tab1 = *tab2 = '\0';
+		errno = 0;
+		want = strtoull(tab1 + 1, &end, 10);
+		strbuf_reset(&path);
+		if (strbuf_addf(&path, "%s/%s", set, line)) {
+			rc = pl_oom(err);
+			goto out;
+		}
+		files++;
+		if (pl_hash_file(path.buf, hex, &size, &e)) {
+			fprintf(out, "%s: %s\n", line, e.msg);
+			++*bad;
+		} else if (*end || errno || size != want || strcmp(hex, tab2 + 1) != 0) {
+			fprintf(out, "%s: differs from the manifest (%llu bytes, "
+				"xxh3_128 %s; manifest: %s bytes, %s)\n", path.buf,
+				(unsigned long long)size, hex, tab1 + 1, tab2 + 1);
+			++*bad;
+		} else if (is_public(line)) {
+			/* The top-level link readers use. */
+			char target[512];
+			ssize_t t;
+
+			strbuf_reset(&path);
+			if (strbuf_addf(&path, "%s/%s", outdir, line)) {
+				rc = pl_oom(err);
+				goto out;
+			}
+			t = readlink(path.buf, target, sizeof(target) - 1);
+			if (t >= 0)
+				target[t] = '\0';
+			if (t < 0 || strncmp(target, "current/", 8) != 0 ||
+			    strcmp(target + 8, line) != 0) {
+				fprintf(out, "%s: not a link to current/%s\n", path.buf, line);
+				++*bad;
+			}
+		}
+	}
+	if (ferror(fp)) {
+		rc = pl_fail(err, PL_EX_IOERR, "%s/manifest.tsv: read error", set);
+		goto out;
+	}
+	if (!files) {
+		fprintf(out, "%s/manifest.tsv: lists no files\n", set);
+		++*bad;
+	}
+	fprintf(out, "%s: %zu files checked, %zu problem%s\n", set, files, *bad,
+		*bad == 1 ? "" : "s");
+	rc = 0;
+out:
+	if (fp)
+		fclose(fp);
+	free(line);
+	pl_free(set);
+	strbuf_release(&path);
+	return rc;
+}

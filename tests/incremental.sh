@@ -1,0 +1,960 @@
+#!/bin/sh
+# incremental.sh -- incremental reruns: the output folder's sets, the cache,
+# and every rerun against a fresh run on the same corpus
+#
+# Run from the top of the repository:
+#   PIPELINE=build/bin/pipeline sh tests/incremental.sh
+# Every case copies corpus/ (or a larger corpus made from it) into a
+# temporary folder and runs `pipeline -c output.dir=... -c corpus.dir=...
+# run pipeline.conf`.  A rerun is compared with a fresh run (`-c
+# output.incremental=no` into a new folder) on the same corpus and config
+# by tests/incremental_equal.py: by (file, paragraph, term) keys, never by
+# ids, since a rerun keeps the old term ids and appends new ones.  Cases:
+#   a growth, b same-size edit with the mtime put back, c removal,
+#   d rename, e several reruns in a row (each in unit = paragraph and
+#   unit = document), f 1 vs 3 threads, g nothing new, h config changes,
+#   i status and verify, j the lock, k SIGKILL during reruns, l a damaged
+#   cache, m runs/ history and failed runs, n the old flat layout.
+# Cases whose name starts with "[changes.tsv]" need changes.tsv and the
+# "Since the last run" section of summary.md (stable cluster ids).
+# One line per case ("ok", "FAIL" with the reason, "skip", or "note" for
+# what is reported but not judged), then "incremental: N passed, M failed";
+# exit 1 when a case failed.  KILL_ROUNDS (8) and KILL_SEED (1) set the
+# SIGKILL case; KEEP=1 keeps the temporary folder.
+
+P=${PIPELINE:-build/bin/pipeline}
+if [ ! -x "$P" ]; then
+	echo "incremental.sh: $P is not an executable; build it first (make)" >&2
+	exit 1
+fi
+case $P in
+/*) ;;
+*) P=$(pwd)/$P ;;
+esac
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+CONF=$TOP/pipeline.conf
+EQ=$TOP/tests/incremental_equal.py
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+if ! "$PY" -c 'import gzip' 2>/dev/null; then
+	echo "incremental.sh: needs python3 (standard library only)" >&2
+	exit 1
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-inc.XXXXXX") || exit 1
+BG=
+cleanup() {
+	for p in $BG; do kill -9 "$p" 2>/dev/null; done
+	chmod -R u+rwx "$T" 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then echo "incremental.sh: kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+pass=0
+fail=0
+nfresh=0
+UNIT=paragraph
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $1"
+}
+
+# bad NAME WHY [FILE]: FILE's first lines (default: the last stderr) shown.
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $1: $2"
+	if [ -s "${3:-$T/stderr}" ]; then
+		sed -n '1,8s/^/     | /p' "${3:-$T/stderr}"
+	fi
+}
+
+result() { # NAME WHY
+	if [ -z "$2" ]; then ok "$1"; else bad "$1" "$2"; fi
+}
+
+skip() { echo "skip $1 ($2)"; }
+note() { echo "note $1"; }
+
+# pl OUT CORPUS ARG...: run the pipeline on CORPUS into OUT in unit $UNIT;
+# rc, $T/stdout and $T/stderr hold what it did.
+pl() {
+	_o=$1 _c=$2
+	shift 2
+	"$P" -c output.dir="$_o" -c corpus.dir="$_c" -c corpus.unit="$UNIT" "$@" \
+		>"$T/stdout" 2>"$T/stderr" </dev/null
+	rc=$?
+}
+
+# expect NAME CODE [TEXT [WHERE]]: the last pl exited CODE and TEXT is on
+# stderr (or on stdout when WHERE is out).
+expect() {
+	why=
+	[ "$rc" -eq "$2" ] || why="exit $rc, expected $2"
+	if [ -n "${3-}" ]; then
+		_f=$T/stderr
+		[ "${4-}" = out ] && _f=$T/stdout
+		grep -qF -e "$3" "$_f" || why="${why:+$why; }${4:-stderr} lacks '$3'"
+	fi
+	result "$1" "$why"
+}
+
+# newcorpus DIR: a writable copy of the bundled corpus (its *.txt only).
+newcorpus() {
+	mkdir -p "$1" && cp "$TOP"/corpus/*.txt "$1/" && chmod u+w "$1"/*.txt
+}
+
+# A paragraph-rich statement with words the bundled corpus lacks.
+newtext() { # SEED
+	printf 'Quantum %s computing threatens every encryption backdoor, the ministry said.\n' "$1"
+	printf 'Officials %s warned about zebra-crossing surveillance and lighthouse espionage.\n\n' "$1"
+	printf 'The spokesperson %s called the blockchain proposal a double standard.\n' "$1"
+	printf 'Nobody mentioned %s the walrus protocol again.\n\n' "$1"
+	printf 'Five Eyes %s partners rejected the saxophone initiative.\n' "$1"
+}
+
+cur() { readlink "$1/current"; } # sets/ID
+
+# prevset OUT: the set folder the next publish will replace.
+prevset() { echo "$1/$(cur "$1")"; }
+
+# compare NAME OUT CORPUS PREV [OPTION...]: OUT equals a fresh run on CORPUS
+# with the OPTIONs (by keys); PREV (a set folder or "") is the set OUT
+# followed, whose term ids OUT must keep.  Also checks OUT's files agree
+# with each other.
+compare() {
+	_n=$1 _o=$2 _c=$3 _p=$4
+	shift 4
+	nfresh=$((nfresh + 1))
+	_f=$T/fresh.$nfresh
+	if ! "$P" -q -c output.dir="$_f" -c corpus.dir="$_c" -c corpus.unit="$UNIT" \
+		-c output.incremental=no "$@" run "$CONF" 2>"$T/stderr" </dev/null; then
+		bad "$_n" "the fresh run failed"
+		return
+	fi
+	if "$PY" "$EQ" equal "$_o" "$_f" $_p >"$T/eq" 2>&1; then
+		ok "$_n"
+	else
+		bad "$_n" "differs from a fresh run or is not sound:" "$T/eq"
+	fi
+	rm -rf "$_f"
+}
+
+# layout NAME OUT: current is a link to an existing set, every top-level
+# output name links to current/NAME, at most current and the set before it
+# are kept, nothing else is there, and `pipeline verify` passes.
+layout() {
+	_n=$1 _o=$2
+	why=
+	_s=$(cur "$_o")
+	case $_s in
+	sets/*) [ -d "$_o/$_s" ] || why="current -> $_s is missing" ;;
+	*) why="current -> '$_s', not sets/ID" ;;
+	esac
+	for _e in "$_o"/* "$_o"/.[!.]*; do
+		[ -e "$_e" ] || [ -L "$_e" ] || continue
+		_b=${_e##*/}
+		case $_b in
+		.lock | runs | sets | current) continue ;;
+		esac
+		if [ -L "$_e" ]; then
+			[ "$(readlink "$_e")" = "current/$_b" ] ||
+				why="${why:+$why; }$_b -> $(readlink "$_e")"
+			[ -e "$_e" ] || why="${why:+$why; }$_b dangles"
+		else
+			why="${why:+$why; }stray $_b"
+		fi
+	done
+	_k=$(ls "$_o/sets" | wc -l)
+	[ "$_k" -le 2 ] || why="${why:+$why; }$_k sets kept: $(ls "$_o/sets" | tr '\n' ' ')"
+	"$P" -c output.dir="$_o" verify "$CONF" >"$T/verify" 2>&1 ||
+		why="${why:+$why; }verify: exit $?"
+	result "$_n" "$why"
+	[ -z "$why" ] || sed -n '1,5s/^/     | /p' "$T/verify"
+}
+
+# changes OUT PREV: changes.tsv of OUT's current set says what changed
+# since the set folder PREV; $T/changes gets the figures (or the problems).
+changes() {
+	if "$PY" "$EQ" changes "$1/current" "$2" >"$T/changes" 2>&1; then
+		return 0
+	fi
+	return 1
+}
+
+# field NAME: the figure NAME=N that `incremental_equal.py changes` printed.
+field() { tr ' ' '\n' <"$T/changes" | sed -n "s/^$1=//p"; }
+
+# snap DIR: every entry with its type, size, mtime, link target and
+# content hash (.lock: only that it is there).
+snap() {
+	(
+		cd "$1" || exit 1
+		find . ! -type d ! -path ./.lock -printf '%p %y %s %T@ %l\n' | LC_ALL=C sort
+		find . -type d -printf '%p/\n' | LC_ALL=C sort
+		find . -type f ! -path ./.lock -exec md5sum {} + | LC_ALL=C sort -k 2
+		[ -e .lock ] && echo ".lock present"
+	)
+}
+# snapdirs DIR: the folders' mtimes (a folder changes when an entry is
+# created or removed in it, even for a moment).
+snapdirs() { (cd "$1" && find . -type d -printf '%p %T@\n' | LC_ALL=C sort); }
+
+# outputs OUT: the hashes of the files the top-level links show.
+outputs() {
+	(cd "$1" && for f in *; do [ -L "$f" ] && [ "$f" != current ] && md5sum "$f"; done)
+}
+
+# waitfor SECONDS COMMAND...: poll COMMAND every 10 ms until it succeeds.
+waitfor() {
+	_t=$1
+	shift
+	_i=0
+	while [ "$_i" -lt $((_t * 100)) ]; do
+		"$@" && return 0
+		sleep 0.01
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# The "since run ..." line a rerun prints: "N new, M changed, ...".
+since() { grep -o '[0-9]* new, [0-9]* changed, [0-9]* removed, [0-9]* unchanged' "$T/stderr"; }
+
+# ---------------------------------------------------------------------
+# a-e, in both units
+# ---------------------------------------------------------------------
+
+case_growth() {
+	D=$T/growth.$UNIT C=$D/c O=$D/out
+	newcorpus "$C"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] a growth: first run" 0
+	prev=$(prevset "$O")
+	mkdir "$C/sub"
+	newtext one >"$C/sub/added.txt"
+	# sorts first: a fresh run numbers its terms before every other
+	newtext two | gzip -n >"$C/000-added.txt.gz"
+	sed 's/China/Sino/g' "$C/2015_news_china-defends-back-door-demands-obama.txt" \
+		>"$C/2015_news_copy-edited.txt"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] a growth: rerun" 0
+	s=$(since)
+	result "[$UNIT] a growth: reads only the 3 new files" \
+		"$([ "$s" = "3 new, 0 changed, 0 removed, 5 unchanged" ] || echo "stderr says '$s'")"
+	compare "[$UNIT] a growth: equals a fresh run, old ids kept" "$O" "$C" "$prev"
+	layout "[$UNIT] a growth: layout" "$O"
+	if changes "$O" "$prev"; then
+		n=$(field new)
+		case $UNIT in
+		paragraph) want=$(cat "$O/docs.tsv" | awk -F '\t' '$2 ~ /added|copy-edited/' | wc -l) ;;
+		document) want=3 ;;
+		esac
+		result "[changes.tsv] [$UNIT] a growth: changes.tsv lists the new statements ($(cat "$T/changes"))" \
+			"$([ "$n" -eq "$want" ] || echo "new=$n, docs.tsv has $want")"
+	else
+		bad "[changes.tsv] [$UNIT] a growth: changes.tsv" "wrong:" "$T/changes"
+	fi
+	result "[changes.tsv] [$UNIT] a growth: summary.md has 'Since the last run'" \
+		"$(grep -q '^## Since the last run' "$O/summary.md" || echo "no such section")"
+}
+
+# sameedit FILE: change FILE's content keeping its size, inode and mtime
+# (to the nanosecond); its ctime moves, which nobody can prevent.
+sameedit() {
+	cp -p "$1" "$T/ref" &&
+	sed 's/\([Tt]\)he /\1hx /' "$1" >"$T/edited" &&
+	cat "$T/edited" >"$1" &&
+	touch -r "$T/ref" "$1"
+	if [ "$(stat -c '%s %Y.%y' "$1")" != "$(stat -c '%s %Y.%y' "$T/ref")" ] ||
+	   cmp -s "$1" "$T/ref"; then
+		echo "incremental.sh: sameedit $1 did not work" >&2
+		return 1
+	fi
+}
+
+# Sleep until the start of the next second.
+nextsecond() {
+	ns=$(date +%N)
+	sleep "$(awk -v ns="$ns" 'BEGIN { printf "%.3f", 1 - ns / 1e9 + 0.005 }')"
+}
+
+case_edit() {
+	D=$T/edit.$UNIT C=$D/c O=$D/out
+	newcorpus "$C"
+	F=$C/2020-10-13_global-times_five-eyes-backdoors-double-standards.txt
+	# Files older than a second when hashed: the next run may trust their
+	# stat data.
+	sleep 1.1
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] b edit: first run" 0
+	prev=$(prevset "$O")
+	sameedit "$F" || return
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] b edit: same size, same mtime (old second): rerun" 0
+	s=$(since)
+	result "[$UNIT] b edit: same size, same mtime (old second): detected" \
+		"$([ "$s" = "0 new, 1 changed, 0 removed, 4 unchanged" ] || echo "stderr says '$s'")"
+	compare "[$UNIT] b edit: same size, same mtime (old second): equals a fresh run" \
+		"$O" "$C" "$prev"
+	# Now within the second of a run: a run that hashes F again (F was
+	# edited), then at once another same-size edit of F.
+	sameedit "$F" || return
+	nextsecond
+	ts=$(date +%s)
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] b edit: a run that hashes the file again" 0
+	prev=$(prevset "$O")
+	sameedit "$F" || return
+	[ "$(date +%s)" = "$ts" ] ||
+		note "[$UNIT] b edit: the run and the edit were not within one second (slow machine)"
+	pl "$O" "$C" run "$CONF"
+	s=$(since)
+	result "[$UNIT] b edit: same size, same mtime, in the second of the last run: detected" \
+		"$([ "$rc" -eq 0 ] || echo "exit $rc"; [ "$s" = "0 new, 1 changed, 0 removed, 4 unchanged" ] || echo "stderr says '$s'")"
+	compare "[$UNIT] b edit: in the same second: equals a fresh run" "$O" "$C" "$prev"
+	layout "[$UNIT] b edit: layout" "$O"
+}
+
+case_remove() {
+	D=$T/remove.$UNIT C=$D/c O=$D/out
+	newcorpus "$C"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] c removal: first run" 0
+	prev=$(prevset "$O")
+	rm "$C/2015_news_china-defends-back-door-demands-obama.txt"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] c removal: rerun" 0
+	s=$(since)
+	result "[$UNIT] c removal: reads nothing" \
+		"$([ "$s" = "0 new, 0 changed, 1 removed, 4 unchanged" ] || echo "stderr says '$s'")"
+	compare "[$UNIT] c removal: equals a fresh run" "$O" "$C" "$prev"
+	n0=$(gzip -dc "$O/terms.tsv.gz" | awk -F '\t' 'NR > 1 && $5 == 0' | wc -l)
+	result "[$UNIT] c removal: the removed file's own terms stay, with df 0 ($n0)" \
+		"$([ "$n0" -gt 0 ] || echo "no term with df 0")"
+	if changes "$O" "$prev"; then
+		r=$(field removed)
+		result "[changes.tsv] [$UNIT] c removal: changes.tsv lists the removed statements ($(cat "$T/changes"))" \
+			"$([ "$r" -gt 0 ] || echo "none removed")"
+	else
+		bad "[changes.tsv] [$UNIT] c removal: changes.tsv" "wrong:" "$T/changes"
+	fi
+	layout "[$UNIT] c removal: layout" "$O"
+}
+
+case_rename() {
+	D=$T/rename.$UNIT C=$D/c O=$D/out
+	newcorpus "$C"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] d rename: first run" 0
+	prev=$(prevset "$O")
+	mv "$C/2015_news_china-defends-back-door-demands-obama.txt" "$C/zz-renamed.txt"
+	pl "$O" "$C" -v status "$CONF"
+	got=$(grep -E '^(new|changed|removed)	' "$T/stdout" | LC_ALL=C sort | tr '\t\n' ' |')
+	want="new zz-renamed.txt|removed 2015_news_china-defends-back-door-demands-obama.txt|"
+	result "[$UNIT] d rename: status -v: one new, one removed" \
+		"$([ "$got" = "$want" ] || echo "got '$got'")"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] d rename: rerun" 0
+	compare "[$UNIT] d rename: equals a fresh run" "$O" "$C" "$prev"
+	layout "[$UNIT] d rename: layout" "$O"
+}
+
+case_series() {
+	D=$T/series.$UNIT C=$D/c O=$D/out
+	newcorpus "$C"
+	pl "$O" "$C" run "$CONF"
+	expect "[$UNIT] e series: first run" 0
+	mkdir -p "$D/first"
+	cp "$O/current/terms.tsv.gz" "$O/current/docs.tsv" "$D/first/"
+	newtext three >"$C/2019_added.txt"
+	mkdir "$C/deeper"
+	newtext four | gzip -n >"$C/deeper/a.txt.gz"
+	pl "$O" "$C" run "$CONF"
+	r1=$rc
+	printf '\nAn appended paragraph about the xylophone backdoor.\n' \
+		>>"$C/2020-09-12_trn-online_global-data-security-initiative.txt"
+	pl "$O" "$C" run "$CONF"
+	r2=$rc
+	rm "$C/2020-10_mfa-press-conference_india-border_five-eyes-backdoors.txt"
+	pl "$O" "$C" run "$CONF"
+	r3=$rc
+	result "[$UNIT] e series: growth, edit, removal: three reruns" \
+		"$([ "$r1$r2$r3" = 000 ] || echo "exits $r1 $r2 $r3")"
+	compare "[$UNIT] e series: equals one fresh run, the first run's ids kept" \
+		"$O" "$C" "$D/first"
+	layout "[$UNIT] e series: layout" "$O"
+}
+
+for UNIT in paragraph document; do
+	case_growth
+	case_edit
+	case_remove
+	case_rename
+	case_series
+done
+UNIT=paragraph
+
+# Stable cluster ids (warm start, matching): one small file added to the
+# bundled corpus, k = 4; most statements must keep their cluster id.
+D=$T/stable C=$D/c O=$D/out
+newcorpus "$C"
+pl "$O" "$C" run "$CONF"
+expect "[changes.tsv] stable ids: first run (k = 4)" 0
+result "[changes.tsv] stable ids: a first run's changes.tsv is its header alone" \
+	"$([ "$(cat "$O/current/changes.tsv" 2>/dev/null)" = "$(printf 'change\tfile\tparagraph\tstatement\tcluster\tprevious_cluster')" ] ||
+	   echo "changes.tsv: $(head -c 200 "$O/current/changes.tsv" 2>&1 | tr '\t\n' ' |')")"
+prev=$(prevset "$O")
+printf 'A small new statement about encryption backdoors and surveillance.\n' >"$C/zz-small.txt"
+pl "$O" "$C" run "$CONF"
+expect "[changes.tsv] stable ids: rerun with one small file" 0
+if changes "$O" "$prev"; then
+	e=$(field existing)
+	m=$(field moved)
+	result "[changes.tsv] stable ids: most statements keep their cluster id ($(cat "$T/changes"))" \
+		"$([ $((2 * m)) -lt "$e" ] || echo "$m of $e existing statements moved")"
+else
+	bad "[changes.tsv] stable ids: changes.tsv" "wrong:" "$T/changes"
+fi
+
+# ---------------------------------------------------------------------
+# f threads
+# ---------------------------------------------------------------------
+D=$T/threads C=$D/c
+newcorpus "$C"
+pl "$D/base" "$C" run "$CONF"
+expect "f threads: first run" 0
+cp -a "$D/base" "$D/t1" && cp -a "$D/base" "$D/t3" || exit 1
+newtext five >"$C/added-1.txt"
+mkdir "$C/more" && newtext six >"$C/more/added-2.txt" && newtext seven >"$C/more/added-3.txt"
+pl "$D/t1" "$C" -c run.threads=1 run "$CONF"
+r1=$rc
+pl "$D/t3" "$C" -c run.threads=3 run "$CONF"
+expect "f threads: reruns with 1 and 3 threads" 0
+[ "$r1" -eq 0 ] || bad "f threads: rerun with 1 thread" "exit $r1"
+# The cache files are named after the run and written one per read thread,
+# so they differ by design; run.json holds timings, manifest.tsv run ids.
+IGN="run.json manifest.tsv cache.idx cache-*.seg"
+if "$PY" "$EQ" same "$D/t1/current" "$D/t3/current" $IGN >"$T/eq" 2>&1; then
+	ok "f threads: 1 and 3 threads, same bytes ($(cat "$T/eq"))"
+else
+	bad "f threads: 1 and 3 threads, same bytes" "differ:" "$T/eq"
+fi
+compare "f threads: 3 threads equal a fresh run" "$D/t3" "$C" "$D/base/current" -c run.threads=3
+# A second rerun from each: the two caches serve alike.
+printf '\nOne more paragraph, on the ocelot accord.\n' >>"$C/more/added-2.txt"
+pl "$D/t1" "$C" -c run.threads=1 run "$CONF"
+r1=$rc
+pl "$D/t3" "$C" -c run.threads=3 run "$CONF"
+if [ "$r1$rc" = 00 ] && "$PY" "$EQ" same "$D/t1/current" "$D/t3/current" $IGN >"$T/eq" 2>&1; then
+	ok "f threads: a second rerun from each cache, same bytes"
+else
+	bad "f threads: a second rerun from each cache, same bytes" "exits $r1 $rc:" "$T/eq"
+fi
+
+# ---------------------------------------------------------------------
+# g nothing new
+# ---------------------------------------------------------------------
+D=$T/nothing C=$D/c O=$D/out
+newcorpus "$C"
+pl "$O" "$C" run "$CONF"
+expect "g nothing new: first run" 0
+id=$(cur "$O")
+id=${id#sets/}
+snap "$O" >"$T/snap.before"
+snapdirs "$O" >"$T/dirs.before"
+pl "$O" "$C" run "$CONF"
+expect "g nothing new: second run exits 0 and says so" 0 "pipeline: nothing new since run $id"
+snap "$O" >"$T/snap.after"
+if cmp -s "$T/snap.before" "$T/snap.after"; then
+	ok "g nothing new: not a byte changed in the output folder"
+else
+	diff "$T/snap.before" "$T/snap.after" >"$T/diff"
+	bad "g nothing new: not a byte changed in the output folder" "changed:" "$T/diff"
+fi
+snapdirs "$O" >"$T/dirs.after"
+result "g nothing new: no folder of the output folder modified" \
+	"$(cmp -s "$T/dirs.before" "$T/dirs.after" || diff "$T/dirs.before" "$T/dirs.after" | grep '^>' | tr '\n' ' ')"
+pl "$O" "$C" -c kmeans.k=4 run "$CONF"
+expect "g nothing new: the same config spelt with -c (kmeans.k=4)" 0 "nothing new since run $id"
+# touch: a new mtime and ctime, the same content
+sleep 0.02
+touch "$C/2020-09-12_trn-online_global-data-security-initiative.txt"
+pl "$O" "$C" status "$CONF"
+expect "g nothing new: status after touch: would change nothing" 0 "a run now would: change nothing" out
+pl "$O" "$C" run "$CONF"
+expect "g nothing new: after touch, exit 0 and the message" 0 "pipeline: nothing new since run $id"
+snap "$O" >"$T/snap.after"
+if cmp -s "$T/snap.before" "$T/snap.after"; then
+	ok "g nothing new: after touch, not a byte changed"
+else
+	diff "$T/snap.before" "$T/snap.after" >"$T/diff"
+	bad "g nothing new: after touch, not a byte changed" "changed:" "$T/diff"
+fi
+# and with the file's whole inode replaced by an identical copy
+cp "$C/2021-07-05_mfa_wang-wenbin_us-back-doors-user-data.txt" "$T/copy" &&
+	mv "$T/copy" "$C/2021-07-05_mfa_wang-wenbin_us-back-doors-user-data.txt"
+pl "$O" "$C" run "$CONF"
+expect "g nothing new: a file replaced by an identical copy (new inode)" 0 "nothing new since run $id"
+snap "$O" >"$T/snap.after"
+result "g nothing new: after the copy, not a byte changed" \
+	"$(cmp -s "$T/snap.before" "$T/snap.after" || echo changed)"
+# run.threads changes no output byte, but it is part of the config.
+pl "$O" "$C" -c run.threads=1 run "$CONF"
+if grep -q 'nothing new' "$T/stderr"; then
+	note "g nothing new: another run.threads: nothing new"
+else
+	note "g nothing new: another run.threads publishes a new set ($(since))"
+fi
+
+# ---------------------------------------------------------------------
+# h config changes
+# ---------------------------------------------------------------------
+D=$T/config C=$D/c O=$D/out
+newcorpus "$C"
+pl "$O" "$C" run "$CONF"
+expect "h config: first run" 0
+pl "$O" "$C" -c tokenize.min_length=3 status "$CONF"
+expect "h config: status names tokenize.min_length" 0 "tokenize.min_length" out
+prev=$(prevset "$O")
+pl "$O" "$C" -c tokenize.min_length=3 run "$CONF"
+expect "h config: min_length 3: the cache cannot be used" 0 "the cache cannot be used: "
+expect "h config: min_length 3: the message names the key" 0 "tokenize.min_length changed"
+expect "h config: min_length 3: and says every file is read" 0 "reading every file"
+result "[changes.tsv] h config: min_length 3: no usable cache, changes.tsv is its header alone" \
+	"$([ "$(wc -l <"$O/current/changes.tsv" 2>/dev/null)" = 1 ] || echo "changes.tsv: $(wc -l <"$O/current/changes.tsv" 2>&1) lines")"
+compare "h config: min_length 3: equals a fresh run with min_length 3" "$O" "$C" "" \
+	-c tokenize.min_length=3
+# kmeans.k: the counts stand, the cache serves
+before=$(cur "$O")
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 status "$CONF"
+expect "h config: k = 3: status: cache usable, config changed" 0 \
+	"cache: usable; config changed, not in a way that changes the counts" out
+expect "h config: k = 3: status: reads no file, publishes" 0 \
+	"a run now would: read 0 of 5 files and publish a new set" out
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 run "$CONF"
+expect "h config: k = 3: rerun reads nothing" 0 "0 new, 0 changed, 0 removed, 5 unchanged"
+result "h config: k = 3: the cache served (no 'cannot be used')" \
+	"$(! grep 'cannot be used' "$T/stderr")"
+result "h config: k = 3: a new set is published" \
+	"$([ "$(cur "$O")" != "$before" ] || echo "current still $before")"
+result "h config: k = 3: 3 clusters" \
+	"$([ "$(($(wc -l <"$O/clusters.tsv") - 1))" -eq 3 ] || echo "clusters.tsv: $(wc -l <"$O/clusters.tsv") lines")"
+compare "h config: k = 3: equals a fresh run with k = 3" "$O" "$C" "" \
+	-c tokenize.min_length=3 -c kmeans.k=3
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 run "$CONF"
+expect "h config: k = 3 again: nothing new" 0 "nothing new since run"
+# The boilerplate file's content decides the counts, its name does not.
+cp "$TOP/corpus/boilerplate.regex" "$D/bp.regex"
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" run "$CONF"
+if grep -q 'cannot be used' "$T/stderr"; then
+	note "h config: the same boilerplate from a file of another name: the cache is not used ($(grep -o 'cannot be used: .*' "$T/stderr" | head -n 1))"
+else
+	expect "h config: the same boilerplate from a file of another name: cache used" 0 "0 new, 0 changed, 0 removed, 5 unchanged"
+fi
+echo '^.*[Ss]pokesperson.*$' >>"$D/bp.regex"
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" run "$CONF"
+expect "h config: boilerplate content changed: the cache cannot be used" 0 "the cache cannot be used: "
+compare "h config: boilerplate content changed: equals a fresh run" "$O" "$C" "" \
+	-c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex"
+# corpus.dir is not part of the counts: a moved corpus is served
+cp -a "$C" "$D/moved"
+pl "$O" "$D/moved" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" run "$CONF"
+expect "h config: the corpus moved to another folder: cache used" 0 "0 new, 0 changed, 0 removed, 5 unchanged"
+
+# ---------------------------------------------------------------------
+# i status and verify
+# ---------------------------------------------------------------------
+D=$T/status C=$D/c O=$D/out
+newcorpus "$C"
+pl "$O" "$C" -v status "$CONF"
+expect "i status: nothing published" 0 "published: nothing yet" out
+expect "i status: nothing published: 5 new" 0 "files: 5 new, 0 changed, 0 removed, 0 unchanged" out
+pl "$O" "$C" verify "$CONF"
+expect "i verify: nothing published: 66" 66 "nothing published"
+pl "$O" "$C" run "$CONF"
+expect "i status: first run" 0
+pl "$O" "$C" -v status "$CONF"
+expect "i status: after the run: would change nothing" 0 "a run now would: change nothing" out
+result "i status -v: after the run: no file listed" \
+	"$(! grep -E '^(new|changed|removed)	' "$T/stdout")"
+pl "$O" "$C" verify "$CONF"
+expect "i verify: a good set: 0" 0
+echo "the encryption of the walrus" >"$C/a-new.txt"
+mkdir "$C/sub" && echo "zebra surveillance" >"$C/sub/b-new.txt"
+echo "appended line" >>"$C/2021-07-05_mfa_wang-wenbin_us-back-doors-user-data.txt"
+rm "$C/2015_news_china-defends-back-door-demands-obama.txt"
+pl "$O" "$C" -v status "$CONF"
+expect "i status: 2 new, 1 changed, 1 removed" 0 "files: 2 new, 1 changed, 1 removed, 3 unchanged" out
+got=$(grep -E '^(new|changed|removed)	' "$T/stdout" | LC_ALL=C sort | tr '\t\n' ' |')
+want="changed 2021-07-05_mfa_wang-wenbin_us-back-doors-user-data.txt|new a-new.txt|new sub/b-new.txt|removed 2015_news_china-defends-back-door-demands-obama.txt|"
+result "i status -v: one line per new, changed, removed file" \
+	"$([ "$got" = "$want" ] || echo "got '$got'")"
+snap "$O" >"$T/snap.before"
+pl "$O" "$C" status "$CONF"
+snap "$O" >"$T/snap.after"
+result "i status writes nothing" "$(cmp -s "$T/snap.before" "$T/snap.after" || echo "the output folder changed")"
+pl "$O" "$C" run "$CONF"
+pl "$O" "$C" -v status "$CONF"
+expect "i status: after the rerun: would change nothing" 0 "a run now would: change nothing" out
+pl "$O" "$C" verify "$CONF"
+expect "i verify: after a rerun: 0" 0
+cp -a "$O" "$D/tamper"
+printf 'x' >>"$D/tamper/current/docs.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: a published file changed: 65" 65
+result "i verify: names the file" "$(grep -q docs.tsv "$T/stdout" "$T/stderr" || echo "docs.tsv not named")"
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+rm "$D/tamper/current/ksweep.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: a published file missing: 65" 65
+result "i verify: names the missing file" "$(grep -q ksweep.tsv "$T/stdout" "$T/stderr" || echo "ksweep.tsv not named")"
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+rm "$D/tamper/clusters.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: a top-level link missing: 65" 65
+result "i verify: names the link" "$(grep -q clusters.tsv "$T/stdout" "$T/stderr" || echo "clusters.tsv not named")"
+
+# ---------------------------------------------------------------------
+# The larger corpus for j and k: the bundled corpus BIG_COPIES (400)
+# times, each copy with its own marker word so that no two files are
+# identical (2000 files, 5 MB; a rerun with a few files added takes about
+# a second).
+# ---------------------------------------------------------------------
+BIG=$T/big
+BIG_COPIES=${BIG_COPIES:-400}
+i=0
+while [ $((i * 100)) -lt "$BIG_COPIES" ]; do
+	mkdir -p "$BIG/c$i" || exit 1
+	i=$((i + 1))
+done
+awk -v dir="$BIG" -v n="$BIG_COPIES" '
+FNR == 1 { nf++; name[nf] = FILENAME; sub(/.*\//, "", name[nf]) }
+{ text[nf] = text[nf] $0 "\n" }
+END {
+	for (i = 0; i < n; i++) {
+		d = sprintf("%s/c%d", dir, int(i / 100))
+		for (f = 1; f <= nf; f++) {
+			path = sprintf("%s/%d-%s", d, i, name[f])
+			printf "%s\nmarker%d\n", text[f], i > path
+			close(path)
+		}
+	}
+}' "$TOP"/corpus/*.txt || exit 1
+
+# ---------------------------------------------------------------------
+# j the lock
+# ---------------------------------------------------------------------
+D=$T/lock O=$D/out
+newcorpus "$D/c"
+pl "$O" "$D/c" run "$CONF"
+expect "j lock: first run" 0
+if command -v flock >/dev/null 2>&1; then
+	echo "a new statement about the lighthouse" >"$D/c/new.txt"
+	snap "$O" >"$T/snap.before"
+	(
+		exec 9<>"$O/.lock" || exit 1
+		flock 9 || exit 1
+		: >"$D/held"
+		exec sleep 30
+	) &
+	holder=$!
+	BG="$BG $holder"
+	if waitfor 5 test -e "$D/held"; then
+		pl "$O" "$D/c" run "$CONF"
+		expect "j lock: held by flock(1): exit 75" 75
+		expect "j lock: the message names the lock" 75 "$O/.lock"
+		expect "j lock: and says another run (pid ...)" 75 "another run (pid "
+		snap "$O" >"$T/snap.after"
+		result "j lock: nothing written while locked" \
+			"$(cmp -s "$T/snap.before" "$T/snap.after" || echo changed)"
+		pl "$O" "$D/c" status "$CONF"
+		expect "j lock: status works while locked" 0 "files: 1 new" out
+	else
+		bad "j lock: flock(1) did not take the lock" "in 5 s"
+	fi
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	pl "$O" "$D/c" run "$CONF"
+	expect "j lock: the run after the holder died" 0
+else
+	skip "j lock: held by flock(1)" "no flock command (util-linux)"
+fi
+
+# Two real runs.  Deterministic: B starts only once A holds the lock (A
+# writes its pid into .lock right after taking it), and B's refusal counts
+# only if A was still running when B had finished; the corpus (2000 files)
+# makes A take far longer than B's refusal.
+O=$D/two
+"$P" -c output.dir="$O" -c corpus.dir="$BIG" run "$CONF" >"$D/a.out" 2>"$D/a.err" </dev/null &
+A=$!
+BG="$BG $A"
+if waitfor 20 sh -c '[ "$(cat "$1" 2>/dev/null)" = "$2" ] || ! kill -0 "$2" 2>/dev/null' sh "$O/.lock" "$A" &&
+   kill -0 "$A" 2>/dev/null; then
+	pl "$O" "$BIG" run "$CONF"
+	alive=no
+	kill -0 "$A" 2>/dev/null && alive=yes
+	wait "$A"
+	ra=$?
+	if [ "$alive" = yes ]; then
+		expect "j lock: a second run while the first holds the lock: exit 75" 75 "(pid $A)"
+		result "j lock: the first run succeeds" "$([ "$ra" -eq 0 ] || echo "exit $ra")"
+	else
+		skip "j lock: a second run while the first holds the lock" \
+			"inconclusive: the first run finished before the second (exits $ra, $rc)"
+	fi
+else
+	wait "$A"
+	skip "j lock: a second run while the first holds the lock" "the first run ended before it could be seen holding the lock"
+fi
+layout "j lock: the first run's set" "$O"
+# Started at once: one wins, the other exits 75 -- or, if one finished
+# before the other began, the second finds nothing new.  Either way
+# exactly one publishes.
+O=$D/three
+echo "a new statement for the race" >"$BIG/race.txt"
+"$P" -c output.dir="$O" -c corpus.dir="$BIG" run "$CONF" >/dev/null 2>"$D/r1.err" </dev/null &
+A=$!
+"$P" -c output.dir="$O" -c corpus.dir="$BIG" run "$CONF" >/dev/null 2>"$D/r2.err" </dev/null &
+B=$!
+BG="$BG $A $B"
+wait "$A"
+ra=$?
+wait "$B"
+rb=$?
+rm "$BIG/race.txt"
+nruns=$(ls "$O/runs" 2>/dev/null | wc -l)
+case "$ra $rb" in
+"0 75" | "75 0") why= ;;
+"0 0") why=$(grep -qh 'nothing new' "$D/r1.err" "$D/r2.err" || echo "both exited 0 and neither found nothing new") ;;
+*) why="exits $ra and $rb" ;;
+esac
+[ "$nruns" -eq 1 ] || why="${why:+$why; }$nruns reports in runs/"
+result "j lock: two runs started at once: one publishes, the other exits 75 (exits $ra, $rb)" "$why"
+
+# ---------------------------------------------------------------------
+# k SIGKILL during reruns
+# ---------------------------------------------------------------------
+D=$T/kill C=$D/c O=$D/out
+mkdir -p "$D" && cp -R "$BIG" "$C" || exit 1
+pl "$O" "$C" run "$CONF"
+expect "k kill: first run ($(find "$C" -type f | wc -l) files)" 0
+[ "$rc" -eq 0 ] || exit 1
+# How long a rerun takes: one on a copy.
+cp -a "$O" "$D/trial"
+newtext trial >"$C/trial.txt"
+t0=$(date +%s.%N)
+pl "$D/trial" "$C" run "$CONF"
+t1=$(date +%s.%N)
+rm -rf "$D/trial" "$C/trial.txt"
+# a little past the end, so that some kills land in the publication
+KMAX=$(awk -v a="$t0" -v b="$t1" 'BEGIN { d = 1.1 * (b - a); printf "%.2f", d < 0.3 ? 0.3 : d }')
+echo "     a rerun takes ${KMAX}s; killing after 0..${KMAX}s"
+DELAYS=$(awk -v n="${KILL_ROUNDS:-8}" -v m="$KMAX" -v s="${KILL_SEED:-1}" \
+	'BEGIN { srand(s); for (i = 0; i < n; i++) printf "%.3f ", rand() * m }')
+r=1
+for delay in $DELAYS; do
+	# new files every round, so that each run is a rerun with work to do
+	mkdir -p "$C/round$r"
+	newtext "round$r" >"$C/round$r/a.txt"
+	newtext "round$r again" | gzip -n >"$C/round$r/b.txt.gz"
+	before=$(cur "$O")
+	outputs "$O" >"$T/out.before"
+	"$P" -q -c output.dir="$O" -c corpus.dir="$C" run "$CONF" 2>"$T/stderr" </dev/null &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
+	rc=$?
+	case $rc in
+	0) state=finished ;;
+	137) state=killed ;;
+	*) state="exit $rc" ;;
+	esac
+	why=
+	"$P" -c output.dir="$O" verify "$CONF" >"$T/verify" 2>&1 || why="verify: exit $?"
+	for f in "$O"/*.gz; do
+		gzip -t "$f" 2>/dev/null || why="${why:+$why; }${f##*/}: corrupt gzip"
+	done
+	outputs "$O" >"$T/out.after"
+	case $state in
+	killed)
+		if [ "$(cur "$O")" = "$before" ]; then
+			cmp -s "$T/out.before" "$T/out.after" || why="${why:+$why; }current unchanged but the outputs changed"
+		else
+			# killed after the switch of `current`: the new set is
+			# whole (verify above) and must be right
+			state="killed after publishing"
+			"$P" -q -c output.dir="$D/fresh" -c corpus.dir="$C" -c output.incremental=no \
+				run "$CONF" 2>/dev/null </dev/null
+			"$PY" "$EQ" equal "$O" "$D/fresh" >"$T/eq" 2>&1 ||
+				why="${why:+$why; }the set published before the kill differs from a fresh run: $(head -n 3 "$T/eq" | tr '\n' ' ')"
+			rm -rf "$D/fresh"
+		fi
+		;;
+	finished)
+		[ "$(cur "$O")" != "$before" ] || why="${why:+$why; }finished, current unchanged"
+		;;
+	*)
+		why="${why:+$why; }$state"
+		;;
+	esac
+	result "k kill: round $r, SIGKILL after ${delay}s ($state)" "$why"
+	[ -z "$why" ] || sed -n '1,5s/^/     | /p' "$T/verify"
+	r=$((r + 1))
+done
+prev=$(prevset "$O")
+nsets=$(ls "$O/sets" | wc -l)
+pl "$O" "$C" run "$CONF"
+expect "k kill: the run after the kills succeeds ($nsets sets before it)" 0
+compare "k kill: and equals a fresh run" "$O" "$C" "$prev"
+layout "k kill: no set left beyond current and previous" "$O"
+
+# ---------------------------------------------------------------------
+# l a damaged cache
+# ---------------------------------------------------------------------
+# flip FILE: invert the byte in the middle of FILE, in place.
+flip() {
+	"$PY" -c 'import os, sys
+f = open(sys.argv[1], "r+b")
+off = os.path.getsize(sys.argv[1]) // 2
+f.seek(off)
+b = f.read(1)
+f.seek(off)
+f.write(bytes([b[0] ^ 0xff]))' "$1"
+}
+
+D=$T/damage C=$D/c
+newcorpus "$C"
+for how in truncated corrupted; do
+	O=$D/idx.$how
+	pl "$O" "$C" run "$CONF"
+	expect "l damaged cache.idx ($how): first run" 0
+	before=$(cur "$O")
+	case $how in
+	truncated) truncate -s $(($(stat -c %s "$O/current/cache.idx") / 2)) "$O/current/cache.idx" ;;
+	corrupted) flip "$O/current/cache.idx" ;;
+	esac
+	pl "$O" "$C" run "$CONF"
+	expect "l damaged cache.idx ($how): reported, every file read" 0 "the cache cannot be used: "
+	expect "l damaged cache.idx ($how): the message names cache.idx" 0 "cache.idx"
+	result "l damaged cache.idx ($how): a new set" "$([ "$(cur "$O")" != "$before" ] || echo "current unchanged")"
+	compare "l damaged cache.idx ($how): equals a fresh run" "$O" "$C" ""
+	pl "$O" "$C" run "$CONF"
+	expect "l damaged cache.idx ($how): the new cache serves: nothing new" 0 "nothing new since run"
+done
+for how in corrupted truncated; do
+	O=$D/seg.$how
+	rm -f "$C/added.txt"
+	pl "$O" "$C" run "$CONF"
+	expect "l damaged segment ($how): first run" 0
+	newtext seg >"$C/added.txt"
+	seg=$(ls -S "$O/current"/cache-*.seg | head -n 1)
+	segname=${seg##*/}
+	case $how in
+	truncated) truncate -s $(($(stat -c %s "$seg") / 2)) "$seg" ;;
+	corrupted) flip "$seg" ;;
+	esac
+	before=$(cur "$O")
+	outputs "$O" >"$T/out.before"
+	pl "$O" "$C" run "$CONF"
+	outputs "$O" >"$T/out.after"
+	if [ "$rc" -eq 0 ]; then
+		note "l damaged segment ($how): the run succeeded (read everything again)"
+		result "l damaged segment ($how): reported on stderr, naming $segname" \
+			"$(grep -q "$segname" "$T/stderr" || echo "stderr does not name it")"
+		compare "l damaged segment ($how): equals a fresh run" "$O" "$C" ""
+	elif [ "$rc" -eq 65 ]; then
+		note "l damaged segment ($how): the run failed with exit 65"
+		result "l damaged segment ($how): exit 65 names $segname" \
+			"$(grep -q "$segname" "$T/stderr" || echo "stderr does not name it")"
+		result "l damaged segment ($how): the previous outputs intact" \
+			"$([ "$(cur "$O")" = "$before" ] || echo "current moved";
+			   cmp -s "$T/out.before" "$T/out.after" || echo "outputs changed")"
+		cp "$T/stderr" "$T/stderr.65"
+		pl "$O" "$C" run "$CONF"
+		if [ "$rc" -eq 0 ]; then
+			note "l damaged segment ($how): the run after it recovers"
+		else
+			note "l damaged segment ($how): the run after it fails again (exit $rc): the damaged cache blocks every run until output.incremental=no"
+		fi
+		cp "$T/stderr.65" "$T/stderr"
+	else
+		bad "l damaged segment ($how): exit $rc" "neither a correct run nor exit 65"
+	fi
+done
+rm -f "$C/added.txt"
+
+# ---------------------------------------------------------------------
+# m runs/ history, failed runs
+# ---------------------------------------------------------------------
+D=$T/runs C=$D/c O=$D/out
+newcorpus "$C"
+for k in 4 3 2; do
+	pl "$O" "$C" -c output.keep_runs=2 -c kmeans.k=$k run "$CONF"
+	[ "$rc" -eq 0 ] || bad "m runs: run with k = $k" "exit $rc"
+done
+previd=$(awk -F '\t' '$1 == "# previous" { print $2 }' "$O/current/manifest.tsv")
+curid=$(cur "$O")
+curid=${curid#sets/}
+got=$(ls "$O/runs" | tr '\n' ' ')
+want=$(printf '%s.json\n%s.json\n' "$previd" "$curid" | LC_ALL=C sort | tr '\n' ' ')
+result "m runs: keep_runs = 2 keeps the 2 newest reports" \
+	"$([ "$got" = "$want" ] || echo "runs/ has '$got', expected '$want'")"
+before=$(cur "$O")
+outputs "$O" >"$T/out.before"
+printf 'this is not gzip data at all, only its name says so\n' >"$C/broken.txt.gz"
+pl "$O" "$C" -c output.keep_runs=2 -c kmeans.k=2 run "$CONF"
+expect "m runs: a corrupt .txt.gz: exit 65 naming it" 65 "broken.txt.gz"
+newest=$(ls "$O/runs" | LC_ALL=C sort | tail -n 1)
+result "m runs: the failed run's report: status failed, exit 65" \
+	"$(grep -q '"status": "failed"' "$O/runs/$newest" && grep -q '"exit": 65' "$O/runs/$newest" ||
+	   echo "runs/$newest: $(tr '\n' ' ' <"$O/runs/$newest")")"
+result "m runs: still 2 reports" "$([ "$(ls "$O/runs" | wc -l)" -eq 2 ] || echo "$(ls "$O/runs" | tr '\n' ' ')")"
+outputs "$O" >"$T/out.after"
+result "m runs: the failed run left current and the outputs as they were" \
+	"$([ "$(cur "$O")" = "$before" ] || echo "current moved"; cmp -s "$T/out.before" "$T/out.after" || echo "outputs changed")"
+layout "m runs: layout after the failed run" "$O"
+rm "$C/broken.txt.gz"
+pl "$O" "$C" -c output.keep_runs=2 -c kmeans.k=2 run "$CONF"
+expect "m runs: the corrupt file removed: nothing new" 0 "nothing new since run"
+if [ "$(id -u)" -ne 0 ]; then
+	mkdir "$C/locked" && echo "text" >"$C/locked/x.txt" && chmod 000 "$C/locked"
+	pl "$O" "$C" -c output.keep_runs=2 -c kmeans.k=2 run "$CONF"
+	result "m runs: an unreadable subfolder fails the run (exit $rc)" "$([ "$rc" -ne 0 ] || echo "exit 0")"
+	chmod 700 "$C/locked"
+	rm -rf "$C/locked"
+else
+	skip "m runs: an unreadable subfolder" "running as root, who reads everything"
+fi
+
+# ---------------------------------------------------------------------
+# n the old flat layout
+# ---------------------------------------------------------------------
+D=$T/flat C=$D/c O=$D/out
+newcorpus "$C"
+pl "$D/ref" "$C" run "$CONF"
+mkdir -p "$O"
+names=
+for f in "$D/ref"/*; do
+	b=${f##*/}
+	[ -L "$f" ] && [ "$b" != current ] || continue
+	case $b in manifest.tsv | sources.tsv | changes.tsv) continue ;; esac
+	cp -L "$f" "$O/$b"
+	names="$names $b"
+done
+echo "my own notes" >"$O/notes.txt"
+pl "$O" "$C" run "$CONF"
+expect "n flat layout: the first run over plain files" 0
+why=
+for b in $names; do
+	[ -L "$O/$b" ] && [ "$(readlink "$O/$b")" = "current/$b" ] || why="${why:+$why; }$b is not a link to current/$b"
+done
+result "n flat layout: every output is now a link" "$why"
+result "n flat layout: a file of the user's is left alone" \
+	"$([ "$(cat "$O/notes.txt" 2>/dev/null)" = "my own notes" ] || echo "notes.txt changed or gone")"
+rm -f "$O/notes.txt"
+layout "n flat layout: layout" "$O"
+compare "n flat layout: equals a fresh run" "$O" "$C" ""
+
+echo "incremental: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
