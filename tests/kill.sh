@@ -5,19 +5,18 @@
 #   PIPELINE=build/bin/pipeline sh tests/kill.sh
 #
 # Generates a ~20 MB corpus (200 files of random words; KILL_MB to change
-# the size), makes the "old" outputs from its first 20 files into OUT and
-# the "new" outputs from all of it into another folder, then ROUNDS (20)
-# times starts the pipeline on the whole corpus into OUT, kills it with -9
-# after a random 0 .. KILL_MAX seconds (by default 1.5, or the length of a
-# whole run when that is longer; seeded by KILL_SEED, so repeatable),
-# having put the old outputs back into OUT first, and checks OUT:
-# every output is there and byte-identical to the old or to the new one
-# (each file is renamed into place on its own, so a kill during publication
-# may leave a mix of old and new files, never a partial one); run.json,
-# which holds timings, must parse as JSON; every .gz passes gzip -t.  At
-# the end a last run succeeds, gives the new outputs and leaves no
-# .staging.* folder (each run removes those of the killed runs before it,
-# so at most one is ever there).
+# the size), makes the "old" output folder from its first 20 files, and
+# the "new" one by rerunning on all of it from a copy of the old (a rerun:
+# 20 files replayed from the cache, 180 read).  Then ROUNDS (20) times it
+# puts a copy of the old folder into OUT, starts that same rerun into OUT,
+# kills it with -9 after a random 0 .. KILL_MAX seconds (by default 1.5,
+# or the length of a whole run when that is longer; seeded by KILL_SEED,
+# so repeatable), and checks OUT: every output is there, and they are all
+# the old ones or all the new ones (a set is switched in by one rename);
+# `pipeline verify` passes; every .gz passes gzip -t; nothing stray; at
+# most one dead set (the killed run's) beside the current one and the one
+# it replaced.  At the end a last run succeeds, gives the new outputs and
+# removes the dead sets.
 # Prints one line per round, then "N passed, M failed"; exit 1 on failure.
 
 P=${PIPELINE:-build/bin/pipeline}
@@ -99,27 +98,26 @@ double_standard = double standard
 EOF
 
 OUT=$T/out NEW=$T/new OLD=$T/old
-mkdir -p "$OUT" "$NEW" "$OLD" || exit 1
 start=$(date +%s)
-if ! "$P" -q -c output.dir="$NEW" run "$T/kill.conf"; then
-	echo "kill.sh: the good run failed" >&2
-	exit 1
-fi
-took=$(($(date +%s) - start))
-if ! "$P" -q -c output.dir="$OUT" -c corpus.dir="$T/small" run "$T/kill.conf"; then
+if ! "$P" -q -c output.dir="$OLD" -c corpus.dir="$T/small" run "$T/kill.conf"; then
 	echo "kill.sh: the run on the small corpus failed" >&2
 	exit 1
 fi
-cp "$OUT"/* "$OLD/" || exit 1
+cp -a "$OLD" "$NEW" || exit 1
+if ! "$P" -q -c output.dir="$NEW" run "$T/kill.conf"; then
+	echo "kill.sh: the good rerun failed" >&2
+	exit 1
+fi
+took=$(($(date +%s) - start))
 KILL_MAX=${KILL_MAX:-$(awk -v t="$took" 'BEGIN { print (t > 1.5 ? t : 1.5) }')}
 echo "kill.sh: a run takes about ${took}s; killing after 0..${KILL_MAX}s"
 # The delays, from one seeded generator (KILL_SEED).
 DELAYS=$(awk -v n="$ROUNDS" -v m="$KILL_MAX" -v s="${KILL_SEED:-1}" \
 	'BEGIN { srand(s); for (i = 0; i < n; i++) printf "%.2f ", rand() * m }')
 
-# check_out WHAT: every output whole, old or new.
+# check_out WHAT: every output whole, all old or all new.
 check_out() {
-	why= nold=0 nnew=0 nstaging=0
+	why= nold=0 nnew=0 ndead=0
 	for f in $OUTPUTS; do
 		if [ ! -f "$OUT/$f" ]; then
 			why="${why:+$why; }$f missing"
@@ -139,29 +137,44 @@ check_out() {
 			why="${why:+$why; }$f is neither the old nor the new file"
 		fi
 	done
+	[ "$nold" -eq 0 ] || [ "$nnew" -eq 0 ] ||
+		why="${why:+$why; }a mix of $nold old and $nnew new outputs"
+	"$P" -c output.dir="$OUT" verify "$T/kill.conf" >"$T/verify" 2>&1 ||
+		why="${why:+$why; }verify: $(head -n 1 "$T/verify")"
 	for f in "$OUT"/* "$OUT"/.[!.]*; do
-		[ -e "$f" ] || continue
+		[ -e "$f" ] || [ -L "$f" ] || continue
 		b=${f##*/}
-		case " $(echo $OUTPUTS) " in *" $b "*) continue ;; esac
-		case $b in .staging.*) nstaging=$((nstaging + 1)); continue ;; esac
+		case " $(echo $OUTPUTS) changes.tsv sources.tsv manifest.tsv current sets runs .lock " in
+		*" $b "*) continue ;;
+		esac
 		why="${why:+$why; }stray $b"
 	done
-	# Each run removes the staging folders of the killed ones before it:
-	# at most the last killed run's is left.
-	[ "$nstaging" -le 1 ] ||
-		why="${why:+$why; }$nstaging staging folders (stale ones not removed)"
+	# Sets: the current one, the one it replaced, and at most the killed
+	# run's half-written one (each run removes those before it).
+	cur=$(readlink "$OUT/current")
+	for d in "$OUT"/sets/*; do
+		[ -e "$d/manifest.tsv" ] || ndead=$((ndead + 1))
+	done
+	[ "$ndead" -le 1 ] || why="${why:+$why; }$ndead half-written sets"
+	[ -e "$OUT/$cur/manifest.tsv" ] || why="${why:+$why; }current ($cur) has no manifest"
 	if [ "$nnew" -eq 0 ]; then set -- "$1, old outputs"
-	elif [ "$nold" -eq 0 ]; then set -- "$1, new outputs"
-	else set -- "$1, $nold old and $nnew new outputs"
+	else set -- "$1, new outputs"
 	fi
 	if [ -z "$why" ]; then ok "$1"; else bad "$1" "$why"; fi
 }
 
 i=1
 for delay in $DELAYS; do
-	# Each round replaces the old outputs (a killed run's staging folder
-	# stays, for the last run to remove).
-	rm -f "$OUT"/* && cp "$OLD"/* "$OUT/" || exit 1
+	# Each round starts from the old folder, plus the half-written set
+	# of the previous round's killed run, for the next run to remove.
+	if [ -d "$OUT/sets" ]; then
+		mv "$OUT/sets" "$T/sets.prev" || exit 1
+	fi
+	rm -rf "$OUT" && cp -a "$OLD" "$OUT" || exit 1
+	for d in "$T"/sets.prev/*; do
+		[ -d "$d" ] && [ ! -e "$d/manifest.tsv" ] && mv "$d" "$OUT/sets/"
+	done
+	rm -rf "$T/sets.prev"
 	"$P" -q -c output.dir="$OUT" run "$T/kill.conf" 2>"$T/stderr" &
 	pid=$!
 	sleep "$delay"
@@ -177,20 +190,26 @@ for delay in $DELAYS; do
 	i=$((i + 1))
 done
 
-# A last run: succeeds, gives the new outputs, cleans up the staging
-# folders of the killed runs.
-stale=$(ls -d "$OUT"/.staging.* 2>/dev/null | wc -l | tr -d ' ')
+# A last run (from the old folder again, with the last killed run's set):
+# succeeds, gives the new outputs, removes the dead set.
+dead=0
+for d in "$OUT"/sets/*; do [ -e "$d/manifest.tsv" ] || dead=$((dead + 1)); done
+if [ -d "$OUT/sets" ]; then mv "$OUT/sets" "$T/sets.prev" || exit 1; fi
+rm -rf "$OUT" && cp -a "$OLD" "$OUT" || exit 1
+for d in "$T"/sets.prev/*; do
+	[ -d "$d" ] && [ ! -e "$d/manifest.tsv" ] && mv "$d" "$OUT/sets/"
+done
 if "$P" -q -c output.dir="$OUT" run "$T/kill.conf"; then
 	why=
 	for f in $OUTPUTS; do
 		[ "$f" = run.json ] && continue
 		cmp -s "$OUT/$f" "$NEW/$f" || why="${why:+$why; }$f differs"
 	done
-	for f in "$OUT"/.staging.*; do
-		[ -e "$f" ] && why="${why:+$why; }${f##*/} left behind"
+	for d in "$OUT"/sets/*; do
+		[ -e "$d/manifest.tsv" ] || why="${why:+$why; }${d##*/} left behind"
 	done
 	if [ -z "$why" ]; then
-		ok "the run after the kills (removed $stale stale staging folders)"
+		ok "the run after the kills (removed $dead dead set)"
 	else
 		bad "the run after the kills" "$why"
 	fi
