@@ -170,7 +170,7 @@ DEB_FUZZ = clang libclang-rt-14-dev
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -g -O1
 FUZZ_SECONDS ?= 300
-FUZZ_NAMES = tokenize config gzip
+FUZZ_NAMES = tokenize config gzip cache
 FUZZ_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 FUZZ_OBJ = $(LIB_SRC:%.c=build-fuzz/%.o)

@@ -1191,7 +1191,6 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	uint32_t *segmap = NULL;   /* old segment -> new index, or NONE */
 	size_t nsegs = 0;
 	double *shares = NULL;
-	struct outfile of;
 	uint64_t *kept = NULL;
 	int rc = -1;
 
@@ -1351,11 +1350,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	if (put_u64(&b, ctx->units.n) || put_u64(&b, ctx->vocab.tab.n) ||
 	    put_u64(&b, XXH64(b.buf, b.len, 0)))
 		goto oom;
-	if (out_open(ctx, "cache.idx", &of, err))
-		goto out;
-	rc = out_write(&of, b.buf, b.len, err);
-	if (out_close(&of, rc ? NULL : err))
-		rc = -1;
+	rc = out_file(ctx, "cache.idx", b.buf, b.len, err);
 	goto out;
 oom:
 	rc = pl_oom(err);

@@ -313,16 +313,8 @@ int outdir_adopt(struct ctx *ctx, const char *src, const char *name,
 		return pl_oom(err);
 	if (link(src, to.buf) != 0) {
 		/* No hard links here (or another file system): copy. */
-		struct outfile of;
-
-		if (read_file_bytes(src, UINT64_MAX, &data, err) ||
-		    out_open(ctx, name, &of, err)) {
-			rc = -1;
-		} else {
-			rc = out_write(&of, data.buf, data.len, err);
-			if (out_close(&of, rc ? NULL : err))
-				rc = -1;
-		}
+		rc = read_file_bytes(src, UINT64_MAX, &data, err) ||
+		     out_file(ctx, name, data.buf, data.len, err) ? -1 : 0;
 	} else {
 		rc = add_staged(ctx, name, err);
 	}
@@ -339,7 +331,6 @@ static int cmp_str(const void *a, const void *b)
 static int write_manifest(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
-	struct outfile of;
 	char hex[33];
 	uint64_t size;
 	int rc = -1;
@@ -362,11 +353,7 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 				(unsigned long long)size, hex))
 			goto oom;
 	}
-	if (out_open(ctx, "manifest.tsv", &of, err))
-		goto out;
-	rc = out_write(&of, sb.buf, sb.len, err);
-	if (out_close(&of, rc ? NULL : err))
-		rc = -1;
+	rc = out_file(ctx, "manifest.tsv", sb.buf, sb.len, err);
 	goto out;
 oom:
 	rc = pl_oom(err);
@@ -511,11 +498,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
 	prune_sets(ctx->outdir, ctx->run_id, ctx->prev_id);
 	/* The set is now the current one: nothing to abandon. */
-	for (size_t i = 0; i < ctx->nstaged; i++)
-		pl_free(ctx->staged[i]);
-	pl_free(ctx->staged);
-	ctx->staged = NULL;
-	ctx->nstaged = ctx->staged_cap = 0;
+	out_staged_release(ctx);
 	pl_free(ctx->staging);
 	ctx->staging = NULL;
 out:
@@ -531,11 +514,7 @@ void outdir_abandon(struct ctx *ctx)
 		pl_free(ctx->staging);
 		ctx->staging = NULL;
 	}
-	for (size_t i = 0; i < ctx->nstaged; i++)
-		pl_free(ctx->staged[i]);
-	pl_free(ctx->staged);
-	ctx->staged = NULL;
-	ctx->nstaged = ctx->staged_cap = 0;
+	out_staged_release(ctx);
 }
 
 void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)

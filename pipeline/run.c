@@ -80,7 +80,6 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 {
 	const struct config *cfg = ctx->cfg;
 	struct strbuf sb = STRBUF_INIT, conf = STRBUF_INIT;
-	struct outfile of;
 	char metric[32];
 	int rc = -1;
 
@@ -133,11 +132,7 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 			pl_now() - ctx->rep.total_seconds, ctx->rep.wall_to_tfidf,
 			pl_now() - ctx->rep.total_seconds, ctx->rep.threads))
 		goto oom;
-	if (out_open(ctx, "run.json", &of, err))
-		goto out;
-	rc = out_write(&of, sb.buf, sb.len, err);
-	if (out_close(&of, rc ? NULL : err))
-		rc = -1;
+	rc = out_file(ctx, "run.json", sb.buf, sb.len, err);
 	goto out;
 oom:
 	rc = pl_oom(err);

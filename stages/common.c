@@ -238,8 +238,8 @@ int term_display(const struct ctx *ctx, uint32_t term, struct strbuf *sb)
 /* ---- staged output files ---- */
 
 /* I/O fault injection (pl_io_fail_at): the output operations counted since
- * the last call; io_fail_at == 0 means never fail.  Atomic because the two
- * matrices are written by two threads. */
+ * the last call; io_fail_at == 0 means never fail.  Atomic because several
+ * threads write (the two matrices, each with its gzip workers). */
 static _Atomic unsigned long io_count;
 static _Atomic unsigned long io_fail_n;
 static _Atomic int io_errno;
@@ -631,6 +631,29 @@ int out_publish(struct ctx *ctx, struct pl_error *err)
 	return rc;
 }
 
+int out_file(struct ctx *ctx, const char *name, const void *data, size_t len,
+	     struct pl_error *err)
+{
+	struct outfile of;
+	int rc;
+
+	if (out_open(ctx, name, &of, err))
+		return -1;
+	rc = out_write(&of, data, len, err);
+	if (out_close(&of, rc ? NULL : err))
+		rc = -1;
+	return rc;
+}
+
+void out_staged_release(struct ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nstaged; i++)
+		pl_free(ctx->staged[i]);
+	pl_free(ctx->staged);
+	ctx->staged = NULL;
+	ctx->nstaged = ctx->staged_cap = 0;
+}
+
 /* Allocates nothing, so that it works after any out-of-memory failure. */
 void out_abandon(struct ctx *ctx)
 {
@@ -651,9 +674,5 @@ void out_abandon(struct ctx *ctx)
 		pl_free(ctx->staging);
 		ctx->staging = NULL;
 	}
-	for (size_t i = 0; i < ctx->nstaged; i++)
-		pl_free(ctx->staged[i]);
-	pl_free(ctx->staged);
-	ctx->staged = NULL;
-	ctx->nstaged = ctx->staged_cap = 0;
+	out_staged_release(ctx);
 }

@@ -376,21 +376,27 @@ int out_write(struct outfile *of, const void *data, size_t len,
 	      struct pl_error *err);
 int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* out_open, out_write and out_close of a whole buffer.  0 or -1. */
+int out_file(struct ctx *ctx, const char *name, const void *data, size_t len,
+	     struct pl_error *err);
+/* Forget the names staged so far (ctx->staged); allocates nothing. */
+void out_staged_release(struct ctx *ctx);
 /* Flush, fsync and close; the file stays staged.  0 or -1.  Always frees
  * what `of` holds, so it is safe to call once after any failure. */
 int out_close(struct outfile *of, struct pl_error *err);
-/* Driver side: create the staging folder (first removing those of killed
- * runs: .staging.PID with no process PID); publish every staged file into
- * the output folder, rolled back on failure (see common.c); or throw the
- * staging folder away. */
+/* A flat staging folder, for the unit tests of single stages (a run
+ * publishes whole sets through pipeline/outdir.h instead): create
+ * OUTDIR/.staging.PID (first removing those of dead processes); publish
+ * every staged file into OUTDIR itself, rolled back on failure (see
+ * common.c); or throw the staging folder away. */
 int out_begin(struct ctx *ctx, struct pl_error *err);
 int out_publish(struct ctx *ctx, struct pl_error *err);
 void out_abandon(struct ctx *ctx);
 /* I/O fault injection for tests, like pl_alloc_fail_at: the output
  * operation numbered `n` (1-based, counted from this call) fails with
- * errno `err_no`.  Counted: out_open's open, each write (out_flush, and
- * the fflush of a plain file), each fsync, each close, out_publish's
- * backup links and renames and its folder fsync.  n = 0 switches it off.
+ * errno `err_no`.  Counted: out_open's open, each write (a plain file's
+ * flush, each gzip member), each fsync, each close, out_publish's backup
+ * links and renames and its folder fsync.  n = 0 switches it off.
  * Returns the number of operations since the previous call. */
 unsigned long pl_io_fail_at(unsigned long n, int err_no);
 

@@ -190,6 +190,39 @@ static int sort_u32(uint32_t *a, size_t n, uint32_t **buf, size_t *cap)
 	return 0;
 }
 
+/* Append the row whose sorted term ids are k->touched[0..n) with counts
+ * in k->acc (cleared as they are copied) to ctx->counts, and count them in
+ * df and cf.  Unit ids are dense and arrive in order.  0 or -1. */
+static int emit_row(struct ctx *ctx, struct counter *k, size_t n)
+{
+	struct csr *m = &ctx->counts;
+	size_t need = m->nnz + n;
+
+	if (need > m->cap) {
+		size_t c1 = m->cap, c2 = m->cap;
+
+		if (pl_grow(&m->col, &c1, need, sizeof(*m->col)) ||
+		    pl_grow(&m->cnt, &c2, need, sizeof(*m->cnt)))
+			return -1;
+		m->cap = c1 < c2 ? c1 : c2;
+	}
+	if (pl_grow(&m->rowptr, &k->rowcap, m->nrows + 2, sizeof(*m->rowptr)))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t t = k->touched[i];
+
+		m->col[m->nnz] = t;
+		m->cnt[m->nnz] = k->acc[t];
+		m->nnz++;
+		ctx->vocab.df[t]++;
+		ctx->vocab.cf[t] += k->acc[t];
+		k->acc[t] = 0;
+	}
+	m->rowptr[0] = 0;
+	m->rowptr[++m->nrows] = m->nnz;
+	return 0;
+}
+
 /* Note that `surf` is counted in the current file (see struct counter). */
 static int track_surface(struct ctx *ctx, struct counter *k, uint32_t surf)
 {
@@ -303,8 +336,6 @@ int vocabulary_row(struct ctx *ctx, uint32_t unit, const uint32_t *term,
 		   const uint32_t *cnt, size_t n, struct pl_error *err)
 {
 	struct counter *k = ctx->counter;
-	struct csr *m = &ctx->counts;
-	size_t need = m->nnz + n;
 
 	if (pl_grow(&k->touched, &k->touchedcap, n ? n : 1, sizeof(*k->touched)))
 		return pl_oom(err);
@@ -323,29 +354,7 @@ int vocabulary_row(struct ctx *ctx, uint32_t unit, const uint32_t *term,
 	}
 	if (!sorted && sort_u32(k->touched, n, &k->sortbuf, &k->sortcap))
 		return pl_oom(err);
-	if (need > m->cap) {
-		size_t c1 = m->cap, c2 = m->cap;
-
-		if (pl_grow(&m->col, &c1, need, sizeof(*m->col)) ||
-		    pl_grow(&m->cnt, &c2, need, sizeof(*m->cnt)))
-			return pl_oom(err);
-		m->cap = c1 < c2 ? c1 : c2;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint32_t t = k->touched[i];
-
-		m->col[m->nnz] = t;
-		m->cnt[m->nnz] = k->acc[t];
-		m->nnz++;
-		ctx->vocab.df[t]++;
-		ctx->vocab.cf[t] += k->acc[t];
-		k->acc[t] = 0;
-	}
-	if (pl_grow(&m->rowptr, &k->rowcap, m->nrows + 2, sizeof(*m->rowptr)))
-		return pl_oom(err);
-	m->rowptr[0] = 0;
-	m->rowptr[++m->nrows] = m->nnz;
-	return 0;
+	return emit_row(ctx, k, n) ? pl_oom(err) : 0;
 }
 
 int vocabulary_pair(struct ctx *ctx, uint32_t term, uint32_t surf, uint64_t n)
@@ -356,8 +365,6 @@ int vocabulary_pair(struct ctx *ctx, uint32_t term, uint32_t surf, uint64_t n)
 static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 {
 	struct counter *k = ctx->counter;
-	struct csr *m = &ctx->counts;
-	size_t need;
 
 	if (!u->counted)
 		return 0;
@@ -391,32 +398,8 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 	}
 	if (sort_u32(k->touched, k->ntouched, &k->sortbuf, &k->sortcap))
 		return pl_oom(err);
-	need = m->nnz + k->ntouched;
-	if (need > m->cap) {
-		size_t c1 = m->cap, c2 = m->cap;
-
-		if (pl_grow(&m->col, &c1, need, sizeof(*m->col)) ||
-		    pl_grow(&m->cnt, &c2, need, sizeof(*m->cnt)))
-			return pl_oom(err);
-		m->cap = c1 < c2 ? c1 : c2;
-	}
-	for (size_t i = 0; i < k->ntouched; i++) {
-		uint32_t t = k->touched[i];
-
-		m->col[m->nnz] = t;
-		m->cnt[m->nnz] = k->acc[t];
-		m->nnz++;
-		ctx->vocab.df[t]++;
-		ctx->vocab.cf[t] += k->acc[t];
-		k->acc[t] = 0;
-	}
 	ctx->units.ntok[u->id] = (uint32_t)u->tok.n;
-	/* Row pointers: unit ids are dense and arrive in order. */
-	if (pl_grow(&m->rowptr, &k->rowcap, m->nrows + 2, sizeof(*m->rowptr)))
-		return pl_oom(err);
-	m->rowptr[0] = 0;
-	m->rowptr[++m->nrows] = m->nnz;
-	return 0;
+	return emit_row(ctx, k, k->ntouched) ? pl_oom(err) : 0;
 }
 
 int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,

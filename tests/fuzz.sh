@@ -30,7 +30,7 @@ ci) seconds=${FUZZ_SECONDS:-30} ;;
 	exit 64
 	;;
 esac
-[ $# -gt 0 ] || set -- tokenize config gzip
+[ $# -gt 0 ] || set -- tokenize config gzip cache
 bin=${FUZZ_BIN:-build-fuzz}
 here=$(pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX") || exit 71
