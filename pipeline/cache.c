@@ -426,8 +426,10 @@ static int parse_index(struct cache *c, const struct config *cfg, char **why)
 		*why = m.buf;
 		return 1;
 	}
-	if (cache_config_text(cfg, 1, &now))
+	if (cache_config_text(cfg, 1, &now)) {
+		strbuf_release(&now);
 		return -1;
+	}
 	if (strcmp(now.buf ? now.buf : "", c->analysis_text) != 0) {
 		char *key = first_difference(c->analysis_text, now.buf ? now.buf : "");
 		struct strbuf m = STRBUF_INIT;

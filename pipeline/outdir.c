@@ -335,7 +335,8 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 	uint64_t size;
 	int rc = -1;
 
-	qsort(ctx->staged, ctx->nstaged, sizeof(*ctx->staged), cmp_str);
+	if (ctx->nstaged > 1)
+		qsort(ctx->staged, ctx->nstaged, sizeof(*ctx->staged), cmp_str);
 	if (strbuf_addf(&sb, "# pipeline manifest 1\n# run\t%s\n# previous\t%s\n"
 			"# config_hash\t%016llx\n# analysis_hash\t%016llx\n"
 			"file\tbytes\txxh3_128\n", ctx->run_id,
@@ -433,7 +434,8 @@ static void prune_runs(const char *outdir, long keep)
 	}
 	if (d)
 		closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if ((long)(n - i) > keep) {
 			size_t len = sb.len;
