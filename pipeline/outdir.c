@@ -53,21 +53,13 @@ static int is_public(const char *name)
 int outdir_lock(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
 	char pid[32];
 	struct tm tm;
 	time_t now = time(NULL);
 	int fd, n;
 
-	if (stat(ctx->outdir, &st) != 0) {
-		if (errno != ENOENT || mkdir(ctx->outdir, 0777) != 0)
-			return pl_fail(err, PL_EX_CANTCREAT,
-				       "%s: cannot create the output folder: %s",
-				       ctx->outdir, strerror(errno));
-	} else if (!S_ISDIR(st.st_mode)) {
-		return pl_fail(err, PL_EX_CANTCREAT,
-			       "%s: output path exists and is not a folder", ctx->outdir);
-	}
+	if (out_make_dir(ctx->outdir, err))
+		return -1;
 	if (strbuf_addf(&sb, "%s/.lock", ctx->outdir))
 		return pl_oom(err);
 	fd = open(sb.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0666);

@@ -315,20 +315,29 @@ static void remove_stale_staging(const char *outdir)
 	strbuf_release(&sb);
 }
 
+int out_make_dir(const char *outdir, struct pl_error *err)
+{
+	struct stat st;
+
+	if (stat(outdir, &st) != 0) {
+		/* EEXIST: another run made it between the stat and now. */
+		if (errno != ENOENT || (mkdir(outdir, 0777) != 0 && errno != EEXIST))
+			return pl_fail(err, PL_EX_CANTCREAT,
+				       "%s: cannot create the output folder: %s",
+				       outdir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		return pl_fail(err, PL_EX_CANTCREAT,
+			       "%s: output path exists and is not a folder", outdir);
+	}
+	return 0;
+}
+
 int out_begin(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
 
-	if (stat(ctx->outdir, &st) != 0) {
-		if (errno != ENOENT || mkdir(ctx->outdir, 0777) != 0)
-			return pl_fail(err, PL_EX_CANTCREAT,
-				       "%s: cannot create the output folder: %s",
-				       ctx->outdir, strerror(errno));
-	} else if (!S_ISDIR(st.st_mode)) {
-		return pl_fail(err, PL_EX_CANTCREAT,
-			       "%s: output path exists and is not a folder", ctx->outdir);
-	}
+	if (out_make_dir(ctx->outdir, err))
+		return -1;
 	remove_stale_staging(ctx->outdir);
 	if (strbuf_addf(&sb, "%s/.staging.%ld", ctx->outdir, (long)getpid()))
 		return pl_oom(err);

@@ -376,6 +376,9 @@ int out_write(struct outfile *of, const void *data, size_t len,
 	      struct pl_error *err);
 int out_printf(struct pl_error *err, struct outfile *of, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Create the output folder (not its parents) unless it is there.  0 or
+ * -1 (PL_EX_CANTCREAT, also when the path is not a folder). */
+int out_make_dir(const char *outdir, struct pl_error *err);
 /* out_open, out_write and out_close of a whole buffer.  0 or -1. */
 int out_file(struct ctx *ctx, const char *name, const void *data, size_t len,
 	     struct pl_error *err);

@@ -53,24 +53,7 @@ mksub() { # name fraction-denominator
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-cat > "$work/bench.conf" <<CONF
-[corpus]
-dir = .
-unit = document
-[tokenize]
-pattern = sklearn
-[phrases]
-[frames]
-[vocabulary]
-min_df = 2
-max_df = 0.95
-[kmeans]
-k = 20
-restarts = 1
-metric = euclidean
-[output]
-dir = out
-CONF
+cp "$top/tests/bench.conf" "$work/bench.conf"
 
 printf '%-8s %7s %6s | %8s %8s %7s | %9s %9s %6s | %6s | %8s %8s %6s\n' \
 	corpus docs MB ours_s peer_s tfidf_x ours_it peer_it iter_x obj \

@@ -59,24 +59,7 @@ ls "$bdir/big" | awk -v m=$((n / nnew)) 'NR % m == 1' | head -n "$nnew" |
 	done
 echo "bench_incremental: $n files, $(ls "$work/new" | wc -l) new ones for the rerun"
 
-cat > "$work/bench.conf" <<CONF
-[corpus]
-dir = .
-unit = document
-[tokenize]
-pattern = sklearn
-[phrases]
-[frames]
-[vocabulary]
-min_df = 2
-max_df = 0.95
-[kmeans]
-k = 20
-restarts = 1
-metric = euclidean
-[output]
-dir = out
-CONF
+cp "$top/tests/bench.conf" "$work/bench.conf"
 
 # one LABEL: run once into $work/out, append "seconds rss_kB" to $work/LABEL
 one() {
