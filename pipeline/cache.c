@@ -21,6 +21,12 @@
 #define IDX_MAGIC "PLCIDX01"
 #define SEG_MAGIC "PLCSEG01"
 
+void pl_hash_hex(const uint8_t hash[16], char hex[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+}
+
 void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16])
 {
 	XXH128_canonical_t c;
@@ -379,11 +385,6 @@ static char *first_difference(const char *old, const char *now)
 	return NULL;
 }
 
-static char *strdup_len(const char *s, size_t n)
-{
-	return pl_strndup(s, n);
-}
-
 static int parse_index(struct cache *c, const struct config *cfg, char **why)
 {
 	struct rd r = { c->raw, c->raw + c->rawlen, 0 };
@@ -408,13 +409,13 @@ static int parse_index(struct cache *c, const struct config *cfg, char **why)
 	r.p += 8;
 	r.end -= 8;
 	s = get_str(&r, &len);
-	c->version = strdup_len(s, len);
+	c->version = pl_strndup(s, len);
 	s = get_str(&r, &len);
-	c->run_id = strdup_len(s, len);
+	c->run_id = pl_strndup(s, len);
 	c->analysis_hash = get_u64(&r);
 	c->config_hash = get_u64(&r);
 	s = get_str(&r, &len);
-	c->analysis_text = strdup_len(s, len);
+	c->analysis_text = pl_strndup(s, len);
 	if (!c->version || !c->run_id || !c->analysis_text)
 		return -1;
 	if (strcmp(c->version, PIPELINE_VERSION) != 0) {
@@ -473,7 +474,7 @@ static int parse_index(struct cache *c, const struct config *cfg, char **why)
 	c->nsegs = n;
 	for (size_t i = 0; i < c->nsegs && !r.bad; i++) {
 		s = get_str(&r, &len);
-		c->segs[i].name = strdup_len(s, len);
+		c->segs[i].name = pl_strndup(s, len);
 		if (!c->segs[i].name)
 			return -1;
 		if (!len || memchr(s, '/', len) || s[0] == '.')
@@ -578,7 +579,7 @@ static int parse_index(struct cache *c, const struct config *cfg, char **why)
 	c->nframes = n;
 	for (size_t f = 0; f < c->nframes && !r.bad; f++) {
 		s = get_str(&r, &len);
-		c->frame[f] = strdup_len(s, len);
+		c->frame[f] = pl_strndup(s, len);
 		if (!c->frame[f])
 			return -1;
 	}
@@ -1161,8 +1162,7 @@ static int write_sources(struct ctx *ctx, struct pl_error *err)
 		const struct fileinfo *fi = &ctx->files.info[i];
 		char hex[33];
 
-		for (int j = 0; j < 16; j++)
-			snprintf(hex + 2 * j, 3, "%02x", fi->hash[j]);
+		pl_hash_hex(fi->hash, hex);
 		strbuf_reset(&sb);
 		if (strbuf_add_tsv(&sb, ctx->files.rel[i], strlen(ctx->files.rel[i])) ||
 		    strbuf_addf(&sb, "\t%llu\t%s\t%zu\t%s\n",

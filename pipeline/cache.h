@@ -156,6 +156,8 @@ void cache_maps_free(struct replaymaps *r);
 int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
 		 struct pl_error *err);
 void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16]);
+/* The 32 hex digits of a hash, and a NUL. */
+void pl_hash_hex(const uint8_t hash[16], char hex[33]);
 
 /* unit_share of each frame in each cluster (k x frames, ctx->km's order);
  * *out NULL when there is no clustering or no frame.  0 or -1 (memory). */

@@ -211,10 +211,10 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 		size_t toread = p->fresh + p->changed + (p->rebuild ? p->same : 0);
 
 		printf("output: %s\n", cfg.v[CFG_output_dir].path);
-		if (!ctx.prev_id)
+		if (!ctx_prev_id(&ctx))
 			printf("published: nothing yet\n");
 		else
-			printf("published: run %s\n", ctx.prev_id);
+			printf("published: run %s\n", ctx_prev_id(&ctx));
 		if (why)
 			printf("cache: cannot serve: %s\n", why);
 		else if (!c)

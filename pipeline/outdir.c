@@ -38,8 +38,7 @@ int pl_hash_file(const char *path, char hex[33], uint64_t *size,
 
 	if (pl_hash_path(path, h, size, err))
 		return -1;
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	pl_hash_hex(h, hex);
 	return 0;
 }
 
@@ -112,8 +111,6 @@ void outdir_release(struct ctx *ctx)
 	ctx->run_id = NULL;
 	pl_free(ctx->cur_set);
 	ctx->cur_set = NULL;
-	pl_free(ctx->prev_id);
-	ctx->prev_id = NULL;
 }
 
 int outdir_current(const char *outdir, char **path, struct pl_error *err)
@@ -223,9 +220,6 @@ int outdir_begin(struct ctx *ctx, struct pl_error *err)
 	/* ctx_plan found the current set already (run.c). */
 	if (!ctx->cur_set && outdir_current(ctx->outdir, &ctx->cur_set, err))
 		return -1;
-	if (ctx->cur_set && !ctx->prev_id &&
-	    !(ctx->prev_id = pl_strdup(strrchr(ctx->cur_set, '/') + 1)))
-		return pl_oom(err);
 	outdir_tidy(ctx);
 	if (strbuf_addf(&sb, "%s/sets", ctx->outdir))
 		return pl_oom(err);
@@ -278,7 +272,7 @@ void outdir_tidy(struct ctx *ctx)
 	/* Keep the current set and the one it replaced: a reader may still
 	 * be reading either.  Anything else is older, or a dead run's. */
 	before = manifest_previous(ctx->cur_set);
-	prune_sets(ctx->outdir, strrchr(ctx->cur_set, '/') + 1, before);
+	prune_sets(ctx->outdir, ctx_prev_id(ctx), before);
 	pl_free(before);
 }
 
@@ -332,7 +326,7 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 	if (strbuf_addf(&sb, "# pipeline manifest 1\n# run\t%s\n# previous\t%s\n"
 			"# config_hash\t%016llx\n# analysis_hash\t%016llx\n"
 			"file\tbytes\txxh3_128\n", ctx->run_id,
-			ctx->prev_id ? ctx->prev_id : "",
+			ctx_prev_id(ctx) ? ctx_prev_id(ctx) : "",
 			(unsigned long long)cache_config_hash(ctx->cfg, 0),
 			(unsigned long long)cache_config_hash(ctx->cfg, 1)))
 		goto oom;
@@ -490,7 +484,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 		warn("recording the run", &w);
 	}
 	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
-	prune_sets(ctx->outdir, ctx->run_id, ctx->prev_id);
+	prune_sets(ctx->outdir, ctx->run_id, ctx_prev_id(ctx));
 	/* The set is now the current one: nothing to abandon. */
 	out_staged_release(ctx);
 	pl_free(ctx->staging);

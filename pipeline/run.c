@@ -149,9 +149,6 @@ int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err)
 	if (outdir_current(ctx->outdir, &ctx->cur_set, err))
 		return -1;
 	if (ctx->cur_set) {
-		ctx->prev_id = pl_strdup(strrchr(ctx->cur_set, '/') + 1);
-		if (!ctx->prev_id)
-			return pl_oom(err);
 		if (ctx->cfg->v[CFG_output_incremental].i == 0 &&
 		    cache_load(ctx->cur_set, ctx->cfg, &ctx->cache, why, err))
 			return -1;
@@ -201,14 +198,14 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 		if (!ctx->quiet)
 			fprintf(stderr, "pipeline: nothing new since run %s (%zu files "
 				"unchanged, same config): the outputs are left as they are\n",
-				ctx->prev_id, p->same);
+				ctx_prev_id(ctx), p->same);
 		return 0;
 	}
 	if (read_check_cache(ctx, err))
 		goto fail;
 	if (!ctx->quiet && ctx->cache)
 		fprintf(stderr, "pipeline: since run %s: %zu new, %zu changed, %zu removed, "
-			"%zu unchanged files%s\n", ctx->prev_id, p->fresh, p->changed,
+			"%zu unchanged files%s\n", ctx_prev_id(ctx), p->fresh, p->changed,
 			p->removed, p->same,
 			p->rebuild ? " (the cache is mostly stale: reading every file)" : "");
 	if (outdir_begin(ctx, err))

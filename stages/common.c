@@ -204,6 +204,11 @@ void frames_release(struct frames *f)
 	memset(f, 0, sizeof(*f));
 }
 
+const char *ctx_prev_id(const struct ctx *ctx)
+{
+	return ctx->cur_set ? strrchr(ctx->cur_set, '/') + 1 : NULL;
+}
+
 int term_display(const struct ctx *ctx, uint32_t term, struct strbuf *sb)
 {
 	const struct vocab *v = &ctx->vocab;

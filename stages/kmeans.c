@@ -2039,20 +2039,17 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 	    ctx->cache->k == (uint32_t)v[CFG_kmeans_k].i &&
 	    ctx->cache->metric == (uint32_t)o.metric)
 		o.warm = prev;
-	rc = kmeans_sweep(&X, &o, (uint32_t)v[CFG_kmeans_k].i,
-			  (uint32_t)v[CFG_kmeans_k].hi,
-			  (int)v[CFG_kmeans_select].i,
-			  (size_t)v[CFG_kmeans_silhouette_sample].i, &ctx->km,
-			  &ctx->ksweep, err);
-	/* A warm start with every previous centroid gone (all its terms
-	 * pruned now) cannot run: seed afresh. */
-	if (rc < 0 && o.warm && err->code == PL_EX_DATAERR) {
-		o.warm = NULL;
+	for (;;) {
 		rc = kmeans_sweep(&X, &o, (uint32_t)v[CFG_kmeans_k].i,
 				  (uint32_t)v[CFG_kmeans_k].hi,
 				  (int)v[CFG_kmeans_select].i,
 				  (size_t)v[CFG_kmeans_silhouette_sample].i, &ctx->km,
 				  &ctx->ksweep, err);
+		/* A warm start with every previous centroid gone (all its
+		 * terms pruned now) cannot run: seed afresh. */
+		if (rc == 0 || !o.warm || err->code != PL_EX_DATAERR)
+			break;
+		o.warm = NULL;
 	}
 	if (rc == 0) {
 		ctx->km.warm = o.warm != NULL;

@@ -977,15 +977,10 @@ static int read_run(struct ctx *ctx, struct pl_error *err)
 		return -1;
 	n = thread_count(ctx);
 	ctx->rep.threads = n;
-	if (ctx->cache) {
-		for (size_t i = 0; i < ctx->files.n; i++) {
-			uint32_t cf = ctx->files.info[i].cached;
-
-			if (cf != CACHE_NONE &&
-			    cache_map_segment(ctx->cache, ctx->cache->files[cf].seg, err))
-				return -1;
-		}
-	}
+	/* ctx_run has checked the segments already; this maps nothing
+	 * then, and checks them when the stage runs on its own. */
+	if (read_check_cache(ctx, err))
+		return -1;
 	if (n == 1) {
 		struct reader *r = reader_of(ctx);
 		struct segwriter *w;

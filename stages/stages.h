@@ -240,7 +240,6 @@ struct ctx {
 	char *run_id;       /* this run's id, YYYYMMDDTHHMMSSZ-PID */
 	int lockfd;         /* the held .lock, or -1 */
 	char *cur_set;      /* OUTDIR/sets/ID `current` named at the start, or NULL */
-	char *prev_id;      /* the ID of that set, or NULL */
 	struct cache *cache;    /* the previous run's cache, or NULL */
 	int owns_cache;         /* 1 in the ctx that loaded it (read shards
 				   borrow it) */
@@ -435,6 +434,10 @@ int read_plan(struct ctx *ctx, struct pl_error *err);
  * memory).  Run it when there is work to do: a run with nothing new does
  * not need the segments. */
 int read_check_cache(struct ctx *ctx, struct pl_error *err);
+
+/* The id of the set `current` named when the run began (the previous
+ * run's), or NULL: the last part of ctx->cur_set (common.c). */
+const char *ctx_prev_id(const struct ctx *ctx);
 
 /* Statements (read.c): append one to ctx->units; 0 or -1 (out of memory). */
 int units_add(struct ctx *ctx, uint32_t file, uint32_t para, uint32_t line);

@@ -1131,7 +1131,7 @@ static int md_since(struct summary *s, struct strbuf *md, size_t nnew,
 			 "(%" PRIu64 " statements then, %zu now): %zu new %s, %zu "
 			 "removed, %zu moved to another cluster (changes.tsv lists them); "
 			 "%zu new %s",
-			 ctx->prev_id ? ctx->prev_id : "?", c->prev_units, s->nu,
+			 ctx_prev_id(ctx) ? ctx_prev_id(ctx) : "?", c->prev_units, s->nu,
 			 nnew, plural(nnew, "statement", "statements"), nremoved, nmoved,
 			 newterms, plural(newterms, "term", "terms"));
 	if (!rc && newterms) {
