@@ -25,34 +25,27 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[4096], path[4200];
+#include "tmpfile.h"
+
 static struct config cfg;
 
-static void cleanup(void)
+static void cfg_cleanup(void)
 {
-	unlink(path);
-	rmdir(dir);
 	config_release(&cfg);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct pl_error err;
 
 	(void)argc;
 	(void)argv;
-	snprintf(dir, sizeof(dir), "%s/fuzz_cache.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("fuzz_cache: mkdtemp");
-		abort();
-	}
-	snprintf(path, sizeof(path), "%s/cache.idx", dir);
+	tmpfile_setup("fuzz_cache", "cache.idx");
 	if (config_init(&cfg, &err) != 0) {
 		fprintf(stderr, "fuzz_cache: %s\n", err.msg);
 		abort();
 	}
-	atexit(cleanup);
+	atexit(cfg_cleanup);
 	return 0;
 }
 

@@ -26,27 +26,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[4096], path[4200];
-
-static void cleanup(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
+#include "tmpfile.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
-	snprintf(dir, sizeof(dir), "%s/fuzz_config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("fuzz_config: mkdtemp");
-		abort();
-	}
-	snprintf(path, sizeof(path), "%s/pipeline.conf", dir);
-	atexit(cleanup);
+	tmpfile_setup("fuzz_config", "pipeline.conf");
 	return 0;
 }
 

@@ -22,30 +22,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tmpfile.h"
+
 #define LIMIT ((uint64_t)1 << 20)
 #define BLOCK ((size_t)1 << 16)   /* read.c's gzread size */
 
-static char dir[4096], path[4200];
-
-static void cleanup(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
-	snprintf(dir, sizeof(dir), "%s/fuzz_gzip.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("fuzz_gzip: mkdtemp");
-		abort();
-	}
-	snprintf(path, sizeof(path), "%s/x.txt.gz", dir);
-	atexit(cleanup);
+	tmpfile_setup("fuzz_gzip", "x.txt.gz");
 	return 0;
 }
 
