@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,7 +371,7 @@ void strtab_release(struct strtab *t)
 
 static int strtab_rehash(struct strtab *t, size_t nslot)
 {
-	uint32_t *slot = pl_calloc(nslot, sizeof(*slot));
+	uint64_t *slot = pl_calloc(nslot, sizeof(*slot));
 
 	if (!slot)
 		return -1;
@@ -379,7 +380,7 @@ static int strtab_rehash(struct strtab *t, size_t nslot)
 
 		while (slot[i])
 			i = (i + 1) & (nslot - 1);
-		slot[i] = (uint32_t)id + 1;
+		slot[i] = (uint64_t)t->hash[id] << 32 | ((uint32_t)id + 1);
 	}
 	pl_free(t->slot);
 	t->slot = slot;
@@ -387,17 +388,24 @@ static int strtab_rehash(struct strtab *t, size_t nslot)
 	return 0;
 }
 
+/* The slot holding s, or the empty slot where it would go.  A slot keeps
+ * the hash beside the id, so a probe reads the id's length and bytes only
+ * when the full 32-bit hash matches. */
 static size_t strtab_probe(const struct strtab *t, const char *s, size_t len,
 			   uint32_t h)
 {
 	size_t i = h & (t->nslot - 1);
 
 	while (t->slot[i]) {
-		uint32_t id = t->slot[i] - 1;
+		uint64_t e = t->slot[i];
 
-		if (t->hash[id] == h && t->len[id] == len &&
-		    memcmp(t->pool + t->off[id], s, len) == 0)
-			return i;
+		if ((uint32_t)(e >> 32) == h) {
+			uint32_t id = (uint32_t)e - 1;
+
+			if (t->len[id] == len &&
+			    memcmp(t->pool + t->off[id], s, len) == 0)
+				return i;
+		}
 		i = (i + 1) & (t->nslot - 1);
 	}
 	return i;
@@ -412,12 +420,17 @@ uint32_t strtab_find(const struct strtab *t, const char *s, size_t len)
 		return STRTAB_NONE;
 	h = (uint32_t)pl_hash(s, len);
 	i = strtab_probe(t, s, len, h);
-	return t->slot[i] ? t->slot[i] - 1 : STRTAB_NONE;
+	return t->slot[i] ? (uint32_t)t->slot[i] - 1 : STRTAB_NONE;
 }
 
 int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
 {
-	uint32_t h = (uint32_t)pl_hash(s, len);
+	return strtab_intern_hash(t, s, len, (uint32_t)pl_hash(s, len), id);
+}
+
+int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
+		       uint32_t *id)
+{
 	size_t i;
 
 	if (len > UINT32_MAX - 1)
@@ -426,7 +439,7 @@ int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
 		return -1;
 	i = strtab_probe(t, s, len, h);
 	if (t->slot[i]) {
-		*id = t->slot[i] - 1;
+		*id = (uint32_t)t->slot[i] - 1;
 		return 0;
 	}
 	if (t->n >= UINT32_MAX - 2)
@@ -451,7 +464,7 @@ int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
 	t->len[t->n] = (uint32_t)len;
 	t->hash[t->n] = h;
 	t->pool_len += len + 1;
-	t->slot[i] = (uint32_t)t->n + 1;
+	t->slot[i] = (uint64_t)h << 32 | ((uint32_t)t->n + 1);
 	*id = (uint32_t)t->n;
 	t->n++;
 	if (t->n * 2 > t->nslot && strtab_rehash(t, t->nslot * 2)) {
@@ -495,4 +508,43 @@ int pl_parse_double(const char *s, double min, double max, double *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+struct par_job {
+	void (*fn)(void *arg, size_t t, size_t nt);
+	void *arg;
+	size_t t, nt;
+	pthread_t tid;
+	int threaded;
+};
+
+static void *par_main(void *p)
+{
+	struct par_job *j = p;
+
+	j->fn(j->arg, j->t, j->nt);
+	return NULL;
+}
+
+void pl_parallel(size_t nt, void (*fn)(void *arg, size_t t, size_t nt),
+		 void *arg)
+{
+	struct par_job job[PL_MAX_THREADS];
+
+	if (nt < 1)
+		nt = 1;
+	if (nt > PL_MAX_THREADS)
+		nt = PL_MAX_THREADS;
+	for (size_t t = 1; t < nt; t++) {
+		job[t] = (struct par_job){ fn, arg, t, nt, 0, 0 };
+		job[t].threaded = pthread_create(&job[t].tid, NULL, par_main,
+						 &job[t]) == 0;
+	}
+	fn(arg, 0, nt);
+	for (size_t t = 1; t < nt; t++) {
+		if (job[t].threaded)
+			pthread_join(job[t].tid, NULL);
+		else
+			fn(arg, t, nt);  /* no thread: its share is done here */
+	}
 }

@@ -110,7 +110,8 @@ struct strtab {
 	uint32_t *len;        /* id -> length */
 	uint32_t *hash;       /* id -> low 32 bits of the hash (for regrowth) */
 	size_t n, cap;        /* ids in use, capacity of the id arrays */
-	uint32_t *slot;       /* open-addressing table of id + 1; 0 is empty */
+	uint64_t *slot;       /* open addressing: hash << 32 | (id + 1); 0 is
+			       * empty */
 	size_t nslot;         /* power of two */
 };
 #define STRTAB_NONE UINT32_MAX
@@ -121,6 +122,9 @@ void strtab_release(struct strtab *t);
  * returns 1 if it was added, 0 if it was there; -1 when out of memory or
  * when the table would exceed 2^32 - 2 strings. */
 int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id);
+/* The same, with h = (uint32_t)pl_hash(s, len) already computed. */
+int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
+		       uint32_t *id);
 /* The id of s, or STRTAB_NONE. */
 uint32_t strtab_find(const struct strtab *t, const char *s, size_t len);
 /* The string with this id, NUL-terminated, owned by the table; valid until
@@ -134,6 +138,13 @@ static inline uint32_t strtab_len(const struct strtab *t, uint32_t id)
 	return t->len[id];
 }
 
+/* Run fn(arg, t, nt) for t = 0 .. nt-1, each on a thread of its own (t = 0
+ * on the caller's); returns when all are done.  A share whose thread cannot
+ * start runs on the caller's thread afterwards, so fn must not wait for its
+ * siblings.  nt is clamped to 1 .. PL_MAX_THREADS. */
+#define PL_MAX_THREADS 64
+void pl_parallel(size_t nt, void (*fn)(void *arg, size_t t, size_t nt),
+		 void *arg);
 /* Monotonic clock in seconds. */
 double pl_now(void);
 

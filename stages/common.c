@@ -43,7 +43,14 @@ void tokens_release(struct tokens *t)
 int surfaces_intern(struct surfaces *s, const char *str, size_t len,
 		    uint32_t *id, int *added)
 {
-	int rc = strtab_intern(&s->tab, str, len, id);
+	return surfaces_intern_hash(s, str, len, (uint32_t)pl_hash(str, len), id,
+				    added);
+}
+
+int surfaces_intern_hash(struct surfaces *s, const char *str, size_t len,
+			 uint32_t h, uint32_t *id, int *added)
+{
+	int rc = strtab_intern_hash(&s->tab, str, len, h, id);
 
 	*added = rc == 1;
 	if (rc < 0)

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,7 +37,18 @@
 #include <utf8proc.h>
 #include <zlib.h>
 
+/* Files and bytes read so far by every thread, for the progress line the
+ * main thread prints. */
+struct progress {
+	atomic_size_t files;
+	atomic_uint_least64_t bytes;
+	size_t total;
+	double t0;
+};
+
 struct reader {
+	struct progress own;        /* the main ctx's */
+	struct progress *prog;      /* the run's (the main ctx's own) */
 	regex_t *re;
 	size_t nre, recap;
 	struct segwriter *seg;      /* where records of files read go, or NULL */
@@ -698,6 +710,7 @@ static int read_init(struct ctx *ctx, struct pl_error *err)
 
 	if (!r)
 		return pl_oom(err);
+	r->prog = &r->own;
 	ctx->reader = r;
 	if (bp && load_boilerplate(r, bp, err))
 		return -1;
@@ -713,7 +726,6 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 	struct reader *r = reader_of(ctx);
 	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
 	struct unit u = { 0 };
-	double t0 = pl_now();
 	int rc = 0;
 
 	for (size_t i = a; i < b && rc == 0; i++) {
@@ -763,14 +775,16 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 			rc = cache_seg_record(r->seg, ctx, fi, unit0, &d, err);
 		}
 progress:
+		atomic_fetch_add(&r->prog->files, 1);
+		atomic_fetch_add(&r->prog->bytes, files->bytes[i]);
 		if (ctx->progress && (i + 1 == b || (i & 63) == 0)) {
-			double dt = pl_now() - t0;
+			struct progress *pg = r->prog;
+			double dt = pl_now() - pg->t0;
+			double mb = (double)atomic_load(&pg->bytes) / 1e6;
 
 			fprintf(stderr, "\rread: %zu/%zu files, %.1f MB, %.1f MB/s   ",
-				i + 1, b, (double)ctx->rep.bytes / 1e6,
-				dt > 0 ? (double)ctx->rep.bytes / 1e6 / dt : 0.0);
-			if (i + 1 == b)
-				fputc('\n', stderr);
+				atomic_load(&pg->files), pg->total, mb,
+				dt > 0 ? mb / dt : 0.0);
 		}
 	}
 	tokens_release(&u.tok);
@@ -797,11 +811,22 @@ struct shard {
 	int started;
 };
 
+/* A shard's thread: read its files, then finish its cache segment. */
 static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;
+	struct reader *r = sh->ctx.reader;
 
 	sh->rc = read_range(&sh->ctx, sh->files, sh->a, sh->b, &sh->err);
+	if (r->seg) {
+		struct segwriter *w = r->seg;
+
+		r->seg = NULL;
+		if (sh->rc == 0)
+			sh->rc = cache_seg_close(w, &sh->ctx, &sh->err);
+		else
+			cache_seg_abandon(w);
+	}
 	return NULL;
 }
 
@@ -891,15 +916,14 @@ static int ctx_cache(struct ctx *main, struct ctx *ctx, size_t a, size_t b,
 	return 0;
 }
 
-static int shard_cache(struct ctx *ctx, struct shard *sh, int n,
-		       struct pl_error *err)
-{
-	return ctx_cache(ctx, &sh->ctx, sh->a, sh->b, n, err);
-}
-
+/* The first share of the files is read by the calling thread into ctx
+ * itself (the main ctx, so its ids need no mapping); every other share in
+ * a shard on a thread of its own, merged into ctx afterwards in file
+ * order. */
 static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
 {
 	struct shard *sh = pl_calloc((size_t)n, sizeof(*sh));
+	struct reader *r = reader_of(ctx);
 	uint64_t total = 0, acc = 0;
 	size_t next = 0;
 	int rc = 0;
@@ -922,67 +946,72 @@ static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
 		sh[t].b = next;
 		sh[t].files = &ctx->files;
 	}
-	for (long t = 0; t < n && rc == 0; t++) {
+	/* Every ctx is set up, and its segment opened (in file order: the
+	 * segments' registry grows as they open), before a thread starts. */
+	rc = ctx_cache(ctx, ctx, sh[0].a, sh[0].b, 0, err);
+	for (long t = 1; t < n && rc == 0; t++) {
 		ctx_init(&sh[t].ctx, ctx->cfg);
-		if (ctx_prepare(&sh[t].ctx, err)) {
+		if (ctx_prepare(&sh[t].ctx, err) ||
+		    ctx_cache(ctx, &sh[t].ctx, sh[t].a, sh[t].b, (int)t, err)) {
 			rc = -1;
 			break;
 		}
 		sh[t].ctx.stage = ctx->stage;
-		if (shard_cache(ctx, &sh[t], (int)t, err)) {
-			rc = -1;
-			break;
-		}
+		sh[t].ctx.reader->prog = r->prog;
+	}
+	for (long t = 1; t < n && rc == 0; t++) {
 		if (pthread_create(&sh[t].tid, NULL, shard_main, &sh[t]) != 0) {
 			rc = pl_fail(err, PL_EX_OSERR, "cannot start a thread");
 			break;
 		}
 		sh[t].started = 1;
 	}
-	for (long t = 0; t < n; t++)
+	if (rc == 0)
+		rc = read_range(ctx, &ctx->files, sh[0].a, sh[0].b, err);
+	if (rc == 0 && r->seg) {
+		struct segwriter *w = r->seg;
+
+		r->seg = NULL;
+		rc = cache_seg_close(w, ctx, err);
+	}
+	for (long t = 1; t < n; t++)
 		if (sh[t].started)
 			pthread_join(sh[t].tid, NULL);
-	/* The first failing shard in file order reports. */
-	for (long t = 0; t < n && rc == 0; t++)
+	/* The first failing share in file order reports. */
+	for (long t = 1; t < n && rc == 0; t++)
 		if (sh[t].started && sh[t].rc) {
 			*err = sh[t].err;
 			rc = -1;
 		}
-	for (long t = 0; t < n; t++) {
-		struct reader *r = sh[t].ctx.reader;
-
-		if (rc == 0 && r && r->seg) {
-			struct segwriter *w = r->seg;
-
-			r->seg = NULL;
-			if (cache_seg_close(w, &sh[t].ctx, err))
-				rc = -1;
-		}
+	for (long t = 1; t < n; t++) {
 		if (rc == 0 && merge_shard(ctx, &sh[t], err))
 			rc = -1;
 		ctx_release(&sh[t].ctx);
 	}
 	pl_free(sh);
 	if (rc == 0 && ctx->progress)
-		fprintf(stderr, "read: %zu files, %.1f MB, %ld threads\n", ctx->files.n,
-			(double)ctx->rep.bytes / 1e6, n);
+		fprintf(stderr, "\rread: %zu files, %.1f MB, %.1f s, %ld threads   \n",
+			ctx->files.n, (double)ctx->rep.bytes / 1e6,
+			pl_now() - r->prog->t0, n);
 	return rc;
 }
 
 static int read_run(struct ctx *ctx, struct pl_error *err)
 {
+	struct reader *r = reader_of(ctx);
 	long n;
 
 	if (read_plan(ctx, err))
 		return -1;
 	n = thread_count(ctx);
 	ctx->rep.threads = n;
+	r->prog->total = ctx->files.n;
+	r->prog->t0 = pl_now();
 	/* ctx_run has checked the segments already; this maps nothing
 	 * then, and checks them when the stage runs on its own. */
 	if (read_check_cache(ctx, err))
 		return -1;
 	if (n == 1) {
-		struct reader *r = reader_of(ctx);
 		struct segwriter *w;
 
 		if (ctx_cache(ctx, ctx, 0, ctx->files.n, 0, err) ||
@@ -990,11 +1019,12 @@ static int read_run(struct ctx *ctx, struct pl_error *err)
 			return -1;
 		w = r->seg;
 		r->seg = NULL;
+		if (ctx->progress)
+			fprintf(stderr, "\rread: %zu files, %.1f MB, %.1f s   \n",
+				ctx->files.n, (double)ctx->rep.bytes / 1e6,
+				pl_now() - r->prog->t0);
 		return w ? cache_seg_close(w, ctx, err) : 0;
 	}
-	/* The main ctx gets the cached terms first, as each shard does. */
-	if (ctx->cache && ctx_cache(ctx, ctx, 0, 0, 0, err))
-		return -1;
 	return read_threads(ctx, n, err);
 }
 

@@ -305,6 +305,9 @@ void tokens_release(struct tokens *t);
 /* Intern into the surface and stem tables, growing their side arrays. */
 int surfaces_intern(struct surfaces *s, const char *str, size_t len,
 		    uint32_t *id, int *added);
+/* The same with h = (uint32_t)pl_hash(str, len) already computed. */
+int surfaces_intern_hash(struct surfaces *s, const char *str, size_t len,
+			 uint32_t h, uint32_t *id, int *added);
 int stems_intern(struct stems *s, const char *str, size_t len, int kind,
 		 uint32_t *id);
 /* Merging a shard (a ctx that analysed a contiguous run of files in a

@@ -120,40 +120,45 @@ static double idf_of(int idf, double n, double df)
 	}
 }
 
-static int tfidf_run(struct ctx *ctx, struct pl_error *err)
-{
-	const struct tfidf_weighting wt = tfidf_weighting_of(ctx->cfg);
-	const struct csr *c = &ctx->counts;
-	struct csr *m = &ctx->tfidf;
-	struct vocab *v = &ctx->vocab;
-	double n = (double)c->nrows;
-	size_t nnz = 0;
+/* The rows [r0, r1) of a thread's share, cut evenly by entries. */
+struct tfidf_job {
+	const struct ctx *ctx;
+	struct tfidf_weighting wt;
+	size_t *bound;      /* nt + 1 row bounds */
+	int fill;           /* 0: count each row's kept entries; 1: weigh */
+};
 
-	for (size_t t = 0; t < v->tab.n; t++)
-		v->idf[t] = idf_of(wt.idf, n, (double)v->df[t]);
-	for (size_t i = 0; i < c->nnz; i++)
-		nnz += v->kept[c->col[i]];
-	m->nrows = c->nrows;
-	m->ncols = c->ncols;
-	m->rowptr = pl_malloc((c->nrows + 1) * sizeof(*m->rowptr));
-	m->col = pl_malloc((nnz ? nnz : 1) * sizeof(*m->col));
-	m->val = pl_malloc((nnz ? nnz : 1) * sizeof(*m->val));
-	if (!m->rowptr || !m->col || !m->val)
-		return pl_oom(err);
-	m->cap = nnz;
-	m->rowptr[0] = 0;
-	for (size_t r = 0; r < c->nrows; r++) {
-		uint64_t start = m->nnz;
+static void tfidf_rows(void *arg, size_t t, size_t nt)
+{
+	struct tfidf_job *job = arg;
+	const struct ctx *ctx = job->ctx;
+	const struct tfidf_weighting wt = job->wt;
+	const struct csr *c = &ctx->counts;
+	const struct csr *m = &ctx->tfidf;
+	const struct vocab *v = &ctx->vocab;
+
+	(void)nt;
+	for (size_t r = job->bound[t]; r < job->bound[t + 1]; r++) {
+		uint64_t start, e;
 		double sum = 0, len = 0;
 
+		if (!job->fill) {
+			uint64_t k = 0;
+
+			for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++)
+				k += v->kept[c->col[j]];
+			m->rowptr[r + 1] = k;
+			continue;
+		}
+		start = e = m->rowptr[r];
 		if (wt.tf == TF_RELATIVE)
 			for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++)
 				len += (double)c->cnt[j];
 		for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++) {
-			uint32_t t = c->col[j];
+			uint32_t tm = c->col[j];
 			double w, cnt = (double)c->cnt[j];
 
-			if (!v->kept[t])
+			if (!v->kept[tm])
 				continue;
 			switch (wt.tf) {
 			case TF_LOG:
@@ -168,10 +173,10 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 			default:
 				w = cnt;
 			}
-			w *= v->idf[t];
-			m->col[m->nnz] = t;
-			m->val[m->nnz] = w;
-			m->nnz++;
+			w *= v->idf[tm];
+			m->col[e] = tm;
+			m->val[e] = w;
+			e++;
 			sum += wt.norm == NORM_L2 ? w * w : fabs(w);
 		}
 		if (wt.norm != NORM_NONE && sum > 0) {
@@ -180,11 +185,54 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 			 * often. */
 			double d = wt.norm == NORM_L2 ? sqrt(sum) : sum;
 
-			for (uint64_t j = start; j < m->nnz; j++)
+			for (uint64_t j = start; j < e; j++)
 				m->val[j] /= d;
 		}
-		m->rowptr[r + 1] = m->nnz;
 	}
+}
+
+/* Each row is weighed on its own, so the threads (cut by entries) give
+ * the same bytes as one. */
+static int tfidf_run(struct ctx *ctx, struct pl_error *err)
+{
+	const struct csr *c = &ctx->counts;
+	struct csr *m = &ctx->tfidf;
+	struct vocab *v = &ctx->vocab;
+	double n = (double)c->nrows;
+	size_t bound[PL_MAX_THREADS + 1], nt;
+	struct tfidf_job job = { ctx, tfidf_weighting_of(ctx->cfg), bound, 0 };
+
+	for (size_t t = 0; t < v->tab.n; t++)
+		v->idf[t] = idf_of(job.wt.idf, n, (double)v->df[t]);
+	nt = ctx->rep.threads > 0 ? (size_t)ctx->rep.threads : 1;
+	if (nt > PL_MAX_THREADS)
+		nt = PL_MAX_THREADS;
+	if (nt > c->nnz / 65536 + 1)
+		nt = c->nnz / 65536 + 1;  /* not worth a thread */
+	bound[0] = 0;
+	for (size_t t = 1, r = 0; t <= nt; t++) {
+		uint64_t goal = c->nnz / nt * t;
+
+		while (r < c->nrows && (t == nt || c->rowptr[r + 1] <= goal))
+			r++;
+		bound[t] = r;
+	}
+	m->nrows = c->nrows;
+	m->ncols = c->ncols;
+	m->rowptr = pl_malloc((c->nrows + 1) * sizeof(*m->rowptr));
+	if (!m->rowptr)
+		return pl_oom(err);
+	m->rowptr[0] = 0;
+	pl_parallel(nt, tfidf_rows, &job);
+	for (size_t r = 0; r < c->nrows; r++)
+		m->rowptr[r + 1] += m->rowptr[r];
+	m->nnz = m->cap = m->rowptr[c->nrows];
+	m->col = pl_malloc((m->nnz ? m->nnz : 1) * sizeof(*m->col));
+	m->val = pl_malloc((m->nnz ? m->nnz : 1) * sizeof(*m->val));
+	if (!m->col || !m->val)
+		return pl_oom(err);
+	job.fill = 1;
+	pl_parallel(nt, tfidf_rows, &job);
 	return 0;
 }
 

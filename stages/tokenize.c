@@ -97,6 +97,24 @@ struct tokenizer {
 	size_t cpscap;
 	int32_t cjk[2];             /* CJK run state: previous character */
 	size_t cjklen;
+	struct memo *memo;          /* MEMO_SLOTS recent short surfaces */
+};
+
+/*
+ * A direct-mapped memo of recently interned short surfaces in front of the
+ * surface table.  The table of a mail corpus holds hundreds of thousands
+ * of surfaces (megabytes of slots, a cache miss per token); the few
+ * thousand frequent words that make up most tokens fit in this one (256
+ * KiB).  A hit gives the same id the table would: surfaces are never
+ * removed and ids never change within a ctx.
+ */
+#define MEMO_SLOTS 8192
+#define MEMO_MAX 23         /* longest surface the memo holds */
+struct memo {
+	uint32_t hash;
+	uint32_t id;
+	uint8_t len;        /* 0: empty */
+	char s[MEMO_MAX];
 };
 
 /* ASCII letters (1) and digits (2), for the fast path. */
@@ -225,11 +243,24 @@ static int normalise(struct tokenizer *t, int ascii)
 static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		     int digits, struct pl_error *err)
 {
-	uint32_t id;
+	uint32_t id, h = (uint32_t)pl_hash(t->tok.buf, t->tok.len);
+	struct memo *m = &t->memo[(h >> 19) & (MEMO_SLOTS - 1)];
 	int added;
 
-	if (surfaces_intern(&ctx->surf, t->tok.buf, t->tok.len, &id, &added))
+	if (m->len == t->tok.len && m->hash == h &&
+	    memcmp(m->s, t->tok.buf, m->len) == 0) {
+		if (tokens_push(&u->tok, m->id, ID_NONE))
+			return pl_oom(err);
+		return 0;
+	}
+	if (surfaces_intern_hash(&ctx->surf, t->tok.buf, t->tok.len, h, &id, &added))
 		return pl_oom(err);
+	if (t->tok.len && t->tok.len <= MEMO_MAX) {
+		m->hash = h;
+		m->id = id;
+		m->len = (uint8_t)t->tok.len;
+		memcpy(m->s, t->tok.buf, t->tok.len);
+	}
 	if (added) {
 		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
 			ctx->surf.flags[id] |= SURF_STOP;
@@ -701,6 +732,7 @@ static void tokenize_release(struct ctx *ctx)
 	if (t) {
 		strtab_release(&t->stop);
 		strbuf_release(&t->tok);
+		pl_free(t->memo);
 		pl_free(t->cps);
 		pl_free(t);
 		ctx->tokenizer = NULL;
@@ -723,6 +755,9 @@ static int tokenize_init(struct ctx *ctx, struct pl_error *err)
 	t->strip_possessive = cfg->v[CFG_tokenize_possessive].i == 0;
 	t->cjk_bigram = cfg->v[CFG_tokenize_cjk].i == 0;
 	t->sklearn = cfg->v[CFG_tokenize_pattern].i == 1;
+	t->memo = pl_calloc(MEMO_SLOTS, sizeof(*t->memo));
+	if (!t->memo)
+		return pl_oom(err);
 	return load_stopwords(t, cfg, err);
 }
 
