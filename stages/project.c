@@ -83,7 +83,6 @@
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #define PJ_BASIS 32      /* basis vectors at most (even) */
@@ -195,23 +194,22 @@ static void at_rows(const struct pj *pj, struct chunk *ch, const double *in,
 	ch->su[1] = su1;
 }
 
-/* A thread's run of chunks of a product by A (at = 0) or A^T (at = 1). */
+/* A product by A (at = 0) or A^T (at = 1), cut into the chunks. */
 struct job {
 	struct pj *pj;
 	int at;
 	const double *in;
 	double *out;
-	size_t c0, c1;
-	pthread_t tid;
-	int threaded;
 };
 
-static void *run_job(void *arg)
+/* Thread t of nt: its run of the chunks. */
+static void run_job(void *arg, size_t t, size_t nt)
 {
 	struct job *job = arg;
 	struct pj *pj = job->pj;
+	size_t nc = pj->nchunks;
 
-	for (size_t c = job->c0; c < job->c1; c++) {
+	for (size_t c = nc * t / nt; c < nc * (t + 1) / nt; c++) {
 		struct chunk *ch = &pj->chunk[c];
 
 		if (job->at)
@@ -219,34 +217,15 @@ static void *run_job(void *arg)
 		else
 			a_rows(pj, ch->r0, ch->r1, job->in, job->out);
 	}
-	return NULL;
 }
 
-/* The chunks of a product on up to pj->threads threads; a thread that
- * cannot start has its run done here. */
+/* The chunks of a product on up to pj->threads threads. */
 static void run_chunks(struct pj *pj, int at, const double *in, double *out)
 {
-	struct job job[PJ_CHUNKS];
-	size_t nc = pj->nchunks, nt = pj->threads < nc ? pj->threads : nc, t;
+	struct job job = { pj, at, in, out };
+	size_t nc = pj->nchunks;
 
-	if (nt < 1)
-		nt = 1;
-	for (t = 0; t < nt; t++) {
-		job[t].pj = pj;
-		job[t].at = at;
-		job[t].in = in;
-		job[t].out = out;
-		job[t].c0 = nc * t / nt;
-		job[t].c1 = nc * (t + 1) / nt;
-		job[t].threaded = t > 0 &&
-			pthread_create(&job[t].tid, NULL, run_job, &job[t]) == 0;
-		if (t > 0 && !job[t].threaded)
-			run_job(&job[t]);
-	}
-	run_job(&job[0]);
-	for (t = 1; t < nt; t++)
-		if (job[t].threaded)
-			pthread_join(job[t].tid, NULL);
+	pl_parallel(pj->threads < nc ? pj->threads : nc, run_job, &job);
 }
 
 /* out (n x 2) = A in (d x 2) = X in - 1 (mu^T in). */
