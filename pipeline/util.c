@@ -364,23 +364,27 @@ void strtab_release(struct strtab *t)
 	pl_free(t->pool);
 	pl_free(t->off);
 	pl_free(t->len);
-	pl_free(t->hash);
 	pl_free(t->slot);
 	strtab_init(t);
 }
 
+/* Move every entry into a table of nslot slots; each slot carries its
+ * hash, so no string is read or hashed again. */
 static int strtab_rehash(struct strtab *t, size_t nslot)
 {
 	uint64_t *slot = pl_calloc(nslot, sizeof(*slot));
 
 	if (!slot)
 		return -1;
-	for (size_t id = 0; id < t->n; id++) {
-		size_t i = t->hash[id] & (nslot - 1);
+	for (size_t j = 0; j < t->nslot; j++) {
+		size_t i;
 
+		if (!t->slot[j])
+			continue;
+		i = (uint32_t)(t->slot[j] >> 32) & (nslot - 1);
 		while (slot[i])
 			i = (i + 1) & (nslot - 1);
-		slot[i] = (uint64_t)t->hash[id] << 32 | ((uint32_t)id + 1);
+		slot[i] = t->slot[j];
 	}
 	pl_free(t->slot);
 	t->slot = slot;
@@ -447,22 +451,20 @@ int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
 	if (pl_grow(&t->pool, &t->pool_cap, t->pool_len + len + 1, 1))
 		return -1;
 	if (t->n + 1 > t->cap) {
-		size_t c1 = t->cap, c2 = t->cap, c3 = t->cap;
+		size_t c1 = t->cap, c2 = t->cap;
 
 		if (pl_grow(&t->off, &c1, t->n + 1, sizeof(*t->off)) ||
-		    pl_grow(&t->len, &c2, t->n + 1, sizeof(*t->len)) ||
-		    pl_grow(&t->hash, &c3, t->n + 1, sizeof(*t->hash)))
+		    pl_grow(&t->len, &c2, t->n + 1, sizeof(*t->len)))
 			return -1;
-		/* All three grew from the same capacity to the same one, or
-		 * the failing one left the others larger, which is harmless:
-		 * we only record a capacity all three have reached. */
-		t->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+		/* Both grew from the same capacity to the same one, or the
+		 * failing one left the other larger, which is harmless: we
+		 * only record a capacity both have reached. */
+		t->cap = c1 < c2 ? c1 : c2;
 	}
 	memcpy(t->pool + t->pool_len, s, len);
 	t->pool[t->pool_len + len] = '\0';
 	t->off[t->n] = t->pool_len;
 	t->len[t->n] = (uint32_t)len;
-	t->hash[t->n] = h;
 	t->pool_len += len + 1;
 	t->slot[i] = (uint64_t)h << 32 | ((uint32_t)t->n + 1);
 	*id = (uint32_t)t->n;

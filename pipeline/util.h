@@ -108,7 +108,6 @@ struct strtab {
 	size_t pool_len, pool_cap;
 	uint64_t *off;        /* id -> offset in pool */
 	uint32_t *len;        /* id -> length */
-	uint32_t *hash;       /* id -> low 32 bits of the hash (for regrowth) */
 	size_t n, cap;        /* ids in use, capacity of the id arrays */
 	uint64_t *slot;       /* open addressing: hash << 32 | (id + 1); 0 is
 			       * empty */
