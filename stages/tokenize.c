@@ -249,22 +249,21 @@ static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 
 	if (m->len == t->tok.len && m->hash == h &&
 	    memcmp(m->s, t->tok.buf, m->len) == 0) {
-		if (tokens_push(&u->tok, m->id, ID_NONE))
+		id = m->id;
+	} else {
+		if (surfaces_intern_hash(&ctx->surf, t->tok.buf, t->tok.len, h,
+					 &id, &added))
 			return pl_oom(err);
-		return 0;
-	}
-	if (surfaces_intern_hash(&ctx->surf, t->tok.buf, t->tok.len, h, &id, &added))
-		return pl_oom(err);
-	if (t->tok.len && t->tok.len <= MEMO_MAX) {
-		m->hash = h;
-		m->id = id;
-		m->len = (uint8_t)t->tok.len;
-		memcpy(m->s, t->tok.buf, t->tok.len);
-	}
-	if (added) {
-		if (strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
+		if (t->tok.len && t->tok.len <= MEMO_MAX) {
+			m->hash = h;
+			m->id = id;
+			m->len = (uint8_t)t->tok.len;
+			memcpy(m->s, t->tok.buf, t->tok.len);
+		}
+		if (added &&
+		    strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
 			ctx->surf.flags[id] |= SURF_STOP;
-		if (digits)
+		if (added && digits)
 			ctx->surf.flags[id] |= SURF_NUMBER;
 	}
 	if (tokens_push(&u->tok, id, ID_NONE))
