@@ -198,6 +198,17 @@ snap() {
 # snapdirs DIR: the folders' mtimes (a folder changes when an entry is
 # created or removed in it, even for a moment).
 snapdirs() { (cd "$1" && find . -type d -printf '%p %T@\n' | LC_ALL=C sort); }
+# unchanged NAME: $O snapped again equals $T/snap.before; the difference
+# is shown when it does not.
+unchanged() {
+	snap "$O" >"$T/snap.after"
+	if cmp -s "$T/snap.before" "$T/snap.after"; then
+		ok "$1"
+	else
+		diff "$T/snap.before" "$T/snap.after" >"$T/diff"
+		bad "$1" "changed:" "$T/diff"
+	fi
+}
 
 # outputs OUT: the hashes of the files the top-level links show.
 outputs() {
@@ -464,13 +475,7 @@ snap "$O" >"$T/snap.before"
 snapdirs "$O" >"$T/dirs.before"
 pl "$O" "$C" run "$CONF"
 expect "g nothing new: second run exits 0 and says so" 0 "pipeline: nothing new since run $id"
-snap "$O" >"$T/snap.after"
-if cmp -s "$T/snap.before" "$T/snap.after"; then
-	ok "g nothing new: not a byte changed in the output folder"
-else
-	diff "$T/snap.before" "$T/snap.after" >"$T/diff"
-	bad "g nothing new: not a byte changed in the output folder" "changed:" "$T/diff"
-fi
+unchanged "g nothing new: not a byte changed in the output folder"
 snapdirs "$O" >"$T/dirs.after"
 result "g nothing new: no folder of the output folder modified" \
 	"$(cmp -s "$T/dirs.before" "$T/dirs.after" || diff "$T/dirs.before" "$T/dirs.after" | grep '^>' | tr '\n' ' ')"
@@ -483,21 +488,13 @@ pl "$O" "$C" status "$CONF"
 expect "g nothing new: status after touch: would change nothing" 0 "a run now would: change nothing" out
 pl "$O" "$C" run "$CONF"
 expect "g nothing new: after touch, exit 0 and the message" 0 "pipeline: nothing new since run $id"
-snap "$O" >"$T/snap.after"
-if cmp -s "$T/snap.before" "$T/snap.after"; then
-	ok "g nothing new: after touch, not a byte changed"
-else
-	diff "$T/snap.before" "$T/snap.after" >"$T/diff"
-	bad "g nothing new: after touch, not a byte changed" "changed:" "$T/diff"
-fi
+unchanged "g nothing new: after touch, not a byte changed"
 # and with the file's whole inode replaced by an identical copy
 cp "$C/2021-07-05_mfa_wang-wenbin_us-back-doors-user-data.txt" "$T/copy" &&
 	mv "$T/copy" "$C/2021-07-05_mfa_wang-wenbin_us-back-doors-user-data.txt"
 pl "$O" "$C" run "$CONF"
 expect "g nothing new: a file replaced by an identical copy (new inode)" 0 "nothing new since run $id"
-snap "$O" >"$T/snap.after"
-result "g nothing new: after the copy, not a byte changed" \
-	"$(cmp -s "$T/snap.before" "$T/snap.after" || echo changed)"
+unchanged "g nothing new: after the copy, not a byte changed"
 # run.threads changes no output byte, but it is part of the config.
 pl "$O" "$C" -c run.threads=1 run "$CONF"
 if grep -q 'nothing new' "$T/stderr"; then
@@ -591,8 +588,7 @@ result "i status -v: one line per new, changed, removed file" \
 	"$([ "$got" = "$want" ] || echo "got '$got'")"
 snap "$O" >"$T/snap.before"
 pl "$O" "$C" status "$CONF"
-snap "$O" >"$T/snap.after"
-result "i status writes nothing" "$(cmp -s "$T/snap.before" "$T/snap.after" || echo "the output folder changed")"
+unchanged "i status writes nothing"
 pl "$O" "$C" run "$CONF"
 pl "$O" "$C" -v status "$CONF"
 expect "i status: after the rerun: would change nothing" 0 "a run now would: change nothing" out
@@ -664,9 +660,7 @@ if command -v flock >/dev/null 2>&1; then
 		expect "j lock: held by flock(1): exit 75" 75
 		expect "j lock: the message names the lock" 75 "$O/.lock"
 		expect "j lock: and says another run (pid ...)" 75 "another run (pid "
-		snap "$O" >"$T/snap.after"
-		result "j lock: nothing written while locked" \
-			"$(cmp -s "$T/snap.before" "$T/snap.after" || echo changed)"
+		unchanged "j lock: nothing written while locked"
 		pl "$O" "$D/c" status "$CONF"
 		expect "j lock: status works while locked" 0 "files: 1 new" out
 	else
