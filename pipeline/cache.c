@@ -20,6 +20,7 @@
 
 #define IDX_MAGIC "PLCIDX01"
 #define SEG_MAGIC "PLCSEG01"
+#define KEY_MAGIC "PLCKEY01"
 
 void pl_hash_hex(const uint8_t hash[16], char hex[33])
 {
@@ -647,6 +648,115 @@ int cache_load(const char *set, const struct config *cfg, struct cache **out,
 	return 0;
 }
 
+/* ---- the key: a rerun with nothing new ---- */
+
+void cache_listing_add(uint64_t acc[2], const char *rel, const struct fileinfo *fi)
+{
+	uint64_t v[5] = { fi->size, (uint64_t)fi->mtime_ns, (uint64_t)fi->ctime_ns,
+			  fi->ino, fi->dev };
+	XXH128_hash_t h;
+	uint8_t x[40];
+
+	for (int j = 0; j < 5; j++)
+		for (int k = 0; k < 8; k++)
+			x[8 * j + k] = (uint8_t)(v[j] >> 8 * k);
+	h = XXH3_128bits_withSeed(rel, strlen(rel), XXH3_64bits(x, sizeof(x)));
+	acc[0] += h.low64;
+	acc[1] += h.high64;
+}
+
+void cache_listing_digest(const struct files *f, uint64_t out[2])
+{
+	out[0] = out[1] = 0;
+	for (size_t i = 0; i < f->n; i++)
+		cache_listing_add(out, f->path[i] + f->rootlen, &f->info[i]);
+}
+
+int cache_key_matches(struct ctx *ctx, const char *set, struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT, now = STRBUF_INIT;
+	struct pl_error e;
+	struct rd r;
+	const char *s;
+	size_t len;
+	uint64_t want, n, digest[2];
+	int rc = 0;
+
+	if (strbuf_addf(&path, "%s/cache.key", set))
+		return pl_oom(err);
+	if (access(path.buf, F_OK) != 0 ||
+	    read_file_bytes(path.buf, (uint64_t)1 << 24, &data, &e) || data.len < 16)
+		goto out; /* none, unreadable or truncated: the slow way says why */
+	r.p = (const uint8_t *)data.buf + 8;
+	r.end = (const uint8_t *)data.buf + data.len - 8;
+	r.bad = 0;
+	{
+		struct rd t = { r.end, r.end + 8, 0 };
+
+		want = get_u64(&t);
+	}
+	if (memcmp(data.buf, KEY_MAGIC, 8) != 0 ||
+	    XXH64(data.buf, data.len - 8, 0) != want)
+		goto out;
+	s = get_str(&r, &len);
+	if (r.bad || len != strlen(PIPELINE_VERSION) || memcmp(s, PIPELINE_VERSION, len))
+		goto out;
+	s = get_str(&r, &len);
+	if (cache_config_text(ctx->cfg, 1, &now)) {
+		rc = pl_oom(err);
+		goto out;
+	}
+	if (r.bad || len != now.len || (len && memcmp(s, now.buf, len)))
+		goto out;
+	if (get_u64(&r) != cache_config_hash(ctx->cfg, 2))
+		goto out;
+	n = get_u64(&r);
+	digest[0] = get_u64(&r);
+	digest[1] = get_u64(&r);
+	if (r.bad || r.p != r.end || n != ctx->files.n)
+		goto out;
+	rc = ctx->files.digest[0] == digest[0] && ctx->files.digest[1] == digest[1];
+out:
+	strbuf_release(&path);
+	strbuf_release(&data);
+	strbuf_release(&now);
+	return rc;
+}
+
+/* Write cache.key for the index just written, when a rerun may trust it:
+ * every file's stat data proves it unchanged as read_plan would (a ctime
+ * a second older than its hash), and a rerun would not rebuild the cache
+ * (records / live are those read_plan compares). */
+static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t nsegs,
+		     const struct strbuf *text, struct pl_error *err)
+{
+	struct strbuf b = STRBUF_INIT;
+	uint64_t digest[2];
+	int rc;
+
+	if (live < records / 2 || nsegs > 64)
+		return 0;
+	for (size_t i = 0; i < ctx->files.n; i++) {
+		const struct fileinfo *fi = &ctx->files.info[i];
+
+		if (!(fi->ctime_ns < fi->hashed_ns - 1000000000))
+			return 0;
+	}
+	cache_listing_digest(&ctx->files, digest);
+	if (put(&b, KEY_MAGIC, 8) ||
+	    put_str(&b, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
+	    put_str(&b, text->buf ? text->buf : "", text->len) ||
+	    put_u64(&b, cache_config_hash(ctx->cfg, 2)) ||
+	    put_u64(&b, ctx->files.n) || put_u64(&b, digest[0]) ||
+	    put_u64(&b, digest[1]) || put_u64(&b, XXH64(b.buf, b.len, 0))) {
+		strbuf_release(&b);
+		return pl_oom(err);
+	}
+	rc = out_file(ctx, "cache.key", b.buf, b.len, err);
+	strbuf_release(&b);
+	return rc;
+}
+
 int cache_map_segment(struct cache *c, size_t s, struct pl_error *err)
 {
 	struct cache_seg *g = &c->segs[s];
@@ -1194,6 +1304,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	size_t nsegs = 0;
 	double *shares = NULL;
 	uint64_t *kept = NULL;
+	uint64_t records = 0, live = 0;  /* bytes of records: all, in use */
 	int rc = -1;
 
 	if (write_sources(ctx, err))
@@ -1259,6 +1370,11 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 		    put_u64(&b, (uint64_t)st.st_size) || put_u64(&b, nc->records[s]))
 			goto oom;
 	}
+	for (size_t s = 0; c && s < c->nsegs; s++)
+		if (segmap[s] != CACHE_NONE)
+			records += c->segs[s].records;
+	for (size_t s = 0; nc && s < nc->n; s++)
+		records += nc->records[s];
 	if (put_u64(&b, ctx->files.n))
 		goto oom;
 	{
@@ -1284,6 +1400,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 				off = fi->off;
 				len = fi->len;
 			}
+			live += len;
 			if (put_str(&b, rel, strlen(rel) + 1) ||
 			    put_u64(&b, fi->size) || put_u64(&b, (uint64_t)fi->mtime_ns) ||
 			    put_u64(&b, (uint64_t)fi->ctime_ns) ||
@@ -1353,6 +1470,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	    put_u64(&b, XXH64(b.buf, b.len, 0)))
 		goto oom;
 	rc = out_file(ctx, "cache.idx", b.buf, b.len, err);
+	if (rc == 0)
+		rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), &text, err);
 	goto out;
 oom:
 	rc = pl_oom(err);

@@ -12,6 +12,8 @@
  *    clusters; then the previous clustering (labels and centroids, for the
  *    warm start and for matching cluster ids), the frame shares per
  *    cluster and the totals "since the last run" compares with.
+ *  - cache.key: the digest of the listing a rerun with nothing new
+ *    recognises without loading cache.idx (below, cache_key_matches).
  *  - cache-ID-N.seg: segments, written by read thread N of run ID while it
  *    reads, never modified after.  A record per file read: its statements
  *    (paragraph, line, tokens, the count row), its surface counts, its
@@ -113,6 +115,29 @@ int cache_config_text(const struct config *cfg, int analysis, struct strbuf *tex
 int cache_load(const char *set, const struct config *cfg, struct cache **out,
 	       char **why, struct pl_error *err);
 void cache_free(struct cache *c);
+
+/*
+ * cache.key: what a rerun checks before anything else.  The program
+ * version, the config lines that decide the counts (as cache.idx has
+ * them), the hash of every config key that changes an output, the number
+ * of files and a digest of their listing: the sum (mod 2^64, each half) of
+ * each file's XXH3-128 of its raw relative path, seeded with XXH3-64 of
+ * its size, mtime, ctime, inode and device (5 little-endian u64, as
+ * cache.idx records them).  A sum does not depend on the order, so a rerun checks its listing
+ * before sorting it.  The key is written only when read_plan would take
+ * every file of that listing as unchanged without hashing it (each ctime a
+ * second older than its hash) and would not rebuild the cache, so a match
+ * means exactly what read_plan would conclude: nothing is new.
+ */
+void cache_listing_digest(const struct files *f, uint64_t out[2]);
+/* Add one file's hash to a digest (acc[] starts at 0). */
+void cache_listing_add(uint64_t acc[2], const char *rel, const struct fileinfo *fi);
+/* 1 when cache.key of set `set` matches ctx's config and the digest of its
+ * listing (ctx->files.digest, summed by read_list): a run would change
+ * nothing.  0 otherwise
+ * (no key, another version or config, another listing, a damaged key);
+ * -1 out of memory. */
+int cache_key_matches(struct ctx *ctx, const char *set, struct pl_error *err);
 
 /* The file with raw relative path `rel`, or NULL. */
 const struct cache_file *cache_find(const struct cache *c, const char *rel);

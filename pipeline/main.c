@@ -203,7 +203,7 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 		return -1;
 	ctx_init(&ctx, &cfg);
 	ctx.quiet = 1; /* status says it below */
-	rc = ctx_plan(&ctx, &why, err);
+	rc = ctx_plan(&ctx, 0, &why, err);
 	if (rc == 0 && !ctx_nothing_new(&ctx))
 		rc = read_check_cache(&ctx, err);
 	if (rc == 0) {

@@ -142,15 +142,34 @@ out:
 	return rc;
 }
 
-int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err)
+int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 {
+	int incremental = ctx->cfg->v[CFG_output_incremental].i == 0;
+
 	*why = NULL;
 	ctx->outdir = ctx->cfg->v[CFG_output_dir].path;
 	if (outdir_current(ctx->outdir, &ctx->cur_set, err))
 		return -1;
+	if (ctx->cur_set && incremental && quick) {
+		int rc;
+
+		if (read_list(ctx, err))
+			return -1;
+		rc = cache_key_matches(ctx, ctx->cur_set, err);
+		if (rc < 0)
+			return -1;
+		if (rc) {
+			if (ctx->verbose)
+				fprintf(stderr, "pipeline: the corpus listing matches %s/cache.key\n",
+					ctx->cur_set);
+			ctx->plan.done = 1;
+			ctx->plan.unchanged = 1;
+			ctx->plan.same = ctx->files.n;
+			return 0;
+		}
+	}
 	if (ctx->cur_set) {
-		if (ctx->cfg->v[CFG_output_incremental].i == 0 &&
-		    cache_load(ctx->cur_set, ctx->cfg, &ctx->cache, why, err))
+		if (incremental && cache_load(ctx->cur_set, ctx->cfg, &ctx->cache, why, err))
 			return -1;
 		ctx->owns_cache = ctx->cache != NULL;
 	}
@@ -161,6 +180,8 @@ int ctx_nothing_new(const struct ctx *ctx)
 {
 	const struct plan *p = &ctx->plan;
 
+	if (p->unchanged)
+		return 1;
 	return ctx->cache && !p->fresh && !p->changed && !p->removed &&
 	       !p->rebuild && ctx->cache->config_hash == cache_config_hash(ctx->cfg, 2);
 }
@@ -170,7 +191,7 @@ static int plan_run(struct ctx *ctx, struct pl_error *err)
 {
 	char *why = NULL;
 
-	if (ctx_plan(ctx, &why, err)) {
+	if (ctx_plan(ctx, 1, &why, err)) {
 		pl_free(why);
 		return -1;
 	}

@@ -8,21 +8,15 @@
 /* Debian's libinih exports no version; the build passes the package's. */
 #ifndef PIPELINE_INIH_VERSION
 #define PIPELINE_INIH_VERSION "unknown"
-/* What a run would do now (pipeline status, and the start of a run):
- * load the cache of the current set and compare the corpus with it
- * (ctx->plan, ctx->files.info).  *why: why the cache cannot serve, or
- * NULL (caller frees).  0 or -1. */
-int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err);
-/* Same files, contents, config and program as the published run. */
-int ctx_nothing_new(const struct ctx *ctx);
-
 #endif
 
-/* What a run would do now (pipeline status, and the start of a run):
- * load the cache of the current set and compare the corpus with it
- * (ctx->plan, ctx->files.info).  *why: why the cache cannot serve, or
- * NULL (caller frees).  0 or -1. */
-int ctx_plan(struct ctx *ctx, char **why, struct pl_error *err);
+/* What a run would do now (pipeline status, and the start of a run): list
+ * the corpus, load the cache of the current set and compare the corpus
+ * with it (ctx->plan, ctx->files.info).  With `quick`, a listing that
+ * matches the set's cache.key (pipeline/cache.h) ends it there: the plan
+ * says nothing is new, and no cache is loaded.  *why: why the cache
+ * cannot serve, or NULL (caller frees).  0 or -1. */
+int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err);
 /* Same files, contents, config and program as the published run. */
 int ctx_nothing_new(const struct ctx *ctx);
 

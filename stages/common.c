@@ -167,8 +167,9 @@ void csr_release(struct csr *m)
 
 void files_release(struct files *f)
 {
-	for (size_t i = 0; i < f->n; i++)
-		pl_free(f->path[i]);
+	for (size_t i = 0; i < f->nblock; i++)
+		pl_free(f->block[i]);
+	pl_free(f->block);
 	pl_free(f->path);
 	pl_free(f->rel);
 	pl_free(f->bytes);

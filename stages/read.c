@@ -73,71 +73,141 @@ static int has_suffix(const char *s, const char *suf)
  * not part of valid UTF-8 replaced by U+FFFD, since every output is UTF-8
  * (output/README.md) and a file name on Linux is any bytes.  Appended to sb
  * with its NUL.  0, or -1 when out of memory. */
-static int add_display_name(struct strbuf *sb, const char *rel)
+/* Room for `more` files after the f->n listed. */
+static int files_reserve(struct files *f, size_t more)
 {
-	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)rel;
-	utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(rel);
+	size_t c1 = f->cap, c2 = f->cap, c3 = f->cap, c4 = f->cap;
 
-	while (left > 0) {
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-
-		if (n > 0 ? strbuf_add(sb, (const char *)p, (size_t)n)
-			  : strbuf_addstr(sb, "\xEF\xBF\xBD"))
-			return -1;
-		n = n > 0 ? n : 1;
-		p += n;
-		left -= n;
-	}
-	return strbuf_add(sb, "", 1);
-}
-
-static int add_file(struct files *f, const char *path, size_t rootlen,
-		    const struct stat *st)
-{
-	struct strbuf copy = STRBUF_INIT;
-	struct fileinfo *fi;
-
-	if (f->n == f->cap) {
-		size_t c1 = f->cap, c2 = f->cap, c3 = f->cap, c4 = f->cap;
-
-		if (pl_grow(&f->path, &c1, f->n + 1, sizeof(*f->path)) ||
-		    pl_grow(&f->rel, &c2, f->n + 1, sizeof(*f->rel)) ||
-		    pl_grow(&f->bytes, &c3, f->n + 1, sizeof(*f->bytes)) ||
-		    pl_grow(&f->info, &c4, f->n + 1, sizeof(*f->info)))
-			return -1;
-		f->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
-		f->cap = f->cap < c4 ? f->cap : c4;
-	}
-	fi = &f->info[f->n];
-	memset(fi, 0, sizeof(*fi));
-	fi->size = (uint64_t)st->st_size;
-	fi->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	fi->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-	fi->ino = (uint64_t)st->st_ino;
-	fi->dev = (uint64_t)st->st_dev;
-	fi->cached = fi->old = CACHE_NONE;
-	/* One allocation: the full path, its NUL, then the name the outputs
-	 * show (rel), so files_release() frees both with path[i]. */
-	if (strbuf_add(&copy, path, strlen(path) + 1) ||
-	    add_display_name(&copy, path + rootlen)) {
-		strbuf_release(&copy);
+	if (f->n + more <= f->cap)
+		return 0;
+	if (pl_grow(&f->path, &c1, f->n + more, sizeof(*f->path)) ||
+	    pl_grow(&f->rel, &c2, f->n + more, sizeof(*f->rel)) ||
+	    pl_grow(&f->bytes, &c3, f->n + more, sizeof(*f->bytes)) ||
+	    pl_grow(&f->info, &c4, f->n + more, sizeof(*f->info)))
 		return -1;
-	}
-	f->path[f->n] = copy.buf;
-	f->rel[f->n] = copy.buf + strlen(copy.buf) + 1;
-	f->bytes[f->n] = fi->size; /* on disk, until read */
-	f->n++;
+	f->cap = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+	f->cap = f->cap < c4 ? f->cap : c4;
 	return 0;
 }
 
-/* Walk `dir` (a path under the root) and add matching files. */
-static int walk(struct files *f, struct strbuf *path, size_t rootlen,
-		int depth, struct pl_error *err)
+/* Keep an allocation that path[] or rel[] point into. */
+static int files_own(struct files *f, char *block)
 {
-	DIR *d;
-	struct dirent *de;
+	if (pl_grow(&f->block, &f->blockcap, f->nblock + 1, sizeof(*f->block))) {
+		pl_free(block);
+		return -1;
+	}
+	f->block[f->nblock++] = block;
+	return 0;
+}
+
+/*
+ * The files of one folder, stat'ed together.  A rerun with nothing new
+ * spends most of its time listing the corpus (a stat per file, as git's
+ * index does), so a large folder's files are shared out over the run's
+ * threads, each of which fills the files' own slots (stat data, full path
+ * in the folder's one block of paths) and sums the listing digest of its
+ * share (cache.h).  Slots and a sum do not depend on the thread count.
+ */
+struct batch {
+	struct files *f;        /* its slots: f->n .. f->n + n - 1 */
+	int dirfd;
+	const char *dir;        /* the folder's path */
+	size_t dirlen;
+	struct strbuf names;    /* NUL-terminated names */
+	size_t *off;            /* of each name in names */
+	size_t *pathoff;        /* of each full path in block */
+	uint8_t *link;          /* 1: a symbolic link, to be followed */
+	uint8_t *ok;            /* 1: a regular file (or a link to one) */
+	char *block;            /* the full paths */
+	size_t n, cap[4], blocklen;
+	uint64_t sum[PL_MAX_THREADS][2];
+};
+
+static void stat_share(void *arg, size_t t, size_t nt)
+{
+	struct batch *b = arg;
+	struct files *f = b->f;
+
+	for (size_t i = b->n * t / nt; i < b->n * (t + 1) / nt; i++) {
+		const char *name = b->names.buf + b->off[i];
+		char *path = b->block + b->pathoff[i];
+		struct fileinfo *fi = &f->info[f->n + i];
+		struct stat st;
+
+		b->ok[i] = fstatat(b->dirfd, name, &st,
+				   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
+			   S_ISREG(st.st_mode);
+		if (!b->ok[i])
+			continue; /* vanished, dangling, or a link to a folder */
+		memcpy(path, b->dir, b->dirlen);
+		path[b->dirlen] = '/';
+		memcpy(path + b->dirlen + 1, name, b->pathoff[i + 1] - b->pathoff[i] -
+		       b->dirlen - 1);
+		memset(fi, 0, sizeof(*fi));
+		fi->size = (uint64_t)st.st_size;
+		fi->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		fi->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		fi->ino = (uint64_t)st.st_ino;
+		fi->dev = (uint64_t)st.st_dev;
+		fi->cached = fi->old = CACHE_NONE;
+		f->path[f->n + i] = path;
+		cache_listing_add(b->sum[t], path + f->rootlen, fi);
+	}
+}
+
+/* Below this many files a folder is stat'ed on the calling thread. */
+#define STAT_PARALLEL_MIN 2048
+
+/* Stat the batch's files and append those that are files to b->f. */
+static int batch_add(struct batch *b, size_t nt)
+{
+	struct files *f = b->f;
+	size_t j = f->n;
+
+	if (!b->n)
+		return 0;
+	b->block = pl_malloc(b->blocklen);
+	if (!b->block || files_own(f, b->block) || files_reserve(f, b->n) ||
+	    pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
+		return -1;
+	nt = b->n >= STAT_PARALLEL_MIN ? nt : 1;
+	memset(b->sum, 0, sizeof(b->sum));
+	pl_parallel(nt, stat_share, b);
+	for (size_t t = 0; t < nt; t++) {
+		f->digest[0] += b->sum[t][0];
+		f->digest[1] += b->sum[t][1];
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (!b->ok[i])
+			continue;
+		f->info[j] = f->info[f->n + i];
+		f->path[j] = f->path[f->n + i];
+		f->bytes[j] = f->info[j].size; /* on disk, until read */
+		f->rel[j] = NULL;              /* named in list_sort */
+		j++;
+	}
+	f->n = j;
+	return 0;
+}
+
+static void batch_release(struct batch *b)
+{
+	strbuf_release(&b->names);
+	pl_free(b->off);
+	pl_free(b->pathoff);
+	pl_free(b->link);
+	pl_free(b->ok);
+}
+
+/* Walk `dir` (a path under the root) and add matching files. */
+static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
+		struct pl_error *err)
+{
+	struct batch b = { .f = f, .dirfd = -1 };
 	size_t base = path->len;
+	struct dirent *de;
+	DIR *d;
 	int rc = 0;
 
 	if (depth > 64)
@@ -147,8 +217,10 @@ static int walk(struct files *f, struct strbuf *path, size_t rootlen,
 	if (!d)
 		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open folder: %s",
 			       path->buf, strerror(errno));
+	b.dirfd = dirfd(d);
 	for (;;) {
 		struct stat st;
+		size_t len;
 		int named, type;
 
 		errno = 0;
@@ -161,45 +233,55 @@ static int walk(struct files *f, struct strbuf *path, size_t rootlen,
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		/* One stat per file, relative to the open folder: a rerun
-		 * lists the whole corpus, and path lookups dominate it. */
+		/* Files are stat'ed relative to the open folder, together at
+		 * the end (batch_add). */
 		named = has_suffix(de->d_name, ".txt") || has_suffix(de->d_name, ".txt.gz");
 		type = de->d_type;
 		if ((type == DT_REG || type == DT_LNK) && !named)
 			continue;
 		if (type == DT_UNKNOWN) {
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			if (fstatat(b.dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 				continue; /* vanished while we looked */
 			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR :
 			       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
 			if (type == DT_UNKNOWN || ((type == DT_REG || type == DT_LNK) && !named))
 				continue;
 		}
-		path->len = base;
-		if (strbuf_addch(path, '/') || strbuf_addstr(path, de->d_name)) {
-			rc = pl_oom(err);
-			break;
-		}
 		if (type == DT_DIR) {
-			rc = walk(f, path, rootlen, depth + 1, err);
+			if (strbuf_addch(path, '/') || strbuf_addstr(path, de->d_name)) {
+				rc = pl_oom(err);
+				break;
+			}
+			rc = walk(f, path, nt, depth + 1, err);
+			path->len = base;
+			path->buf[base] = '\0';
 			if (rc)
 				break;
 			continue;
 		}
 		if (type != DT_REG && type != DT_LNK)
 			continue;
-		/* A link is followed to a file, never to a folder. */
-		if (fstatat(dirfd(d), de->d_name, &st,
-			    type == DT_LNK ? 0 : AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode))
-			continue; /* vanished, dangling, or a link to a folder */
-		if (add_file(f, path->buf, rootlen, &st)) {
+		len = strlen(de->d_name);
+		if (pl_grow(&b.off, &b.cap[0], b.n + 1, sizeof(*b.off)) ||
+		    pl_grow(&b.pathoff, &b.cap[1], b.n + 2, sizeof(*b.pathoff)) ||
+		    pl_grow(&b.link, &b.cap[2], b.n + 1, sizeof(*b.link)) ||
+		    strbuf_add(&b.names, de->d_name, len + 1)) {
 			rc = pl_oom(err);
 			break;
 		}
+		b.off[b.n] = b.names.len - len - 1;
+		b.pathoff[b.n] = b.blocklen;
+		b.blocklen += base + 1 + len + 1;
+		b.pathoff[b.n + 1] = b.blocklen;
+		/* A link is followed to a file, never to a folder. */
+		b.link[b.n] = type == DT_LNK;
+		b.n++;
 	}
-	path->len = base;
-	path->buf[base] = '\0';
+	b.dir = path->buf;
+	b.dirlen = base;
+	if (!rc && batch_add(&b, nt))
+		rc = pl_oom(err);
+	batch_release(&b);
 	closedir(d);
 	return rc;
 }
@@ -210,15 +292,41 @@ static int cmp_ix(const void *a, const void *b)
 	return strcmp(sort_paths[*(const size_t *)a], sort_paths[*(const size_t *)b]);
 }
 
-/* List the corpus, sorted by path relative to the root. */
-static int list_files(struct ctx *ctx, struct pl_error *err)
+/* The name the outputs show: the raw relative path, with each invalid
+ * UTF-8 byte replaced by U+FFFD; NULL (and nothing appended) when that is
+ * the raw path itself. */
+static int display_name(struct strbuf *sb, const char *rel, int *same)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)rel;
+	utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(rel);
+
+	*same = 1;
+	while (left > 0) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = *p < 0x80 ? 1 : utf8proc_iterate(p, left, &cp);
+
+		if (n > 0 ? strbuf_add(sb, (const char *)p, (size_t)n)
+			  : strbuf_addstr(sb, "\xEF\xBF\xBD"))
+			return -1;
+		*same &= n > 0;
+		n = n > 0 ? n : 1;
+		p += n;
+		left -= n;
+	}
+	return strbuf_add(sb, "", 1);
+}
+
+/* List the corpus once, unsorted, with each file's stat data. */
+int read_list(struct ctx *ctx, struct pl_error *err)
 {
 	struct files *f = &ctx->files;
 	struct strbuf path = STRBUF_INIT;
 	const char *root = ctx->cfg->v[CFG_corpus_dir].path;
 	struct stat st;
-	size_t rootlen;
+	long nt = ctx->cfg->v[CFG_run_threads].i;
 
+	if (f->root)
+		return 0;
 	if (stat(root, &st) != 0)
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: cannot open the corpus folder: %s (set [corpus] dir)",
@@ -226,14 +334,15 @@ static int list_files(struct ctx *ctx, struct pl_error *err)
 	if (!S_ISDIR(st.st_mode))
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: [corpus] dir is not a folder", root);
+	if (nt == 0)
+		nt = sysconf(_SC_NPROCESSORS_ONLN);
 	f->root = pl_strdup(root);
 	if (!f->root || strbuf_addstr(&path, root))
 		return pl_oom(err);
 	while (path.len > 1 && path.buf[path.len - 1] == '/')
 		path.buf[--path.len] = '\0';
-	rootlen = path.len + 1;
-	f->rootlen = rootlen;
-	if (walk(f, &path, rootlen, 0, err)) {
+	f->rootlen = path.len + 1;
+	if (walk(f, &path, nt < 1 ? 1 : (size_t)nt, 0, err)) {
 		strbuf_release(&path);
 		return -1;
 	}
@@ -241,40 +350,63 @@ static int list_files(struct ctx *ctx, struct pl_error *err)
 	if (f->n == 0)
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: no *.txt or *.txt.gz files in the corpus folder", root);
-	/* rel[] points into path[] (after the path's NUL, see add_file), so
-	 * sort the full paths (same prefix) and rebuild rel; info[] goes
-	 * along through a sorted index. */
-	{
-		size_t *ix = pl_malloc(f->n * sizeof(*ix));
-		struct fileinfo *info = pl_malloc(f->n * sizeof(*info));
-		char **paths = pl_malloc(f->n * sizeof(*paths));
-
-		if (!ix || !info || !paths) {
-			pl_free(ix);
-			pl_free(info);
-			pl_free(paths);
-			return pl_oom(err);
-		}
-		for (size_t i = 0; i < f->n; i++)
-			ix[i] = i;
-		sort_paths = f->path;
-		qsort(ix, f->n, sizeof(*ix), cmp_ix);
-		for (size_t i = 0; i < f->n; i++) {
-			info[i] = f->info[ix[i]];
-			paths[i] = f->path[ix[i]];
-		}
-		for (size_t i = 0; i < f->n; i++) {
-			f->info[i] = info[i];
-			f->path[i] = paths[i];
-			f->bytes[i] = info[i].size;
-		}
-		pl_free(ix);
-		pl_free(info);
-		pl_free(paths);
-	}
-	for (size_t i = 0; i < f->n; i++)
-		f->rel[i] = f->path[i] + strlen(f->path[i]) + 1;
 	return 0;
+}
+
+/* Sort the listing by path relative to the root, and name each file as
+ * the outputs show it. */
+static int list_sort(struct ctx *ctx, struct pl_error *err)
+{
+	struct files *f = &ctx->files;
+	struct strbuf name = STRBUF_INIT;
+	size_t *ix = pl_malloc(f->n * sizeof(*ix));
+	struct fileinfo *info = pl_malloc(f->n * sizeof(*info));
+	char **paths = pl_malloc(f->n * sizeof(*paths));
+
+	if (!ix || !info || !paths)
+		goto oom;
+	/* info[] goes along through a sorted index. */
+	for (size_t i = 0; i < f->n; i++)
+		ix[i] = i;
+	sort_paths = f->path;
+	qsort(ix, f->n, sizeof(*ix), cmp_ix);
+	for (size_t i = 0; i < f->n; i++) {
+		info[i] = f->info[ix[i]];
+		paths[i] = f->path[ix[i]];
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		f->info[i] = info[i];
+		f->path[i] = paths[i];
+		f->bytes[i] = info[i].size;
+	}
+	/* A name that is not valid UTF-8 is shown with U+FFFD. */
+	for (size_t i = 0; i < f->n; i++) {
+		int same;
+		char *shown;
+
+		strbuf_reset(&name);
+		if (display_name(&name, f->path[i] + f->rootlen, &same))
+			goto oom;
+		if (same) {
+			f->rel[i] = f->path[i] + f->rootlen;
+			continue;
+		}
+		shown = pl_strdup(name.buf);
+		if (!shown || files_own(f, shown))
+			goto oom;
+		f->rel[i] = shown;
+	}
+	pl_free(ix);
+	pl_free(info);
+	pl_free(paths);
+	strbuf_release(&name);
+	return 0;
+oom:
+	pl_free(ix);
+	pl_free(info);
+	pl_free(paths);
+	strbuf_release(&name);
+	return pl_oom(err);
 }
 
 static int64_t wall_ns(void)
@@ -307,7 +439,7 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 
 	if (p->done)
 		return 0;
-	if (list_files(ctx, err))
+	if (read_list(ctx, err) || list_sort(ctx, err))
 		return -1;
 	p->done = 1;
 	if (!c) {

@@ -46,12 +46,16 @@ enum { TERM_WORD = 0, TERM_PHRASE = 1, TERM_NGRAM = 2 };
 /* The files of the corpus, sorted by path. */
 struct files {
 	char *root;         /* the corpus folder as configured */
-	char **path;        /* full path of each file (owned) */
-	const char **rel;   /* path relative to root (points into path[i]) */
+	char **path;        /* full path of each file */
+	const char **rel;   /* as the outputs show it: the path relative to
+			       root, with U+FFFD for bytes not UTF-8 */
 	uint64_t *bytes;    /* bytes read (after decompression) */
 	struct fileinfo *info; /* what the cache compares (pipeline/cache.h) */
 	size_t rootlen;     /* path[i] + rootlen is the raw relative path */
 	size_t n, cap;
+	char **block;       /* what path[] and rel[] point into (owned) */
+	size_t nblock, blockcap;
+	uint64_t digest[2]; /* of the listing as stat'ed (cache.h) */
 };
 
 /* A corpus file as found on disk and as the cache sees it. */
@@ -247,6 +251,8 @@ struct ctx {
 		int done;
 		size_t fresh, changed, same, removed;
 		int rebuild;    /* the cache is mostly dead: read everything */
+		int unchanged;  /* the listing matched cache.key: nothing new,
+				   and ctx->cache was not loaded */
 	} plan;
 	struct newcache *ncache; /* what this run adds to the cache, or NULL */
 };
@@ -428,6 +434,10 @@ static inline uint32_t cluster_id(const struct clustering *km, int32_t c)
 	return km->label ? km->label[c] : (uint32_t)c + 1;
 }
 
+/* List the corpus into ctx->files once (unsorted until read_plan), with
+ * each file's stat data; a large folder is stat'ed on [run] threads.  0 or
+ * -1 (read.c). */
+int read_list(struct ctx *ctx, struct pl_error *err);
 /* List the corpus and compare each file with ctx->cache (when there is
  * one): sets files.info[i].cached/old and ctx->plan.  Hashes the files
  * whose stat data cannot prove them unchanged.  0 or -1 (read.c). */

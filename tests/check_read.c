@@ -13,6 +13,7 @@
  * To debug one case: CK_RUN_SUITE=read CK_RUN_CASE=files CK_FORK=no.
  */
 #include "lib.h"
+#include "../pipeline/cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,62 @@ START_TEST(symlinks)
 	assert_text(&r, 0, "Real.");
 	assert_text(&r, 1, "Outside the corpus.");
 	read_done(&r);
+}
+END_TEST
+
+/* A folder large enough to be stat'ed on several threads (read.c,
+ * STAT_PARALLEL_MIN = 2048) lists the same files, in the same order with
+ * the same stat data and listing digest, on 1 and 3 threads; links that
+ * are not files and names that do not match are left out on both. */
+START_TEST(large_folder)
+{
+	static const char *const one[] = { "run.threads=1", NULL };
+	static const char *const three[] = { "run.threads=3", NULL };
+	struct readrun a, b;
+	char name[64];
+	size_t want = 2500 + 2 + 1;
+
+	for (int i = 0; i < 2500; i++) {
+		snprintf(name, sizeof(name), "f%04d.txt", (i * 7919) % 2500);
+		test_write(root, name, "Words.\n");
+	}
+	test_write(root, "skip.md", "Not text.\n");
+	test_write(root, "sub/in.txt", "In sub.\n");
+	link_in_root("f0001.txt", "link.txt");
+	link_in_root("nowhere.txt", "dangling.txt");
+	link_in_root("sub", "dirlink.txt");
+	test_write(root, "z\xff.txt", "Not UTF-8 in the name.\n");
+	read_corpus(&a, root, one);
+	assert_read_ok(&a);
+	read_corpus(&b, root, three);
+	assert_read_ok(&b);
+	ck_assert_uint_eq(a.ctx.files.n, want);
+	ck_assert_uint_eq(b.ctx.files.n, want);
+	ck_assert_str_eq(a.ctx.files.rel[0], "f0000.txt");
+	ck_assert_str_eq(a.ctx.files.rel[want - 3], "link.txt");
+	ck_assert_str_eq(a.ctx.files.rel[want - 2], "sub/in.txt");
+	ck_assert_str_eq(a.ctx.files.rel[want - 1], "z\xEF\xBF\xBD.txt");
+	for (size_t i = 0; i < want; i++) {
+		const struct fileinfo *x = &a.ctx.files.info[i], *y = &b.ctx.files.info[i];
+
+		ck_assert_str_eq(a.ctx.files.path[i], b.ctx.files.path[i]);
+		ck_assert_str_eq(a.ctx.files.rel[i], b.ctx.files.rel[i]);
+		ck_assert_msg(x->size == y->size && x->mtime_ns == y->mtime_ns &&
+			      x->ctime_ns == y->ctime_ns && x->ino == y->ino &&
+			      x->dev == y->dev, "file %zu: stat data differ", i);
+	}
+	ck_assert(a.ctx.files.digest[0] == b.ctx.files.digest[0] &&
+		  a.ctx.files.digest[1] == b.ctx.files.digest[1]);
+	{
+		uint64_t d[2];
+
+		/* The digest summed while listing is the one cache.key holds. */
+		cache_listing_digest(&a.ctx.files, d);
+		ck_assert(d[0] == a.ctx.files.digest[0] && d[1] == a.ctx.files.digest[1]);
+	}
+	ck_assert_uint_eq(a.ctx.units.n, want);
+	read_done(&a);
+	read_done(&b);
 }
 END_TEST
 
@@ -544,6 +601,7 @@ Suite *suite_read(void)
 	tcase_add_test(tc, sorted_recursive);
 	tcase_add_test(tc, trailing_slash);
 	tcase_add_test(tc, symlinks);
+	tcase_add_test(tc, large_folder);
 	tcase_add_test(tc, gzip);
 	tcase_add_loop_test(tc, gzip_damaged, 0, 3);
 	tcase_add_test(tc, max_file_mb);

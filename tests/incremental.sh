@@ -12,7 +12,8 @@
 # ids, since a rerun keeps the old term ids and appends new ones.  Cases:
 #   a growth, b same-size edit with the mtime put back, c removal,
 #   d rename, e several reruns in a row (each in unit = paragraph and
-#   unit = document), f 1 vs 3 threads, g nothing new, h config changes,
+#   unit = document), f 1 vs 3 threads, g nothing new (also through
+#   cache.key, the listing digest), h config changes,
 #   i status and verify, j the lock, k SIGKILL during reruns, l a damaged
 #   cache, m runs/ history and failed runs, n the old flat layout.
 # Cases whose name starts with "[changes.tsv]" need changes.tsv and the
@@ -502,6 +503,91 @@ if grep -q 'nothing new' "$T/stderr"; then
 else
 	note "g nothing new: another run.threads publishes a new set ($(since))"
 fi
+
+# ---------------------------------------------------------------------
+# g the listing key: cache.key lets a rerun with nothing new stop after
+# listing the corpus; every other rerun must ignore it
+# ---------------------------------------------------------------------
+D=$T/key C=$D/c O=$D/out
+keyused() { grep -q 'the corpus listing matches .*cache.key' "$T/stderr"; }
+t0=$(date +%s%N)
+newcorpus "$C"
+pl "$O" "$C" run "$CONF"
+t1=$(date +%s%N)
+expect "g key: first run on files copied just now" 0
+ms=$(( (t1 - t0) / 1000000 ))
+if [ "$ms" -lt 900 ]; then
+	result "g key: files changed less than a second before they were hashed: no cache.key" \
+		"$([ ! -e "$O/current/cache.key" ] || echo "cache.key was written")"
+else
+	skip "g key: no cache.key for files changed just before" "copying and running took $ms ms"
+fi
+pl "$O" "$C" -v run "$CONF"
+expect "g key: without a key, a rerun still finds nothing new" 0 "nothing new since run"
+result "g key: without a key, the rerun compares with the cache" "$(! keyused || echo 'a key was used')"
+# A new file, and a second for every file: the next run's key is written.
+sleep 1.1
+newtext key1 >"$C/zz-key-1.txt"
+sleep 1.1
+pl "$O" "$C" -v run "$CONF"
+expect "g key: a new file is read" 0 "1 new, 0 changed, 0 removed"
+result "g key: every file older than a second when hashed: cache.key written" \
+	"$([ -s "$O/current/cache.key" ] || echo "no cache.key in $(cur "$O")")"
+id=$(cur "$O")
+id=${id#sets/}
+snap "$O" >"$T/snap.before"
+pl "$O" "$C" -v run "$CONF"
+expect "g key: rerun: nothing new" 0 "pipeline: nothing new since run $id"
+result "g key: rerun: the listing matched the key" "$(keyused || echo 'the key was not used')"
+unchanged "g key: rerun by the key: not a byte changed"
+pl "$O" "$C" -v -c run.threads=1 run "$CONF"
+result "g key: run.threads=1 lists alike: the key matches" "$(keyused || echo 'the key was not used')"
+pl "$O" "$C" -v -c kmeans.k=3 run "$CONF"
+expect "g key: another k: a new set, from the cache" 0 "0 new, 0 changed, 0 removed"
+result "g key: another k: the key is not used" "$(! keyused || echo 'the key was used')"
+pl "$O" "$C" run "$CONF"
+expect "g key: back to k = 4" 0 "0 new, 0 changed, 0 removed"
+pl "$O" "$C" -v run "$CONF"
+result "g key: back to k = 4: its key matches" "$(keyused || echo 'the key was not used')"
+# A damaged key is ignored, not trusted.
+cp "$O/current/cache.key" "$T/key.good"
+"$PY" -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-20] ^= 1; open(sys.argv[1], "wb").write(b)' \
+	"$O/current/cache.key"
+pl "$O" "$C" -v run "$CONF"
+expect "g key: damaged key: nothing new all the same" 0 "nothing new since run"
+result "g key: damaged key: not used" "$(! keyused || echo 'the damaged key was used')"
+cp "$T/key.good" "$O/current/cache.key"
+# touch: new stat data, same content: the key does not match, the cache
+# (hashing the file) finds nothing new.
+touch "$C/zz-key-1.txt"
+pl "$O" "$C" -v run "$CONF"
+expect "g key: after touch: nothing new" 0 "nothing new since run"
+result "g key: after touch: the key is not used" "$(! keyused || echo 'the key was used')"
+# A removal: one file fewer.
+sleep 1.1
+rm "$C/zz-key-1.txt"
+pl "$O" "$C" -v run "$CONF"
+expect "g key: a removal is seen" 0 "0 new, 0 changed, 1 removed"
+result "g key: a removal: the key is not used" "$(! keyused || echo 'the key was used')"
+# A rename: same count, same stat data, another path.
+sleep 1.1
+pl "$O" "$C" run "$CONF"
+f=$(ls "$C" | head -n 1)
+mv "$C/$f" "$C/renamed-$f"
+pl "$O" "$C" -v run "$CONF"
+expect "g key: a rename is seen" 0 "1 new, 0 changed, 1 removed"
+result "g key: a rename: the key is not used" "$(! keyused || echo 'the key was used')"
+# The stop-word list's contents decide the counts: the key holds them.
+printf 'the\nof\nand\n' >"$D/stop.txt"
+sleep 1.1
+pl "$O" "$C" -c tokenize.stopwords="$D/stop.txt" run "$CONF"
+expect "g key: a stop-word file" 0
+pl "$O" "$C" -v -c tokenize.stopwords="$D/stop.txt" run "$CONF"
+result "g key: a stop-word file: its key matches" "$(keyused || echo 'the key was not used')"
+printf 'the\nof\nand\nbackdoor\n' >"$D/stop.txt"
+pl "$O" "$C" -v -c tokenize.stopwords="$D/stop.txt" run "$CONF"
+expect "g key: stop-word file edited: the cache cannot be used" 0 "tokenize.stopwords contents changed"
+result "g key: stop-word file edited: the key is not used" "$(! keyused || echo 'the key was used')"
 
 # ---------------------------------------------------------------------
 # h config changes
