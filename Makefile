@@ -96,15 +96,17 @@ check: deps-check
 	@$(MAKE) --no-print-directory $(BUILD)/bin/pipeline $(BUILD)/run_tests
 	@$(MAKE) --no-print-directory check-unit check-cli check-badinput check-incremental check-clients $(if $(SAN),,check-valgrind)
 
-check-unit:
+# Each check target builds what it runs, so that running one alone never
+# tests a stale binary.
+check-unit: $(BUILD)/run_tests
 	$(BUILD)/run_tests
 
-check-cli:
+check-cli: $(BUILD)/bin/pipeline
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/cli.sh
 
 # Reruns against fresh runs: growth, edits, removals, nothing new, lock,
 # kills during reruns, damaged caches (tests/incremental.sh).
-check-incremental:
+check-incremental: $(BUILD)/bin/pipeline
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/incremental.sh
 
 # SIGKILL at random points of runs (about a minute; CI runs it).
@@ -112,12 +114,12 @@ check-kill: $(BUILD)/bin/pipeline
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/kill.sh
 
 # Bad input: every case's exit code, message, and the previous outputs kept.
-check-badinput:
+check-badinput: $(BUILD)/bin/pipeline
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/badinput.sh
 
 # Our outputs read by scikit-learn, R and gnuplot (skipped, and said so,
 # where a tool is not installed; `make check-deps-clients` installs them).
-check-clients:
+check-clients: $(BUILD)/bin/pipeline
 	PIPELINE=$(BUILD)/bin/pipeline sh tests/clients.sh
 
 check-deps-clients:

@@ -19,7 +19,9 @@
  *   stem      surface id -> stem id (each distinct surface stemmed once)
  *   phrases   stem ids -> phrase terms joined, stop words dropped, n-grams
  *   vocabulary stem ids -> term ids (first occurrence order) -> count rows
- *   tfidf, kmeans, frames, summary, write: whole-corpus stages
+ *   frames, counts, tfidf, kmeans, project, summary, write: whole-corpus
+ *   stages; frames and counts are the last to read ctx->counts, which the
+ *   tfidf stage then turns into ctx->tfidf in place
  *
  * Ids: a *surface* is a token as normalised (NFKC, case folded); a *stem* is
  * any analysed string (word stem, phrase, n-gram), including those that
@@ -223,7 +225,8 @@ struct ctx {
 	struct surfaces surf;
 	struct stems stems;
 	struct vocab vocab;
-	struct csr counts;  /* units x terms, every term */
+	struct csr counts;  /* units x terms, every term; empty after the
+			       tfidf stage, which turns it into tfidf */
 	struct csr tfidf;   /* units x terms, kept terms only */
 	struct clustering km;
 	struct ksweep ksweep; /* the figures behind km's k (kmeans stage) */
@@ -268,8 +271,8 @@ struct stage {
 };
 
 extern const struct stage stage_read, stage_tokenize, stage_stem,
-	stage_phrases, stage_vocabulary, stage_tfidf, stage_kmeans,
-	stage_project, stage_frames, stage_summary, stage_write;
+	stage_phrases, stage_vocabulary, stage_frames, stage_counts,
+	stage_tfidf, stage_kmeans, stage_project, stage_summary, stage_write;
 
 /* The chain, NULL-terminated, in run order (pipeline/stages.c). */
 extern const struct stage *const stages[];
@@ -410,6 +413,14 @@ void out_abandon(struct ctx *ctx);
  * links and renames and its folder fsync.  n = 0 switches it off.
  * Returns the number of operations since the previous call. */
 unsigned long pl_io_fail_at(unsigned long n, int err_no);
+
+/* Write matrix m as the Matrix Market file `name` (gzip when it ends in
+ * .gz): "integer" with m->cnt when `integer`, else "real" with m->val in
+ * "%.17g"; `comment` holds the lines after the banner, each starting with
+ * "%".  Checks the shape (units x terms, columns ascending in each row):
+ * PL_EX_SOFTWARE.  0 or -1 (write.c). */
+int write_mtx(struct ctx *ctx, const char *name, const char *comment,
+	      const struct csr *m, int integer, struct pl_error *err);
 
 /* Read a whole corpus file into sb (replacing its contents), up to
  * `limit` bytes: *.gz files are decompressed, and the limit applies to the

@@ -2,7 +2,8 @@
  *
  * In: ctx->counts, vocab.df and vocab.kept.  Out: vocab.idf for every term
  * and ctx->tfidf, the same units-by-terms shape with entries for kept terms
- * only.  With n statements and a term in df of them, count c in a row, and
+ * only, made in the counts' memory (ctx->counts is empty afterwards; see
+ * tfidf_run).  With n statements and a term in df of them, count c in a row, and
  * len the row's total count over every term (the statement's `tokens` in
  * docs.tsv, pruned terms included):
  *
@@ -120,43 +121,37 @@ static double idf_of(int idf, double n, double df)
 	}
 }
 
-/* The rows [r0, r1) of a thread's share, cut evenly by entries. */
+/* The rows [bound[t], bound[t + 1]) of a thread's share, cut evenly by
+ * entries. */
 struct tfidf_job {
 	const struct ctx *ctx;
 	struct tfidf_weighting wt;
 	size_t *bound;      /* nt + 1 row bounds */
-	int fill;           /* 0: count each row's kept entries; 1: weigh */
+	double *val;        /* the counts, as doubles, weighed in place */
 };
 
+/* Weigh each kept entry of the share's rows in place; pruned entries keep
+ * their counts (tfidf_run drops them).  Each row is weighed on its own, so
+ * the threads give the same bytes as one. */
 static void tfidf_rows(void *arg, size_t t, size_t nt)
 {
 	struct tfidf_job *job = arg;
 	const struct ctx *ctx = job->ctx;
 	const struct tfidf_weighting wt = job->wt;
 	const struct csr *c = &ctx->counts;
-	const struct csr *m = &ctx->tfidf;
 	const struct vocab *v = &ctx->vocab;
+	double *val = job->val;
 
 	(void)nt;
 	for (size_t r = job->bound[t]; r < job->bound[t + 1]; r++) {
-		uint64_t start, e;
 		double sum = 0, len = 0;
 
-		if (!job->fill) {
-			uint64_t k = 0;
-
-			for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++)
-				k += v->kept[c->col[j]];
-			m->rowptr[r + 1] = k;
-			continue;
-		}
-		start = e = m->rowptr[r];
 		if (wt.tf == TF_RELATIVE)
 			for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++)
-				len += (double)c->cnt[j];
+				len += val[j];
 		for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++) {
 			uint32_t tm = c->col[j];
-			double w, cnt = (double)c->cnt[j];
+			double w, cnt = val[j];
 
 			if (!v->kept[tm])
 				continue;
@@ -174,9 +169,7 @@ static void tfidf_rows(void *arg, size_t t, size_t nt)
 				w = cnt;
 			}
 			w *= v->idf[tm];
-			m->col[e] = tm;
-			m->val[e] = w;
-			e++;
+			val[j] = w;
 			sum += wt.norm == NORM_L2 ? w * w : fabs(w);
 		}
 		if (wt.norm != NORM_NONE && sum > 0) {
@@ -185,54 +178,97 @@ static void tfidf_rows(void *arg, size_t t, size_t nt)
 			 * often. */
 			double d = wt.norm == NORM_L2 ? sqrt(sum) : sum;
 
-			for (uint64_t j = start; j < e; j++)
-				m->val[j] /= d;
+			for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++)
+				if (v->kept[c->col[j]])
+					val[j] /= d;
 		}
 	}
 }
 
-/* Each row is weighed on its own, so the threads (cut by entries) give
- * the same bytes as one. */
+/*
+ * The weights are made in the counts' own memory, so that the counts and
+ * the weights are never held side by side (on a large corpus they are the
+ * two largest things a run holds): the 32-bit counts are widened to doubles
+ * in place (the array grown with realloc, filled from its end, where each
+ * double lands on counts already read), weighed row by row on the run's
+ * threads, and the entries of pruned terms are dropped.  ctx->tfidf then
+ * owns the rows, columns and weights, and ctx->counts is empty: the frames
+ * and counts stages, the last to read it, ran before.
+ */
 static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 {
-	const struct csr *c = &ctx->counts;
+	struct csr *c = &ctx->counts;
 	struct csr *m = &ctx->tfidf;
 	struct vocab *v = &ctx->vocab;
 	double n = (double)c->nrows;
 	size_t bound[PL_MAX_THREADS + 1], nt;
-	struct tfidf_job job = { ctx, tfidf_weighting_of(ctx->cfg), bound, 0 };
+	struct tfidf_job job = { ctx, tfidf_weighting_of(ctx->cfg), bound, NULL };
+	uint64_t nnz = c->nrows ? c->rowptr[c->nrows] : 0, k = 0;
+	unsigned char *bytes;
 
 	for (size_t t = 0; t < v->tab.n; t++)
 		v->idf[t] = idf_of(job.wt.idf, n, (double)v->df[t]);
+	job.val = pl_realloc(c->cnt, (nnz ? nnz : 1) * sizeof(*job.val));
+	if (!job.val)
+		return pl_oom(err); /* c->cnt is still the counts */
+	c->cnt = NULL;
+	/* Entry e's count is at bytes 4e, its double goes to 8e: from the
+	 * last entry down, every count is read before its bytes are
+	 * overwritten. */
+	bytes = (unsigned char *)job.val;
+	for (uint64_t e = nnz; e-- > 0;) {
+		uint32_t x;
+		double d;
+
+		memcpy(&x, bytes + 4 * e, sizeof(x));
+		d = (double)x;
+		memcpy(bytes + 8 * e, &d, sizeof(d));
+	}
 	nt = ctx->rep.threads > 0 ? (size_t)ctx->rep.threads : 1;
 	if (nt > PL_MAX_THREADS)
 		nt = PL_MAX_THREADS;
-	if (nt > c->nnz / 65536 + 1)
-		nt = c->nnz / 65536 + 1;  /* not worth a thread */
+	if (nt > nnz / 65536 + 1)
+		nt = nnz / 65536 + 1;  /* not worth a thread */
 	bound[0] = 0;
 	for (size_t t = 1, r = 0; t <= nt; t++) {
-		uint64_t goal = c->nnz / nt * t;
+		uint64_t goal = nnz / nt * t;
 
 		while (r < c->nrows && (t == nt || c->rowptr[r + 1] <= goal))
 			r++;
 		bound[t] = r;
 	}
+	pl_parallel(nt, tfidf_rows, &job);
+	/* Drop the entries of pruned terms, rows in order. */
+	for (size_t r = 0, start = 0; r < c->nrows; r++) {
+		uint64_t end = c->rowptr[r + 1];
+
+		for (uint64_t j = start; j < end; j++)
+			if (v->kept[c->col[j]]) {
+				c->col[k] = c->col[j];
+				job.val[k] = job.val[j];
+				k++;
+			}
+		start = end;
+		c->rowptr[r + 1] = k;
+	}
 	m->nrows = c->nrows;
 	m->ncols = c->ncols;
-	m->rowptr = pl_malloc((c->nrows + 1) * sizeof(*m->rowptr));
-	if (!m->rowptr)
-		return pl_oom(err);
-	m->rowptr[0] = 0;
-	pl_parallel(nt, tfidf_rows, &job);
-	for (size_t r = 0; r < c->nrows; r++)
-		m->rowptr[r + 1] += m->rowptr[r];
-	m->nnz = m->cap = m->rowptr[c->nrows];
-	m->col = pl_malloc((m->nnz ? m->nnz : 1) * sizeof(*m->col));
-	m->val = pl_malloc((m->nnz ? m->nnz : 1) * sizeof(*m->val));
-	if (!m->col || !m->val)
-		return pl_oom(err);
-	job.fill = 1;
-	pl_parallel(nt, tfidf_rows, &job);
+	m->rowptr = c->rowptr;
+	m->col = c->col;
+	m->val = job.val;
+	m->nnz = m->cap = k;
+	memset(c, 0, sizeof(*c));
+	if (k < nnz && k > 0) {
+		/* Give back what the dropped entries held; keeping the larger
+		 * arrays is harmless when the system will not shrink them. */
+		uint32_t *col = pl_realloc(m->col, k * sizeof(*m->col));
+		double *val = pl_realloc(m->val, k * sizeof(*m->val));
+
+		if (col)
+			m->col = col;
+		if (val)
+			m->val = val;
+	}
 	return 0;
 }
 

@@ -402,14 +402,18 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 	return emit_row(ctx, k, k->ntouched) ? pl_oom(err) : 0;
 }
 
+/* Source entries copied between two cuts of the source's arrays. */
+#define MERGE_RELEASE ((uint64_t)1 << 20)
+
 int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		     struct pl_error *err)
 {
 	struct counter *kd = dst->counter, *ks = src->counter;
 	struct vocab *vs = &src->vocab;
 	struct csr *md = &dst->counts;
-	const struct csr *ms = &src->counts;
+	struct csr *ms = &src->counts;
 	uint32_t *map_term = NULL;
+	uint64_t base, left;
 	int rc = -1;
 
 	map_term = pl_malloc((vs->tab.n ? vs->tab.n : 1) * sizeof(*map_term));
@@ -439,8 +443,15 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		md->cap = c1 < c2 ? c1 : c2;
 	}
 	md->rowptr[0] = 0;
-	for (size_t r = 0; r < ms->nrows; r++) {
-		uint64_t start = md->nnz;
+	/* The rows are copied from the last one down, and every
+	 * MERGE_RELEASE entries the source's arrays are cut to the rows not
+	 * yet copied, so the shard's counts and their copy are not both held
+	 * whole: merging adds little to the run's peak memory.  Each row goes
+	 * where a forward copy would put it. */
+	base = md->nnz;
+	left = ms->nnz;
+	for (size_t r = ms->nrows; r-- > 0;) {
+		uint64_t start = base + ms->rowptr[r];
 		size_t n = ms->rowptr[r + 1] - ms->rowptr[r];
 
 		/* Sort (new id, count) pairs by new id: the ids changed, their
@@ -467,9 +478,23 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 			md->cnt[start + j] = kd->acc[t];
 			kd->acc[t] = 0;
 		}
-		md->nnz = start + n;
-		md->rowptr[++md->nrows] = md->nnz;
+		md->rowptr[md->nrows + r + 1] = start + n;
+		if (left - ms->rowptr[r] >= MERGE_RELEASE && ms->rowptr[r] > 0) {
+			/* A failed shrink keeps the larger array: harmless. */
+			uint32_t *col = pl_realloc(ms->col, ms->rowptr[r] * sizeof(*ms->col));
+			uint32_t *cnt = pl_realloc(ms->cnt, ms->rowptr[r] * sizeof(*ms->cnt));
+
+			if (col)
+				ms->col = col;
+			if (cnt)
+				ms->cnt = cnt;
+			if (col && cnt)
+				ms->cap = left = ms->rowptr[r];
+		}
 	}
+	md->nnz = base + ms->nnz;
+	md->nrows += ms->nrows;
+	ms->nnz = 0; /* its arrays hold only a part now */
 	for (size_t i = 0; i < ks->pairs.nslot; i++) {
 		uint64_t key = ks->pairs.key[i];
 

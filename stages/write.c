@@ -7,7 +7,8 @@
  *   tfidf.mtx.gz   Matrix Market coordinate real: statements x terms, the
  *                  TF-IDF weights (only kept terms have entries)
  *   counts.mtx.gz  Matrix Market coordinate integer: statements x terms,
- *                  occurrences of every term, kept or not
+ *                  occurrences of every term, kept or not; written through
+ *                  write_mtx() by the counts stage (stages/counts.c)
  *   terms.tsv.gz   one line per term; line j (after the header) describes
  *                  matrix column j
  *   docs.tsv       one line per statement; line i (after the header)
@@ -32,7 +33,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 /* Lines are collected here and written a block at a time. */
@@ -208,8 +208,7 @@ static int check_matrix(const struct ctx *ctx, const char *name,
 }
 
 /* One Matrix Market file being written: counts (`cnt`) when `integer`,
- * else weights (`val`).  The body is written by mtx_body, which touches
- * nothing but this struct, so the two matrices can be written at once. */
+ * else weights (`val`). */
 struct mtx_job {
 	const char *name;
 	const struct csr *m;
@@ -236,16 +235,15 @@ static int mtx_open(struct ctx *ctx, struct mtx_job *j, const char *comment,
 }
 
 /* Write the entries, one "row column value" line each, 1-based. */
-static void *mtx_body(void *arg)
+static void mtx_body(struct mtx_job *j)
 {
-	struct mtx_job *j = arg;
 	const struct csr *m = j->m;
 	char *blk = pl_malloc(BLOCK_BYTES), *p;
 
 	j->rc = -1;
 	if (!blk) {
 		pl_oom(&j->err);
-		return NULL;
+		return;
 	}
 	p = blk;
 	for (size_t u = 0; u < m->nrows; u++) {
@@ -283,23 +281,36 @@ static void *mtx_body(void *arg)
 	j->rc = 0;
 out:
 	pl_free(blk);
-	return NULL;
 }
 
-/* Both matrices: TF-IDF formatted in a second thread while this one
- * formats the counts, each file compressed by its own writer's threads
- * (out_open), so that every core is busy until both are written. */
-static int write_matrices(struct ctx *ctx, struct pl_error *err)
+int write_mtx(struct ctx *ctx, const char *name, const char *comment,
+	      const struct csr *m, int integer, struct pl_error *err)
 {
-	const struct config *cfg = ctx->cfg;
-	struct strbuf sb = STRBUF_INIT;
-	struct mtx_job tj = { .name = "tfidf.mtx.gz", .m = &ctx->tfidf, .integer = 0 };
-	struct mtx_job cj = { .name = "counts.mtx.gz", .m = &ctx->counts, .integer = 1 };
-	char tf[16], idf[16], norm[16];
-	pthread_t tid;
-	int threaded = 0, rc = -1;
+	struct mtx_job j = { .name = name, .m = m, .integer = integer };
+	int rc = -1;
 
-	const struct tfidf_weighting w = tfidf_weighting_of(cfg);
+	if (mtx_open(ctx, &j, comment, err))
+		goto done;
+	mtx_body(&j);
+	if (j.rc) {
+		*err = j.err;
+		goto done;
+	}
+	rc = 0;
+done:
+	if (out_close(&j.of, rc ? NULL : err))
+		rc = -1;
+	return rc;
+}
+
+/* tfidf.mtx.gz; counts.mtx.gz was written by the counts stage, before
+ * the TF-IDF stage reused the counts' memory. */
+static int write_tfidf(struct ctx *ctx, struct pl_error *err)
+{
+	const struct tfidf_weighting w = tfidf_weighting_of(ctx->cfg);
+	struct strbuf sb = STRBUF_INIT;
+	char tf[16], idf[16], norm[16];
+	int rc;
 
 	config_choice(CFG_tfidf_tf, w.tf, tf, sizeof(tf));
 	config_choice(CFG_tfidf_idf, w.idf, idf, sizeof(idf));
@@ -309,42 +320,9 @@ static int write_matrices(struct ctx *ctx, struct pl_error *err)
 			"%% columns: terms; column j is term j of terms.tsv.gz\n"
 			"%% values: TF-IDF weights (tf = %s, idf = %s, norm = %s)\n"
 			"%% pruned terms are empty columns; a statement without kept terms is an empty row\n",
-			tf, idf, norm)) {
-		pl_oom(err);
-		goto done;
-	}
-	if (mtx_open(ctx, &tj, sb.buf, err))
-		goto done;
-	strbuf_reset(&sb);
-	if (strbuf_addstr(&sb,
-			  "% rows: statements; row i is statement i of docs.tsv\n"
-			  "% columns: terms; column j is term j of terms.tsv.gz\n"
-			  "% values: occurrences of the term in the statement, every term kept or not\n")) {
-		pl_oom(err);
-		goto done;
-	}
-	if (mtx_open(ctx, &cj, sb.buf, err))
-		goto done;
-	threaded = pthread_create(&tid, NULL, mtx_body, &tj) == 0;
-	if (!threaded)
-		mtx_body(&tj);
-	mtx_body(&cj);
-	if (threaded)
-		pthread_join(tid, NULL);
-	if (tj.rc) {
-		*err = tj.err;
-		goto done;
-	}
-	if (cj.rc) {
-		*err = cj.err;
-		goto done;
-	}
-	rc = 0;
-done:
-	if (out_close(&tj.of, rc ? NULL : err))
-		rc = -1;
-	if (out_close(&cj.of, rc ? NULL : err))
-		rc = -1;
+			tf, idf, norm))
+		return pl_oom(err);
+	rc = write_mtx(ctx, "tfidf.mtx.gz", sb.buf, &ctx->tfidf, 0, err);
 	strbuf_release(&sb);
 	return rc;
 }
@@ -453,18 +431,17 @@ fail:
 
 static int write_run(struct ctx *ctx, struct pl_error *err)
 {
-	if (write_matrices(ctx, err) || write_terms(ctx, err) ||
+	if (write_tfidf(ctx, err) || write_terms(ctx, err) ||
 	    write_docs(ctx, err))
 		return -1;
 	return 0;
 }
 
-/* The write stage: run() writes tfidf.mtx.gz, counts.mtx.gz, terms.tsv.gz
- * and docs.tsv into the staging folder (0, or -1 with err filled: out of
+/* The write stage: run() writes tfidf.mtx.gz, terms.tsv.gz and docs.tsv into the staging folder (0, or -1 with err filled: out of
  * memory, a write error, or a matrix whose shape or column order breaks
  * the promises above, PL_EX_SOFTWARE).  It only reads struct ctx. */
 const struct stage stage_write = {
 	.name = "write",
-	.help = "write tfidf.mtx.gz, counts.mtx.gz, terms.tsv.gz and docs.tsv",
+	.help = "write tfidf.mtx.gz, terms.tsv.gz and docs.tsv",
 	.run = write_run,
 };

@@ -325,11 +325,12 @@ static void teardown(void)
 	free(dir);
 }
 
-/* Run both stages and publish; fails the test on an error. */
+/* Run the writing stages and publish; fails the test on an error. */
 static void run_stages(void)
 {
 	struct pl_error err = { 0 };
 
+	ck_assert_msg(stage_counts.run(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(stage_write.run(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(stage_summary.run(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
@@ -606,6 +607,11 @@ START_TEST(test_bad_matrix)
 	ck_assert_int_eq(stage_write.run(&ctx, &err), -1);
 	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
 	ck_assert_str_eq(err.msg, "tfidf.mtx.gz: row 1: columns out of order");
+	/* The counts stage checks its matrix alike. */
+	ctx.counts.col[1] = 7;
+	ck_assert_int_eq(stage_counts.run(&ctx, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
+	ck_assert_str_eq(err.msg, "counts.mtx.gz: row 1: columns out of order");
 }
 END_TEST
 
@@ -713,6 +719,8 @@ START_TEST(test_out_of_memory)
 
 		pl_alloc_fail_at(n, 0);
 		rc = out_begin(&ctx, &err);
+		if (rc == 0)
+			rc = stage_counts.run(&ctx, &err);
 		if (rc == 0)
 			rc = stage_write.run(&ctx, &err);
 		if (rc == 0)
