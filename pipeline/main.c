@@ -12,6 +12,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <libstemmer.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -347,6 +348,12 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	gsl_set_error_handler_off();
+	/* Arrays of a megabyte or more get their own mappings, which free()
+	 * gives back to the system at once.  glibc's default threshold rises
+	 * to the size of each mapping freed (up to 32 MiB), after which such
+	 * arrays come from the heap and stay resident when freed: the
+	 * matrices and k-means' k x terms arrays then add up in the peak. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	o.overrides = calloc((size_t)argc, sizeof(*o.overrides));
 	if (!o.overrides) {
 		fprintf(stderr, "pipeline: out of memory\n");

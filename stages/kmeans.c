@@ -1157,7 +1157,10 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	}
 	if (o->progress)
 		fputc('\n', o->progress);
-
+	/* The transposed centroids are done with: give their memory back
+	 * before renumber() fills out->centroid. */
+	pl_free(km.Ct);
+	km.Ct = NULL;
 	renumber(&km, out);
 	out->k = km.k;
 	out->objective = best_obj;
