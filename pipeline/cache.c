@@ -1294,6 +1294,29 @@ out:
 	return rc;
 }
 
+/* cache.idx is written as it is made, a megabyte at a time, so that the
+ * index (21 MB on the 520 MB benchmark corpus) is never held whole at the
+ * end of a run, where k-means' results and the matrix still are. */
+struct idxout {
+	struct outfile of;
+	int open;
+	XXH64_state_t *xs;   /* of every byte written */
+};
+
+static int idx_flush(struct idxout *o, struct strbuf *b, size_t min,
+		     struct pl_error *err)
+{
+	if (b->len < min || b->len == 0)
+		return 0;
+	XXH64_update(o->xs, b->buf, b->len);
+	if (out_write(&o->of, b->buf, b->len, err))
+		return -1;
+	strbuf_reset(b);
+	return 0;
+}
+
+#define IDX_FLUSH ((size_t)1 << 20)
+
 int cache_write_index(struct ctx *ctx, struct pl_error *err)
 {
 	struct cache *c = ctx->cache;
@@ -1305,10 +1328,18 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	double *shares = NULL;
 	uint64_t *kept = NULL;
 	uint64_t records = 0, live = 0;  /* bytes of records: all, in use */
+	struct idxout o = { .open = 0 };
 	int rc = -1;
 
 	if (write_sources(ctx, err))
 		return -1;
+	o.xs = XXH64_createState();
+	if (!o.xs)
+		return pl_oom(err);
+	XXH64_reset(o.xs, 0);
+	if (out_open(ctx, "cache.idx", &o.of, err))
+		goto out;
+	o.open = 1;
 	if (c && c->nsegs) {
 		segmap = pl_malloc(c->nsegs * sizeof(*segmap));
 		if (!segmap)
@@ -1409,6 +1440,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			    put_u32(&b, seg) || put_u64(&b, off) || put_u64(&b, len) ||
 			    put_u32(&b, (uint32_t)nu))
 				goto oom;
+			if (idx_flush(&o, &b, IDX_FLUSH, err))
+				goto out;
 		}
 	}
 	for (size_t u = 0; u < ctx->units.n; u++) {
@@ -1417,6 +1450,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 		if (put_u32(&b, ctx->units.para[u]) ||
 		    put_u32(&b, a >= 0 ? cluster_id(km, a) : 0))
 			goto oom;
+		if (idx_flush(&o, &b, IDX_FLUSH, err))
+			goto out;
 	}
 	/* The clustering: centroids over the kept columns, as term ids. */
 	if (put_u32(&b, km->assign ? km->k : 0) ||
@@ -1453,6 +1488,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 				if (row[i] != 0 && (put_u32(&b, (uint32_t)kept[i]) ||
 						    put_f64(&b, row[i])))
 					goto oom;
+			if (idx_flush(&o, &b, IDX_FLUSH, err))
+				goto out;
 		}
 	}
 	if (cache_frame_shares(ctx, &shares))
@@ -1466,16 +1503,25 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 		for (size_t i = 0; i < (size_t)km->k * ctx->frames.n; i++)
 			if (put_f64(&b, shares ? shares[i] : 0))
 				goto oom;
-	if (put_u64(&b, ctx->units.n) || put_u64(&b, ctx->vocab.tab.n) ||
-	    put_u64(&b, XXH64(b.buf, b.len, 0)))
+	if (put_u64(&b, ctx->units.n) || put_u64(&b, ctx->vocab.tab.n))
 		goto oom;
-	rc = out_file(ctx, "cache.idx", b.buf, b.len, err);
-	if (rc == 0)
-		rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), &text, err);
+	if (idx_flush(&o, &b, 0, err))
+		goto out;
+	if (put_u64(&b, XXH64_digest(o.xs)))
+		goto oom;
+	if (out_write(&o.of, b.buf, b.len, err))
+		goto out;
+	o.open = 0;
+	if (out_close(&o.of, err))
+		goto out;
+	rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), &text, err);
 	goto out;
 oom:
 	rc = pl_oom(err);
 out:
+	if (o.open)
+		out_close(&o.of, NULL);
+	XXH64_freeState(o.xs);
 	pl_free(segmap);
 	pl_free(shares);
 	pl_free(kept);

@@ -258,7 +258,7 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 		if (stages[i] == &stage_counts)
 			written = pl_now() - t0;
 		if (stages[i] == &stage_tfidf)
-			ctx->rep.wall_to_tfidf = pl_now() - ctx->rep.total_seconds - written;
+			ctx->rep.wall_to_tfidf -= written; /* set by the stage */
 	}
 	ctx->stage = -1;
 	if (ctx->cfg->v[CFG_output_incremental].i == 0 && cache_write_index(ctx, err))

@@ -126,7 +126,7 @@ static double row_dot(const struct csr *X, size_t i, const double *c)
 	uint64_t p;
 
 	for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-		s += X->val[p] * c[X->col[p]];
+		s += X->fval[p] * c[X->col[p]];
 	return s;
 }
 
@@ -162,7 +162,7 @@ static void set_centre(struct km *km, uint32_t j, size_t i)
 
 	memset(c, 0, km->d * sizeof(*c));
 	for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-		c[X->col[p]] = km->scale[i] * X->val[p];
+		c[X->col[p]] = km->scale[i] * X->fval[p];
 	km->cn2[j] = dense_norm2(c, km->d);
 }
 
@@ -412,7 +412,7 @@ static void assign_all(struct km *km, size_t t, double *dots)
 
 	memset(dots, 0, k * sizeof(*dots));
 	for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++) {
-		const double v = X->val[p];
+		const double v = X->fval[p];
 		const double *ct = km->Ct + (size_t)X->col[p] * k;
 
 		for (j = 0; j < k; j++)
@@ -493,7 +493,7 @@ static void assign_bounded(struct km *km, size_t t, double *dots,
 		/* one centroid at a time: g stays in a register, and the
 		 * column values share cache lines with the other centroids' */
 		for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			g += X->val[p] * ct[(size_t)X->col[p] * k];
+			g += X->fval[p] * ct[(size_t)X->col[p] * k];
 		j = cand[s];
 		dots[j] = g;
 		v = km->cosine ? -g : row_cost(km, i, j, g);
@@ -700,7 +700,7 @@ static void update_centroids(struct km *km)
 		if (dirty && !dirty[km->lab[i]])
 			continue;
 		for (p = km->X->rowptr[i]; p < km->X->rowptr[i + 1]; p++)
-			c[km->X->col[p]] += s * km->X->val[p];
+			c[km->X->col[p]] += s * km->X->fval[p];
 	}
 	for (j = 0; j < km->k; j++) {
 		double *c = km->C + (size_t)j * d;
@@ -967,7 +967,7 @@ static int scan_rows(struct km *km, struct pl_error *err)
 	uint64_t longest;
 	size_t i;
 
-	if (X->nnz && !X->val)
+	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
 	km->m = 0;
@@ -979,7 +979,7 @@ static int scan_rows(struct km *km, struct pl_error *err)
 		if (X->rowptr[i + 1] - X->rowptr[i] > longest)
 			longest = X->rowptr[i + 1] - X->rowptr[i];
 		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			s += X->val[p] * X->val[p];
+			s += (double)X->fval[p] * X->fval[p];
 		if (!isfinite(s))
 			return pl_fail(err, PL_EX_DATAERR,
 				       "kmeans: statement %zu has weights that are not finite",
@@ -1263,7 +1263,7 @@ static void cluster_sums(struct kq *q, int unit)
 		uint64_t p;
 
 		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			c[X->col[p]] += f * X->val[p];
+			c[X->col[p]] += f * X->fval[p];
 	}
 }
 
@@ -1394,7 +1394,7 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 	memset(&q, 0, sizeof(q));
 	out->silhouette = out->ch = out->db = NAN;
 	out->sampled = 0;
-	if (X->nnz && !X->val)
+	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
 	q.X = X;
@@ -1419,7 +1419,7 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 			goto fail;
 		}
 		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			s2 += X->val[p] * X->val[p];
+			s2 += (double)X->fval[p] * X->fval[p];
 		q.nrm2[i] = s2;
 		if (assign[i] >= 0) {
 			q.rows[q.m++] = i;
@@ -1544,7 +1544,7 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: a warm start needs a single k, not %lu..%lu",
 			       (unsigned long)lo, (unsigned long)hi);
-	if (X->nnz && !X->val)
+	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
 	for (i = 0; i < X->nrows; i++) {
@@ -1552,7 +1552,7 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 		uint64_t p;
 
 		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			s2 += X->val[p] * X->val[p];
+			s2 += (double)X->fval[p] * X->fval[p];
 		m += s2 > 0;
 	}
 	/* hi above the rows with terms: stop there; lo above them fails in

@@ -161,8 +161,8 @@ static void a_rows(const struct pj *pj, size_t r0, size_t r1, const double *in,
 		for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++) {
 			size_t c = X->col[p];
 
-			s0 += X->val[p] * in[2 * c];
-			s1 += X->val[p] * in[2 * c + 1];
+			s0 += X->fval[p] * in[2 * c];
+			s1 += X->fval[p] * in[2 * c + 1];
 		}
 		out[2 * i] = s0 - pj->mv[0];
 		out[2 * i + 1] = s1 - pj->mv[1];
@@ -186,8 +186,8 @@ static void at_rows(const struct pj *pj, struct chunk *ch, const double *in,
 		for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++) {
 			size_t c = X->col[p];
 
-			W[2 * c] += X->val[p] * u0;
-			W[2 * c + 1] += X->val[p] * u1;
+			W[2 * c] += X->fval[p] * u0;
+			W[2 * c + 1] += X->fval[p] * u1;
 		}
 	}
 	ch->su[0] = su0;
@@ -563,8 +563,8 @@ static int scan(struct pj *pj, struct projection *out, struct pl_error *err)
 
 	memset(pj->mu, 0, pj->d * sizeof(*pj->mu));
 	for (uint64_t p = 0; p < X->rowptr[pj->n]; p++) {
-		pj->mu[X->col[p]] += X->val[p];
-		sumsq += X->val[p] * X->val[p];
+		pj->mu[X->col[p]] += X->fval[p];
+		sumsq += (double)X->fval[p] * X->fval[p];
 	}
 	if (!isfinite(sumsq))
 		return pl_fail(err, PL_EX_DATAERR,
@@ -718,7 +718,7 @@ static int fit(const struct csr *X, unsigned long seed, long threads,
 
 	memset(out, 0, sizeof(*out));
 	memset(&pj, 0, sizeof(pj));
-	if (X->rowptr && X->rowptr[n] && !X->val)
+	if (X->rowptr && X->rowptr[n] && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "project: the matrix has no weights");
 	pj.X = X;

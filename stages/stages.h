@@ -115,14 +115,17 @@ struct vocab {
 };
 
 /* Compressed sparse rows: units by terms.  Columns are term ids and are
- * sorted within each row.  `cnt` holds counts (the counts matrix), `val`
- * weights (the TF-IDF matrix); each matrix uses one of them. */
+ * sorted within each row.  `cnt` holds counts (the counts matrix); the
+ * TF-IDF matrix holds its weights in `val` while the tfidf stage makes and
+ * writes them, then in `fval`, single precision, for the stages after it
+ * (kmeans, project, summary): each matrix uses one of the three. */
 struct csr {
 	size_t nrows, ncols, nnz, cap;
 	uint64_t *rowptr;   /* nrows + 1 entries */
 	uint32_t *col;
 	uint32_t *cnt;
 	double *val;
+	float *fval;
 };
 
 /* The token stream of the unit being analysed.  Buffers are reused. */
@@ -299,6 +302,10 @@ struct tfidf_weighting {
 	int tf, idf, norm;
 };
 struct tfidf_weighting tfidf_weighting_of(const struct config *cfg);
+/* Write ctx->tfidf (its double weights, m->val) as tfidf.mtx.gz, with the
+ * weighting in its comment lines; the tfidf stage does it before keeping
+ * the weights in single precision.  0 or -1 (stages/tfidf.c). */
+int tfidf_write(struct ctx *ctx, struct pl_error *err);
 
 /* Phrases (stages/phrases.c): add a form (a sequence of stem ids) of the
  * phrase term `name`; tokenize and stem config text with stop words kept.

@@ -243,7 +243,7 @@ static int summary_prepare(struct summary *s, struct pl_error *err)
 			continue;
 		s->order[pos[assign[u]]++] = (uint32_t)u;
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++)
-			s->total[m->col[e]] += m->val[e];
+			s->total[m->col[e]] += m->fval[e];
 	}
 
 	/* Frames: per statement, the frames it carries, then every pair. */
@@ -345,7 +345,7 @@ static void cluster_terms(struct summary *s, uint32_t c)
 				s->mark[t] = 1;
 				s->cand[n++].term = t;
 			}
-			s->sum[t] += m->val[e];
+			s->sum[t] += m->fval[e];
 		}
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -7,8 +7,12 @@
  *   tfidf.mtx.gz   Matrix Market coordinate real: statements x terms, the
  *                  TF-IDF weights (only kept terms have entries)
  *   counts.mtx.gz  Matrix Market coordinate integer: statements x terms,
- *                  occurrences of every term, kept or not; written through
- *                  write_mtx() by the counts stage (stages/counts.c)
+ *                  occurrences of every term, kept or not
+ *
+ * The two matrices are written through write_mtx() by the stages that
+ * hold them at their fullest: counts.mtx.gz by the counts stage
+ * (stages/counts.c), tfidf.mtx.gz by the tfidf stage before it keeps the
+ * weights in single precision; this stage writes the two lists.
  *   terms.tsv.gz   one line per term; line j (after the header) describes
  *                  matrix column j
  *   docs.tsv       one line per statement; line i (after the header)
@@ -303,30 +307,6 @@ done:
 	return rc;
 }
 
-/* tfidf.mtx.gz; counts.mtx.gz was written by the counts stage, before
- * the TF-IDF stage reused the counts' memory. */
-static int write_tfidf(struct ctx *ctx, struct pl_error *err)
-{
-	const struct tfidf_weighting w = tfidf_weighting_of(ctx->cfg);
-	struct strbuf sb = STRBUF_INIT;
-	char tf[16], idf[16], norm[16];
-	int rc;
-
-	config_choice(CFG_tfidf_tf, w.tf, tf, sizeof(tf));
-	config_choice(CFG_tfidf_idf, w.idf, idf, sizeof(idf));
-	config_choice(CFG_tfidf_norm, w.norm, norm, sizeof(norm));
-	if (strbuf_addf(&sb,
-			"%% rows: statements; row i is statement i of docs.tsv\n"
-			"%% columns: terms; column j is term j of terms.tsv.gz\n"
-			"%% values: TF-IDF weights (tf = %s, idf = %s, norm = %s)\n"
-			"%% pruned terms are empty columns; a statement without kept terms is an empty row\n",
-			tf, idf, norm))
-		return pl_oom(err);
-	rc = write_mtx(ctx, "tfidf.mtx.gz", sb.buf, &ctx->tfidf, 0, err);
-	strbuf_release(&sb);
-	return rc;
-}
-
 static const char *kind_name(int kind)
 {
 	switch (kind) {
@@ -431,17 +411,17 @@ fail:
 
 static int write_run(struct ctx *ctx, struct pl_error *err)
 {
-	if (write_tfidf(ctx, err) || write_terms(ctx, err) ||
+	if (write_terms(ctx, err) ||
 	    write_docs(ctx, err))
 		return -1;
 	return 0;
 }
 
-/* The write stage: run() writes tfidf.mtx.gz, terms.tsv.gz and docs.tsv into the staging folder (0, or -1 with err filled: out of
+/* The write stage: run() writes terms.tsv.gz and docs.tsv into the staging folder (0, or -1 with err filled: out of
  * memory, a write error, or a matrix whose shape or column order breaks
  * the promises above, PL_EX_SOFTWARE).  It only reads struct ctx. */
 const struct stage stage_write = {
 	.name = "write",
-	.help = "write tfidf.mtx.gz, terms.tsv.gz and docs.tsv",
+	.help = "write terms.tsv.gz and docs.tsv",
 	.run = write_run,
 };

@@ -31,8 +31,10 @@
 #include "lib.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NT 4   /* terms */
 #define NR 3   /* statements */
@@ -58,10 +60,18 @@ static void setup(void)
 	ck_assert_int_eq(config_override(&cfg, "tokenize.stopwords=none", &err), 0);
 	ck_assert_int_eq(config_override(&cfg, "stem.language=none", &err), 0);
 	ctx_init(&ctx, &cfg);
+	/* The stage writes tfidf.mtx.gz: a staging folder to write it in. */
+	snprintf(assignment, sizeof(assignment), "%s/out", dir);
+	ctx.outdir = pl_strdup(assignment);
+	ck_assert_ptr_nonnull(ctx.outdir);
+	ck_assert_int_eq(mkdir(ctx.outdir, 0777), 0);
+	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
 }
 
 static void teardown(void)
 {
+	out_abandon(&ctx);
+	pl_free(ctx.outdir);
 	ctx_release(&ctx);
 	config_release(&cfg);
 	test_rmtree(dir);
@@ -116,8 +126,9 @@ static void weigh(void)
 	weigh_n(&nnz);
 }
 
-/* Row r of the TF-IDF matrix, dense; checks the columns are ascending and
- * that only kept terms have entries.  Returns the row's entry count. */
+/* Row r of the TF-IDF matrix, dense, as the later stages see it (single
+ * precision); checks the columns are ascending and that only kept terms
+ * have entries.  Returns the row's entry count. */
 static size_t dense_row(size_t r, double *out)
 {
 	const struct csr *m = &ctx.tfidf;
@@ -131,9 +142,47 @@ static size_t dense_row(size_t r, double *out)
 			ck_assert_uint_lt(m->col[j - 1], m->col[j]);
 		ck_assert_msg(ctx.vocab.kept[m->col[j]],
 			      "row %zu: entry for pruned term %u", r, m->col[j]);
-		out[m->col[j]] = m->val[j];
+		out[m->col[j]] = m->fval[j];
 		n++;
 	}
+	return n;
+}
+
+/* A weight kept in single precision: the float nearest the double. */
+static int near_float(double got, double want)
+{
+	return fabs(got - want) <= fabs(want) * 0x1p-24;
+}
+
+/* The weights tfidf.mtx.gz holds (written from the doubles before they
+ * were narrowed), dense: out[row * NT + term]; returns the entries. */
+static size_t written(double out[NR * NT])
+{
+	char path[4300], *t, *p;
+	size_t rows, cols, n, got = 0;
+
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+	snprintf(path, sizeof(path), "%s/tfidf.mtx.gz", ctx.outdir);
+	t = test_slurp(path);
+	ck_assert_ptr_nonnull(t);
+	for (size_t i = 0; i < NR * NT; i++)
+		out[i] = 0;
+	p = t;
+	while (*p == '%')
+		p = strchr(p, '\n') + 1;
+	ck_assert_int_eq(sscanf(p, "%zu %zu %zu", &rows, &cols, &n), 3);
+	ck_assert(rows == NR && cols == NT);
+	for (p = strchr(p, '\n') + 1; *p; p = strchr(p, '\n') + 1) {
+		size_t r, c;
+		double v;
+
+		ck_assert_int_eq(sscanf(p, "%zu %zu %lf", &r, &c, &v), 3);
+		ck_assert(r >= 1 && r <= NR && c >= 1 && c <= NT);
+		out[(r - 1) * NT + c - 1] = v;
+		got++;
+	}
+	ck_assert_uint_eq(got, n);
+	free(t);
 	return n;
 }
 
@@ -339,16 +388,27 @@ START_TEST(test_weights)
 			      (size_t)(ctx.tfidf.rowptr[i + 1] - ctx.tfidf.rowptr[i]));
 		nnz += want_n;
 		for (size_t t = 0; t < NT; t++) {
-			ck_assert_msg(fabs(w[t] - r->w[i][t]) <= 1e-12,
+			ck_assert_msg(near_float(w[t], r->w[i][t]),
 				      "%s: w[%zu][%zu] = %.17g, want %.17g",
 				      r->name, i, t, w[t], r->w[i][t]);
 			sum += r->norm == 2 ? w[t] * w[t] : w[t];
 		}
 		if (r->norm && want_n)
-			ck_assert_double_eq_tol(sum, 1.0, 1e-12);
+			ck_assert_double_eq_tol(sum, 1.0, 1e-6);
 	}
 	ck_assert_uint_eq(ctx.tfidf.nnz, nnz);
 	ck_assert_uint_eq(ctx.tfidf.rowptr[NR], nnz);
+	/* tfidf.mtx.gz has the double weights, to 1e-12. */
+	{
+		double out[NR * NT];
+
+		ck_assert_uint_eq(written(out), nnz);
+		for (size_t i = 0; i < NR; i++)
+			for (size_t t = 0; t < NT; t++)
+				ck_assert_msg(fabs(out[i * NT + t] - r->w[i][t]) <= 1e-12,
+					      "%s: tfidf.mtx.gz [%zu][%zu] = %.17g, want %.17g",
+					      r->name, i, t, out[i * NT + t], r->w[i][t]);
+	}
 }
 END_TEST
 
@@ -367,8 +427,8 @@ START_TEST(test_empty_statement)
 	ck_assert_double_eq_tol(ctx.vocab.idf[1], log(5.0 / 3.0) + 1, 1e-12);
 	/* Row 1 is unchanged: two terms of equal weight. */
 	ck_assert_uint_eq(dense_row(1, w), 2);
-	ck_assert_double_eq_tol(w[1], R2, 1e-12);
-	ck_assert_double_eq_tol(w[2], R2, 1e-12);
+	ck_assert(near_float(w[1], R2));
+	ck_assert(near_float(w[2], R2));
 }
 END_TEST
 
@@ -395,8 +455,8 @@ START_TEST(test_zero_weight_kept)
 	ck_assert_uint_eq(ctx.tfidf.rowptr[2], 4);
 	for (size_t j = 0; j < 7; j++) {
 		ck_assert_uint_eq(ctx.tfidf.col[j], col[j]);
-		ck_assert_msg(fabs(ctx.tfidf.val[j] - val[j]) <= 1e-12,
-			      "entry %zu: %.17g, want %.17g", j, ctx.tfidf.val[j], val[j]);
+		ck_assert_msg(near_float(ctx.tfidf.fval[j], val[j]),
+			      "entry %zu: %.17g, want %.17g", j, ctx.tfidf.fval[j], val[j]);
 	}
 }
 END_TEST

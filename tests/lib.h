@@ -43,9 +43,12 @@ void test_write(const char *dir, const char *name, const char *text);
 char *test_slurp(const char *path);
 
 /* A CSR matrix built from a dense row-major array (zeros are not stored),
- * values in `val`; the test owns it and frees it with csr_done.  Plain
+ * values in `fval` (as floats, what the stages after tfidf read); the test owns it and frees it with csr_done.  Plain
  * malloc keeps it out of fault injection. */
 void csr_dense(struct csr *X, const double *a, size_t nrows, size_t ncols);
+/* Round each of a[0..n) to the nearest float, as csr_dense stores it, so
+ * that an oracle computed in double from `a` sees the same numbers. */
+void round_to_float(double *a, size_t n);
 void csr_done(struct csr *X);
 
 #endif

@@ -105,8 +105,8 @@ void csr_dense(struct csr *X, const double *a, size_t nrows,
 	X->nnz = X->cap = nnz;
 	X->rowptr = malloc((nrows + 1) * sizeof(*X->rowptr));
 	X->col = malloc((nnz ? nnz : 1) * sizeof(*X->col));
-	X->val = malloc((nnz ? nnz : 1) * sizeof(*X->val));
-	ck_assert(X->rowptr && X->col && X->val);
+	X->fval = malloc((nnz ? nnz : 1) * sizeof(*X->fval));
+	ck_assert(X->rowptr && X->col && X->fval);
 	nnz = 0;
 	for (i = 0; i < nrows; i++) {
 		X->rowptr[i] = nnz;
@@ -114,18 +114,24 @@ void csr_dense(struct csr *X, const double *a, size_t nrows,
 			if (a[i * ncols + j] == 0)
 				continue;
 			X->col[nnz] = (uint32_t)j;
-			X->val[nnz] = a[i * ncols + j];
+			X->fval[nnz] = (float)a[i * ncols + j];
 			nnz++;
 		}
 	}
 	X->rowptr[nrows] = nnz;
 }
 
+void round_to_float(double *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		a[i] = (float)a[i];
+}
+
 void csr_done(struct csr *X)
 {
 	free(X->rowptr);
 	free(X->col);
-	free(X->val);
+	free(X->fval);
 	memset(X, 0, sizeof(*X));
 }
 
