@@ -171,7 +171,8 @@ static int batch_add(struct batch *b, size_t nt)
 	if (!b->block || files_own(f, b->block) || files_reserve(f, b->n) ||
 	    pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
 		return -1;
-	nt = b->n >= STAT_PARALLEL_MIN ? nt : 1;
+	/* pl_parallel runs at most PL_MAX_THREADS shares: sum as many. */
+	nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
 	memset(b->sum, 0, sizeof(b->sum));
 	pl_parallel(nt, stat_share, b);
 	for (size_t t = 0; t < nt; t++) {

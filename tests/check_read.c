@@ -253,13 +253,15 @@ END_TEST
 
 /* A folder large enough to be stat'ed on several threads (read.c,
  * STAT_PARALLEL_MIN = 2048) lists the same files, in the same order with
- * the same stat data and listing digest, on 1 and 3 threads; links that
+ * the same stat data and listing digest, on 1, 3 and 100 threads; links that
  * are not files and names that do not match are left out on both. */
 START_TEST(large_folder)
 {
 	static const char *const one[] = { "run.threads=1", NULL };
 	static const char *const three[] = { "run.threads=3", NULL };
-	struct readrun a, b;
+	/* More than PL_MAX_THREADS (64): the listing runs 64 shares. */
+	static const char *const many[] = { "run.threads=100", NULL };
+	struct readrun a, b, c;
 	char name[64];
 	size_t want = 2500 + 2 + 1;
 
@@ -294,6 +296,12 @@ START_TEST(large_folder)
 	}
 	ck_assert(a.ctx.files.digest[0] == b.ctx.files.digest[0] &&
 		  a.ctx.files.digest[1] == b.ctx.files.digest[1]);
+	read_corpus(&c, root, many);
+	assert_read_ok(&c);
+	ck_assert_uint_eq(c.ctx.files.n, want);
+	ck_assert(a.ctx.files.digest[0] == c.ctx.files.digest[0] &&
+		  a.ctx.files.digest[1] == c.ctx.files.digest[1]);
+	read_done(&c);
 	{
 		uint64_t d[2];
 
