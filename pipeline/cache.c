@@ -315,15 +315,22 @@ static inline uint64_t get_var(struct rd *r)
 
 /* ---- loading ---- */
 
+void cache_unmap_segments(struct cache *c)
+{
+	for (size_t s = 0; c && s < c->nsegs; s++) {
+		if (c->segs[s].map)
+			munmap((void *)c->segs[s].map, c->segs[s].size);
+		c->segs[s].map = NULL;
+	}
+}
+
 void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	for (size_t s = 0; s < c->nsegs; s++) {
+	cache_unmap_segments(c);
+	for (size_t s = 0; s < c->nsegs; s++)
 		pl_free(c->segs[s].name);
-		if (c->segs[s].map)
-			munmap((void *)c->segs[s].map, c->segs[s].size);
-	}
 	pl_free(c->segs);
 	for (size_t f = 0; f < c->nframes; f++)
 		pl_free(c->frame[f]);

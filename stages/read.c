@@ -1133,6 +1133,7 @@ static int read_run(struct ctx *ctx, struct pl_error *err)
 {
 	struct reader *r = reader_of(ctx);
 	long n;
+	int rc;
 
 	if (read_plan(ctx, err))
 		return -1;
@@ -1156,9 +1157,13 @@ static int read_run(struct ctx *ctx, struct pl_error *err)
 			fprintf(stderr, "\rread: %zu files, %.1f MB, %.1f s   \n",
 				ctx->files.n, (double)ctx->rep.bytes / 1e6,
 				pl_now() - r->prog->t0);
-		return w ? cache_seg_close(w, ctx, err) : 0;
+		rc = w ? cache_seg_close(w, ctx, err) : 0;
+	} else {
+		rc = read_threads(ctx, n, err);
 	}
-	return read_threads(ctx, n, err);
+	/* Every record is replayed (into the run's own tables). */
+	cache_unmap_segments(ctx->cache);
+	return rc;
 }
 
 /* Snippet lookup: keep the text of the statement whose paragraph matches. */

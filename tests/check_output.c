@@ -119,6 +119,10 @@ static void add_file(const char *rel)
 	f->path[i] = path_in(corpus, rel);
 	f->rel[i] = f->path[i] + strlen(corpus) + 1;
 	f->bytes[i] = 0;
+	/* files_release frees the blocks the paths point into. */
+	ck_assert_int_eq(pl_grow(&f->block, &f->blockcap, f->nblock + 1,
+				 sizeof(*f->block)), 0);
+	f->block[f->nblock++] = f->path[i];
 }
 
 static void add_unit(uint32_t file, uint32_t para, uint32_t line,
