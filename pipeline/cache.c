@@ -5,6 +5,8 @@
  * data it indexes, and a file whose XXH64 trailer does not match is
  * "damaged", which makes the run read every file instead.
  */
+/* madvise(MADV_DONTNEED), to give back replayed segment pages. */
+#define _DEFAULT_SOURCE
 #include "cache.h"
 #include "outdir.h"
 #include "run.h"
@@ -1034,7 +1036,11 @@ struct segmap {
 	uint32_t *surf;      /* segment surface id -> ctx surface id */
 	uint32_t *term;      /* segment term id -> ctx term id */
 	size_t nsurf, nterm;
+	uint64_t released;   /* this ctx gave back the pages below this */
 };
+
+/* Pages of replayed records are given back this many bytes at a time. */
+#define REPLAY_RELEASE ((uint64_t)4 << 20)
 
 struct replaymaps {
 	size_t n;
@@ -1224,6 +1230,23 @@ int cache_replay(struct ctx *ctx, struct cache *c, struct replaymaps **maps,
 	}
 	if (r.bad || r.p != r.end)
 		return damaged_seg(c, f->seg, err);
+	/* A ctx replays its files in path order, which is the order their
+	 * records were written in: give back the pages behind it, or the
+	 * whole mapped segment stays in the run's memory beside the counts
+	 * being built until the read is done.  A page wanted again (another
+	 * thread's record on it, a renamed file out of order) is read from
+	 * the file again. */
+	{
+		const uint8_t *map = c->segs[f->seg].map;
+		uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+		uint64_t end = (f->off + f->len) / page * page;
+
+		if (end >= sm->released + REPLAY_RELEASE) {
+			madvise((void *)(map + sm->released), end - sm->released,
+				MADV_DONTNEED);
+			sm->released = end;
+		}
+	}
 	return 0;
 }
 
