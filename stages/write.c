@@ -211,44 +211,16 @@ static int check_matrix(const struct ctx *ctx, const char *name,
 	return 0;
 }
 
-/* One Matrix Market file being written: counts (`cnt`) when `integer`,
- * else weights (`val`). */
-struct mtx_job {
-	const char *name;
-	const struct csr *m;
-	int integer;
-	struct outfile of;
-	struct pl_error err;
-	int rc;
-};
-
-/* Check the matrix, open the file, write the header (main thread). */
-static int mtx_open(struct ctx *ctx, struct mtx_job *j, const char *comment,
-		    struct pl_error *err)
+/* Write m's entries to `of`, one "row column value" line each, 1-based:
+ * counts (`cnt`) when `integer`, else weights (`val`).  0 or -1. */
+static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
+		    int integer, struct pl_error *err)
 {
-	const struct csr *m = j->m;
-	uint64_t nnz = m->nrows ? m->rowptr[m->nrows] : 0;
-
-	memset(&j->of, 0, sizeof(j->of));
-	if (check_matrix(ctx, j->name, m, err))
-		return -1;
-	return out_open(ctx, j->name, &j->of, err) ||
-	       out_printf(err, &j->of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
-			  "%zu %zu %" PRIu64 "\n", j->integer ? "integer" : "real",
-			  comment, m->nrows, m->ncols, nnz) ? -1 : 0;
-}
-
-/* Write the entries, one "row column value" line each, 1-based. */
-static void mtx_body(struct mtx_job *j)
-{
-	const struct csr *m = j->m;
 	char *blk = pl_malloc(BLOCK_BYTES), *p;
+	int rc = -1;
 
-	j->rc = -1;
-	if (!blk) {
-		pl_oom(&j->err);
-		return;
-	}
+	if (!blk)
+		return pl_oom(err);
 	p = blk;
 	for (size_t u = 0; u < m->nrows; u++) {
 		/* "row " is the same on every line of the row; it is copied
@@ -259,7 +231,7 @@ static void mtx_body(struct mtx_job *j)
 		row[rowlen++] = ' ';
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
 			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
-				if (out_write(&j->of, blk, (size_t)(p - blk), &j->err))
+				if (out_write(of, blk, (size_t)(p - blk), err))
 					goto out;
 				p = blk;
 			}
@@ -267,42 +239,43 @@ static void mtx_body(struct mtx_job *j)
 			p += rowlen;
 			p = put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
-			if (j->integer) {
+			if (integer) {
 				p = put_u64(p, m->cnt[e]);
 			} else if (isfinite(m->val[e])) {
 				p = put_g17(p, m->val[e]);
 			} else {
-				pl_fail(&j->err, PL_EX_SOFTWARE,
+				pl_fail(err, PL_EX_SOFTWARE,
 					"%s: row %zu: weight is not a finite number",
-					j->name, u + 1);
+					name, u + 1);
 				goto out;
 			}
 			*p++ = '\n';
 		}
 	}
-	if (p > blk && out_write(&j->of, blk, (size_t)(p - blk), &j->err))
+	if (p > blk && out_write(of, blk, (size_t)(p - blk), err))
 		goto out;
-	j->rc = 0;
+	rc = 0;
 out:
 	pl_free(blk);
+	return rc;
 }
 
 int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 	      const struct csr *m, int integer, struct pl_error *err)
 {
-	struct mtx_job j = { .name = name, .m = m, .integer = integer };
-	int rc = -1;
+	uint64_t nnz = m->nrows && m->rowptr ? m->rowptr[m->nrows] : 0;
+	struct outfile of;
+	int rc;
 
-	if (mtx_open(ctx, &j, comment, err))
-		goto done;
-	mtx_body(&j);
-	if (j.rc) {
-		*err = j.err;
-		goto done;
-	}
-	rc = 0;
-done:
-	if (out_close(&j.of, rc ? NULL : err))
+	memset(&of, 0, sizeof(of));
+	if (check_matrix(ctx, name, m, err))
+		return -1;
+	rc = out_open(ctx, name, &of, err) ||
+	     out_printf(err, &of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
+			"%zu %zu %" PRIu64 "\n", integer ? "integer" : "real",
+			comment, m->nrows, m->ncols, nnz) ||
+	     mtx_body(&of, name, m, integer, err) ? -1 : 0;
+	if (out_close(&of, rc ? NULL : err))
 		rc = -1;
 	return rc;
 }
