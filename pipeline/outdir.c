@@ -223,9 +223,7 @@ int outdir_begin(struct ctx *ctx, struct pl_error *err)
 	outdir_tidy(ctx);
 	if (strbuf_addf(&sb, "%s/sets", ctx->outdir))
 		return pl_oom(err);
-	if (mkdir(sb.buf, 0777) != 0 && errno != EEXIST) {
-		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
-			strerror(errno));
+	if (pl_mkdir(sb.buf, err)) {
 		strbuf_release(&sb);
 		return -1;
 	}

@@ -1449,11 +1449,8 @@ int plot_render(const char *outdir, const char *conf, int quiet,
 
 	if (strbuf_addf(&pl.plotdir, "%s/plots", outdir))
 		goto oom;
-	if (mkdir(pl.plotdir.buf, 0777) != 0 && errno != EEXIST) {
-		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", pl.plotdir.buf,
-			strerror(errno));
+	if (pl_mkdir(pl.plotdir.buf, err))
 		goto out;
-	}
 	if (stat(pl.plotdir.buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		pl_fail(err, PL_EX_CANTCREAT, "%s: exists and is not a folder",
 			pl.plotdir.buf);

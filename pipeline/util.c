@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
@@ -23,6 +24,14 @@ int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int pl_mkdir(const char *path, struct pl_error *err)
+{
+	if (mkdir(path, 0777) != 0 && errno != EEXIST)
+		return pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", path,
+			       strerror(errno));
+	return 0;
 }
 
 int pl_oom(struct pl_error *err)

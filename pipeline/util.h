@@ -45,6 +45,10 @@ int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Shorthand for the out-of-memory failure. */
 int pl_oom(struct pl_error *err);
+/* Create the folder `path` (its parent must exist) unless it is there
+ * already, also when another process just made it.  0, or -1 with
+ * PL_EX_CANTCREAT "PATH: cannot create: REASON". */
+int pl_mkdir(const char *path, struct pl_error *err);
 
 /* Allocation.  NULL means out of memory (or an injected failure). */
 void *pl_malloc(size_t n);

@@ -355,9 +355,7 @@ int out_begin(struct ctx *ctx, struct pl_error *err)
 	remove_stale_staging(ctx->outdir);
 	if (strbuf_addf(&sb, "%s/.staging.%ld", ctx->outdir, (long)getpid()))
 		return pl_oom(err);
-	if (mkdir(sb.buf, 0777) != 0 && errno != EEXIST) {
-		pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
-			strerror(errno));
+	if (pl_mkdir(sb.buf, err)) {
 		strbuf_release(&sb);
 		return -1;
 	}
