@@ -1069,6 +1069,21 @@ static int damaged_seg(const struct cache *c, size_t s, struct pl_error *err)
 		       c->set, c->segs[s].name);
 }
 
+/* Grow the id map *map (*n entries) to hold segment id `id`; new entries
+ * are ID_NONE until the segment's table names them.  0 or -1. */
+static int idmap_reach(uint32_t **map, size_t *n, uint32_t id)
+{
+	size_t old = *n;
+
+	if (id < old)
+		return 0;
+	if (pl_grow(map, n, (size_t)id + 1, sizeof(**map)))
+		return -1;
+	for (size_t j = old; j < *n; j++)
+		(*map)[j] = ID_NONE;
+	return 0;
+}
+
 /* Intern segment s's tables into ctx: the map from its ids to ctx's. */
 static int build_map(struct ctx *ctx, struct cache *c, size_t s,
 		     struct segmap *sm, struct pl_error *err)
@@ -1089,14 +1104,8 @@ static int build_map(struct ctx *ctx, struct cache *c, size_t s,
 		kind = r.p < r.end ? *r.p++ : 0;
 		if (r.bad || id >= (1u << 31))
 			return damaged_seg(c, s, err);
-		if (id >= sm->nsurf) {
-			size_t old = sm->nsurf;
-
-			if (pl_grow(&sm->surf, &sm->nsurf, (size_t)id + 1, sizeof(*sm->surf)))
-				return pl_oom(err);
-			for (size_t j = old; j < sm->nsurf; j++)
-				sm->surf[j] = ID_NONE;
-		}
+		if (idmap_reach(&sm->surf, &sm->nsurf, id))
+			return pl_oom(err);
 		if (surfaces_intern(&ctx->surf, str, len, &sid, &added))
 			return pl_oom(err);
 		if (added)
@@ -1121,14 +1130,8 @@ static int build_map(struct ctx *ctx, struct cache *c, size_t s,
 
 		if (r.bad || id >= (1u << 31) || kind > TERM_NGRAM)
 			return damaged_seg(c, s, err);
-		if (id >= sm->nterm) {
-			size_t old = sm->nterm;
-
-			if (pl_grow(&sm->term, &sm->nterm, (size_t)id + 1, sizeof(*sm->term)))
-				return pl_oom(err);
-			for (size_t j = old; j < sm->nterm; j++)
-				sm->term[j] = ID_NONE;
-		}
+		if (idmap_reach(&sm->term, &sm->nterm, id))
+			return pl_oom(err);
 		t = vocabulary_term(ctx, str, len, kind);
 		if (t == ID_NONE)
 			return pl_oom(err);
