@@ -130,22 +130,38 @@ struct pj {
 
 #define CIJ(pj, i, j) ((pj)->C[(size_t)(i) * PJ_BASIS + (j)])
 
-/* x . y over n entries: four partial sums over t mod 4, then (s0 + s1) +
- * (s2 + s3).  Fixed order, and four times the speed of one chain. */
-static double dot(const double *x, const double *y, size_t n)
+/* Add the products x[t] y[t], t0 <= t < t1, to the four partial sums
+ * a[t mod 4] of a dot product (t0 a multiple of 4; a tail past the last
+ * multiple of 4 goes to a[0]).  Going through x and y tile by tile this way
+ * gives the bits of dot(), which is one tile. */
+static void dot_tile(const double *x, const double *y, size_t t0, size_t t1,
+		     double *a)
 {
-	double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	size_t t = 0;
+	double s0 = a[0], s1 = a[1], s2 = a[2], s3 = a[3];
+	size_t t = t0;
 
-	for (; t + 4 <= n; t += 4) {
+	for (; t + 4 <= t1; t += 4) {
 		s0 += x[t] * y[t];
 		s1 += x[t + 1] * y[t + 1];
 		s2 += x[t + 2] * y[t + 2];
 		s3 += x[t + 3] * y[t + 3];
 	}
-	for (; t < n; t++)
+	for (; t < t1; t++)
 		s0 += x[t] * y[t];
-	return (s0 + s1) + (s2 + s3);
+	a[0] = s0;
+	a[1] = s1;
+	a[2] = s2;
+	a[3] = s3;
+}
+
+/* x . y over n entries: four partial sums over t mod 4, then (s0 + s1) +
+ * (s2 + s3).  Fixed order, and four times the speed of one chain. */
+static double dot(const double *x, const double *y, size_t n)
+{
+	double a[4] = { 0, 0, 0, 0 };
+
+	dot_tile(x, y, 0, n, a);
+	return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 /* Rows r0 .. r1 - 1 of out (n x 2) = A in (in d x 2): x_i . v - mu . v,
@@ -284,30 +300,6 @@ static const double *apply(struct pj *pj)
 	times_a(pj, pj->V, pj->U);
 	times_at(pj, pj->U, pj->W);
 	return pj->W;
-}
-
-/* Add the products x[t] y[t], t0 <= t < t1, to the four partial sums
- * a[t mod 4] of a dot product (t0 a multiple of 4; a tail past the last
- * multiple of 4 goes to a[0]).  Going through x and y tile by tile this way
- * gives the bits of dot(). */
-static void dot_tile(const double *x, const double *y, size_t t0, size_t t1,
-		     double *a)
-{
-	double s0 = a[0], s1 = a[1], s2 = a[2], s3 = a[3];
-	size_t t = t0;
-
-	for (; t + 4 <= t1; t += 4) {
-		s0 += x[t] * y[t];
-		s1 += x[t + 1] * y[t + 1];
-		s2 += x[t + 2] * y[t + 2];
-		s3 += x[t + 3] * y[t + 3];
-	}
-	for (; t < t1; t++)
-		s0 += x[t] * y[t];
-	a[0] = s0;
-	a[1] = s1;
-	a[2] = s2;
-	a[3] = s3;
 }
 
 /* Classical Gram-Schmidt, twice: the nx (1 or 2) vectors at x (x + L the
