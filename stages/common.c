@@ -161,7 +161,6 @@ void csr_release(struct csr *m)
 	pl_free(m->rowptr);
 	pl_free(m->col);
 	pl_free(m->cnt);
-	pl_free(m->val);
 	pl_free(m->fval);
 	memset(m, 0, sizeof(*m));
 }

@@ -17,7 +17,7 @@ static int counts_run(struct ctx *ctx, struct pl_error *err)
 			 "% rows: statements; row i is statement i of docs.tsv\n"
 			 "% columns: terms; column j is term j of terms.tsv.gz\n"
 			 "% values: occurrences of the term in the statement, every term kept or not\n",
-			 &ctx->counts, 1, err);
+			 &ctx->counts, NULL, err);
 }
 
 const struct stage stage_counts = {

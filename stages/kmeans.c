@@ -1,6 +1,6 @@
 /* kmeans.c -- k-means clustering of the sparse TF-IDF rows
  *
- * In: the TF-IDF matrix (units x kept terms, CSR, `val` weights) and the
+ * In: the TF-IDF matrix (units x kept terms, CSR, `fval` weights) and the
  * [kmeans] options.  Out: struct clustering (stages.h): a cluster per unit,
  * its cosine similarity to the centroid, the dense k x terms centroids and
  * the cluster sizes, numbered by size.  Rows stay sparse throughout; only

@@ -55,7 +55,7 @@ struct kmeans_opts {
 };
 
 /*
- * Cluster the rows of X (X->val holds the weights; columns sorted within
+ * Cluster the rows of X (X->fval holds the weights; columns sorted within
  * each row; X is not modified).
  *
  * Rows whose norm is 0 are not clustered: out->assign is -1 and out->sim 0

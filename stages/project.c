@@ -1,6 +1,6 @@
 /* project.c -- a 2-D map of the statements: the first two principal axes
  *
- * In: the TF-IDF matrix (units x terms, CSR, `val` weights) and the
+ * In: the TF-IDF matrix (units x terms, CSR, `fval` weights) and the
  * clustering.  Out: projection.tsv, one line per statement with its
  * coordinates on the first two principal axes of the column-centred TF-IDF
  * matrix and its cluster (output/README.md documents it), and

@@ -38,7 +38,7 @@ struct projection {
 };
 
 /*
- * Project the rows of X (X->val holds the weights; columns sorted within
+ * Project the rows of X (X->fval holds the weights; columns sorted within
  * each row; X is not modified) onto the first two principal axes of
  * A = X - 1 mu^T, mu the column means over all X->nrows rows.  A row with
  * no entries is projected too (its row of A is -mu).  The start vectors

@@ -115,16 +115,16 @@ struct vocab {
 };
 
 /* Compressed sparse rows: units by terms.  Columns are term ids and are
- * sorted within each row.  `cnt` holds counts (the counts matrix); the
- * TF-IDF matrix holds its weights in `val` while the tfidf stage makes and
- * writes them, then in `fval`, single precision, for the stages after it
- * (kmeans, project, summary): each matrix uses one of the three. */
+ * sorted within each row.  `cnt` holds counts: the counts matrix's, and
+ * the TF-IDF matrix's kept counts while the tfidf stage writes the weights
+ * it computes from them; then the TF-IDF matrix holds its weights in
+ * `fval`, single precision, for the stages after it (kmeans, project,
+ * summary), in the same memory. */
 struct csr {
 	size_t nrows, ncols, nnz, cap;
 	uint64_t *rowptr;   /* nrows + 1 entries */
 	uint32_t *col;
 	uint32_t *cnt;
-	double *val;
 	float *fval;
 };
 
@@ -302,10 +302,13 @@ struct tfidf_weighting {
 	int tf, idf, norm;
 };
 struct tfidf_weighting tfidf_weighting_of(const struct config *cfg);
-/* Write ctx->tfidf (its double weights, m->val) as tfidf.mtx.gz, with the
- * weighting in its comment lines; the tfidf stage does it before keeping
- * the weights in single precision.  0 or -1 (stages/tfidf.c). */
-int tfidf_write(struct ctx *ctx, struct pl_error *err);
+/* Write ctx->tfidf's rows and columns as tfidf.mtx.gz with the double
+ * weights `real` gives, and the weighting in its comment lines; the tfidf
+ * stage does it before keeping the weights in single precision.  0 or -1
+ * (stages/tfidf.c). */
+struct mtx_real;
+int tfidf_write(struct ctx *ctx, const struct mtx_real *real,
+		struct pl_error *err);
 
 /* Phrases (stages/phrases.c): add a form (a sequence of stem ids) of the
  * phrase term `name`; tokenize and stem config text with stop words kept.
@@ -421,13 +424,21 @@ void out_abandon(struct ctx *ctx);
  * Returns the number of operations since the previous call. */
 unsigned long pl_io_fail_at(unsigned long n, int err_no);
 
+/* The values of a "real" matrix as write_mtx takes them: entry e, in row
+ * r, is at(arg, r, e).  The rows come in order, on the calling thread. */
+struct mtx_real {
+	double (*at)(const void *arg, size_t r, uint64_t e);
+	const void *arg;
+};
+
 /* Write matrix m as the Matrix Market file `name` (gzip when it ends in
- * .gz): "integer" with m->cnt when `integer`, else "real" with m->val in
- * "%.17g"; `comment` holds the lines after the banner, each starting with
- * "%".  Checks the shape (units x terms, columns ascending in each row):
- * PL_EX_SOFTWARE.  0 or -1 (write.c). */
+ * .gz): "integer" with m->cnt when `real` is NULL, else "real" with the
+ * values `real` gives in "%.17g"; `comment` holds the lines after the
+ * banner, each starting with "%".  Checks the shape (units x terms,
+ * columns ascending in each row): PL_EX_SOFTWARE.  0 or -1 (write.c). */
 int write_mtx(struct ctx *ctx, const char *name, const char *comment,
-	      const struct csr *m, int integer, struct pl_error *err);
+	      const struct csr *m, const struct mtx_real *real,
+	      struct pl_error *err);
 
 /* Read a whole corpus file into sb (replacing its contents), up to
  * `limit` bytes: *.gz files are decompressed, and the limit applies to the

@@ -123,65 +123,98 @@ static double idf_of(int idf, double n, double df)
 	}
 }
 
-/* The rows [bound[t], bound[t + 1]) of a thread's share, cut evenly by
+/* The weighing of ctx->tfidf's kept counts, shared by the threads: the
+ * rows [bound[t], bound[t + 1]) are thread t's share, cut evenly by
  * entries. */
 struct tfidf_job {
 	const struct ctx *ctx;
 	struct tfidf_weighting wt;
 	size_t *bound;      /* nt + 1 row bounds */
-	const struct csr *m; /* rows and columns: kept terms only */
-	double *val;        /* their counts, as doubles, weighed in place */
+	const struct csr *m; /* kept terms only, their counts in m->cnt */
 	const double *len;  /* tf = relative: each row's count over every
 			       term, pruned ones included */
+	double *div;        /* per row: its L2 or L1 norm, what each of its
+			       tf * idf is divided by; 0 for none */
 };
 
-/* Weigh the share's rows in place.  Each row is weighed on its own, so
- * the threads give the same bytes as one. */
-static void tfidf_rows(void *arg, size_t t, size_t nt)
+/* Entry j's tf * idf (row r). */
+static double tf_idf(const struct tfidf_job *job, size_t r, uint64_t j)
+{
+	double w, cnt = (double)job->m->cnt[j];
+
+	switch (job->wt.tf) {
+	case TF_LOG:
+		w = 1.0 + log(cnt);
+		break;
+	case TF_BINARY:
+		w = 1.0;
+		break;
+	case TF_RELATIVE:
+		w = cnt / job->len[r];
+		break;
+	default:
+		w = cnt;
+	}
+	return w * job->ctx->vocab.idf[job->m->col[j]];
+}
+
+/* Entry j's weight (row r), in double: the value tfidf.mtx.gz holds.
+ * Each row is weighed on its own, so the threads give the same bits as
+ * one. */
+static double weight_at(const void *arg, size_t r, uint64_t j)
+{
+	const struct tfidf_job *job = arg;
+	double w = tf_idf(job, r, j);
+
+	/* Divide (as scikit-learn does) rather than multiply by the
+	 * inverse, so values agree to the last bit more often. */
+	return job->div[r] > 0 ? w / job->div[r] : w;
+}
+
+/* The norms of the share's rows. */
+static void tfidf_norms(void *arg, size_t t, size_t nt)
 {
 	struct tfidf_job *job = arg;
-	const struct tfidf_weighting wt = job->wt;
 	const struct csr *m = job->m;
-	const struct vocab *v = &job->ctx->vocab;
-	double *val = job->val;
+	const int norm = job->wt.norm;
 
 	(void)nt;
 	for (size_t r = job->bound[t]; r < job->bound[t + 1]; r++) {
 		double sum = 0;
 
 		for (uint64_t j = m->rowptr[r]; j < m->rowptr[r + 1]; j++) {
-			double w, cnt = val[j];
+			double w = tf_idf(job, r, j);
 
-			switch (wt.tf) {
-			case TF_LOG:
-				w = 1.0 + log(cnt);
-				break;
-			case TF_BINARY:
-				w = 1.0;
-				break;
-			case TF_RELATIVE:
-				w = cnt / job->len[r];
-				break;
-			default:
-				w = cnt;
-			}
-			w *= v->idf[m->col[j]];
-			val[j] = w;
-			sum += wt.norm == NORM_L2 ? w * w : fabs(w);
+			sum += norm == NORM_L2 ? w * w : fabs(w);
 		}
-		if (wt.norm != NORM_NONE && sum > 0) {
-			/* Divide (as scikit-learn does) rather than multiply
-			 * by the inverse, so values agree to the last bit more
-			 * often. */
-			double d = wt.norm == NORM_L2 ? sqrt(sum) : sum;
-
-			for (uint64_t j = m->rowptr[r]; j < m->rowptr[r + 1]; j++)
-				val[j] /= d;
-		}
+		job->div[r] = norm == NORM_NONE || !(sum > 0) ? 0 :
+			      norm == NORM_L2 ? sqrt(sum) : sum;
 	}
 }
 
-int tfidf_write(struct ctx *ctx, struct pl_error *err)
+/*
+ * Keep the share's weights in single precision, in the counts' memory:
+ * k-means, the projection and the summaries read m->fval.  Each weight is
+ * the double tfidf.mtx.gz holds, rounded to the nearest float, a relative
+ * error of at most 2^-24 (6e-8); every sum over them is still taken in
+ * double.  A float takes the 4 bytes of the count it is computed from.
+ */
+static void tfidf_narrow(void *arg, size_t t, size_t nt)
+{
+	struct tfidf_job *job = arg;
+	const struct csr *m = job->m;
+
+	(void)nt;
+	for (size_t r = job->bound[t]; r < job->bound[t + 1]; r++)
+		for (uint64_t j = m->rowptr[r]; j < m->rowptr[r + 1]; j++) {
+			float f = (float)weight_at(job, r, j);
+
+			memcpy(&m->cnt[j], &f, sizeof(f));
+		}
+}
+
+int tfidf_write(struct ctx *ctx, const struct mtx_real *real,
+		struct pl_error *err)
 {
 	const struct tfidf_weighting w = tfidf_weighting_of(ctx->cfg);
 	struct strbuf sb = STRBUF_INIT;
@@ -198,60 +231,35 @@ int tfidf_write(struct ctx *ctx, struct pl_error *err)
 			"%% pruned terms are empty columns; a statement without kept terms is an empty row\n",
 			tf, idf, norm))
 		return pl_oom(err);
-	rc = write_mtx(ctx, "tfidf.mtx.gz", sb.buf, &ctx->tfidf, 0, err);
+	rc = write_mtx(ctx, "tfidf.mtx.gz", sb.buf, &ctx->tfidf, real, err);
 	strbuf_release(&sb);
 	return rc;
-}
-
-/*
- * Keep the weights in single precision from here on: k-means, the
- * projection and the summaries read m->fval, and half the weights' memory
- * is given back (on the 520 MB benchmark corpus, 86 MB of a 390 MB peak).  Each weight is
- * rounded to the nearest float, a relative error of at most 2^-24 (6e-8);
- * every sum over them is still taken in double.  tfidf.mtx.gz was written
- * from the doubles.  In place, from the first entry up: float e goes to
- * bytes 4e, below every double not yet read.
- */
-static void tfidf_narrow(struct csr *m)
-{
-	unsigned char *bytes = (unsigned char *)m->val;
-	void *shrunk;
-
-	for (uint64_t e = 0; e < m->nnz; e++) {
-		double d;
-		float f;
-
-		memcpy(&d, bytes + 8 * e, sizeof(d));
-		f = (float)d;
-		memcpy(bytes + 4 * e, &f, sizeof(f));
-	}
-	/* A failed shrink keeps the block, floats at its start. */
-	shrunk = pl_realloc(m->val, (m->nnz ? m->nnz : 1) * sizeof(float));
-	m->fval = shrunk ? shrunk : (void *)m->val;
-	m->val = NULL;
 }
 
 /*
  * The weights are made in the counts' own memory, so that the counts and
  * the weights are never held side by side (on a large corpus they are the
  * two largest things a run holds): the entries of pruned terms are
- * dropped, the 32-bit counts are widened to doubles in place (the array
- * grown with realloc, filled from its end, where each double lands on
- * counts already read), and the rows are weighed on the run's threads.
- * ctx->tfidf then owns the rows, columns and weights, and ctx->counts is
- * empty: the frames and counts stages, the last to read it, ran before.
- * The weights are written to tfidf.mtx.gz, then kept in single precision.
+ * dropped, and ctx->tfidf takes the rows, columns and kept counts
+ * (ctx->counts is empty afterwards: the frames and counts stages, the last
+ * to read it, ran before).  The rows' norms are computed on the run's
+ * threads; tfidf.mtx.gz is written from the double weights, each computed
+ * from its count as the line is formatted; then each count is replaced by
+ * its weight in single precision, on the threads again.  No array of
+ * double weights is ever held: on the 520 MB benchmark corpus that would
+ * be 172 MB, the largest thing a run holds.
  */
 static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 {
 	struct csr *c = &ctx->counts;
 	struct csr *m = &ctx->tfidf;
 	struct vocab *v = &ctx->vocab;
-	double n = (double)c->nrows, *len = NULL;
+	double n = (double)c->nrows, *len = NULL, t0, written;
 	size_t bound[PL_MAX_THREADS + 1], nt;
 	struct tfidf_job job = { ctx, tfidf_weighting_of(ctx->cfg), bound, m, NULL, NULL };
-	uint64_t nnz = c->nrows ? c->rowptr[c->nrows] : 0, k = 0;
-	unsigned char *bytes;
+	const struct mtx_real real = { weight_at, &job };
+	uint64_t k = 0;
+	int rc;
 
 	for (size_t t = 0; t < v->tab.n; t++)
 		v->idf[t] = idf_of(job.wt.idf, n, (double)v->df[t]);
@@ -262,6 +270,12 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 		for (size_t r = 0; r < c->nrows; r++)
 			for (uint64_t j = c->rowptr[r]; j < c->rowptr[r + 1]; j++)
 				len[r] += (double)c->cnt[j];
+	}
+	job.len = len;
+	job.div = pl_malloc((c->nrows ? c->nrows : 1) * sizeof(*job.div));
+	if (!job.div) {
+		pl_free(len);
+		return pl_oom(err);
 	}
 	/* Drop the entries of pruned terms, rows in order. */
 	for (size_t r = 0, start = 0; r < c->nrows; r++) {
@@ -276,40 +290,20 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 		start = end;
 		c->rowptr[r + 1] = k;
 	}
-	if (k < nnz && k > 0) {
+	if (k > 0) {
 		/* Give back what the dropped entries held; keeping the larger
-		 * array is harmless when the system will not shrink it. */
+		 * arrays is harmless when the system will not shrink them. */
 		uint32_t *col = pl_realloc(c->col, k * sizeof(*c->col));
+		uint32_t *cnt = pl_realloc(c->cnt, k * sizeof(*c->cnt));
 
 		if (col)
 			c->col = col;
+		if (cnt)
+			c->cnt = cnt;
 	}
-	job.val = pl_realloc(c->cnt, (k ? k : 1) * sizeof(*job.val));
-	if (!job.val) {
-		pl_free(len);
-		return pl_oom(err); /* c->cnt is still the (kept) counts */
-	}
-	c->cnt = NULL;
-	/* Entry e's count is at bytes 4e, its double goes to 8e: from the
-	 * last entry down, every count is read before its bytes are
-	 * overwritten. */
-	bytes = (unsigned char *)job.val;
-	for (uint64_t e = k; e-- > 0;) {
-		uint32_t x;
-		double d;
-
-		memcpy(&x, bytes + 4 * e, sizeof(x));
-		d = (double)x;
-		memcpy(bytes + 8 * e, &d, sizeof(d));
-	}
-	m->nrows = c->nrows;
-	m->ncols = c->ncols;
-	m->rowptr = c->rowptr;
-	m->col = c->col;
-	m->val = job.val;
+	*m = *c;
 	m->nnz = m->cap = k;
 	memset(c, 0, sizeof(*c));
-	job.len = len;
 	nt = ctx->rep.threads > 0 ? (size_t)ctx->rep.threads : 1;
 	if (nt > PL_MAX_THREADS)
 		nt = PL_MAX_THREADS;
@@ -323,15 +317,23 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 			r++;
 		bound[t] = r;
 	}
-	pl_parallel(nt, tfidf_rows, &job);
+	pl_parallel(nt, tfidf_norms, &job);
+	t0 = pl_now();
+	rc = tfidf_write(ctx, &real, err);
+	written = pl_now() - t0;
+	if (rc == 0) {
+		pl_parallel(nt, tfidf_narrow, &job);
+		m->fval = (float *)(void *)m->cnt;
+		m->cnt = NULL;
+		/* The TF-IDF matrix is complete: what run.json's to_tfidf
+		 * measures, without writing tfidf.mtx.gz (the driver also
+		 * takes out the counts stage's time). */
+		ctx->rep.wall_to_tfidf = pl_now() - ctx->rep.total_seconds -
+					 written;
+	}
 	pl_free(len);
-	/* The TF-IDF matrix is complete: what run.json's to_tfidf measures
-	 * (the driver takes out the counts stage's time). */
-	ctx->rep.wall_to_tfidf = pl_now() - ctx->rep.total_seconds;
-	if (tfidf_write(ctx, err))
-		return -1;
-	tfidf_narrow(m);
-	return 0;
+	pl_free(job.div);
+	return rc;
 }
 
 static void tfidf_release(struct ctx *ctx)

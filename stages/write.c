@@ -212,9 +212,9 @@ static int check_matrix(const struct ctx *ctx, const char *name,
 }
 
 /* Write m's entries to `of`, one "row column value" line each, 1-based:
- * counts (`cnt`) when `integer`, else weights (`val`).  0 or -1. */
+ * counts (`cnt`) when `real` is NULL, else the values it gives.  0 or -1. */
 static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
-		    int integer, struct pl_error *err)
+		    const struct mtx_real *real, struct pl_error *err)
 {
 	char *blk = pl_malloc(BLOCK_BYTES), *p;
 	int rc = -1;
@@ -230,6 +230,8 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 
 		row[rowlen++] = ' ';
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
+			double v;
+
 			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
 				if (out_write(of, blk, (size_t)(p - blk), err))
 					goto out;
@@ -239,10 +241,10 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 			p += rowlen;
 			p = put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
-			if (integer) {
+			if (!real) {
 				p = put_u64(p, m->cnt[e]);
-			} else if (isfinite(m->val[e])) {
-				p = put_g17(p, m->val[e]);
+			} else if (isfinite(v = real->at(real->arg, u, e))) {
+				p = put_g17(p, v);
 			} else {
 				pl_fail(err, PL_EX_SOFTWARE,
 					"%s: row %zu: weight is not a finite number",
@@ -261,7 +263,8 @@ out:
 }
 
 int write_mtx(struct ctx *ctx, const char *name, const char *comment,
-	      const struct csr *m, int integer, struct pl_error *err)
+	      const struct csr *m, const struct mtx_real *real,
+	      struct pl_error *err)
 {
 	uint64_t nnz = m->nrows && m->rowptr ? m->rowptr[m->nrows] : 0;
 	struct outfile of;
@@ -272,9 +275,9 @@ int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 		return -1;
 	rc = out_open(ctx, name, &of, err) ||
 	     out_printf(err, &of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
-			"%zu %zu %" PRIu64 "\n", integer ? "integer" : "real",
+			"%zu %zu %" PRIu64 "\n", real ? "real" : "integer",
 			comment, m->nrows, m->ncols, nnz) ||
-	     mtx_body(&of, name, m, integer, err) ? -1 : 0;
+	     mtx_body(&of, name, m, real, err) ? -1 : 0;
 	if (out_close(&of, rc ? NULL : err))
 		rc = -1;
 	return rc;

@@ -157,7 +157,27 @@ static void add_term(const char *stem, const char *surface, int kind,
 	v->nkept += kept != 0;
 }
 
-/* A CSR from rows written as (column, value) pairs; `integer` fills cnt. */
+/* The fixture's TF-IDF weights in double, as the tfidf stage hands them
+ * to tfidf_write (it computes them from the counts as each line is
+ * written); ctx.tfidf keeps them as floats. */
+static double *tfidf_val;
+
+static double val_at(const void *arg, size_t r, uint64_t e)
+{
+	(void)r;
+	return ((const double *)arg)[e];
+}
+
+/* tfidf_write with the fixture's weights. */
+static int write_tfidf(struct pl_error *err)
+{
+	const struct mtx_real real = { val_at, tfidf_val };
+
+	return tfidf_write(&ctx, &real, err);
+}
+
+/* A CSR from rows written as (column, value) pairs; `integer` fills cnt,
+ * else fval, and tfidf_val holds the doubles. */
 static void make_csr(struct csr *m, size_t nrows, size_t ncols,
 		     const uint64_t *rowptr, const uint32_t *col,
 		     const double *val, int integer)
@@ -180,10 +200,11 @@ static void make_csr(struct csr *m, size_t nrows, size_t ncols,
 	} else {
 		/* The weights as the tfidf stage leaves them: doubles for
 		 * tfidf.mtx.gz, floats for the stages after it. */
-		m->val = pl_malloc(nnz * sizeof(*m->val));
+		pl_free(tfidf_val);
+		tfidf_val = pl_malloc(nnz * sizeof(*tfidf_val));
 		m->fval = pl_malloc(nnz * sizeof(*m->fval));
-		ck_assert(m->val && m->fval);
-		memcpy(m->val, val, nnz * sizeof(*val));
+		ck_assert(tfidf_val && m->fval);
+		memcpy(tfidf_val, val, nnz * sizeof(*val));
 		for (size_t i = 0; i < nnz; i++)
 			m->fval[i] = (float)val[i];
 	}
@@ -325,6 +346,8 @@ static void teardown(void)
 	vocab_release(&ctx.vocab);
 	csr_release(&ctx.counts);
 	csr_release(&ctx.tfidf);
+	pl_free(tfidf_val);
+	tfidf_val = NULL;
 	clustering_release(&ctx.km);
 	frames_release(&ctx.frames);
 	pl_free(ctx.outdir);
@@ -340,7 +363,7 @@ static void run_stages(void)
 	struct pl_error err = { 0 };
 
 	ck_assert_msg(stage_counts.run(&ctx, &err) == 0, "%s", err.msg);
-	ck_assert_msg(tfidf_write(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(write_tfidf(&err) == 0, "%s", err.msg);
 	ck_assert_msg(stage_write.run(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(stage_summary.run(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
@@ -616,7 +639,7 @@ START_TEST(test_bad_matrix)
 
 	/* A column out of range is a bug upstream, not a file to publish. */
 	ctx.tfidf.col[1] = 7;
-	ck_assert_int_eq(tfidf_write(&ctx, &err), -1);
+	ck_assert_int_eq(write_tfidf(&err), -1);
 	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
 	ck_assert_str_eq(err.msg, "tfidf.mtx.gz: row 1: columns out of order");
 	/* The counts stage checks its matrix alike. */
@@ -667,9 +690,10 @@ START_TEST(test_weights_exact)
 	m->ncols = ctx.counts.ncols = COLS;
 	m->rowptr = pl_malloc((ROWS + 1) * sizeof(*m->rowptr));
 	m->col = pl_malloc(nnz * sizeof(*m->col));
-	m->val = pl_malloc(nnz * sizeof(*m->val));
+	pl_free(tfidf_val);
+	tfidf_val = pl_malloc(nnz * sizeof(*tfidf_val));
 	ctx.counts.rowptr = pl_calloc(ROWS + 1, sizeof(uint64_t));
-	ck_assert(m->rowptr && m->col && m->val && ctx.counts.rowptr);
+	ck_assert(m->rowptr && m->col && tfidf_val && ctx.counts.rowptr);
 	for (size_t i = 0; i < nnz; i++) {
 		uint64_t r, bits;
 		double v;
@@ -692,11 +716,11 @@ START_TEST(test_weights_exact)
 			v = nextafter(1e-4 * (double)(1 + (r >> 40) % 8), (r & 1) ? 0 : 1);
 		}
 		m->col[i] = (uint32_t)(i % COLS);
-		m->val[i] = v;
+		tfidf_val[i] = v;
 	}
 	for (size_t u = 0; u <= ROWS; u++)
 		m->rowptr[u] = u * COLS;
-	ck_assert_msg(tfidf_write(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(write_tfidf(&err) == 0, "%s", err.msg);
 	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
 
 	t = slurp("tfidf.mtx.gz");
@@ -709,9 +733,9 @@ START_TEST(test_weights_exact)
 		ck_assert_ptr_nonnull(nl);
 		*nl = '\0';
 		v = strrchr(p, ' ') + 1;
-		snprintf(want, sizeof(want), "%.17g", m->val[i]);
+		snprintf(want, sizeof(want), "%.17g", tfidf_val[i]);
 		ck_assert_msg(strcmp(v, want) == 0, "entry %zu: %s, want %s", i, v, want);
-		ck_assert(strtod(v, NULL) == m->val[i]);
+		ck_assert(strtod(v, NULL) == tfidf_val[i]);
 		p = nl + 1;
 	}
 	ck_assert_str_eq(p, "");
@@ -734,7 +758,7 @@ START_TEST(test_out_of_memory)
 		if (rc == 0)
 			rc = stage_counts.run(&ctx, &err);
 		if (rc == 0)
-			rc = tfidf_write(&ctx, &err);
+			rc = write_tfidf(&err);
 		if (rc == 0)
 			rc = stage_write.run(&ctx, &err);
 		if (rc == 0)
