@@ -965,6 +965,22 @@ int cache_seg_record(struct segwriter *w, struct ctx *ctx, struct fileinfo *fi,
 	return seg_write(w, b->buf, b->len, err);
 }
 
+/* Write the tables built so far in b once they reach a megabyte (every
+ * byte when `all`): on a large corpus they run to megabytes, and held
+ * whole they and their copy in the output buffer would add to the read
+ * stage's peak, on every read thread at once.  0 or -1. */
+static int seg_tables_flush(struct segwriter *w, struct strbuf *b, int all,
+			    struct pl_error *err)
+{
+	if (b->len < ((size_t)1 << 20) && !(all && b->len))
+		return 0;
+	if (seg_write(w, b->buf, b->len, err))
+		return -1;
+	w->off += b->len;
+	strbuf_reset(b);
+	return 0;
+}
+
 int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf *b = &w->rec;
@@ -993,6 +1009,8 @@ int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
 			    st == ID_NONE ? 0 : strtab_len(&ctx->stems.tab, st)) ||
 		    put(b, st == ID_NONE ? &(uint8_t){ 255 } : &ctx->stems.kind[st], 1))
 			goto oom;
+		if (seg_tables_flush(w, b, 0, err))
+			goto out;
 	}
 	n = 0;
 	for (size_t i = 0; i < w->utermcap; i++)
@@ -1006,10 +1024,11 @@ int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
 		    put_str(b, strtab_str(&ctx->vocab.tab, (uint32_t)i),
 			    strtab_len(&ctx->vocab.tab, (uint32_t)i)))
 			goto oom;
+		if (seg_tables_flush(w, b, 0, err))
+			goto out;
 	}
-	if (seg_write(w, b->buf, b->len, err))
+	if (seg_tables_flush(w, b, 1, err))
 		goto out;
-	w->off += b->len;
 	/* Trailer: the tables' offset, the XXH64 of every byte before the
 	 * hash itself, and a magic. */
 	strbuf_reset(b);

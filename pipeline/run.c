@@ -257,6 +257,8 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 		 * is not part of computing it. */
 		if (stages[i] == &stage_counts)
 			written = pl_now() - t0;
+		if (stages[i] == &stage_frames)
+			ctx_shed_text_maps(ctx);
 		if (stages[i] == &stage_tfidf)
 			ctx->rep.wall_to_tfidf -= written; /* set by the stage */
 	}

@@ -144,6 +144,28 @@ void stems_release(struct stems *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * After the frames stage nothing maps text to ids any more: the stems, the
+ * surfaces' stem ids, counts and flags and the vocabulary stage's counter
+ * (the per-unit accumulators, the (term, surface) pair counts, the cache's
+ * per-file tracking) have had their last reader.  Giving them back before
+ * TF-IDF and k-means lowers the run's peak (on the 520 MB benchmark
+ * corpus, about 25 MB).  The surface strings stay: the summaries show each
+ * term by its most frequent surface.
+ */
+void ctx_shed_text_maps(struct ctx *ctx)
+{
+	stems_release(&ctx->stems);
+	pl_free(ctx->surf.stem);
+	pl_free(ctx->surf.count);
+	pl_free(ctx->surf.flags);
+	ctx->surf.stem = NULL;
+	ctx->surf.count = NULL;
+	ctx->surf.flags = NULL;
+	ctx->surf.cap = 0;
+	vocabulary_counter_free(ctx);
+}
+
 void vocab_release(struct vocab *v)
 {
 	strtab_release(&v->tab);

@@ -978,6 +978,12 @@ static int merge_shard(struct ctx *ctx, struct shard *sh, struct pl_error *err)
 		rc = pl_oom(err);
 		goto out;
 	}
+	/* The maps are what the rest of the merge reads: the shard's stems
+	 * and surfaces go before its rows are copied (vocabulary_merge gives
+	 * back its terms likewise), so they and the merged tables are not
+	 * all held at the merge's fullest. */
+	stems_release(&src->stems);
+	surfaces_release(&src->surf);
 	if (vocabulary_merge(ctx, src, map_surf, err))
 		goto out;
 	for (size_t i = 0; i < us->n; i++) {

@@ -363,6 +363,12 @@ int vocabulary_row(struct ctx *ctx, uint32_t unit, const uint32_t *term,
 		   const uint32_t *cnt, size_t n, struct pl_error *err);
 int vocabulary_pair(struct ctx *ctx, uint32_t term, uint32_t surf, uint64_t n);
 void surfaces_release(struct surfaces *s);
+/* After the frames stage: give back the stems, the surfaces' per-id
+ * arrays (not their strings) and the vocabulary stage's counter, whose
+ * last reader that was (common.c).  The driver calls it. */
+void ctx_shed_text_maps(struct ctx *ctx);
+/* Free the vocabulary stage's counter (vocabulary.c). */
+void vocabulary_counter_free(struct ctx *ctx);
 void stems_release(struct stems *s);
 void vocab_release(struct vocab *v);
 void csr_release(struct csr *m);

@@ -431,6 +431,8 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		dst->vocab.df[map_term[t]] += vs->df[t];
 		dst->vocab.cf[map_term[t]] += vs->cf[t];
 	}
+	/* map_term is all the rest reads of the source's terms. */
+	vocab_release(vs);
 	if (pl_grow(&md->rowptr, &kd->rowcap, md->nrows + ms->nrows + 2,
 		    sizeof(*md->rowptr)))
 		goto oom;
@@ -644,7 +646,7 @@ static int vocabulary_init(struct ctx *ctx, struct pl_error *err)
 	return ctx->counter ? 0 : pl_oom(err);
 }
 
-static void vocabulary_release(struct ctx *ctx)
+void vocabulary_counter_free(struct ctx *ctx)
 {
 	struct counter *k = ctx->counter;
 
@@ -662,6 +664,11 @@ static void vocabulary_release(struct ctx *ctx)
 		pl_free(k);
 		ctx->counter = NULL;
 	}
+}
+
+static void vocabulary_release(struct ctx *ctx)
+{
+	vocabulary_counter_free(ctx);
 	vocab_release(&ctx->vocab);
 	csr_release(&ctx->counts);
 }
