@@ -133,6 +133,21 @@ static const unsigned char ascii_word[128] = {
 	['y'] = 1, ['z'] = 1,
 };
 
+/* Python's \w among single bytes, for pattern = sklearn's fast path:
+ * 1 for ASCII letters and '_', 2 for ASCII digits, 0 for everything else
+ * (bytes from 0x80 start a multibyte character and leave the fast path). */
+static const unsigned char py_ascii[256] = {
+	['_'] = 1, ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2,
+	['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2, ['A'] = 1, ['B'] = 1, ['C'] = 1,
+	['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+	['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
+	['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
+	['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 /* What a code point is to the tokenizer. */
 enum cls { C_OTHER, C_LETTER, C_MARK, C_NUMBER, C_APOS, C_HYPHEN, C_CJK };
 
@@ -238,6 +253,15 @@ static int normalise(struct tokenizer *t, int ascii)
 	return 0;
 }
 
+/* memcmp(a, b, n) == 0 for the short strings of the memo, without a call. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 /* Intern the finished token in t->tok as a surface (marking stop words
  * and numbers the first time it is seen) and append it to the unit. */
 static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
@@ -247,8 +271,7 @@ static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 	struct memo *m = &t->memo[(h >> 19) & (MEMO_SLOTS - 1)];
 	int added;
 
-	if (m->len == t->tok.len && m->hash == h &&
-	    memcmp(m->s, t->tok.buf, m->len) == 0) {
+	if (m->len == t->tok.len && m->hash == h && same_bytes(m->s, t->tok.buf, m->len)) {
 		id = m->id;
 	} else {
 		if (surfaces_intern_hash(&ctx->surf, t->tok.buf, t->tok.len, h,
@@ -473,24 +496,34 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 		 * followed by an ASCII non-word byte (or the end) is a whole
 		 * token.  Digits and '_' are neither cased nor case-ignorable,
 		 * letters are cased: that is all the final-sigma state needs. */
-		if (!nchars && p[i] < 0x80 && (ascii_word[p[i]] || p[i] == '_')) {
-			size_t j = i;
-			int dig = 1;
+		if (!nchars && py_ascii[p[i]]) {
+			size_t j = i, tl;
+			unsigned dig = 2;
+			char *d;
 
-			while (j < len && p[j] < 0x80 && (ascii_word[p[j]] || p[j] == '_')) {
-				dig &= ascii_word[p[j]] == 2;
+			while (j < len && py_ascii[p[j]]) {
+				dig &= py_ascii[p[j]];
 				j++;
 			}
 			if (j == len || p[j] < 0x80) {
-				strbuf_reset(&t->tok);
-				if (strbuf_add(&t->tok, p + i, j - i))
+				/* Copied and lowercased in one pass into the
+				 * token buffer, grown only for a longer token
+				 * than any before. */
+				tl = j - i;
+				if (tl >= t->tok.cap &&
+				    pl_grow(&t->tok.buf, &t->tok.cap, tl + 1, 1))
 					return pl_oom(err);
-				for (size_t q = 0; q < t->tok.len; q++)
-					if (t->tok.buf[q] >= 'A' && t->tok.buf[q] <= 'Z')
-						t->tok.buf[q] = (char)(t->tok.buf[q] + 32);
-				if (emit_sklearn(ctx, t, u, j - i, dig, err))
+				d = t->tok.buf;
+				for (size_t q = 0; q < tl; q++) {
+					unsigned char ch = p[i + q];
+
+					d[q] = (char)(ch + ((unsigned)(ch - 'A') < 26 ? 32 : 0));
+				}
+				d[tl] = '\0';
+				t->tok.len = tl;
+				if (emit_sklearn(ctx, t, u, tl, dig != 0, err))
 					return -1;
-				strbuf_reset(&t->tok);
+				t->tok.len = 0;
 				after_cased = ascii_word[p[j - 1]] == 1;
 				i = j;
 				continue;
