@@ -372,9 +372,17 @@ void strtab_release(struct strtab *t)
 {
 	pl_free(t->pool);
 	pl_free(t->off);
-	pl_free(t->len);
 	pl_free(t->slot);
 	strtab_init(t);
+}
+
+/* An entry: 32-bit length, 32-bit id, the bytes, a NUL, padding. */
+#define STRTAB_HDR 8
+
+/* The entry a (non-empty) slot points to. */
+static const char *slot_entry(const struct strtab *t, uint64_t e)
+{
+	return t->pool + ((uint64_t)(uint32_t)e - 1) * 4;
 }
 
 /* Move every entry into a table of nslot slots; each slot carries its
@@ -402,8 +410,8 @@ static int strtab_rehash(struct strtab *t, size_t nslot)
 }
 
 /* The slot holding s, or the empty slot where it would go.  A slot keeps
- * the hash beside the id, so a probe reads the id's length and bytes only
- * when the full 32-bit hash matches. */
+ * the hash beside the entry's place, so a probe reads an entry only when
+ * the full 32-bit hash matches. */
 static size_t strtab_probe(const struct strtab *t, const char *s, size_t len,
 			   uint32_t h)
 {
@@ -413,15 +421,25 @@ static size_t strtab_probe(const struct strtab *t, const char *s, size_t len,
 		uint64_t e = t->slot[i];
 
 		if ((uint32_t)(e >> 32) == h) {
-			uint32_t id = (uint32_t)e - 1;
+			const char *p = slot_entry(t, e);
+			uint32_t l;
 
-			if (t->len[id] == len &&
-			    memcmp(t->pool + t->off[id], s, len) == 0)
+			memcpy(&l, p, sizeof(l));
+			if (l == len && memcmp(p + STRTAB_HDR, s, len) == 0)
 				return i;
 		}
 		i = (i + 1) & (t->nslot - 1);
 	}
 	return i;
+}
+
+/* The id of the string in a (non-empty) slot. */
+static uint32_t slot_id(const struct strtab *t, uint64_t e)
+{
+	uint32_t id;
+
+	memcpy(&id, slot_entry(t, e) + 4, sizeof(id));
+	return id;
 }
 
 uint32_t strtab_find(const struct strtab *t, const char *s, size_t len)
@@ -433,7 +451,7 @@ uint32_t strtab_find(const struct strtab *t, const char *s, size_t len)
 		return STRTAB_NONE;
 	h = (uint32_t)pl_hash(s, len);
 	i = strtab_probe(t, s, len, h);
-	return t->slot[i] ? (uint32_t)t->slot[i] - 1 : STRTAB_NONE;
+	return t->slot[i] ? slot_id(t, t->slot[i]) : STRTAB_NONE;
 }
 
 int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
@@ -444,39 +462,35 @@ int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
 int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
 		       uint32_t *id)
 {
-	size_t i;
+	size_t i, size = (STRTAB_HDR + len + 1 + 3) & ~(size_t)3;
+	uint32_t l32 = (uint32_t)len, id32;
+	char *p;
 
-	if (len > UINT32_MAX - 1)
+	if (len > UINT32_MAX - 8)
 		return -1;
 	if (!t->nslot && strtab_rehash(t, 1024))
 		return -1;
 	i = strtab_probe(t, s, len, h);
 	if (t->slot[i]) {
-		*id = (uint32_t)t->slot[i] - 1;
+		*id = slot_id(t, t->slot[i]);
 		return 0;
 	}
-	if (t->n >= UINT32_MAX - 2)
+	/* Room for the id, and for the entry's place in a slot. */
+	if (t->n >= UINT32_MAX - 2 || t->pool_len / 4 + 1 >= UINT32_MAX)
 		return -1;
-	if (pl_grow(&t->pool, &t->pool_cap, t->pool_len + len + 1, 1))
+	if (pl_grow(&t->pool, &t->pool_cap, t->pool_len + size, 1) ||
+	    pl_grow(&t->off, &t->cap, t->n + 1, sizeof(*t->off)))
 		return -1;
-	if (t->n + 1 > t->cap) {
-		size_t c1 = t->cap, c2 = t->cap;
-
-		if (pl_grow(&t->off, &c1, t->n + 1, sizeof(*t->off)) ||
-		    pl_grow(&t->len, &c2, t->n + 1, sizeof(*t->len)))
-			return -1;
-		/* Both grew from the same capacity to the same one, or the
-		 * failing one left the other larger, which is harmless: we
-		 * only record a capacity both have reached. */
-		t->cap = c1 < c2 ? c1 : c2;
-	}
-	memcpy(t->pool + t->pool_len, s, len);
-	t->pool[t->pool_len + len] = '\0';
-	t->off[t->n] = t->pool_len;
-	t->len[t->n] = (uint32_t)len;
-	t->pool_len += len + 1;
-	t->slot[i] = (uint64_t)h << 32 | ((uint32_t)t->n + 1);
-	*id = (uint32_t)t->n;
+	id32 = (uint32_t)t->n;
+	p = t->pool + t->pool_len;
+	memcpy(p, &l32, sizeof(l32));
+	memcpy(p + 4, &id32, sizeof(id32));
+	memcpy(p + STRTAB_HDR, s, len);
+	memset(p + STRTAB_HDR + len, 0, size - STRTAB_HDR - len);
+	t->off[t->n] = t->pool_len + STRTAB_HDR;
+	t->slot[i] = (uint64_t)h << 32 | (uint32_t)(t->pool_len / 4 + 1);
+	t->pool_len += size;
+	*id = id32;
 	t->n++;
 	if (t->n * 2 > t->nslot && strtab_rehash(t, t->nslot * 2)) {
 		/* The string is in; only the table could not grow.  Keep it

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Exit codes, one meaning each (sysexits.h vocabulary); README lists them. */
 enum {
@@ -106,15 +107,21 @@ uint64_t pl_fnv1a(uint64_t h, const void *data, size_t len);
  * (no allocation per string); lookups use open addressing.  Strings may
  * contain any byte except that they are also stored NUL-terminated, so
  * strtab_str() can be used as a C string for text without NULs.
+ *
+ * Each pool entry is the string's length and id (32 bits each), its bytes
+ * and a NUL, padded to a multiple of 4 bytes, and a slot holds the hash
+ * and the entry's place: a lookup reads the slot and then one entry, two
+ * cache lines, where a slot holding an id would add the id's offset and
+ * length from two more arrays.  A tokenizer looks up every token, so this
+ * is the cost of a corpus's rarer words.  The pool can reach 16 GiB.
  */
 struct strtab {
-	char *pool;           /* all strings, each followed by a NUL */
+	char *pool;           /* the entries: length, id, bytes, NUL, pad */
 	size_t pool_len, pool_cap;
-	uint64_t *off;        /* id -> offset in pool */
-	uint32_t *len;        /* id -> length */
-	size_t n, cap;        /* ids in use, capacity of the id arrays */
-	uint64_t *slot;       /* open addressing: hash << 32 | (id + 1); 0 is
-			       * empty */
+	uint64_t *off;        /* id -> offset of its bytes in pool */
+	size_t n, cap;        /* ids in use, capacity of off */
+	uint64_t *slot;       /* open addressing: hash << 32 | (entry offset
+			       * / 4 + 1); 0 is empty */
 	size_t nslot;         /* power of two */
 };
 #define STRTAB_NONE UINT32_MAX
@@ -138,7 +145,10 @@ static inline const char *strtab_str(const struct strtab *t, uint32_t id)
 }
 static inline uint32_t strtab_len(const struct strtab *t, uint32_t id)
 {
-	return t->len[id];
+	uint32_t len;
+
+	memcpy(&len, t->pool + t->off[id] - 8, sizeof(len));
+	return len;
 }
 
 /* Run fn(arg, t, nt) for t = 0 .. nt-1, each on a thread of its own (t = 0
