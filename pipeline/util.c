@@ -346,9 +346,12 @@ uint64_t pl_hash(const void *data, size_t len)
 		p += 8;
 		len -= 8;
 	}
+	/* The last 0..7 bytes, little-endian, as memcpy would load them on
+	 * x86; a loop rather than a memcpy of variable size, which is a call
+	 * per token. */
 	w = 0;
-	if (len)
-		memcpy(&w, p, len);
+	for (size_t i = 0; i < len; i++)
+		w |= (uint64_t)p[i] << (8 * i);
 	return mix64(h ^ w ^ ((uint64_t)len << 56));
 }
 

@@ -372,10 +372,12 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 	for (size_t i = 0; i < u->tok.n; i++) {
 		uint32_t s = u->tok.stem[i], surf = u->tok.surf[i], t;
 
-		if (term_of(ctx, k, s, &t))
+		t = ctx->stems.term[s];
+		if (t == ID_NONE && term_of(ctx, k, s, &t))
 			return pl_oom(err);
 		if (k->acc[t]++ == 0) {
-			if (pl_grow(&k->touched, &k->touchedcap, k->ntouched + 1,
+			if (k->ntouched == k->touchedcap &&
+			    pl_grow(&k->touched, &k->touchedcap, k->ntouched + 1,
 				    sizeof(*k->touched)))
 				return pl_oom(err);
 			k->touched[k->ntouched++] = t;
