@@ -3,6 +3,8 @@
  * Small building blocks shared by the driver and the stages; see util.h for
  * the rules every caller relies on (status returns, fault injection).
  */
+/* madvise, MADV_POPULATE_WRITE */
+#define _DEFAULT_SOURCE
 #include "util.h"
 
 #include <errno.h>
@@ -10,8 +12,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 {
@@ -501,6 +505,22 @@ int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
 		return -1;
 	}
 	return 1;
+}
+
+void pl_prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	long ps = sysconf(_SC_PAGESIZE);
+	const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(page - 1);
+
+	if (p && e > a)
+		(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }
 
 double pl_now(void)

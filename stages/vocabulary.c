@@ -33,6 +33,8 @@ struct counter {
 	uint32_t *touched;   /* term ids seen in the current unit */
 	size_t ntouched, touchedcap;
 	size_t rowcap;       /* capacity of ctx->counts.rowptr */
+	uint64_t faulted;    /* entries of ctx->counts' col and cnt mapped
+				ahead with pl_prefault */
 	uint32_t *sortbuf;   /* scratch for sort_u32 */
 	size_t sortcap;
 	struct pairmap pairs;
@@ -190,6 +192,10 @@ static int sort_u32(uint32_t *a, size_t n, uint32_t **buf, size_t *cap)
 	return 0;
 }
 
+/* Entries of the counts arrays mapped at a time ahead of the rows (1 MiB
+ * of each). */
+#define PREFAULT_ENTRIES ((uint64_t)1 << 18)
+
 /* Append the row whose sorted term ids are k->touched[0..n) with counts
  * in k->acc (cleared as they are copied) to ctx->counts, and count them in
  * df and cf.  Unit ids are dense and arrive in order.  0 or -1. */
@@ -208,6 +214,15 @@ static int emit_row(struct ctx *ctx, struct counter *k, size_t n)
 	}
 	if (pl_grow(&m->rowptr, &k->rowcap, m->nrows + 2, sizeof(*m->rowptr)))
 		return -1;
+	if (need > k->faulted) {
+		/* Map the next megabyte of each array ahead of the rows. */
+		uint64_t to = need + PREFAULT_ENTRIES < m->cap ? need + PREFAULT_ENTRIES
+							       : m->cap;
+
+		pl_prefault(m->col + k->faulted, (size_t)(to - k->faulted) * sizeof(*m->col));
+		pl_prefault(m->cnt + k->faulted, (size_t)(to - k->faulted) * sizeof(*m->cnt));
+		k->faulted = to;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t t = k->touched[i];
 
@@ -407,6 +422,49 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 /* Source entries copied between two cuts of the source's arrays. */
 #define MERGE_RELEASE ((uint64_t)1 << 20)
 
+/* The source's rows given dst's term ids, in place, on the run's threads:
+ * thread t takes rows [bound[t], bound[t + 1]) with its own accumulator
+ * (dst's vocabulary wide, zero between rows) and scratch. */
+struct remap_job {
+	struct csr *ms;
+	const uint32_t *map;
+	size_t bound[PL_MAX_THREADS + 1];
+	uint32_t *acc[PL_MAX_THREADS];
+	uint32_t *ids[PL_MAX_THREADS];   /* a row's new ids, longest row long */
+	uint32_t *buf[PL_MAX_THREADS];   /* sort_u32's buffer, as long */
+	size_t cap[PL_MAX_THREADS];
+};
+
+static void remap_rows(void *arg, size_t t, size_t nt)
+{
+	struct remap_job *job = arg;
+	struct csr *ms = job->ms;
+	uint32_t *acc = job->acc[t], *ids = job->ids[t];
+
+	(void)nt;
+	for (size_t r = job->bound[t]; r < job->bound[t + 1]; r++) {
+		uint64_t e0 = ms->rowptr[r];
+		size_t n = ms->rowptr[r + 1] - e0;
+		int sorted = 1;
+
+		for (size_t j = 0; j < n; j++) {
+			ids[j] = job->map[ms->col[e0 + j]];
+			acc[ids[j]] = ms->cnt[e0 + j];
+			sorted &= j == 0 || ids[j] > ids[j - 1];
+		}
+		/* Terms the shard shares with dst in the same order (a
+		 * rerun's cached terms) map in order: no sort needed.  The
+		 * buffer is as long as the longest row: no allocation. */
+		if (!sorted)
+			(void)sort_u32(ids, n, &job->buf[t], &job->cap[t]);
+		for (size_t j = 0; j < n; j++) {
+			ms->col[e0 + j] = ids[j];
+			ms->cnt[e0 + j] = acc[ids[j]];
+			acc[ids[j]] = 0;
+		}
+	}
+}
+
 int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		     struct pl_error *err)
 {
@@ -414,8 +472,10 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	struct vocab *vs = &src->vocab;
 	struct csr *md = &dst->counts;
 	struct csr *ms = &src->counts;
+	struct remap_job *job = NULL;
 	uint32_t *map_term = NULL;
 	uint64_t base, left;
+	size_t nt, longest = 1;
 	int rc = -1;
 
 	map_term = pl_malloc((vs->tab.n ? vs->tab.n : 1) * sizeof(*map_term));
@@ -435,6 +495,38 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	}
 	/* map_term is all the rest reads of the source's terms. */
 	vocab_release(vs);
+	/* The rows take dst's ids in place, sorted, on the run's threads:
+	 * each row on its own, so the bytes do not depend on the threads. */
+	nt = dst->rep.threads > 0 ? (size_t)dst->rep.threads : 1;
+	if (nt > PL_MAX_THREADS)
+		nt = PL_MAX_THREADS;
+	if (nt > ms->nnz / 65536 + 1)
+		nt = ms->nnz / 65536 + 1;  /* not worth a thread */
+	for (size_t r = 0; r < ms->nrows; r++)
+		if (ms->rowptr[r + 1] - ms->rowptr[r] > longest)
+			longest = ms->rowptr[r + 1] - ms->rowptr[r];
+	job = pl_calloc(1, sizeof(*job));
+	if (!job)
+		goto oom;
+	job->ms = ms;
+	job->map = map_term;
+	job->bound[0] = 0;
+	for (size_t t = 1, r = 0; t <= nt; t++) {
+		uint64_t goal = ms->nnz / nt * t;
+
+		while (r < ms->nrows && (t == nt || ms->rowptr[r + 1] <= goal))
+			r++;
+		job->bound[t] = r;
+	}
+	for (size_t t = 0; t < nt; t++) {
+		job->acc[t] = pl_calloc(dst->vocab.tab.n ? dst->vocab.tab.n : 1,
+					sizeof(*job->acc[t]));
+		job->ids[t] = pl_malloc(longest * sizeof(*job->ids[t]));
+		if (!job->acc[t] || !job->ids[t] ||
+		    pl_grow(&job->buf[t], &job->cap[t], longest, sizeof(*job->buf[t])))
+			goto oom;
+	}
+	pl_parallel(nt, remap_rows, job);
 	if (pl_grow(&md->rowptr, &kd->rowcap, md->nrows + ms->nrows + 2,
 		    sizeof(*md->rowptr)))
 		goto oom;
@@ -447,53 +539,35 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		md->cap = c1 < c2 ? c1 : c2;
 	}
 	md->rowptr[0] = 0;
-	/* The rows are copied from the last one down, and every
-	 * MERGE_RELEASE entries the source's arrays are cut to the rows not
-	 * yet copied, so the shard's counts and their copy are not both held
-	 * whole: merging adds little to the run's peak memory.  Each row goes
-	 * where a forward copy would put it. */
 	base = md->nnz;
+	for (size_t r = 0; r < ms->nrows; r++)
+		md->rowptr[md->nrows + r + 1] = base + ms->rowptr[r + 1];
+	/* The entries are copied from the last down, and every
+	 * MERGE_RELEASE of them the source's arrays are cut to the entries
+	 * not yet copied, so the shard's counts and their copy are not both
+	 * held whole: merging adds little to the run's peak memory. */
 	left = ms->nnz;
-	for (size_t r = ms->nrows; r-- > 0;) {
-		uint64_t start = base + ms->rowptr[r];
-		size_t n = ms->rowptr[r + 1] - ms->rowptr[r];
+	while (left > 0) {
+		uint64_t from = left > MERGE_RELEASE ? left - MERGE_RELEASE : 0;
 
-		/* Sort (new id, count) pairs by new id: the ids changed, their
-		 * order may have too.  Pack both into the touched list. */
-		if (pl_grow(&kd->touched, &kd->touchedcap, n, sizeof(*kd->touched)))
-			goto oom;
-		int sorted = 1;
-
-		for (size_t j = 0; j < n; j++) {
-			uint64_t e = ms->rowptr[r] + j;
-
-			kd->touched[j] = map_term[ms->col[e]];
-			kd->acc[kd->touched[j]] = ms->cnt[e];
-			sorted &= j == 0 || kd->touched[j] > kd->touched[j - 1];
-		}
-		/* Terms the shard shares with dst in the same order (a rerun's
-		 * cached terms) map in order: no sort needed. */
-		if (!sorted && sort_u32(kd->touched, n, &kd->sortbuf, &kd->sortcap))
-			goto oom;
-		for (size_t j = 0; j < n; j++) {
-			uint32_t t = kd->touched[j];
-
-			md->col[start + j] = t;
-			md->cnt[start + j] = kd->acc[t];
-			kd->acc[t] = 0;
-		}
-		md->rowptr[md->nrows + r + 1] = start + n;
-		if (left - ms->rowptr[r] >= MERGE_RELEASE && ms->rowptr[r] > 0) {
+		pl_prefault(md->col + base + from, (size_t)(left - from) * sizeof(*md->col));
+		pl_prefault(md->cnt + base + from, (size_t)(left - from) * sizeof(*md->cnt));
+		memcpy(md->col + base + from, ms->col + from,
+		       (size_t)(left - from) * sizeof(*md->col));
+		memcpy(md->cnt + base + from, ms->cnt + from,
+		       (size_t)(left - from) * sizeof(*md->cnt));
+		left = from;
+		if (left > 0) {
 			/* A failed shrink keeps the larger array: harmless. */
-			uint32_t *col = pl_realloc(ms->col, ms->rowptr[r] * sizeof(*ms->col));
-			uint32_t *cnt = pl_realloc(ms->cnt, ms->rowptr[r] * sizeof(*ms->cnt));
+			uint32_t *col = pl_realloc(ms->col, left * sizeof(*ms->col));
+			uint32_t *cnt = pl_realloc(ms->cnt, left * sizeof(*ms->cnt));
 
 			if (col)
 				ms->col = col;
 			if (cnt)
 				ms->cnt = cnt;
 			if (col && cnt)
-				ms->cap = left = ms->rowptr[r];
+				ms->cap = left;
 		}
 	}
 	md->nnz = base + ms->nnz;
@@ -514,6 +588,13 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 oom:
 	rc = pl_oom(err);
 out:
+	if (job)
+		for (size_t t = 0; t < PL_MAX_THREADS; t++) {
+			pl_free(job->acc[t]);
+			pl_free(job->ids[t]);
+			pl_free(job->buf[t]);
+		}
+	pl_free(job);
 	pl_free(map_term);
 	return rc;
 }
