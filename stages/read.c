@@ -171,6 +171,11 @@ static int batch_add(struct batch *b, size_t nt)
 	if (!b->block || files_own(f, b->block) || files_reserve(f, b->n) ||
 	    pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
 		return -1;
+	/* All of it is written next, by the stat threads: map it at once
+	 * (a large folder's listing is megabytes of fresh memory). */
+	pl_prefault(b->block, b->blocklen);
+	pl_prefault(f->info + f->n, b->n * sizeof(*f->info));
+	pl_prefault(f->path + f->n, b->n * sizeof(*f->path));
 	/* pl_parallel runs at most PL_MAX_THREADS shares: sum as many. */
 	nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
 	memset(b->sum, 0, sizeof(b->sum));
