@@ -315,6 +315,59 @@ START_TEST(large_folder)
 }
 END_TEST
 
+/* Shards large enough that merging remaps and sorts their rows on two
+ * threads (vocabulary_merge gives a thread 65536 entries or more): 1 and 3
+ * read threads must give the same counts, term for term, every row's
+ * columns ascending. */
+START_TEST(merge_threads)
+{
+	static const char *const one[] = { "run.threads=1", NULL };
+	static const char *const three[] = { "run.threads=3", NULL };
+	struct readrun a, b;
+	uint64_t x = 12345;
+	struct strbuf text = STRBUF_INIT;
+	char name[64], word[16];
+
+	for (int f = 0; f < 600; f++) {
+		strbuf_reset(&text);
+		for (int w = 0; w < 500; w++) {
+			/* Words "wXXXX" from a skewed draw over 6000, so each
+			 * shard meets the common ones in its own order. */
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			snprintf(word, sizeof(word), "w%llu ",
+				 (unsigned long long)((x >> 33) % (1 + (x >> 20) % 6000)));
+			ck_assert_int_eq(strbuf_addstr(&text, word), 0);
+		}
+		snprintf(name, sizeof(name), "d%03d.txt", f);
+		test_write(root, name, text.buf);
+	}
+	strbuf_release(&text);
+	read_corpus(&a, root, one);
+	assert_read_ok(&a);
+	read_corpus(&b, root, three);
+	assert_read_ok(&b);
+	/* Each of the two shards holds about a third of the entries. */
+	ck_assert_uint_gt(a.ctx.counts.nnz / 3, 65536);
+	ck_assert_uint_eq(a.ctx.counts.nrows, b.ctx.counts.nrows);
+	ck_assert_uint_eq(a.ctx.counts.nnz, b.ctx.counts.nnz);
+	ck_assert_uint_eq(a.ctx.vocab.tab.n, b.ctx.vocab.tab.n);
+	for (size_t t = 0; t < a.ctx.vocab.tab.n; t++)
+		ck_assert_str_eq(strtab_str(&a.ctx.vocab.tab, (uint32_t)t),
+				 strtab_str(&b.ctx.vocab.tab, (uint32_t)t));
+	for (size_t r = 0; r <= a.ctx.counts.nrows; r++)
+		ck_assert_uint_eq(a.ctx.counts.rowptr[r], b.ctx.counts.rowptr[r]);
+	for (size_t r = 0; r < b.ctx.counts.nrows; r++)
+		for (uint64_t e = b.ctx.counts.rowptr[r]; e < b.ctx.counts.rowptr[r + 1]; e++) {
+			ck_assert_uint_eq(a.ctx.counts.col[e], b.ctx.counts.col[e]);
+			ck_assert_uint_eq(a.ctx.counts.cnt[e], b.ctx.counts.cnt[e]);
+			ck_assert(e == b.ctx.counts.rowptr[r] ||
+				  b.ctx.counts.col[e] > b.ctx.counts.col[e - 1]);
+		}
+	read_done(&a);
+	read_done(&b);
+}
+END_TEST
+
 START_TEST(gzip)
 {
 	static const char gz_text[] = "Gzip first.\n\nGzip second,\nstill second.\n";
@@ -610,6 +663,7 @@ Suite *suite_read(void)
 	tcase_add_test(tc, trailing_slash);
 	tcase_add_test(tc, symlinks);
 	tcase_add_test(tc, large_folder);
+	tcase_add_test(tc, merge_threads);
 	tcase_add_test(tc, gzip);
 	tcase_add_loop_test(tc, gzip_damaged, 0, 3);
 	tcase_add_test(tc, max_file_mb);
