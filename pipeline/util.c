@@ -383,9 +383,6 @@ void strtab_release(struct strtab *t)
 	strtab_init(t);
 }
 
-/* An entry: 32-bit length, 32-bit id, the bytes, a NUL, padding. */
-#define STRTAB_HDR 8
-
 /* The entry a (non-empty) slot points to. */
 static const char *slot_entry(const struct strtab *t, uint64_t e)
 {
@@ -473,7 +470,7 @@ int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
 	uint32_t l32 = (uint32_t)len, id32;
 	char *p;
 
-	if (len > UINT32_MAX - 8)
+	if (len > UINT32_MAX - 16 || len > SIZE_MAX - 16)
 		return -1;
 	if (!t->nslot && strtab_rehash(t, 1024))
 		return -1;

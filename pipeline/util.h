@@ -125,12 +125,15 @@ struct strtab {
 	size_t nslot;         /* power of two */
 };
 #define STRTAB_NONE UINT32_MAX
+/* An entry's length and id, before its bytes. */
+#define STRTAB_HDR 8
 
 void strtab_init(struct strtab *t);
 void strtab_release(struct strtab *t);
 /* Look s up and add it when absent.  On success stores its id in *id and
- * returns 1 if it was added, 0 if it was there; -1 when out of memory or
- * when the table would exceed 2^32 - 2 strings. */
+ * returns 1 if it was added, 0 if it was there; -1 when out of memory, or
+ * when the table would exceed 2^32 - 2 strings or a 16 GiB pool, or s is
+ * 4 GiB long. */
 int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id);
 /* The same, with h = (uint32_t)pl_hash(s, len) already computed. */
 int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
@@ -147,7 +150,7 @@ static inline uint32_t strtab_len(const struct strtab *t, uint32_t id)
 {
 	uint32_t len;
 
-	memcpy(&len, t->pool + t->off[id] - 8, sizeof(len));
+	memcpy(&len, t->pool + t->off[id] - STRTAB_HDR, sizeof(len));
 	return len;
 }
 

@@ -150,7 +150,7 @@ void stems_release(struct stems *s)
  * (the per-unit accumulators, the (term, surface) pair counts, the cache's
  * per-file tracking) have had their last reader.  Giving them back before
  * TF-IDF and k-means lowers the run's peak (on the 520 MB benchmark
- * corpus, about 25 MB).  The surface strings stay: the summaries show each
+ * corpus, about 13 MB).  The surface strings stay: the summaries show each
  * term by its most frequent surface.
  */
 void ctx_shed_text_maps(struct ctx *ctx)

@@ -241,9 +241,10 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 			p += rowlen;
 			p = put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
+			v = real ? real->at(real->arg, u, e) : 0;
 			if (!real) {
 				p = put_u64(p, m->cnt[e]);
-			} else if (isfinite(v = real->at(real->arg, u, e))) {
+			} else if (isfinite(v)) {
 				p = put_g17(p, v);
 			} else {
 				pl_fail(err, PL_EX_SOFTWARE,
