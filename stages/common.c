@@ -187,6 +187,39 @@ void csr_release(struct csr *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void csr_shrink(struct csr *m, uint64_t n)
+{
+	uint32_t *col = pl_realloc(m->col, n * sizeof(*m->col));
+	uint32_t *cnt = pl_realloc(m->cnt, n * sizeof(*m->cnt));
+
+	if (col)
+		m->col = col;
+	if (cnt)
+		m->cnt = cnt;
+	if (col && cnt)
+		m->cap = n;
+}
+
+size_t csr_shares(const struct csr *m, long threads,
+		  size_t bound[PL_MAX_THREADS + 1])
+{
+	size_t nt = threads > 0 ? (size_t)threads : 1;
+
+	if (nt > PL_MAX_THREADS)
+		nt = PL_MAX_THREADS;
+	if (nt > m->nnz / 65536 + 1)
+		nt = m->nnz / 65536 + 1;  /* not worth a thread */
+	bound[0] = 0;
+	for (size_t t = 1, r = 0; t <= nt; t++) {
+		uint64_t goal = m->nnz / nt * t;
+
+		while (r < m->nrows && (t == nt || m->rowptr[r + 1] <= goal))
+			r++;
+		bound[t] = r;
+	}
+	return nt;
+}
+
 void files_release(struct files *f)
 {
 	for (size_t i = 0; i < f->nblock; i++)

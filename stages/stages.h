@@ -372,6 +372,15 @@ void vocabulary_counter_free(struct ctx *ctx);
 void stems_release(struct stems *s);
 void vocab_release(struct vocab *v);
 void csr_release(struct csr *m);
+/* Cut m's col and cnt arrays to n > 0 entries, giving back what lies
+ * beyond; a failed shrink keeps the larger array, which is harmless.
+ * m->cap follows when both shrank. */
+void csr_shrink(struct csr *m, uint64_t n);
+/* Cut m's rows into shares of about equal entries for up to `threads`
+ * threads (at most PL_MAX_THREADS, and one per 65536 entries): share t is
+ * rows [bound[t], bound[t + 1]).  Returns the number of shares. */
+size_t csr_shares(const struct csr *m, long threads,
+		  size_t bound[PL_MAX_THREADS + 1]);
 void files_release(struct files *f);
 void units_release(struct units *u);
 void clustering_release(struct clustering *c);

@@ -290,33 +290,12 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 		start = end;
 		c->rowptr[r + 1] = k;
 	}
-	if (k > 0) {
-		/* Give back what the dropped entries held; keeping the larger
-		 * arrays is harmless when the system will not shrink them. */
-		uint32_t *col = pl_realloc(c->col, k * sizeof(*c->col));
-		uint32_t *cnt = pl_realloc(c->cnt, k * sizeof(*c->cnt));
-
-		if (col)
-			c->col = col;
-		if (cnt)
-			c->cnt = cnt;
-	}
+	if (k > 0)
+		csr_shrink(c, k); /* what the dropped entries held */
 	*m = *c;
 	m->nnz = m->cap = k;
 	memset(c, 0, sizeof(*c));
-	nt = ctx->rep.threads > 0 ? (size_t)ctx->rep.threads : 1;
-	if (nt > PL_MAX_THREADS)
-		nt = PL_MAX_THREADS;
-	if (nt > k / 65536 + 1)
-		nt = k / 65536 + 1;  /* not worth a thread */
-	bound[0] = 0;
-	for (size_t t = 1, r = 0; t <= nt; t++) {
-		uint64_t goal = k / nt * t;
-
-		while (r < m->nrows && (t == nt || m->rowptr[r + 1] <= goal))
-			r++;
-		bound[t] = r;
-	}
+	nt = csr_shares(m, ctx->rep.threads, bound);
 	pl_parallel(nt, tfidf_norms, &job);
 	t0 = pl_now();
 	rc = tfidf_write(ctx, &real, err);

@@ -497,11 +497,6 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	vocab_release(vs);
 	/* The rows take dst's ids in place, sorted, on the run's threads:
 	 * each row on its own, so the bytes do not depend on the threads. */
-	nt = dst->rep.threads > 0 ? (size_t)dst->rep.threads : 1;
-	if (nt > PL_MAX_THREADS)
-		nt = PL_MAX_THREADS;
-	if (nt > ms->nnz / 65536 + 1)
-		nt = ms->nnz / 65536 + 1;  /* not worth a thread */
 	for (size_t r = 0; r < ms->nrows; r++)
 		if (ms->rowptr[r + 1] - ms->rowptr[r] > longest)
 			longest = ms->rowptr[r + 1] - ms->rowptr[r];
@@ -510,14 +505,7 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		goto oom;
 	job->ms = ms;
 	job->map = map_term;
-	job->bound[0] = 0;
-	for (size_t t = 1, r = 0; t <= nt; t++) {
-		uint64_t goal = ms->nnz / nt * t;
-
-		while (r < ms->nrows && (t == nt || ms->rowptr[r + 1] <= goal))
-			r++;
-		job->bound[t] = r;
-	}
+	nt = csr_shares(ms, dst->rep.threads, job->bound);
 	for (size_t t = 0; t < nt; t++) {
 		job->acc[t] = pl_calloc(dst->vocab.tab.n ? dst->vocab.tab.n : 1,
 					sizeof(*job->acc[t]));
@@ -557,18 +545,8 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		memcpy(md->cnt + base + from, ms->cnt + from,
 		       (size_t)(left - from) * sizeof(*md->cnt));
 		left = from;
-		if (left > 0) {
-			/* A failed shrink keeps the larger array: harmless. */
-			uint32_t *col = pl_realloc(ms->col, left * sizeof(*ms->col));
-			uint32_t *cnt = pl_realloc(ms->cnt, left * sizeof(*ms->cnt));
-
-			if (col)
-				ms->col = col;
-			if (cnt)
-				ms->cnt = cnt;
-			if (col && cnt)
-				ms->cap = left;
-		}
+		if (left > 0)
+			csr_shrink(ms, left);
 	}
 	md->nnz = base + ms->nnz;
 	md->nrows += ms->nrows;
