@@ -965,21 +965,28 @@ int cache_seg_record(struct segwriter *w, struct ctx *ctx, struct fileinfo *fi,
 	return seg_write(w, b->buf, b->len, err);
 }
 
-/* Write the tables built so far in b once they reach a megabyte (every
- * byte when `all`): on a large corpus they run to megabytes, and held
- * whole they and their copy in the output buffer would add to the read
- * stage's peak, on every read thread at once.  0 or -1. */
-static int seg_tables_flush(struct segwriter *w, struct strbuf *b, int all,
-			    struct pl_error *err)
+/* Write the bytes in b through `of` once it holds `min` bytes or more
+ * (any, for min 0), adding them to the XXH64 state xs and to *written
+ * (when not NULL), and empty b.  The index and a segment's tables are
+ * written this way, a megabyte at a time: on a large corpus they run to
+ * megabytes, and held whole they and their copy in the output buffer would
+ * add to the run's peak.  0 or -1. */
+static int hashed_flush(struct outfile *of, XXH64_state_t *xs, struct strbuf *b,
+			size_t min, uint64_t *written, struct pl_error *err)
 {
-	if (b->len < ((size_t)1 << 20) && !(all && b->len))
+	if (b->len < min || b->len == 0)
 		return 0;
-	if (seg_write(w, b->buf, b->len, err))
+	XXH64_update(xs, b->buf, b->len);
+	if (out_write(of, b->buf, b->len, err))
 		return -1;
-	w->off += b->len;
+	if (written)
+		*written += b->len;
 	strbuf_reset(b);
 	return 0;
 }
+
+/* What hashed_flush waits for. */
+#define FLUSH_BYTES ((size_t)1 << 20)
 
 int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
 {
@@ -1009,7 +1016,7 @@ int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
 			    st == ID_NONE ? 0 : strtab_len(&ctx->stems.tab, st)) ||
 		    put(b, st == ID_NONE ? &(uint8_t){ 255 } : &ctx->stems.kind[st], 1))
 			goto oom;
-		if (seg_tables_flush(w, b, 0, err))
+		if (hashed_flush(&w->of, w->xs, b, FLUSH_BYTES, &w->off, err))
 			goto out;
 	}
 	n = 0;
@@ -1024,10 +1031,10 @@ int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err)
 		    put_str(b, strtab_str(&ctx->vocab.tab, (uint32_t)i),
 			    strtab_len(&ctx->vocab.tab, (uint32_t)i)))
 			goto oom;
-		if (seg_tables_flush(w, b, 0, err))
+		if (hashed_flush(&w->of, w->xs, b, FLUSH_BYTES, &w->off, err))
 			goto out;
 	}
-	if (seg_tables_flush(w, b, 1, err))
+	if (hashed_flush(&w->of, w->xs, b, 0, &w->off, err))
 		goto out;
 	/* Trailer: the tables' offset, the XXH64 of every byte before the
 	 * hash itself, and a magic. */
@@ -1346,28 +1353,15 @@ out:
 	return rc;
 }
 
-/* cache.idx is written as it is made, a megabyte at a time, so that the
- * index (21 MB on the 520 MB benchmark corpus) is never held whole at the
- * end of a run, where k-means' results and the matrix still are. */
+/* cache.idx is written as it is made, a megabyte at a time (hashed_flush),
+ * so that the index (21 MB on the 520 MB benchmark corpus) is never held
+ * whole at the end of a run, where k-means' results and the matrix still
+ * are. */
 struct idxout {
 	struct outfile of;
 	int open;
 	XXH64_state_t *xs;   /* of every byte written */
 };
-
-static int idx_flush(struct idxout *o, struct strbuf *b, size_t min,
-		     struct pl_error *err)
-{
-	if (b->len < min || b->len == 0)
-		return 0;
-	XXH64_update(o->xs, b->buf, b->len);
-	if (out_write(&o->of, b->buf, b->len, err))
-		return -1;
-	strbuf_reset(b);
-	return 0;
-}
-
-#define IDX_FLUSH ((size_t)1 << 20)
 
 int cache_write_index(struct ctx *ctx, struct pl_error *err)
 {
@@ -1492,7 +1486,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			    put_u32(&b, seg) || put_u64(&b, off) || put_u64(&b, len) ||
 			    put_u32(&b, (uint32_t)nu))
 				goto oom;
-			if (idx_flush(&o, &b, IDX_FLUSH, err))
+			if (hashed_flush(&o.of, o.xs, &b, FLUSH_BYTES, NULL, err))
 				goto out;
 		}
 	}
@@ -1502,7 +1496,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 		if (put_u32(&b, ctx->units.para[u]) ||
 		    put_u32(&b, a >= 0 ? cluster_id(km, a) : 0))
 			goto oom;
-		if (idx_flush(&o, &b, IDX_FLUSH, err))
+		if (hashed_flush(&o.of, o.xs, &b, FLUSH_BYTES, NULL, err))
 			goto out;
 	}
 	/* The clustering: centroids over the kept columns, as term ids. */
@@ -1540,7 +1534,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 				if (row[i] != 0 && (put_u32(&b, (uint32_t)kept[i]) ||
 						    put_f64(&b, row[i])))
 					goto oom;
-			if (idx_flush(&o, &b, IDX_FLUSH, err))
+			if (hashed_flush(&o.of, o.xs, &b, FLUSH_BYTES, NULL, err))
 				goto out;
 		}
 	}
@@ -1557,7 +1551,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 				goto oom;
 	if (put_u64(&b, ctx->units.n) || put_u64(&b, ctx->vocab.tab.n))
 		goto oom;
-	if (idx_flush(&o, &b, 0, err))
+	if (hashed_flush(&o.of, o.xs, &b, 0, NULL, err))
 		goto out;
 	if (put_u64(&b, XXH64_digest(o.xs)))
 		goto oom;
