@@ -119,6 +119,16 @@ struct order {
 	uint32_t old;         /* label before renumbering */
 };
 
+/* |x_i|^2, summed in double in column order. */
+static double row_norm2(const struct csr *X, size_t i)
+{
+	double s = 0;
+
+	for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+		s += (double)X->fval[p] * X->fval[p];
+	return s;
+}
+
 /* x_i . c for a dense centroid row c, summed in column order. */
 static double row_dot(const struct csr *X, size_t i, const double *c)
 {
@@ -973,13 +983,10 @@ static int scan_rows(struct km *km, struct pl_error *err)
 	km->m = 0;
 	longest = km->d;
 	for (i = 0; i < km->n; i++) {
-		double s = 0;
-		uint64_t p;
+		double s = row_norm2(X, i);
 
 		if (X->rowptr[i + 1] - X->rowptr[i] > longest)
 			longest = X->rowptr[i + 1] - X->rowptr[i];
-		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			s += (double)X->fval[p] * X->fval[p];
 		if (!isfinite(s))
 			return pl_fail(err, PL_EX_DATAERR,
 				       "kmeans: statement %zu has weights that are not finite",
@@ -1409,18 +1416,13 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 	if (!q.nrm2 || !q.count || !q.rows)
 		goto oom;
 	for (i = 0; i < q.n; i++) {
-		uint64_t p;
-		double s2 = 0;
-
 		if (assign[i] < -1 || assign[i] >= (int64_t)k) {
 			pl_fail(err, PL_EX_SOFTWARE,
 				"kmeans: statement %zu is in cluster %ld of %lu",
 				i + 1, (long)assign[i] + 1, (unsigned long)k);
 			goto fail;
 		}
-		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			s2 += (double)X->fval[p] * X->fval[p];
-		q.nrm2[i] = s2;
+		q.nrm2[i] = row_norm2(X, i);
 		if (assign[i] >= 0) {
 			q.rows[q.m++] = i;
 			q.count[assign[i]]++;
@@ -1547,14 +1549,8 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
-	for (i = 0; i < X->nrows; i++) {
-		double s2 = 0;
-		uint64_t p;
-
-		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
-			s2 += (double)X->fval[p] * X->fval[p];
-		m += s2 > 0;
-	}
+	for (i = 0; i < X->nrows; i++)
+		m += row_norm2(X, i) > 0;
 	/* hi above the rows with terms: stop there; lo above them fails in
 	 * kmeans_fit with its message */
 	top = hi;
