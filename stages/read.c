@@ -69,10 +69,16 @@ static int has_suffix(const char *s, const char *suf)
 	return ls > lf && strcmp(s + ls - lf, suf) == 0;
 }
 
-/* The relative name as the outputs show it: `rel` with every byte that is
- * not part of valid UTF-8 replaced by U+FFFD, since every output is UTF-8
- * (output/README.md) and a file name on Linux is any bytes.  Appended to sb
- * with its NUL.  0, or -1 when out of memory. */
+/* [run] threads, or the cores present for 0 (at least 1). */
+static long configured_threads(const struct ctx *ctx)
+{
+	long n = ctx->cfg->v[CFG_run_threads].i;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n;
+}
+
 /* Room for `more` files after the f->n listed. */
 static int files_reserve(struct files *f, size_t more)
 {
@@ -298,9 +304,11 @@ static int cmp_ix(const void *a, const void *b)
 	return strcmp(sort_paths[*(const size_t *)a], sort_paths[*(const size_t *)b]);
 }
 
-/* The name the outputs show: the raw relative path, with each invalid
- * UTF-8 byte replaced by U+FFFD; NULL (and nothing appended) when that is
- * the raw path itself. */
+/* The relative name as the outputs show it: `rel` with every byte that is
+ * not part of valid UTF-8 replaced by U+FFFD, since every output is UTF-8
+ * (output/README.md) and a file name on Linux is any bytes.  Appended to sb
+ * with its NUL; *same is 1 when that is `rel` itself.  0, or -1 when out
+ * of memory. */
 static int display_name(struct strbuf *sb, const char *rel, int *same)
 {
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)rel;
@@ -329,8 +337,6 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	struct strbuf path = STRBUF_INIT;
 	const char *root = ctx->cfg->v[CFG_corpus_dir].path;
 	struct stat st;
-	long nt = ctx->cfg->v[CFG_run_threads].i;
-
 	if (f->root)
 		return 0;
 	if (stat(root, &st) != 0)
@@ -340,15 +346,13 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	if (!S_ISDIR(st.st_mode))
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: [corpus] dir is not a folder", root);
-	if (nt == 0)
-		nt = sysconf(_SC_NPROCESSORS_ONLN);
 	f->root = pl_strdup(root);
 	if (!f->root || strbuf_addstr(&path, root))
 		return pl_oom(err);
 	while (path.len > 1 && path.buf[path.len - 1] == '/')
 		path.buf[--path.len] = '\0';
 	f->rootlen = path.len + 1;
-	if (walk(f, &path, nt < 1 ? 1 : (size_t)nt, 0, err)) {
+	if (walk(f, &path, (size_t)configured_threads(ctx), 0, err)) {
 		strbuf_release(&path);
 		return -1;
 	}
@@ -1013,15 +1017,11 @@ out:
 	return rc;
 }
 
+/* Read threads: the configured ones, no more than there are files. */
 static long thread_count(const struct ctx *ctx)
 {
-	long n = ctx->cfg->v[CFG_run_threads].i;
+	long n = configured_threads(ctx);
 
-	if (n == 0) {
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-		if (n < 1)
-			n = 1;
-	}
 	if ((size_t)n > ctx->files.n)
 		n = (long)ctx->files.n;
 	return n < 1 ? 1 : n;

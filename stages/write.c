@@ -8,15 +8,15 @@
  *                  TF-IDF weights (only kept terms have entries)
  *   counts.mtx.gz  Matrix Market coordinate integer: statements x terms,
  *                  occurrences of every term, kept or not
+ *   terms.tsv.gz   one line per term; line j (after the header) describes
+ *                  matrix column j
+ *   docs.tsv       one line per statement; line i (after the header)
+ *                  describes matrix row i
  *
  * The two matrices are written through write_mtx() by the stages that
  * hold them at their fullest: counts.mtx.gz by the counts stage
  * (stages/counts.c), tfidf.mtx.gz by the tfidf stage before it keeps the
  * weights in single precision; this stage writes the two lists.
- *   terms.tsv.gz   one line per term; line j (after the header) describes
- *                  matrix column j
- *   docs.tsv       one line per statement; line i (after the header)
- *                  describes matrix row i
  *
  * Every matrix has one column per term, pruned or not, so a column means the
  * same term whatever min_df/max_df/max_features say.  Real values are
@@ -230,8 +230,6 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 
 		row[rowlen++] = ' ';
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
-			double v;
-
 			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
 				if (out_write(of, blk, (size_t)(p - blk), err))
 					goto out;
@@ -241,16 +239,18 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 			p += rowlen;
 			p = put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
-			v = real ? real->at(real->arg, u, e) : 0;
 			if (!real) {
 				p = put_u64(p, m->cnt[e]);
-			} else if (isfinite(v)) {
-				p = put_g17(p, v);
 			} else {
-				pl_fail(err, PL_EX_SOFTWARE,
-					"%s: row %zu: weight is not a finite number",
-					name, u + 1);
-				goto out;
+				double v = real->at(real->arg, u, e);
+
+				if (!isfinite(v)) {
+					pl_fail(err, PL_EX_SOFTWARE,
+						"%s: row %zu: weight is not a finite number",
+						name, u + 1);
+					goto out;
+				}
+				p = put_g17(p, v);
 			}
 			*p++ = '\n';
 		}
