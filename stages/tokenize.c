@@ -98,6 +98,9 @@ struct tokenizer {
 	int32_t cjk[2];             /* CJK run state: previous character */
 	size_t cjklen;
 	struct memo *memo;          /* MEMO_SLOTS recent short surfaces */
+	struct pending *pend;       /* PENDING tokens the memo did not know */
+	size_t npend;
+	struct strbuf pbytes;       /* their bytes, one after the other */
 };
 
 /*
@@ -115,6 +118,25 @@ struct memo {
 	uint32_t id;
 	uint8_t len;        /* 0: empty */
 	char s[MEMO_MAX];
+};
+
+/*
+ * Tokens the memo does not know are interned in batches of PENDING: each
+ * asks for its table slot when it is queued, the batch then asks for the
+ * entries those slots name, and only then are they looked up, in token
+ * order.  One at a time, each such lookup waited for memory twice (the
+ * slot, then the entry: about a tenth of a mail corpus's tokens, and the
+ * largest single cost of reading it); in a batch the waits overlap.  The
+ * ids are the ones a lookup per token gives: new surfaces are still added
+ * in token order, and a queued token's place in the unit is filled in
+ * before the tokenizer returns.
+ */
+#define PENDING 32
+struct pending {
+	size_t at;          /* its index in u->tok */
+	size_t off, len;    /* its bytes in pbytes */
+	uint32_t hash;
+	int digits;
 };
 
 /* ASCII letters (1) and digits (2), for the fast path. */
@@ -262,36 +284,65 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-/* Intern the finished token in t->tok as a surface (marking stop words
- * and numbers the first time it is seen) and append it to the unit. */
+/* Intern the queued tokens, in order, into their places in u->tok,
+ * marking stop words and numbers the first time a surface is seen and
+ * remembering the short ones in the memo.  0 or -1. */
+static int flush_pending(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+			 struct pl_error *err)
+{
+	struct surfaces *sf = &ctx->surf;
+
+	for (size_t i = 0; i < t->npend; i++)
+		strtab_prefetch_entry(&sf->tab, t->pend[i].hash);
+	for (size_t i = 0; i < t->npend; i++) {
+		const struct pending *p = &t->pend[i];
+		const char *s = t->pbytes.buf + p->off;
+		uint32_t id;
+		int added;
+
+		if (surfaces_intern_hash(sf, s, p->len, p->hash, &id, &added))
+			return pl_oom(err);
+		if (p->len && p->len <= MEMO_MAX) {
+			struct memo *m = &t->memo[(p->hash >> 19) & (MEMO_SLOTS - 1)];
+
+			m->hash = p->hash;
+			m->id = id;
+			m->len = (uint8_t)p->len;
+			memcpy(m->s, s, p->len);
+		}
+		if (added && strtab_find(&t->stop, s, p->len) != STRTAB_NONE)
+			sf->flags[id] |= SURF_STOP;
+		if (added && p->digits)
+			sf->flags[id] |= SURF_NUMBER;
+		u->tok.surf[p->at] = id;
+	}
+	t->npend = 0;
+	strbuf_reset(&t->pbytes);
+	return 0;
+}
+
+/* Append the finished token in t->tok to the unit: its surface id at once
+ * when the memo knows it, else a place the next flush_pending fills. */
 static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		     int digits, struct pl_error *err)
 {
-	uint32_t id, h = (uint32_t)pl_hash(t->tok.buf, t->tok.len);
-	struct memo *m = &t->memo[(h >> 19) & (MEMO_SLOTS - 1)];
-	int added;
+	uint32_t h = (uint32_t)pl_hash(t->tok.buf, t->tok.len);
+	const struct memo *m = &t->memo[(h >> 19) & (MEMO_SLOTS - 1)];
+	struct pending *p;
 
-	if (m->len == t->tok.len && m->hash == h && same_bytes(m->s, t->tok.buf, m->len)) {
-		id = m->id;
-	} else {
-		if (surfaces_intern_hash(&ctx->surf, t->tok.buf, t->tok.len, h,
-					 &id, &added))
-			return pl_oom(err);
-		if (t->tok.len && t->tok.len <= MEMO_MAX) {
-			m->hash = h;
-			m->id = id;
-			m->len = (uint8_t)t->tok.len;
-			memcpy(m->s, t->tok.buf, t->tok.len);
-		}
-		if (added &&
-		    strtab_find(&t->stop, t->tok.buf, t->tok.len) != STRTAB_NONE)
-			ctx->surf.flags[id] |= SURF_STOP;
-		if (added && digits)
-			ctx->surf.flags[id] |= SURF_NUMBER;
-	}
-	if (tokens_push(&u->tok, id, ID_NONE))
+	if (m->len == t->tok.len && m->hash == h && same_bytes(m->s, t->tok.buf, m->len))
+		return tokens_push(&u->tok, m->id, ID_NONE) ? pl_oom(err) : 0;
+	p = &t->pend[t->npend++];
+	p->at = u->tok.n;
+	p->off = t->pbytes.len;
+	p->len = t->tok.len;
+	p->hash = h;
+	p->digits = digits;
+	if (strbuf_add(&t->pbytes, t->tok.buf, t->tok.len) ||
+	    tokens_push(&u->tok, ID_NONE, ID_NONE))
 		return pl_oom(err);
-	return 0;
+	strtab_prefetch(&ctx->surf.tab, h);
+	return t->npend == PENDING ? flush_pending(ctx, t, u, err) : 0;
 }
 
 /* Finish the token in t->tok and add it to the unit. */
@@ -487,6 +538,8 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 	int after_cased = 0;   /* the last character not Case_Ignorable was Cased */
 
 	u->tok.n = 0;
+	t->npend = 0;
+	strbuf_reset(&t->pbytes);
 	strbuf_reset(&t->tok);
 	while (i < len) {
 		int32_t c, low[2];
@@ -528,6 +581,17 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 				i = j;
 				continue;
 			}
+		}
+		/* Between tokens, a run of ASCII bytes that are not \w (spaces,
+		 * punctuation) only moves the final-sigma state: each is Other
+		 * or, for ' . : ^ `, Case_Ignorable (sigma_class). */
+		if (!nchars && p[i] < 0x80 && !py_ascii[p[i]]) {
+			do {
+				if (sigma_class(p[i]) != SIGMA_IGNORABLE)
+					after_cased = 0;
+				i++;
+			} while (i < len && p[i] < 0x80 && !py_ascii[p[i]]);
+			continue;
 		}
 		c = decode(p + i, len - i, &n);
 		if (c < 0) {
@@ -575,6 +639,8 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 	}
 	if (nchars && emit_sklearn(ctx, t, u, nchars, digits, err))
 		return -1;
+	if (flush_pending(ctx, t, u, err))
+		return -1;
 	if (u->counted)
 		ctx->rep.tokens += u->tok.n;
 	return 0;
@@ -593,6 +659,8 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 		return tokenize_sklearn(ctx, t, u, err);
 	u->tok.n = 0;
 	t->cjklen = 0;
+	t->npend = 0;
+	strbuf_reset(&t->pbytes);
 	strbuf_reset(&t->tok);
 	while (i <= len) {
 		int32_t c;
@@ -620,6 +688,15 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 				i = j;
 				continue;
 			}
+		}
+		/* Outside a token, ASCII bytes that are neither letters nor
+		 * digits separate and nothing more (an apostrophe or hyphen
+		 * joins only inside a word). */
+		if (!nchars && !t->cjklen && i < len && p[i] < 0x80 && !ascii_word[p[i]]) {
+			do
+				i++;
+			while (i < len && p[i] < 0x80 && !ascii_word[p[i]]);
+			continue;
 		}
 		c = i < len ? decode(p + i, len - i, &n) : 0;
 		if (i == len)
@@ -688,6 +765,8 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 		nchars = 0;
 		i += n;
 	}
+	if (flush_pending(ctx, t, u, err))
+		return -1;
 	if (u->counted)
 		ctx->rep.tokens += u->tok.n;
 	return 0;
@@ -764,6 +843,8 @@ static void tokenize_release(struct ctx *ctx)
 	if (t) {
 		strtab_release(&t->stop);
 		strbuf_release(&t->tok);
+		strbuf_release(&t->pbytes);
+		pl_free(t->pend);
 		pl_free(t->memo);
 		pl_free(t->cps);
 		pl_free(t);
@@ -788,7 +869,8 @@ static int tokenize_init(struct ctx *ctx, struct pl_error *err)
 	t->cjk_bigram = cfg->v[CFG_tokenize_cjk].i == 0;
 	t->sklearn = cfg->v[CFG_tokenize_pattern].i == 1;
 	t->memo = pl_calloc(MEMO_SLOTS, sizeof(*t->memo));
-	if (!t->memo)
+	t->pend = pl_calloc(PENDING, sizeof(*t->pend));
+	if (!t->memo || !t->pend)
 		return pl_oom(err);
 	return load_stopwords(t, cfg, err);
 }
