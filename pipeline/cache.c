@@ -234,6 +234,34 @@ static int put_var(struct strbuf *b, uint64_t v)
 	return put(b, x, (size_t)n);
 }
 
+/* The same varint as put_var, written at p (room for 10 bytes): where the
+ * next byte goes.  For loops that reserve their room once (room). */
+static inline uint8_t *var_at(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Room for n more bytes at the end of b: where they go, or NULL (out of
+ * memory).  The caller then sets b->len past what it wrote. */
+static uint8_t *room(struct strbuf *b, size_t n)
+{
+	if (pl_grow(&b->buf, &b->cap, b->len + n + 1, 1))
+		return NULL;
+	return (uint8_t *)b->buf + b->len;
+}
+
+/* Set b's length to end at p, which room() handed out. */
+static void room_done(struct strbuf *b, const uint8_t *p)
+{
+	b->len = (size_t)(p - (const uint8_t *)b->buf);
+	b->buf[b->len] = '\0';
+}
+
 static int put_f64(struct strbuf *b, double d)
 {
 	uint64_t v;
@@ -929,27 +957,46 @@ int cache_seg_record(struct segwriter *w, struct ctx *ctx, struct fileinfo *fi,
 	    put_var(b, rep->invalid_bytes) || put_var(b, rep->long_tokens) ||
 	    put_var(b, rep->boilerplate_lines) || put_var(b, ctx->units.n - unit0))
 		return pl_oom(err);
+	/* Every term id of the rows is below the vocabulary's size: the
+	 * marks are sized once, and each row's bytes reserved once (5 for
+	 * a 32-bit varint, 10 for a 64-bit one). */
+	if (ctx->vocab.tab.n && mark(&w->uterm, &w->utermcap, (uint32_t)ctx->vocab.tab.n - 1))
+		return pl_oom(err);
 	for (size_t u = unit0; u < ctx->units.n; u++) {
 		uint64_t a = m->rowptr[u], z = m->rowptr[u + 1];
 		uint32_t prev = 0;
+		uint8_t *p = room(b, 40 + (size_t)(z - a) * 10);
 
-		if (put_var(b, ctx->units.para[u]) || put_var(b, ctx->units.line[u]) ||
-		    put_var(b, ctx->units.ntok[u]) || put_var(b, z - a))
+		if (!p)
 			return pl_oom(err);
+		p = var_at(p, ctx->units.para[u]);
+		p = var_at(p, ctx->units.line[u]);
+		p = var_at(p, ctx->units.ntok[u]);
+		p = var_at(p, z - a);
 		for (uint64_t e = a; e < z; e++) {
-			if (put_var(b, m->col[e] - prev) || put_var(b, m->cnt[e]) ||
-			    mark(&w->uterm, &w->utermcap, m->col[e]))
-				return pl_oom(err);
+			p = var_at(p, m->col[e] - prev);
+			p = var_at(p, m->cnt[e]);
+			w->uterm[m->col[e]] = 1;
 			prev = m->col[e];
 		}
+		room_done(b, p);
 	}
 	if (vocabulary_file_stats(ctx, &surf, &sc, &ns, &pairs, &np) ||
 	    put_var(b, ns))
 		return pl_oom(err);
-	for (size_t i = 0; i < ns; i++)
-		if (put_var(b, surf[i] - (i ? surf[i - 1] : 0)) || put_var(b, sc[i]) ||
-		    mark(&w->usurf, &w->usurfcap, surf[i]))
+	if (ns) {
+		uint8_t *p = room(b, ns * 15);
+
+		/* The surfaces come sorted: the last is the largest id. */
+		if (!p || mark(&w->usurf, &w->usurfcap, surf[ns - 1]))
 			return pl_oom(err);
+		for (size_t i = 0; i < ns; i++) {
+			p = var_at(p, surf[i] - (i ? surf[i - 1] : 0));
+			p = var_at(p, sc[i]);
+			w->usurf[surf[i]] = 1;
+		}
+		room_done(b, p);
+	}
 	if (put_var(b, np))
 		return pl_oom(err);
 	for (size_t i = 0; i < np; i++)
