@@ -221,21 +221,9 @@ static int put_str(struct strbuf *b, const char *s, size_t len)
 	return put_u32(b, (uint32_t)len) || put(b, s, len);
 }
 
-static int put_var(struct strbuf *b, uint64_t v)
-{
-	uint8_t x[10];
-	int n = 0;
-
-	while (v >= 0x80) {
-		x[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	x[n++] = (uint8_t)v;
-	return put(b, x, (size_t)n);
-}
-
-/* The same varint as put_var, written at p (room for 10 bytes): where the
- * next byte goes.  For loops that reserve their room once (room). */
+/* A varint (7 bits a byte, low first, the top bit set on all but the
+ * last) written at p, which has room for 10 bytes: where the next byte
+ * goes.  Loops over many values reserve their room once (room). */
 static inline uint8_t *var_at(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
@@ -244,6 +232,13 @@ static inline uint8_t *var_at(uint8_t *p, uint64_t v)
 	}
 	*p++ = (uint8_t)v;
 	return p;
+}
+
+static int put_var(struct strbuf *b, uint64_t v)
+{
+	uint8_t x[10];
+
+	return put(b, x, (size_t)(var_at(x, v) - x));
 }
 
 /* Room for n more bytes at the end of b: where they go, or NULL (out of
