@@ -337,6 +337,7 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	struct strbuf path = STRBUF_INIT;
 	const char *root = ctx->cfg->v[CFG_corpus_dir].path;
 	struct stat st;
+
 	if (f->root)
 		return 0;
 	if (stat(root, &st) != 0)
