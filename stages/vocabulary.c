@@ -422,11 +422,16 @@ static int vocabulary_unit(struct ctx *ctx, struct unit *u, struct pl_error *err
 /* Source entries copied between two cuts of the source's arrays. */
 #define MERGE_RELEASE ((uint64_t)1 << 20)
 
-/* The source's rows given dst's term ids, in place, on the run's threads:
- * thread t takes rows [bound[t], bound[t + 1]) with its own accumulator
- * (dst's vocabulary wide, zero between rows) and scratch. */
+/* Rows [bound[0], bound[nt]) of the source, given dst's term ids, sorted,
+ * and written to dst's arrays at `base` past each entry's place in the
+ * source, on the run's threads: thread t takes rows [bound[t],
+ * bound[t + 1]) with its own accumulator (dst's vocabulary wide, zero
+ * between rows) and scratch.  Each row is done on its own, so the bytes do
+ * not depend on the threads. */
 struct remap_job {
-	struct csr *ms;
+	const struct csr *ms;
+	struct csr *md;
+	uint64_t base;
 	const uint32_t *map;
 	size_t bound[PL_MAX_THREADS + 1];
 	uint32_t *acc[PL_MAX_THREADS];
@@ -438,10 +443,15 @@ struct remap_job {
 static void remap_rows(void *arg, size_t t, size_t nt)
 {
 	struct remap_job *job = arg;
-	struct csr *ms = job->ms;
+	const struct csr *ms = job->ms;
 	uint32_t *acc = job->acc[t], *ids = job->ids[t];
+	uint64_t from = ms->rowptr[job->bound[t]], to = ms->rowptr[job->bound[t + 1]];
+	uint32_t *dcol = job->md->col + job->base, *dcnt = job->md->cnt + job->base;
 
 	(void)nt;
+	/* This share of dst's fresh memory, mapped in one call. */
+	pl_prefault(dcol + from, (size_t)(to - from) * sizeof(*dcol));
+	pl_prefault(dcnt + from, (size_t)(to - from) * sizeof(*dcnt));
 	for (size_t r = job->bound[t]; r < job->bound[t + 1]; r++) {
 		uint64_t e0 = ms->rowptr[r];
 		size_t n = ms->rowptr[r + 1] - e0;
@@ -449,17 +459,23 @@ static void remap_rows(void *arg, size_t t, size_t nt)
 
 		for (size_t j = 0; j < n; j++) {
 			ids[j] = job->map[ms->col[e0 + j]];
-			acc[ids[j]] = ms->cnt[e0 + j];
 			sorted &= j == 0 || ids[j] > ids[j - 1];
 		}
 		/* Terms the shard shares with dst in the same order (a
-		 * rerun's cached terms) map in order: no sort needed.  The
-		 * buffer is as long as the longest row: no allocation. */
-		if (!sorted)
-			(void)sort_u32(ids, n, &job->buf[t], &job->cap[t]);
+		 * rerun's cached terms) map in order: the counts go as they
+		 * are.  The buffer is as long as the longest row: no
+		 * allocation. */
+		if (sorted) {
+			memcpy(dcol + e0, ids, n * sizeof(*ids));
+			memcpy(dcnt + e0, ms->cnt + e0, n * sizeof(*dcnt));
+			continue;
+		}
+		for (size_t j = 0; j < n; j++)
+			acc[ids[j]] = ms->cnt[e0 + j];
+		(void)sort_u32(ids, n, &job->buf[t], &job->cap[t]);
 		for (size_t j = 0; j < n; j++) {
-			ms->col[e0 + j] = ids[j];
-			ms->cnt[e0 + j] = acc[ids[j]];
+			dcol[e0 + j] = ids[j];
+			dcnt[e0 + j] = acc[ids[j]];
 			acc[ids[j]] = 0;
 		}
 	}
@@ -474,7 +490,7 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	struct csr *ms = &src->counts;
 	struct remap_job *job = NULL;
 	uint32_t *map_term = NULL;
-	uint64_t base, left;
+	uint64_t base;
 	size_t nt, longest = 1;
 	int rc = -1;
 
@@ -495,17 +511,14 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	}
 	/* map_term is all the rest reads of the source's terms. */
 	vocab_release(vs);
-	/* The rows take dst's ids in place, sorted, on the run's threads:
-	 * each row on its own, so the bytes do not depend on the threads. */
 	for (size_t r = 0; r < ms->nrows; r++)
 		if (ms->rowptr[r + 1] - ms->rowptr[r] > longest)
 			longest = ms->rowptr[r + 1] - ms->rowptr[r];
 	job = pl_calloc(1, sizeof(*job));
 	if (!job)
 		goto oom;
-	job->ms = ms;
-	job->map = map_term;
-	nt = csr_shares(ms, dst->rep.threads, job->bound);
+	nt = dst->rep.threads < 1 ? 1 : dst->rep.threads > PL_MAX_THREADS ? PL_MAX_THREADS :
+	     (size_t)dst->rep.threads;
 	for (size_t t = 0; t < nt; t++) {
 		job->acc[t] = pl_calloc(dst->vocab.tab.n ? dst->vocab.tab.n : 1,
 					sizeof(*job->acc[t]));
@@ -514,7 +527,6 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		    pl_grow(&job->buf[t], &job->cap[t], longest, sizeof(*job->buf[t])))
 			goto oom;
 	}
-	pl_parallel(nt, remap_rows, job);
 	if (pl_grow(&md->rowptr, &kd->rowcap, md->nrows + ms->nrows + 2,
 		    sizeof(*md->rowptr)))
 		goto oom;
@@ -530,23 +542,36 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	base = md->nnz;
 	for (size_t r = 0; r < ms->nrows; r++)
 		md->rowptr[md->nrows + r + 1] = base + ms->rowptr[r + 1];
-	/* The entries are copied from the last down, and every
-	 * MERGE_RELEASE of them the source's arrays are cut to the entries
-	 * not yet copied, so the shard's counts and their copy are not both
-	 * held whole: merging adds little to the run's peak memory. */
-	left = ms->nnz;
-	while (left > 0) {
-		uint64_t from = left > MERGE_RELEASE ? left - MERGE_RELEASE : 0;
+	/* The rows go over in runs of about MERGE_RELEASE entries from the
+	 * last down, each run remapped straight into dst on the threads,
+	 * and after each the source's arrays are cut to the entries not yet
+	 * done: the shard's counts and their copy are not both held whole,
+	 * so merging adds little to the run's peak memory. */
+	job->ms = ms;
+	job->md = md;
+	job->base = base;
+	job->map = map_term;
+	for (size_t end = ms->nrows; end > 0;) {
+		uint64_t goal = ms->rowptr[end] > MERGE_RELEASE ? ms->rowptr[end] - MERGE_RELEASE : 0;
+		size_t begin = end - 1, n;
 
-		pl_prefault(md->col + base + from, (size_t)(left - from) * sizeof(*md->col));
-		pl_prefault(md->cnt + base + from, (size_t)(left - from) * sizeof(*md->cnt));
-		memcpy(md->col + base + from, ms->col + from,
-		       (size_t)(left - from) * sizeof(*md->col));
-		memcpy(md->cnt + base + from, ms->cnt + from,
-		       (size_t)(left - from) * sizeof(*md->cnt));
-		left = from;
-		if (left > 0)
-			csr_shrink(ms, left);
+		while (begin > 0 && ms->rowptr[begin] > goal)
+			begin--;
+		/* Rows [begin, end) in shares of about equal entries. */
+		n = ms->rowptr[end] - ms->rowptr[begin] < 65536 ? 1 : nt;
+		job->bound[0] = begin;
+		for (size_t t = 1, r = begin; t <= n; t++) {
+			uint64_t at = ms->rowptr[begin] +
+				      (ms->rowptr[end] - ms->rowptr[begin]) / n * t;
+
+			while (r < end && (t == n || ms->rowptr[r + 1] <= at))
+				r++;
+			job->bound[t] = r;
+		}
+		pl_parallel(n, remap_rows, job);
+		end = begin;
+		if (end > 0)
+			csr_shrink(ms, ms->rowptr[end]);
 	}
 	md->nnz = base + ms->nnz;
 	md->nrows += ms->nrows;
