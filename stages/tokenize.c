@@ -474,10 +474,16 @@ static int py_word(int32_t c)
  * Python 3.11 over every code point it assigns: no difference. */
 enum { SIGMA_OTHER, SIGMA_CASED, SIGMA_IGNORABLE };
 
+/* Is ASCII c Case_Ignorable?  Inline, for the runs between tokens. */
+static inline int ascii_ignorable(unsigned c)
+{
+	return c == '\'' || c == '.' || c == ':' || c == '^' || c == '`';
+}
+
 static int sigma_class(int32_t c)
 {
 	if (c < 0x80) {
-		if (c == '\'' || c == '.' || c == ':' || c == '^' || c == '`')
+		if (ascii_ignorable((unsigned)c))
 			return SIGMA_IGNORABLE;
 		return c >= 0 && ascii_word[c] == 1 ? SIGMA_CASED : SIGMA_OTHER;
 	}
@@ -587,7 +593,7 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 		 * or, for ' . : ^ `, Case_Ignorable (sigma_class). */
 		if (!nchars && p[i] < 0x80 && !py_ascii[p[i]]) {
 			do {
-				if (sigma_class(p[i]) != SIGMA_IGNORABLE)
+				if (!ascii_ignorable(p[i]))
 					after_cased = 0;
 				i++;
 			} while (i < len && p[i] < 0x80 && !py_ascii[p[i]]);
