@@ -977,24 +977,32 @@ static int merge_shard(struct ctx *ctx, struct shard *sh, struct pl_error *err)
 {
 	struct ctx *src = &sh->ctx;
 	struct units *ud = &ctx->units, *us = &src->units;
-	uint32_t *map_stem, *map_surf;
+	uint32_t *map_stem, *map_surf, *term_stem;
 	int rc = -1;
 
 	map_stem = pl_malloc((src->stems.tab.n + 1) * sizeof(*map_stem));
 	map_surf = pl_malloc((src->surf.tab.n + 1) * sizeof(*map_surf));
-	if (!map_stem || !map_surf ||
+	term_stem = pl_malloc((src->vocab.tab.n + 1) * sizeof(*term_stem));
+	if (!map_stem || !map_surf || !term_stem ||
 	    stems_merge(&ctx->stems, &src->stems, map_stem) ||
 	    surfaces_merge(&ctx->surf, &src->surf, map_stem, map_surf)) {
 		rc = pl_oom(err);
 		goto out;
 	}
+	/* A term is named by its stem: the merged stem of each of the
+	 * shard's terms, so its terms need no lookup by name. */
+	for (size_t t = 0; t < src->vocab.tab.n; t++)
+		term_stem[t] = ID_NONE;
+	for (size_t s = 0; s < src->stems.tab.n; s++)
+		if (src->stems.term[s] != ID_NONE)
+			term_stem[src->stems.term[s]] = map_stem[s];
 	/* The maps are what the rest of the merge reads: the shard's stems
 	 * and surfaces go before its rows are copied (vocabulary_merge gives
 	 * back its terms likewise), so they and the merged tables are not
 	 * all held at the merge's fullest. */
 	stems_release(&src->stems);
 	surfaces_release(&src->surf);
-	if (vocabulary_merge(ctx, src, map_surf, err))
+	if (vocabulary_merge(ctx, src, map_surf, term_stem, err))
 		goto out;
 	for (size_t i = 0; i < us->n; i++) {
 		if (units_add(ctx, us->file[i], us->para[i], us->line[i])) {
@@ -1015,6 +1023,7 @@ static int merge_shard(struct ctx *ctx, struct shard *sh, struct pl_error *err)
 out:
 	pl_free(map_stem);
 	pl_free(map_surf);
+	pl_free(term_stem);
 	return rc;
 }
 

@@ -329,15 +329,19 @@ int surfaces_intern_hash(struct surfaces *s, const char *str, size_t len,
 			 uint32_t h, uint32_t *id, int *added);
 int stems_intern(struct stems *s, const char *str, size_t len, int kind,
 		 uint32_t *id);
+int stems_intern_hash(struct stems *s, const char *str, size_t len, uint32_t h,
+		      int kind, uint32_t *id);
 /* Merging a shard (a ctx that analysed a contiguous run of files in a
  * thread) into the main ctx, in file order, so that every id comes out as
  * one pass over all the files would give it.  Each fills map[src id] =
- * dst id; all 0 or -1 (out of memory). */
+ * dst id; all 0 or -1 (out of memory).  vocabulary_merge reads
+ * term_stem[src term id] = the dst stem id of the term's stem (ID_NONE for
+ * none: a damaged shard). */
 int stems_merge(struct stems *dst, const struct stems *src, uint32_t *map);
 int surfaces_merge(struct surfaces *dst, const struct surfaces *src,
 		   const uint32_t *map_stem, uint32_t *map);
 int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
-		     struct pl_error *err);
+		     const uint32_t *term_stem, struct pl_error *err);
 /* The vocabulary stage's side doors, for the cache (pipeline/cache.c):
  *  - vocabulary_file_begin: start counting a file's own surface and phrase
  *    counts (word surfaces and (term, surface) phrase pairs);

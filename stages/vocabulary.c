@@ -147,12 +147,14 @@ static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
 }
 
 /* Sort a unit's term ids ascending: insertion sort for the short lists
- * most statements have, an LSD radix sort (four 8-bit passes through a
- * reused buffer) for long ones; qsort's comparator calls cost more than
- * the counting itself.  0 or -1 (out of memory). */
+ * most statements have, an LSD radix sort (8-bit digits through a reused
+ * buffer) for long ones; qsort's comparator calls cost more than the
+ * counting itself.  The four digits are counted in one pass, and a digit
+ * all the ids share (the top one, below 2^24 terms) is not moved.  0 or
+ * -1 (out of memory). */
 static int sort_u32(uint32_t *a, size_t n, uint32_t **buf, size_t *cap)
 {
-	size_t count[256];
+	size_t count[4][256];
 	uint32_t *src = a, *dst;
 
 	if (n < 64) {
@@ -171,24 +173,34 @@ static int sort_u32(uint32_t *a, size_t n, uint32_t **buf, size_t *cap)
 	if (pl_grow(buf, cap, n, sizeof(**buf)))
 		return -1;
 	dst = *buf;
-	for (int shift = 0; shift < 32; shift += 8) {
-		size_t sum = 0;
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = a[i];
 
-		memset(count, 0, sizeof(count));
-		for (size_t i = 0; i < n; i++)
-			count[(src[i] >> shift) & 0xff]++;
+		count[0][v & 0xff]++;
+		count[1][(v >> 8) & 0xff]++;
+		count[2][(v >> 16) & 0xff]++;
+		count[3][v >> 24]++;
+	}
+	for (int d = 0; d < 4; d++) {
+		size_t *c = count[d], sum = 0;
+		int shift = 8 * d;
+
+		if (c[(a[0] >> shift) & 0xff] == n)
+			continue; /* every id has this digit */
 		for (size_t b = 0; b < 256; b++) {
-			size_t c = count[b];
+			size_t k = c[b];
 
-			count[b] = sum;
-			sum += c;
+			c[b] = sum;
+			sum += k;
 		}
 		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+			dst[c[(src[i] >> shift) & 0xff]++] = src[i];
 		src = dst;
 		dst = src == a ? *buf : a;
 	}
-	/* An even number of passes: the result is back in `a`. */
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
 	return 0;
 }
 
@@ -482,7 +494,7 @@ static void remap_rows(void *arg, size_t t, size_t nt)
 }
 
 int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
-		     struct pl_error *err)
+		     const uint32_t *term_stem, struct pl_error *err)
 {
 	struct counter *kd = dst->counter, *ks = src->counter;
 	struct vocab *vs = &src->vocab;
@@ -501,10 +513,7 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	 * order; interning them after everything dst has seen gives the ids a
 	 * single pass over dst's and then src's statements would give. */
 	for (size_t t = 0; t < vs->tab.n; t++) {
-		uint32_t st = strtab_find(&dst->stems.tab, strtab_str(&vs->tab, (uint32_t)t),
-					  strtab_len(&vs->tab, (uint32_t)t));
-
-		if (st == STRTAB_NONE || term_of(dst, kd, st, &map_term[t]))
+		if (term_stem[t] == ID_NONE || term_of(dst, kd, term_stem[t], &map_term[t]))
 			goto oom;
 		dst->vocab.df[map_term[t]] += vs->df[t];
 		dst->vocab.cf[map_term[t]] += vs->cf[t];
