@@ -364,6 +364,14 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	return 0;
 }
 
+/* Is s all ASCII? */
+static int is_ascii(const char *s)
+{
+	while (*s && (unsigned char)*s < 0x80)
+		s++;
+	return *s == '\0';
+}
+
 /* Sort the listing by path relative to the root, and name each file as
  * the outputs show it. */
 static int list_sort(struct ctx *ctx, struct pl_error *err)
@@ -371,51 +379,62 @@ static int list_sort(struct ctx *ctx, struct pl_error *err)
 	struct files *f = &ctx->files;
 	struct strbuf name = STRBUF_INIT;
 	size_t *ix = pl_malloc(f->n * sizeof(*ix));
-	struct fileinfo *info = pl_malloc(f->n * sizeof(*info));
-	char **paths = pl_malloc(f->n * sizeof(*paths));
 
-	if (!ix || !info || !paths)
+	if (!ix)
 		goto oom;
-	/* info[] goes along through a sorted index. */
 	for (size_t i = 0; i < f->n; i++)
 		ix[i] = i;
 	sort_paths = f->path;
 	qsort(ix, f->n, sizeof(*ix), cmp_ix);
+	/* Slot i takes what was at ix[i]: moved in place along the
+	 * permutation's cycles (a copy of info[] would be megabytes of fresh
+	 * memory for a large corpus), each slot marked done with ix[i] = i. */
 	for (size_t i = 0; i < f->n; i++) {
-		info[i] = f->info[ix[i]];
-		paths[i] = f->path[ix[i]];
+		struct fileinfo info;
+		char *path;
+		size_t j = i;
+
+		if (ix[i] == i)
+			continue;
+		info = f->info[i];
+		path = f->path[i];
+		while (ix[j] != i) {
+			size_t from = ix[j];
+
+			f->info[j] = f->info[from];
+			f->path[j] = f->path[from];
+			ix[j] = j;
+			j = from;
+		}
+		f->info[j] = info;
+		f->path[j] = path;
+		ix[j] = j;
 	}
-	for (size_t i = 0; i < f->n; i++) {
-		f->info[i] = info[i];
-		f->path[i] = paths[i];
-		f->bytes[i] = info[i].size;
-	}
+	for (size_t i = 0; i < f->n; i++)
+		f->bytes[i] = f->info[i].size;
 	/* A name that is not valid UTF-8 is shown with U+FFFD. */
 	for (size_t i = 0; i < f->n; i++) {
 		int same;
 		char *shown;
 
-		strbuf_reset(&name);
-		if (display_name(&name, f->path[i] + f->rootlen, &same))
-			goto oom;
-		if (same) {
-			f->rel[i] = f->path[i] + f->rootlen;
+		f->rel[i] = f->path[i] + f->rootlen;
+		if (is_ascii(f->rel[i]))
 			continue;
-		}
+		strbuf_reset(&name);
+		if (display_name(&name, f->rel[i], &same))
+			goto oom;
+		if (same)
+			continue;
 		shown = pl_strdup(name.buf);
 		if (!shown || files_own(f, shown))
 			goto oom;
 		f->rel[i] = shown;
 	}
 	pl_free(ix);
-	pl_free(info);
-	pl_free(paths);
 	strbuf_release(&name);
 	return 0;
 oom:
 	pl_free(ix);
-	pl_free(info);
-	pl_free(paths);
 	strbuf_release(&name);
 	return pl_oom(err);
 }
