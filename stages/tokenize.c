@@ -40,6 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 static const char *const english_stopwords[] = {
 	"a", "about", "above", "across", "after", "afterwards", "again", "against",
@@ -169,6 +172,40 @@ static const unsigned char py_ascii[256] = {
 	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
 	['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
+
+/*
+ * The fast paths' byte classes, 16 bytes at a time where the compiler
+ * targets SSE2 (every x86-64): a bit per byte of the ASCII letters, digits
+ * and '_' (Python's \w among single bytes, as py_ascii) and of the
+ * digits alone, and the 16 bytes lowercased (A-Z only).  Without SSE2 the
+ * fast paths go a byte at a time, with the same result.
+ */
+#if defined(__SSE2__) && defined(__GNUC__)
+#define TOKENIZE_SSE2 1
+static inline void classes16(const unsigned char *p, unsigned *word, unsigned *digit)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	const __m128i a = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+				       _mm_set1_epi8('a'));
+	const __m128i letter = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+	const __m128i z = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+	const __m128i dig = _mm_cmpeq_epi8(_mm_min_epu8(z, _mm_set1_epi8(9)), z);
+	const __m128i us = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+
+	*digit = (unsigned)_mm_movemask_epi8(dig);
+	*word = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, dig), us));
+}
+
+static inline void lower16(const unsigned char *p, char *d)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	const __m128i a = _mm_sub_epi8(v, _mm_set1_epi8('A'));
+	const __m128i up = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+
+	_mm_storeu_si128((__m128i *)(void *)d,
+			 _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+}
+#endif
 
 /* What a code point is to the tokenizer. */
 enum cls { C_OTHER, C_LETTER, C_MARK, C_NUMBER, C_APOS, C_HYPHEN, C_CJK };
@@ -560,6 +597,22 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 			unsigned dig = 2;
 			char *d;
 
+#ifdef TOKENIZE_SSE2
+			/* The run's end in the first 16 bytes that are
+			 * not all word bytes, without a branch per byte. */
+			while (j + 16 <= len) {
+				unsigned w, dg, run, bits;
+
+				classes16(p + j, &w, &dg);
+				run = w == 0xffff ? 16 : (unsigned)__builtin_ctz(~w);
+				bits = run == 16 ? 0xffff : (1u << run) - 1;
+				if ((dg & bits) != bits)
+					dig = 0;
+				j += run;
+				if (run < 16)
+					break;
+			}
+#endif
 			while (j < len && py_ascii[p[j]]) {
 				dig &= py_ascii[p[j]];
 				j++;
@@ -567,12 +620,18 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 			if (j == len || p[j] < 0x80) {
 				/* Copied and lowercased in one pass into the
 				 * token buffer, grown only for a longer token
-				 * than any before. */
+				 * than any before (and to 32 bytes at once,
+				 * for lower16). */
 				tl = j - i;
-				if (tl >= t->tok.cap &&
-				    pl_grow(&t->tok.buf, &t->tok.cap, tl + 1, 1))
+				if ((tl >= t->tok.cap || t->tok.cap < 32) &&
+				    pl_grow(&t->tok.buf, &t->tok.cap, tl < 32 ? 32 : tl + 1, 1))
 					return pl_oom(err);
 				d = t->tok.buf;
+#ifdef TOKENIZE_SSE2
+				if (tl <= 16 && i + 16 <= len)
+					lower16(p + i, d);
+				else
+#endif
 				for (size_t q = 0; q < tl; q++) {
 					unsigned char ch = p[i + q];
 

@@ -254,6 +254,16 @@ static const struct row rows[] = {
 	  "ab|cd|caf|na|ve|ok|ok|end", 9, 0 },
 	{ "sklearn: NUL and emoji split", { "tokenize.pattern=sklearn" },
 	  "ab\x00" "cd hi😀there", 17, "ab|cd|hi|there", 0, 0 },
+	/* The ASCII fast path takes 16 bytes at a time: tokens of 15, 16,
+	 * 18 and 33 bytes, one running into a multibyte letter (which the
+	 * fast path hands to the general one) and one of 18 at the end. */
+	{ "sklearn: long ASCII tokens", { "tokenize.pattern=sklearn" },
+	  "ABCDEFGHIJKLMNO abcdefghijklmnoP Q_RSTUVWXYZ012345x "
+	  "0123456789ABCDEF0123456789abcdefZ,ABCDEFGHIJKLMNOPQRSTÉ done "
+	  "XYZXYZXYZXYZXYZXYZ", 0,
+	  "abcdefghijklmno|abcdefghijklmnop|q_rstuvwxyz012345x|"
+	  "0123456789abcdef0123456789abcdefz|abcdefghijklmnopqrsté|done|"
+	  "xyzxyzxyzxyzxyzxyz", 0, 0 },
 };
 
 START_TEST(test_table)
@@ -410,6 +420,22 @@ START_TEST(test_number_flag)
 }
 END_TEST
 
+/* pattern = sklearn flags all-digit tokens too, however long: the fast
+ * path's 16-byte steps see a letter past the 16th byte. */
+START_TEST(test_number_flag_sklearn)
+{
+	const char *text = "12345678901234567890 1234567890123456x7 0123456789012345";
+
+	set("tokenize.pattern=sklearn");
+	start();
+	run(text, strlen(text));
+	ck_assert_str_eq(tokens(), "12345678901234567890|1234567890123456x7|0123456789012345");
+	ck_assert_uint_eq(flags_of("12345678901234567890"), SURF_NUMBER);
+	ck_assert_uint_eq(flags_of("1234567890123456x7"), 0);
+	ck_assert_uint_eq(flags_of("0123456789012345"), SURF_NUMBER);
+}
+END_TEST
+
 /* A stop word file replaces the built-in list; its words are normalised
  * as text is (case folding, NFKC), comments, blank lines, CR and trailing
  * blanks are ignored. */
@@ -549,6 +575,7 @@ Suite *suite_tokenize(void)
 	tcase_add_test(tc, test_stop_file_relative);
 	tcase_add_test(tc, test_stop_file_missing);
 	tcase_add_test(tc, test_stop_sklearn);
+	tcase_add_test(tc, test_number_flag_sklearn);
 	tcase_add_test(tc, test_interned);
 	suite_add_tcase(s, tc);
 	return s;
