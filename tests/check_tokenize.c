@@ -548,6 +548,28 @@ START_TEST(test_interned)
 }
 END_TEST
 
+/* The tokenizer hashes each token itself (add_token) and interns it
+ * with that hash; strtab_find, as merges and the cache do, hashes again.
+ * Both must name the same surface, for tokens short and long. */
+START_TEST(test_found_by_pl_hash)
+{
+	const char *text = "a ab abcdefg abcdefgh abcdefghi abcdefghijklmno "
+			   "abcdefghijklmnop abcdefghijklmnopq";
+
+	set("tokenize.pattern=sklearn");
+	start();
+	run(text, strlen(text));
+	ck_assert_str_eq(tokens(), "ab|abcdefg|abcdefgh|abcdefghi|abcdefghijklmno|"
+			 "abcdefghijklmnop|abcdefghijklmnopq");
+	for (size_t i = 0; i < u.tok.n; i++) {
+		const char *s = strtab_str(&ctx.surf.tab, u.tok.surf[i]);
+
+		ck_assert_uint_eq(strtab_find(&ctx.surf.tab, s, strlen(s)), u.tok.surf[i]);
+	}
+	ck_assert_uint_eq(ctx.surf.tab.n, 7);
+}
+END_TEST
+
 Suite *suite_tokenize(void)
 {
 	Suite *s = suite_create("tokenize");
@@ -577,6 +599,7 @@ Suite *suite_tokenize(void)
 	tcase_add_test(tc, test_stop_sklearn);
 	tcase_add_test(tc, test_number_flag_sklearn);
 	tcase_add_test(tc, test_interned);
+	tcase_add_test(tc, test_found_by_pl_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }
