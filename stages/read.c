@@ -571,8 +571,13 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err)
 }
 
 /* Read a plain file into sb with read(2), up to `limit` bytes. */
-static int slurp_plain(const char *path, uint64_t limit, struct strbuf *sb,
-		       struct pl_error *err)
+/* The size of a file not yet stat'ed. */
+#define SIZE_UNKNOWN UINT64_MAX
+
+/* Read a plain file whole.  `size` is its size when listed, or
+ * SIZE_UNKNOWN: then it is fstat'ed here. */
+static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
+		       struct strbuf *sb, struct pl_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -581,18 +586,24 @@ static int slurp_plain(const char *path, uint64_t limit, struct strbuf *sb,
 	if (fd < 0)
 		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
 			       strerror(errno));
-	/* Size the buffer once from the file's size when it is known. */
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= limit &&
-	    pl_grow(&sb->buf, &sb->cap, (size_t)st.st_size + 1, 1)) {
+	if (size == SIZE_UNKNOWN && fstat(fd, &st) == 0 && st.st_size > 0)
+		size = (uint64_t)st.st_size;
+	/* Size the buffer once from the file's size when it is known, with
+	 * a byte to spare (see below). */
+	if (size != SIZE_UNKNOWN && size > 0 && size <= limit &&
+	    pl_grow(&sb->buf, &sb->cap, (size_t)size + 2, 1)) {
 		close(fd);
 		return pl_oom(err);
 	}
 	for (;;) {
+		size_t want;
+
 		if (pl_grow(&sb->buf, &sb->cap, sb->len + (1 << 16) + 1, 1)) {
 			close(fd);
 			return pl_oom(err);
 		}
-		n = read(fd, sb->buf + sb->len, sb->cap - sb->len - 1);
+		want = sb->cap - sb->len - 1;
+		n = read(fd, sb->buf + sb->len, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -611,21 +622,30 @@ static int slurp_plain(const char *path, uint64_t limit, struct strbuf *sb,
 				       "raise the limit or remove the file",
 				       path, (unsigned long long)(limit >> 20));
 		}
+		/* A read of a regular file comes back short only at its
+		 * end: one that gave all the size it was listed with and
+		 * less than was asked is done, without a read to see the
+		 * end (a syscall per file).  A file that grew since is
+		 * read on, to its end; one that shrank sees its end. */
+		if (sb->len == size && (size_t)n < want)
+			break;
 	}
 	close(fd);
 	sb->buf[sb->len] = '\0';
 	return 0;
 }
 
-int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
-		    struct pl_error *err)
+/* read_file_bytes, for a file listed with `size` bytes (the stat data of
+ * the listing: a plain file needs no fstat). */
+static int read_listed_file(const char *path, uint64_t size, uint64_t limit,
+			    struct strbuf *sb, struct pl_error *err)
 {
 	gzFile gz;
 	int n;
 
 	strbuf_reset(sb);
 	if (!has_suffix(path, ".gz"))
-		return slurp_plain(path, limit, sb, err);
+		return slurp_plain(path, size, limit, sb, err);
 	gz = gzopen(path, "rb");
 	if (!gz)
 		return pl_fail(err, errno == ENOMEM ? PL_EX_OSERR : PL_EX_NOINPUT,
@@ -672,6 +692,12 @@ int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
 	if (gzclose(gz) != Z_OK)
 		return pl_fail(err, PL_EX_DATAERR, "%s: corrupt gzip data", path);
 	return 0;
+}
+
+int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
+		    struct pl_error *err)
+{
+	return read_listed_file(path, SIZE_UNKNOWN, limit, sb, err);
 }
 
 static int is_blank(const char *s, size_t len)
@@ -906,7 +932,7 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 		if (r->seg)
 			vocabulary_file_begin(ctx);
 		fi->hashed_ns = wall_ns();
-		rc = read_file_bytes(files->path[i], limit, &r->file, err);
+		rc = read_listed_file(files->path[i], fi->size, limit, &r->file, err);
 		if (rc)
 			break;
 		/* The content hash of what was read: the bytes themselves, or
