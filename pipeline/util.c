@@ -397,6 +397,11 @@ static int strtab_rehash(struct strtab *t, size_t nslot)
 
 	if (!slot)
 		return -1;
+	/* Every page of a large table is written below, all over it: map
+	 * them in one call rather than a fault each (fresh pages cost
+	 * several times more one by one on some virtual machines). */
+	if (nslot * sizeof(*slot) >= ((size_t)1 << 20))
+		pl_prefault(slot, nslot * sizeof(*slot));
 	for (size_t j = 0; j < t->nslot; j++) {
 		size_t i;
 
