@@ -564,7 +564,8 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		uint64_t goal = ms->rowptr[end] > MERGE_RELEASE ? ms->rowptr[end] - MERGE_RELEASE : 0;
 		size_t begin = end - 1, n;
 
-		while (begin > 0 && ms->rowptr[begin] > goal)
+		/* (Empty rows, which some statements give, go with the rest.) */
+		while (begin > 0 && (goal == 0 || ms->rowptr[begin] > goal))
 			begin--;
 		/* Rows [begin, end) in shares of about equal entries. */
 		n = ms->rowptr[end] - ms->rowptr[begin] < 65536 ? 1 : nt;
@@ -579,7 +580,7 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 		}
 		pl_parallel(n, remap_rows, job);
 		end = begin;
-		if (end > 0)
+		if (ms->rowptr[end] > 0)
 			csr_shrink(ms, ms->rowptr[end]);
 	}
 	md->nnz = base + ms->nnz;
