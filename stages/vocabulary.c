@@ -458,9 +458,13 @@ static void remap_rows(void *arg, size_t t, size_t nt)
 	const struct csr *ms = job->ms;
 	uint32_t *acc = job->acc[t], *ids = job->ids[t];
 	uint64_t from = ms->rowptr[job->bound[t]], to = ms->rowptr[job->bound[t + 1]];
-	uint32_t *dcol = job->md->col + job->base, *dcnt = job->md->cnt + job->base;
+	uint32_t *dcol, *dcnt;
 
 	(void)nt;
+	if (from == to)
+		return; /* empty rows only (and the arrays may be NULL) */
+	dcol = job->md->col + job->base;
+	dcnt = job->md->cnt + job->base;
 	/* This share of dst's fresh memory, mapped in one call. */
 	pl_prefault(dcol + from, (size_t)(to - from) * sizeof(*dcol));
 	pl_prefault(dcnt + from, (size_t)(to - from) * sizeof(*dcnt));
@@ -469,6 +473,8 @@ static void remap_rows(void *arg, size_t t, size_t nt)
 		size_t n = ms->rowptr[r + 1] - e0;
 		int sorted = 1;
 
+		if (n == 0)
+			continue;
 		for (size_t j = 0; j < n; j++) {
 			ids[j] = job->map[ms->col[e0 + j]];
 			sorted &= j == 0 || ids[j] > ids[j - 1];
