@@ -154,7 +154,9 @@ int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 	if (ctx->cur_set && incremental && quick) {
 		int rc;
 
-		if (read_list(ctx, err))
+		/* Most scheduled runs find nothing new: the listing's digest
+		 * alone decides that, without building the listing. */
+		if (read_list_digest(ctx, err))
 			return -1;
 		rc = cache_key_matches(ctx, ctx->cur_set, err);
 		if (rc < 0)
@@ -168,6 +170,9 @@ int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 			ctx->plan.same = ctx->files.n;
 			return 0;
 		}
+		/* Something changed: the real listing is next (read_plan),
+		 * a second walk and stat of every file. */
+		files_release(&ctx->files);
 	}
 	if (ctx->cur_set) {
 		if (incremental && cache_load(ctx->cur_set, ctx->cfg, &ctx->cache, why, err))

@@ -127,6 +127,8 @@ struct batch {
 	uint8_t *ok;            /* 1: a regular file (or a link to one) */
 	char *block;            /* the full paths */
 	size_t n, cap[4], blocklen;
+	size_t maxname;         /* the longest name's length */
+	char *scratch[PL_MAX_THREADS]; /* digest_only: a path at a time */
 	uint64_t sum[PL_MAX_THREADS][2];
 };
 
@@ -137,8 +139,9 @@ static void stat_share(void *arg, size_t t, size_t nt)
 
 	for (size_t i = b->n * t / nt; i < b->n * (t + 1) / nt; i++) {
 		const char *name = b->names.buf + b->off[i];
-		char *path = b->block + b->pathoff[i];
-		struct fileinfo *fi = &f->info[f->n + i];
+		struct fileinfo one;
+		char *path = f->digest_only ? b->scratch[t] : b->block + b->pathoff[i];
+		struct fileinfo *fi = f->digest_only ? &one : &f->info[f->n + i];
 		struct stat st;
 
 		b->ok[i] = fstatat(b->dirfd, name, &st,
@@ -157,7 +160,8 @@ static void stat_share(void *arg, size_t t, size_t nt)
 		fi->ino = (uint64_t)st.st_ino;
 		fi->dev = (uint64_t)st.st_dev;
 		fi->cached = fi->old = CACHE_NONE;
-		f->path[f->n + i] = path;
+		if (!f->digest_only)
+			f->path[f->n + i] = path;
 		cache_listing_add(b->sum[t], path + f->rootlen, fi);
 	}
 }
@@ -173,6 +177,32 @@ static int batch_add(struct batch *b, size_t nt)
 
 	if (!b->n)
 		return 0;
+	if (f->digest_only) {
+		/* Each share builds its paths in a buffer of its own. */
+		int rc = 0;
+
+		nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
+		if (pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
+			return -1;
+		for (size_t t = 0; t < nt; t++)
+			if (!(b->scratch[t] = pl_malloc(b->dirlen + b->maxname + 2)))
+				rc = -1;
+		if (rc == 0) {
+			memset(b->sum, 0, sizeof(b->sum));
+			pl_parallel(nt, stat_share, b);
+			for (size_t t = 0; t < nt; t++) {
+				f->digest[0] += b->sum[t][0];
+				f->digest[1] += b->sum[t][1];
+			}
+			for (size_t i = 0; i < b->n; i++)
+				f->n += b->ok[i];
+		}
+		for (size_t t = 0; t < nt; t++) {
+			pl_free(b->scratch[t]);
+			b->scratch[t] = NULL;
+		}
+		return rc;
+	}
 	b->block = pl_malloc(b->blocklen);
 	if (!b->block || files_own(f, b->block) || files_reserve(f, b->n) ||
 	    pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
@@ -282,6 +312,8 @@ static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
 			break;
 		}
 		b.off[b.n] = b.names.len - len - 1;
+		if (len > b.maxname)
+			b.maxname = len;
 		b.pathoff[b.n] = b.blocklen;
 		b.blocklen += base + 1 + len + 1;
 		b.pathoff[b.n + 1] = b.blocklen;
@@ -362,6 +394,12 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: no *.txt or *.txt.gz files in the corpus folder", root);
 	return 0;
+}
+
+int read_list_digest(struct ctx *ctx, struct pl_error *err)
+{
+	ctx->files.digest_only = 1;
+	return read_list(ctx, err);
 }
 
 /* Is s all ASCII? */

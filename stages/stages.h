@@ -58,6 +58,7 @@ struct files {
 	char **block;       /* what path[] and rel[] point into (owned) */
 	size_t nblock, blockcap;
 	uint64_t digest[2]; /* of the listing as stat'ed (cache.h) */
+	int digest_only;    /* read_list_digest: count and sum, keep nothing */
 };
 
 /* A corpus file as found on disk and as the cache sees it. */
@@ -486,6 +487,11 @@ static inline uint32_t cluster_id(const struct clustering *km, int32_t c)
  * each file's stat data; a large folder is stat'ed on [run] threads.  0 or
  * -1 (read.c). */
 int read_list(struct ctx *ctx, struct pl_error *err);
+/* The same walk and stat calls, keeping only files.n and files.digest
+ * (what cache.key is compared with): none of the listing's arrays, which
+ * for a large corpus are megabytes of fresh memory.  Release ctx->files
+ * before a read_list.  0 or -1 (read.c). */
+int read_list_digest(struct ctx *ctx, struct pl_error *err);
 /* List the corpus and compare each file with ctx->cache (when there is
  * one): sets files.info[i].cached/old and ctx->plan.  Hashes the files
  * whose stat data cannot prove them unchanged.  0 or -1 (read.c). */

@@ -77,6 +77,31 @@ static void read_done(struct readrun *r)
 	config_release(&r->cfg);
 }
 
+/* The listing's file count and digest as a run with nothing new takes
+ * them (read_list_digest, keeping no listing), on `extra`'s threads. */
+static void list_digest(const char *dir, const char *const *extra, size_t *n,
+			uint64_t d[2])
+{
+	struct readrun r;
+	char o[4300];
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(config_init(&r.cfg, &r.err), 0);
+	snprintf(o, sizeof(o), "corpus.dir=%s", dir);
+	ck_assert_int_eq(config_override(&r.cfg, o, &r.err), 0);
+	for (; extra && *extra; extra++)
+		ck_assert_int_eq(config_override(&r.cfg, *extra, &r.err), 0);
+	ck_assert_msg(config_validate(&r.cfg, &r.err) == 0, "%s", r.err.msg);
+	ctx_init(&r.ctx, &r.cfg);
+	ck_assert_int_eq(ctx_prepare(&r.ctx, &r.err), 0);
+	ck_assert_msg(read_list_digest(&r.ctx, &r.err) == 0, "%s", r.err.msg);
+	ck_assert_ptr_null(r.ctx.files.info);
+	*n = r.ctx.files.n;
+	d[0] = r.ctx.files.digest[0];
+	d[1] = r.ctx.files.digest[1];
+	read_done(&r);
+}
+
 static void assert_read_ok(const struct readrun *r)
 {
 	ck_assert_msg(r->rc == 0, "read failed (exit %d): %s", r->err.code,
@@ -296,6 +321,15 @@ START_TEST(large_folder)
 	}
 	ck_assert(a.ctx.files.digest[0] == b.ctx.files.digest[0] &&
 		  a.ctx.files.digest[1] == b.ctx.files.digest[1]);
+	/* Without building the listing: the same count and digest. */
+	for (int k = 0; k < 2; k++) {
+		size_t n;
+		uint64_t d[2];
+
+		list_digest(root, k ? many : one, &n, d);
+		ck_assert_uint_eq(n, want);
+		ck_assert(d[0] == a.ctx.files.digest[0] && d[1] == a.ctx.files.digest[1]);
+	}
 	read_corpus(&c, root, many);
 	assert_read_ok(&c);
 	ck_assert_uint_eq(c.ctx.files.n, want);
