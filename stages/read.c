@@ -174,51 +174,49 @@ static int batch_add(struct batch *b, size_t nt)
 {
 	struct files *f = b->f;
 	size_t j = f->n;
+	int rc = 0;
 
 	if (!b->n)
 		return 0;
+	if (pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
+		return -1;
+	/* pl_parallel runs at most PL_MAX_THREADS shares: sum as many. */
+	nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
 	if (f->digest_only) {
-		/* Each share builds its paths in a buffer of its own. */
-		int rc = 0;
-
-		nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
-		if (pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
-			return -1;
+		/* Nothing is kept: each share builds its paths in a buffer
+		 * of its own. */
 		for (size_t t = 0; t < nt; t++)
 			if (!(b->scratch[t] = pl_malloc(b->dirlen + b->maxname + 2)))
 				rc = -1;
-		if (rc == 0) {
-			memset(b->sum, 0, sizeof(b->sum));
-			pl_parallel(nt, stat_share, b);
-			for (size_t t = 0; t < nt; t++) {
-				f->digest[0] += b->sum[t][0];
-				f->digest[1] += b->sum[t][1];
-			}
-			for (size_t i = 0; i < b->n; i++)
-				f->n += b->ok[i];
-		}
-		for (size_t t = 0; t < nt; t++) {
-			pl_free(b->scratch[t]);
-			b->scratch[t] = NULL;
-		}
-		return rc;
+	} else {
+		b->block = pl_malloc(b->blocklen);
+		if (!b->block || files_own(f, b->block) || files_reserve(f, b->n))
+			return -1;
+		/* All of it is written next, by the stat threads: map it at
+		 * once (a large folder's listing is megabytes of fresh
+		 * memory). */
+		pl_prefault(b->block, b->blocklen);
+		pl_prefault(f->info + f->n, b->n * sizeof(*f->info));
+		pl_prefault(f->path + f->n, b->n * sizeof(*f->path));
 	}
-	b->block = pl_malloc(b->blocklen);
-	if (!b->block || files_own(f, b->block) || files_reserve(f, b->n) ||
-	    pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
-		return -1;
-	/* All of it is written next, by the stat threads: map it at once
-	 * (a large folder's listing is megabytes of fresh memory). */
-	pl_prefault(b->block, b->blocklen);
-	pl_prefault(f->info + f->n, b->n * sizeof(*f->info));
-	pl_prefault(f->path + f->n, b->n * sizeof(*f->path));
-	/* pl_parallel runs at most PL_MAX_THREADS shares: sum as many. */
-	nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
-	memset(b->sum, 0, sizeof(b->sum));
-	pl_parallel(nt, stat_share, b);
+	if (rc == 0) {
+		memset(b->sum, 0, sizeof(b->sum));
+		pl_parallel(nt, stat_share, b);
+		for (size_t t = 0; t < nt; t++) {
+			f->digest[0] += b->sum[t][0];
+			f->digest[1] += b->sum[t][1];
+		}
+	}
 	for (size_t t = 0; t < nt; t++) {
-		f->digest[0] += b->sum[t][0];
-		f->digest[1] += b->sum[t][1];
+		pl_free(b->scratch[t]);
+		b->scratch[t] = NULL;
+	}
+	if (rc)
+		return rc;
+	if (f->digest_only) {
+		for (size_t i = 0; i < b->n; i++)
+			f->n += b->ok[i];
+		return 0;
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (!b->ok[i])
@@ -608,12 +606,12 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err)
 	return 0;
 }
 
-/* Read a plain file into sb with read(2), up to `limit` bytes. */
 /* The size of a file not yet stat'ed. */
 #define SIZE_UNKNOWN UINT64_MAX
 
-/* Read a plain file whole.  `size` is its size when listed, or
- * SIZE_UNKNOWN: then it is fstat'ed here. */
+/* Read a plain file into sb with read(2), whole, up to `limit` bytes.
+ * `size` is its size when listed, or SIZE_UNKNOWN: then it is fstat'ed
+ * here. */
 static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		       struct strbuf *sb, struct pl_error *err)
 {
