@@ -264,17 +264,32 @@ void csr_shrink(struct csr *m, uint64_t n)
 size_t csr_shares(const struct csr *m, long threads,
 		  size_t bound[PL_MAX_THREADS + 1])
 {
+	return csr_shares_of(m, 0, m->nrows, threads, bound);
+}
+
+size_t csr_shares_of(const struct csr *m, size_t begin, size_t end, long threads,
+		     size_t bound[PL_MAX_THREADS + 1])
+{
+	uint64_t first, nnz;
 	size_t nt = threads > 0 ? (size_t)threads : 1;
+
+	if (begin == end) {
+		/* No rows (and rowptr may be NULL): one empty share. */
+		bound[0] = bound[1] = begin;
+		return 1;
+	}
+	first = m->rowptr[begin];
+	nnz = m->rowptr[end] - first;
 
 	if (nt > PL_MAX_THREADS)
 		nt = PL_MAX_THREADS;
-	if (nt > m->nnz / 65536 + 1)
-		nt = m->nnz / 65536 + 1;  /* not worth a thread */
-	bound[0] = 0;
-	for (size_t t = 1, r = 0; t <= nt; t++) {
-		uint64_t goal = m->nnz / nt * t;
+	if (nt > nnz / 65536 + 1)
+		nt = nnz / 65536 + 1;  /* not worth a thread */
+	bound[0] = begin;
+	for (size_t t = 1, r = begin; t <= nt; t++) {
+		uint64_t goal = first + nnz / nt * t;
 
-		while (r < m->nrows && (t == nt || m->rowptr[r + 1] <= goal))
+		while (r < end && (t == nt || m->rowptr[r + 1] <= goal))
 			r++;
 		bound[t] = r;
 	}

@@ -386,6 +386,10 @@ void csr_shrink(struct csr *m, uint64_t n);
  * rows [bound[t], bound[t + 1]).  Returns the number of shares. */
 size_t csr_shares(const struct csr *m, long threads,
 		  size_t bound[PL_MAX_THREADS + 1]);
+/* The same for rows [begin, end) of m: bound[0] = begin (one empty share
+ * when begin == end). */
+size_t csr_shares_of(const struct csr *m, size_t begin, size_t end, long threads,
+		     size_t bound[PL_MAX_THREADS + 1]);
 void files_release(struct files *f);
 void units_release(struct units *u);
 void clustering_release(struct clustering *c);

@@ -532,8 +532,9 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	job = pl_calloc(1, sizeof(*job));
 	if (!job)
 		goto oom;
-	nt = dst->rep.threads < 1 ? 1 : dst->rep.threads > PL_MAX_THREADS ? PL_MAX_THREADS :
-	     (size_t)dst->rep.threads;
+	/* As many threads as the whole of the rows would get: a run of them
+	 * never gets more. */
+	nt = csr_shares(ms, dst->rep.threads, job->bound);
 	for (size_t t = 0; t < nt; t++) {
 		job->acc[t] = pl_calloc(dst->vocab.tab.n ? dst->vocab.tab.n : 1,
 					sizeof(*job->acc[t]));
@@ -568,23 +569,13 @@ int vocabulary_merge(struct ctx *dst, struct ctx *src, const uint32_t *map_surf,
 	job->map = map_term;
 	for (size_t end = ms->nrows; end > 0;) {
 		uint64_t goal = ms->rowptr[end] > MERGE_RELEASE ? ms->rowptr[end] - MERGE_RELEASE : 0;
-		size_t begin = end - 1, n;
+		size_t begin = end - 1;
 
 		/* (Empty rows, which some statements give, go with the rest.) */
 		while (begin > 0 && (goal == 0 || ms->rowptr[begin] > goal))
 			begin--;
-		/* Rows [begin, end) in shares of about equal entries. */
-		n = ms->rowptr[end] - ms->rowptr[begin] < 65536 ? 1 : nt;
-		job->bound[0] = begin;
-		for (size_t t = 1, r = begin; t <= n; t++) {
-			uint64_t at = ms->rowptr[begin] +
-				      (ms->rowptr[end] - ms->rowptr[begin]) / n * t;
-
-			while (r < end && (t == n || ms->rowptr[r + 1] <= at))
-				r++;
-			job->bound[t] = r;
-		}
-		pl_parallel(n, remap_rows, job);
+		pl_parallel(csr_shares_of(ms, begin, end, (long)nt, job->bound),
+			    remap_rows, job);
 		end = begin;
 		if (ms->rowptr[end] > 0)
 			csr_shrink(ms, ms->rowptr[end]);
