@@ -620,11 +620,10 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 			if (j == len || p[j] < 0x80) {
 				/* Copied and lowercased in one pass into the
 				 * token buffer, grown only for a longer token
-				 * than any before (and to 32 bytes at once,
-				 * for lower16). */
+				 * than any before. */
 				tl = j - i;
-				if ((tl >= t->tok.cap || t->tok.cap < 32) &&
-				    pl_grow(&t->tok.buf, &t->tok.cap, tl < 32 ? 32 : tl + 1, 1))
+				if (tl >= t->tok.cap &&
+				    pl_grow(&t->tok.buf, &t->tok.cap, tl + 1, 1))
 					return pl_oom(err);
 				d = t->tok.buf;
 #ifdef TOKENIZE_SSE2
@@ -935,7 +934,9 @@ static int tokenize_init(struct ctx *ctx, struct pl_error *err)
 	t->sklearn = cfg->v[CFG_tokenize_pattern].i == 1;
 	t->memo = pl_calloc(MEMO_SLOTS, sizeof(*t->memo));
 	t->pend = pl_calloc(PENDING, sizeof(*t->pend));
-	if (!t->memo || !t->pend)
+	/* The token buffer never has fewer than 32 bytes (lower16 writes
+	 * 16 of them whatever the token's length); a strbuf only grows. */
+	if (!t->memo || !t->pend || pl_grow(&t->tok.buf, &t->tok.cap, 32, 1))
 		return pl_oom(err);
 	return load_stopwords(t, cfg, err);
 }
