@@ -47,10 +47,11 @@ struct readrun {
 	int rc;
 };
 
-/* Read the corpus at `dir` with the overrides in `extra` (NULL-ended, may
- * be NULL).  rc is 0 or -1 with err filled, from ctx_prepare or the read. */
-static void read_corpus(struct readrun *r, const char *dir,
-			const char *const *extra)
+/* Set a ctx up for the corpus at `dir` with the overrides in `extra`
+ * (NULL-ended, may be NULL).  rc is 0 or -1 with err filled, from
+ * ctx_prepare. */
+static void prepare_corpus(struct readrun *r, const char *dir,
+			   const char *const *extra)
 {
 	char o[4300];
 
@@ -64,6 +65,14 @@ static void read_corpus(struct readrun *r, const char *dir,
 	ck_assert_msg(config_validate(&r->cfg, &r->err) == 0, "%s", r->err.msg);
 	ctx_init(&r->ctx, &r->cfg);
 	r->rc = ctx_prepare(&r->ctx, &r->err);
+}
+
+/* Read the corpus at `dir` with the overrides in `extra` (NULL-ended, may
+ * be NULL).  rc is 0 or -1 with err filled, from ctx_prepare or the read. */
+static void read_corpus(struct readrun *r, const char *dir,
+			const char *const *extra)
+{
+	prepare_corpus(r, dir, extra);
 	if (r->rc == 0) {
 		r->ctx.stage = 0;
 		r->rc = stage_read.run(&r->ctx, &r->err);
@@ -77,35 +86,27 @@ static void read_done(struct readrun *r)
 	config_release(&r->cfg);
 }
 
+static void assert_read_ok(const struct readrun *r)
+{
+	ck_assert_msg(r->rc == 0, "read failed (exit %d): %s", r->err.code,
+		      r->err.msg);
+}
+
 /* The listing's file count and digest as a run with nothing new takes
  * them (read_list_digest, keeping no listing), on `extra`'s threads. */
 static void list_digest(const char *dir, const char *const *extra, size_t *n,
 			uint64_t d[2])
 {
 	struct readrun r;
-	char o[4300];
 
-	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(config_init(&r.cfg, &r.err), 0);
-	snprintf(o, sizeof(o), "corpus.dir=%s", dir);
-	ck_assert_int_eq(config_override(&r.cfg, o, &r.err), 0);
-	for (; extra && *extra; extra++)
-		ck_assert_int_eq(config_override(&r.cfg, *extra, &r.err), 0);
-	ck_assert_msg(config_validate(&r.cfg, &r.err) == 0, "%s", r.err.msg);
-	ctx_init(&r.ctx, &r.cfg);
-	ck_assert_int_eq(ctx_prepare(&r.ctx, &r.err), 0);
+	prepare_corpus(&r, dir, extra);
+	assert_read_ok(&r);
 	ck_assert_msg(read_list_digest(&r.ctx, &r.err) == 0, "%s", r.err.msg);
 	ck_assert_ptr_null(r.ctx.files.info);
 	*n = r.ctx.files.n;
 	d[0] = r.ctx.files.digest[0];
 	d[1] = r.ctx.files.digest[1];
 	read_done(&r);
-}
-
-static void assert_read_ok(const struct readrun *r)
-{
-	ck_assert_msg(r->rc == 0, "read failed (exit %d): %s", r->err.code,
-		      r->err.msg);
 }
 
 static void assert_read_fails(const struct readrun *r, int code,
