@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
@@ -182,18 +183,26 @@ int cache_config_text(const struct config *cfg, int analysis, struct strbuf *tex
 	return 0;
 }
 
-uint64_t cache_config_hash(const struct config *cfg, int analysis)
+int cache_config_hash(const struct config *cfg, int analysis, uint64_t *hash)
 {
 	struct strbuf text = STRBUF_INIT;
-	uint64_t h;
+	int rc = cache_config_text(cfg, analysis, &text);
 
-	if (cache_config_text(cfg, analysis, &text)) {
-		strbuf_release(&text);
-		return 0;
-	}
-	h = pl_fnv1a(PL_FNV_OFFSET, text.buf, text.len);
+	if (rc == 0)
+		*hash = pl_fnv1a(PL_FNV_OFFSET, text.buf, text.len);
 	strbuf_release(&text);
-	return h;
+	return rc;
+}
+
+int cache_hash_config(struct ctx *ctx, struct pl_error *err)
+{
+	if (ctx->config_hashed)
+		return 0;
+	for (int a = 0; a < 3; a++)
+		if (cache_config_hash(ctx->cfg, a, &ctx->config_hash[a]))
+			return pl_oom(err);
+	ctx->config_hashed = 1;
+	return 0;
 }
 
 /* ---- encoding ---- */
@@ -740,7 +749,11 @@ int cache_key_matches(struct ctx *ctx, const char *set, struct pl_error *err)
 	}
 	if (r.bad || len != now.len || (len && memcmp(s, now.buf, len)))
 		goto out;
-	if (get_u64(&r) != cache_config_hash(ctx->cfg, 2))
+	if (cache_hash_config(ctx, err)) {
+		rc = -1;
+		goto out;
+	}
+	if (get_u64(&r) != ctx->config_hash[2])
 		goto out;
 	n = get_u64(&r);
 	digest[0] = get_u64(&r);
@@ -753,6 +766,53 @@ out:
 	strbuf_release(&data);
 	strbuf_release(&now);
 	return rc;
+}
+
+/* A file hashed within a second of its last change (ctime) is "racily
+ * clean" (read_plan): its stat data cannot stand in for its hash, so the
+ * run writes no cache.key and every later run would hash it again, and
+ * take the slow way to "nothing new", until something else changed.  That
+ * is the usual case for a scheduled run: files land just before it starts.
+ * At the end of a run, more than a second after such a file's change, it
+ * is hashed again: when its stat data is still the listing's (before and
+ * after the read) and the bytes hash as before, the new moment of hashing
+ * is recorded, and the stat data proves it unchanged from then on.  Only
+ * such files are read again (the newest ones), and a file that cannot be
+ * read or changed is left as it was: no key, as before. */
+void cache_settle_racy(struct ctx *ctx)
+{
+	struct files *f = &ctx->files;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct fileinfo *fi = &f->info[i];
+		struct timespec ts;
+		struct pl_error e;
+		struct stat st;
+		uint8_t hash[16];
+		uint64_t size;
+		int64_t now;
+		int same = 1;
+
+		if (fi->ctime_ns < fi->hashed_ns - 1000000000)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		if (!(fi->ctime_ns < now - 1000000000))
+			continue; /* still racy: a hash now proves nothing more */
+		for (int pass = 0; pass < 2 && same; pass++) {
+			same = stat(f->path[i], &st) == 0 &&
+			       (uint64_t)st.st_ino == fi->ino && (uint64_t)st.st_dev == fi->dev &&
+			       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
+				       fi->mtime_ns &&
+			       (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec ==
+				       fi->ctime_ns;
+			if (same && pass == 0)
+				same = pl_hash_path(f->path[i], hash, &size, &e) == 0 &&
+				       size == fi->size && memcmp(hash, fi->hash, 16) == 0;
+		}
+		if (same)
+			fi->hashed_ns = now;
+	}
 }
 
 /* Write cache.key for the index just written, when a rerun may trust it:
@@ -775,10 +835,12 @@ static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t ns
 			return 0;
 	}
 	cache_listing_digest(&ctx->files, digest);
+	if (cache_hash_config(ctx, err))
+		return -1;
 	if (put(&b, KEY_MAGIC, 8) ||
 	    put_str(&b, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
 	    put_str(&b, text->buf ? text->buf : "", text->len) ||
-	    put_u64(&b, cache_config_hash(ctx->cfg, 2)) ||
+	    put_u64(&b, ctx->config_hash[2]) ||
 	    put_u64(&b, ctx->files.n) || put_u64(&b, digest[0]) ||
 	    put_u64(&b, digest[1]) || put_u64(&b, XXH64(b.buf, b.len, 0))) {
 		strbuf_release(&b);
@@ -1419,6 +1481,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	struct idxout o = { .open = 0 };
 	int rc = -1;
 
+	cache_settle_racy(ctx);
 	if (write_sources(ctx, err))
 		return -1;
 	o.xs = XXH64_createState();
@@ -1452,13 +1515,13 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			segmap[s] = (uint32_t)nsegs++;
 		}
 	}
-	if (cache_config_text(ctx->cfg, 1, &text))
+	if (cache_config_text(ctx->cfg, 1, &text) || cache_hash_config(ctx, err))
 		goto oom;
 	if (put(&b, IDX_MAGIC, 8) ||
 	    put_str(&b, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
 	    put_str(&b, ctx->run_id, strlen(ctx->run_id)) ||
 	    put_u64(&b, pl_fnv1a(PL_FNV_OFFSET, text.buf ? text.buf : "", text.len)) ||
-	    put_u64(&b, cache_config_hash(ctx->cfg, 2)) ||
+	    put_u64(&b, ctx->config_hash[2]) ||
 	    put_str(&b, text.buf ? text.buf : "", text.len))
 		goto oom;
 	if (put_u64(&b, ctx->vocab.tab.n))

@@ -100,9 +100,12 @@ struct cache {
  * boilerplate files, the program and utf8proc versions), of the whole
  * config (analysis = 0, the config_hash of run.json), or of everything that
  * changes an output (analysis = 2: all but [run] threads).
- * cache_config_text appends the lines hashed to `text`. */
-uint64_t cache_config_hash(const struct config *cfg, int analysis);
+ * 0 or -1 (out of memory).  cache_config_text appends the lines hashed
+ * to `text`. */
+int cache_config_hash(const struct config *cfg, int analysis, uint64_t *hash);
 int cache_config_text(const struct config *cfg, int analysis, struct strbuf *text);
+/* Fill ctx->config_hash, once per ctx.  0 or -1 (out of memory). */
+int cache_hash_config(struct ctx *ctx, struct pl_error *err);
 
 /*
  * Load the cache of the set folder `set`.  *out is NULL (and 0 returned)
@@ -179,6 +182,11 @@ int cache_replay(struct ctx *ctx, struct cache *c, struct replaymaps **maps,
 		 uint32_t cf, uint32_t file, uint64_t *bytes,
 		 struct pl_error *err);
 void cache_maps_free(struct replaymaps *r);
+
+/* Hash again, before the cache index is written, the files read within a
+ * second of their last change, and record the new moment of hashing when
+ * they are unchanged (see cache.c).  Errors leave a file as it was. */
+void cache_settle_racy(struct ctx *ctx);
 
 /* XXH3-128 of the file at `path`, canonical (big-endian) bytes.  0 or -1
  * (PL_EX_NOINPUT, PL_EX_IOERR, PL_EX_OSERR). */

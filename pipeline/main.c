@@ -223,7 +223,7 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 			       " ([output] incremental = no)" : "");
 		else
 			printf("cache: usable; %s\n", c->config_hash ==
-			       cache_config_hash(&cfg, 2) ? "config unchanged" :
+			       ctx.config_hash[2] ? "config unchanged" :
 			       "config changed, not in a way that changes the counts");
 		printf("files: %zu new, %zu changed, %zu removed, %zu unchanged\n",
 		       p->fresh, p->changed, p->removed, p->same);

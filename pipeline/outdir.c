@@ -319,14 +319,16 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 	uint64_t size;
 	int rc = -1;
 
+	if (cache_hash_config(ctx, err))
+		goto out;
 	if (ctx->nstaged > 1)
 		qsort(ctx->staged, ctx->nstaged, sizeof(*ctx->staged), cmp_str);
 	if (strbuf_addf(&sb, "# pipeline manifest 1\n# run\t%s\n# previous\t%s\n"
 			"# config_hash\t%016llx\n# analysis_hash\t%016llx\n"
 			"file\tbytes\txxh3_128\n", ctx->run_id,
 			ctx_prev_id(ctx) ? ctx_prev_id(ctx) : "",
-			(unsigned long long)cache_config_hash(ctx->cfg, 0),
-			(unsigned long long)cache_config_hash(ctx->cfg, 1)))
+			(unsigned long long)ctx->config_hash[0],
+			(unsigned long long)ctx->config_hash[1]))
 		goto oom;
 	for (size_t i = 0; i < ctx->nstaged; i++) {
 		strbuf_reset(&path);

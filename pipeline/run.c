@@ -149,6 +149,8 @@ int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 
 	*why = NULL;
 	ctx->outdir = ctx->cfg->v[CFG_output_dir].path;
+	if (cache_hash_config(ctx, err))
+		return -1;
 	if (outdir_current(ctx->outdir, &ctx->cur_set, err))
 		return -1;
 	if (ctx->cur_set && incremental && quick) {
@@ -189,7 +191,8 @@ int ctx_nothing_new(const struct ctx *ctx)
 	if (p->unchanged)
 		return 1;
 	return ctx->cache && !p->fresh && !p->changed && !p->removed &&
-	       !p->rebuild && ctx->cache->config_hash == cache_config_hash(ctx->cfg, 2);
+	       !p->rebuild && ctx->config_hashed &&
+	       ctx->cache->config_hash == ctx->config_hash[2];
 }
 
 /* Load the cache of the current set and compare the corpus with it. */

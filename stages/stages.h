@@ -251,6 +251,12 @@ struct ctx {
 	char *run_id;       /* this run's id, YYYYMMDDTHHMMSSZ-PID */
 	int lockfd;         /* the held .lock, or -1 */
 	char *cur_set;      /* OUTDIR/sets/ID `current` named at the start, or NULL */
+	/* cache_config_hash of ctx->cfg with analysis = 0, 1, 2, taken once
+	 * (cache_hash_config; ctx_plan does it first) so that every file of
+	 * a run names the same config even if a list file changes while it
+	 * runs. */
+	uint64_t config_hash[3];
+	int config_hashed;
 	struct cache *cache;    /* the previous run's cache, or NULL */
 	int owns_cache;         /* 1 in the ctx that loaded it (read shards
 				   borrow it) */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -355,6 +356,57 @@ END_TEST
  * read threads must give the same counts, term for term, every row's
  * columns ascending.  Runs of statements of stop words alone (empty rows)
  * sit where the shares begin and end. */
+/* A file read within a second of its change is settled at the end of a
+ * run (cache_settle_racy) only when it is still the file that was read. */
+START_TEST(settle_racy)
+{
+	static const char *const names[] = { "old.txt", "kept.txt", "rewritten.txt",
+					     "misread.txt", "removed.txt" };
+	struct readrun r;
+	int64_t before[5];
+	char path[4300];
+
+	test_write(root, "old.txt", "Written a second before the read.\n");
+	nanosleep(&(struct timespec){ 1, 100000000 }, NULL);
+	for (int i = 1; i < 5; i++)
+		test_write(root, names[i], "Written just before the read.\n");
+	read_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	ck_assert_uint_eq(r.ctx.files.n, 5);
+	for (int i = 0; i < 5; i++) {
+		const struct fileinfo *fi = &r.ctx.files.info[i];
+
+		/* files are in path order: kept, misread, old, removed, rewritten */
+		before[i] = fi->hashed_ns;
+		ck_assert_msg(fi->hashed_ns > 0, "%s: not hashed", r.ctx.files.rel[i]);
+	}
+	ck_assert_str_eq(r.ctx.files.rel[2], "old.txt");
+	ck_assert(r.ctx.files.info[2].ctime_ns < before[2] - 1000000000);
+	for (int i = 0; i < 5; i++)
+		if (i != 2)
+			ck_assert_msg(!(r.ctx.files.info[i].ctime_ns < before[i] - 1000000000),
+				      "%s: not racy", r.ctx.files.rel[i]);
+	/* Still within the second: nothing can be settled yet. */
+	cache_settle_racy(&r.ctx);
+	for (int i = 0; i < 5; i++)
+		if (r.ctx.files.info[i].ctime_ns > before[i] - 900000000)
+			ck_assert(r.ctx.files.info[i].hashed_ns == before[i]);
+	nanosleep(&(struct timespec){ 1, 100000000 }, NULL);
+	/* Same bytes, new ctime; bytes that hash unlike what was read; gone. */
+	test_write(root, "rewritten.txt", "Written just before the read.\n");
+	r.ctx.files.info[1].hash[0] ^= 1;
+	snprintf(path, sizeof(path), "%s/removed.txt", root);
+	ck_assert_int_eq(unlink(path), 0);
+	cache_settle_racy(&r.ctx);
+	ck_assert_msg(r.ctx.files.info[0].ctime_ns < r.ctx.files.info[0].hashed_ns - 1000000000,
+		      "kept.txt: not settled");
+	for (int i = 1; i < 5; i++)
+		ck_assert_msg(r.ctx.files.info[i].hashed_ns == before[i],
+			      "%s: hashed_ns moved", r.ctx.files.rel[i]);
+	read_done(&r);
+}
+END_TEST
+
 START_TEST(merge_threads)
 {
 	static const char *const one[] = { "run.threads=1", NULL };
@@ -706,6 +758,7 @@ Suite *suite_read(void)
 	tcase_add_test(tc, trailing_slash);
 	tcase_add_test(tc, symlinks);
 	tcase_add_test(tc, large_folder);
+	tcase_add_test(tc, settle_racy);
 	tcase_add_test(tc, merge_threads);
 	tcase_add_test(tc, gzip);
 	tcase_add_loop_test(tc, gzip_damaged, 0, 3);
