@@ -12,7 +12,8 @@
 # stop words and Snowball stemming, min_df 2, max_df 0.95, k = 20, one
 # k-means++ restart, Lloyd (euclidean).  With the same tokenizer both
 # build the same matrix, so the k-means objectives are comparable.
-# Prints medians and the ratios the project's goals are stated in:
+# Prints medians and the ratios the project's goals are stated in (and
+# each run's own figures on stderr, "bench: LABEL run I: ..."):
 #   tfidf x   = peer (read + TF-IDF) seconds / ours (run.json
 #               wall_seconds.to_tfidf: reading to TF-IDF, all threads)
 #   iter x    = peer k-means seconds per iteration / ours (run.json
@@ -77,6 +78,10 @@ print(d["wall_seconds"]["to_tfidf"], k["fit_seconds"], k["iterations_all_restart
 		pt=$(echo "$(grep '^read_s' "$work/p.txt" | cut -d' ' -f2) + $(grep '^tfidf_s' "$work/p.txt" | cut -d' ' -f2)" | bc -l)
 		echo "$pt $(grep '^kmeans_s' "$work/p.txt" | cut -d' ' -f2) $(grep '^kmeans_iter' "$work/p.txt" | cut -d' ' -f2) $(grep '^inertia' "$work/p.txt" | cut -d' ' -f2) $(cat "$work/prss")" >> "$work/peer"
 		i=$((i + 1))
+		# Each run's figures, for the spread behind the medians.
+		echo "$label $i $(tail -n 1 "$work/ours") $(tail -n 1 "$work/peer")" |
+			awk '{printf "bench: %s run %s: ours %.2f s, peer %.2f s, tfidf x %.1f; k-means s/iter ours %.4f, peer %.4f; RSS MB ours %.0f, peer %.0f\n",
+				$1, $2, $3, $8, $8 / $3, $4 / $5, $9 / $10, $7 / 1024, $12 / 1024}' >&2
 	done
 	ot=$(cut -d' ' -f1 "$work/ours" | median)
 	pt=$(cut -d' ' -f1 "$work/peer" | median)
