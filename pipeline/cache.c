@@ -196,11 +196,16 @@ int cache_config_hash(const struct config *cfg, int analysis, uint64_t *hash)
 
 int cache_hash_config(struct ctx *ctx, struct pl_error *err)
 {
+	struct strbuf *t = &ctx->config_text;
+
 	if (ctx->config_hashed)
 		return 0;
-	for (int a = 0; a < 3; a++)
-		if (cache_config_hash(ctx->cfg, a, &ctx->config_hash[a]))
-			return pl_oom(err);
+	strbuf_reset(t);
+	if (cache_config_text(ctx->cfg, 1, t) ||
+	    cache_config_hash(ctx->cfg, 0, &ctx->config_hash[0]) ||
+	    cache_config_hash(ctx->cfg, 2, &ctx->config_hash[2]))
+		return pl_oom(err);
+	ctx->config_hash[1] = pl_fnv1a(PL_FNV_OFFSET, t->buf ? t->buf : "", t->len);
 	ctx->config_hashed = 1;
 	return 0;
 }
@@ -427,7 +432,8 @@ static char *first_difference(const char *old, const char *now)
 	return NULL;
 }
 
-static int parse_index(struct cache *c, const struct config *cfg, char **why)
+static int parse_index(struct cache *c, const struct config *cfg,
+		       const char *analysis_text, char **why)
 {
 	struct rd r = { c->raw, c->raw + c->rawlen, 0 };
 	struct strbuf now = STRBUF_INIT;
@@ -469,7 +475,8 @@ static int parse_index(struct cache *c, const struct config *cfg, char **why)
 		*why = m.buf;
 		return 1;
 	}
-	if (cache_config_text(cfg, 1, &now)) {
+	if (analysis_text ? strbuf_addstr(&now, analysis_text)
+			  : cache_config_text(cfg, 1, &now)) {
 		strbuf_release(&now);
 		return -1;
 	}
@@ -643,8 +650,8 @@ damaged:
 	return 1;
 }
 
-int cache_load(const char *set, const struct config *cfg, struct cache **out,
-	       char **why, struct pl_error *err)
+int cache_load(const char *set, const struct config *cfg, const char *analysis_text,
+	       struct cache **out, char **why, struct pl_error *err)
 {
 	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
 	struct cache *c;
@@ -680,7 +687,7 @@ int cache_load(const char *set, const struct config *cfg, struct cache **out,
 	}
 	c->raw = (uint8_t *)data.buf;
 	c->rawlen = data.len;
-	rc = parse_index(c, cfg, why);
+	rc = parse_index(c, cfg, analysis_text, why);
 	if (rc != 0) {
 		cache_free(c);
 		return rc < 0 ? pl_oom(err) : 0;
@@ -743,16 +750,13 @@ int cache_key_matches(struct ctx *ctx, const char *set, struct pl_error *err)
 	if (r.bad || len != strlen(PIPELINE_VERSION) || memcmp(s, PIPELINE_VERSION, len))
 		goto out;
 	s = get_str(&r, &len);
-	if (cache_config_text(ctx->cfg, 1, &now)) {
-		rc = pl_oom(err);
-		goto out;
-	}
-	if (r.bad || len != now.len || (len && memcmp(s, now.buf, len)))
-		goto out;
 	if (cache_hash_config(ctx, err)) {
 		rc = -1;
 		goto out;
 	}
+	if (r.bad || len != ctx->config_text.len ||
+	    (len && memcmp(s, ctx->config_text.buf, len)))
+		goto out;
 	if (get_u64(&r) != ctx->config_hash[2])
 		goto out;
 	n = get_u64(&r);
@@ -1472,7 +1476,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	struct cache *c = ctx->cache;
 	struct newcache *nc = ctx->ncache;
 	const struct clustering *km = &ctx->km;
-	struct strbuf b = STRBUF_INIT, text = STRBUF_INIT, path = STRBUF_INIT;
+	struct strbuf b = STRBUF_INIT, path = STRBUF_INIT;
+	const struct strbuf *text;
 	uint32_t *segmap = NULL;   /* old segment -> new index, or NONE */
 	size_t nsegs = 0;
 	double *shares = NULL;
@@ -1515,14 +1520,15 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			segmap[s] = (uint32_t)nsegs++;
 		}
 	}
-	if (cache_config_text(ctx->cfg, 1, &text) || cache_hash_config(ctx, err))
-		goto oom;
+	if (cache_hash_config(ctx, err))
+		goto out;
+	text = &ctx->config_text;
 	if (put(&b, IDX_MAGIC, 8) ||
 	    put_str(&b, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
 	    put_str(&b, ctx->run_id, strlen(ctx->run_id)) ||
-	    put_u64(&b, pl_fnv1a(PL_FNV_OFFSET, text.buf ? text.buf : "", text.len)) ||
+	    put_u64(&b, ctx->config_hash[1]) ||
 	    put_u64(&b, ctx->config_hash[2]) ||
-	    put_str(&b, text.buf ? text.buf : "", text.len))
+	    put_str(&b, text->buf ? text->buf : "", text->len))
 		goto oom;
 	if (put_u64(&b, ctx->vocab.tab.n))
 		goto oom;
@@ -1665,7 +1671,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	o.open = 0;
 	if (out_close(&o.of, err))
 		goto out;
-	rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), &text, err);
+	rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), text, err);
 	goto out;
 oom:
 	rc = pl_oom(err);
@@ -1677,7 +1683,6 @@ out:
 	pl_free(shares);
 	pl_free(kept);
 	strbuf_release(&b);
-	strbuf_release(&text);
 	strbuf_release(&path);
 	return rc;
 }

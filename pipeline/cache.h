@@ -112,11 +112,12 @@ int cache_hash_config(struct ctx *ctx, struct pl_error *err);
  * when there is none, or when it cannot serve this config: then *why says
  * in one line why (a damaged file, another program version, the first
  * config key that changes the counts), to be reported before every file
- * is read.  The caller frees *why and cache_free()s *out.  -1 only when
- * out of memory.
+ * is read.  analysis_text is the config's text to compare (a run's
+ * ctx->config_text), or NULL: cache_config_text(cfg, 1) now.  The caller
+ * frees *why and cache_free()s *out.  -1 only when out of memory.
  */
-int cache_load(const char *set, const struct config *cfg, struct cache **out,
-	       char **why, struct pl_error *err);
+int cache_load(const char *set, const struct config *cfg, const char *analysis_text,
+	       struct cache **out, char **why, struct pl_error *err);
 void cache_free(struct cache *c);
 
 /*
@@ -159,7 +160,8 @@ void cache_unmap_segments(struct cache *c);
  * them (in its ctx's own ids) and the tables they need; cache_seg_close
  * appends the tables and the checksum.  cache_write_index writes cache.idx
  * and sources.tsv for the whole run into the staging set and hard-links
- * the old segments that still hold live records.
+ * the old segments that still hold live records; first it settles racily
+ * clean files (cache_settle_racy, which may move files.info[].hashed_ns).
  */
 /* The segments this run writes, in the new index's order after the old
  * ones it keeps; index[n] is the position of read thread n's segment. */

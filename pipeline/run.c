@@ -177,7 +177,9 @@ int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 		files_release(&ctx->files);
 	}
 	if (ctx->cur_set) {
-		if (incremental && cache_load(ctx->cur_set, ctx->cfg, &ctx->cache, why, err))
+		if (incremental && cache_load(ctx->cur_set, ctx->cfg,
+				       ctx->config_text.buf ? ctx->config_text.buf : "",
+				       &ctx->cache, why, err))
 			return -1;
 		ctx->owns_cache = ctx->cache != NULL;
 	}
@@ -218,7 +220,8 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 
 	ctx->rep.total_seconds = pl_now();
 	ctx->outdir = ctx->cfg->v[CFG_output_dir].path;
-	if (ctx_prepare(ctx, err))
+	/* Before the stages load the list files the config names. */
+	if (cache_hash_config(ctx, err) || ctx_prepare(ctx, err))
 		return -1;
 	if (outdir_lock(ctx, err))
 		return -1;
@@ -296,6 +299,8 @@ void ctx_release(struct ctx *ctx)
 	if (ctx->owns_cache)
 		cache_free(ctx->cache);
 	newcache_free(ctx->ncache); /* only the main ctx has one */
+	strbuf_release(&ctx->config_text);
+	ctx->config_hashed = 0;
 	ctx->cache = NULL;
 	ctx->ncache = NULL;
 	outdir_release(ctx);

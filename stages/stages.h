@@ -251,11 +251,16 @@ struct ctx {
 	char *run_id;       /* this run's id, YYYYMMDDTHHMMSSZ-PID */
 	int lockfd;         /* the held .lock, or -1 */
 	char *cur_set;      /* OUTDIR/sets/ID `current` named at the start, or NULL */
-	/* cache_config_hash of ctx->cfg with analysis = 0, 1, 2, taken once
-	 * (cache_hash_config; ctx_plan does it first) so that every file of
-	 * a run names the same config even if a list file changes while it
-	 * runs. */
+	/* cache_config_hash of ctx->cfg with analysis = 0, 1, 2, and the
+	 * analysis text (cache_config_text, 1: it holds the stop-word and
+	 * boilerplate files' hashes), taken once by cache_hash_config: a run
+	 * takes them before its stages load those files (ctx_run), so the
+	 * manifest, cache.idx, cache.key and the comparison with the last
+	 * cache all name one config, the one read, even if a list file is
+	 * edited while the run goes on.  (An edit between this and the
+	 * stages' own read, microseconds later, is not caught.) */
 	uint64_t config_hash[3];
+	struct strbuf config_text;
 	int config_hashed;
 	struct cache *cache;    /* the previous run's cache, or NULL */
 	int owns_cache;         /* 1 in the ctx that loaded it (read shards

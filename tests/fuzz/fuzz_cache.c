@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!fp || fwrite(copy, 1, size, fp) != size || fclose(fp) != 0)
 		abort();
 	free(copy);
-	rc = cache_load(dir, &cfg, &c, &why, &err);
+	rc = cache_load(dir, &cfg, NULL, &c, &why, &err);
 	if (rc != 0 && rc != -1)
 		abort();
 	if (rc == -1 && (err.code != PL_EX_OSERR || !err.msg[0]))
