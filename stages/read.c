@@ -54,6 +54,7 @@ struct reader {
 	struct segwriter *seg;      /* where records of files read go, or NULL */
 	struct replaymaps *maps;    /* cache ids -> this ctx's ids */
 	struct strbuf file;  /* the current file's bytes */
+	struct strbuf raw;   /* a gzip file's bytes on disk */
 	struct strbuf unit;  /* the current statement's kept lines */
 };
 
@@ -671,69 +672,112 @@ static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 	return 0;
 }
 
-/* read_file_bytes, for a file listed with `size` bytes (the stat data of
- * the listing: a plain file needs no fstat). */
-static int read_listed_file(const char *path, uint64_t size, uint64_t limit,
-			    struct strbuf *sb, struct pl_error *err)
+/* Inflate the gzip file `in` (its bytes on disk) into sb, as gzread
+ * would: members one after another, anything after the last member that
+ * does not start another ignored.  0 or -1 (PL_EX_DATAERR: not gzip,
+ * corrupt, truncated, or larger than `limit`; PL_EX_OSERR). */
+static int inflate_gz(const char *path, const struct strbuf *in, uint64_t limit,
+		      struct strbuf *sb, struct pl_error *err)
 {
-	gzFile gz;
-	int n;
+	const uint8_t *p = (const uint8_t *)in->buf;
+	z_stream z;
+	int zrc, rc = 0;
 
+	/* zlib would pass a file that is not gzip through as it is; a
+	 * *.txt.gz that is not gzip (or empty) is as corrupt as a damaged
+	 * one. */
+	if (in->len < 2 || p[0] != 0x1f || p[1] != 0x8b)
+		return pl_fail(err, PL_EX_DATAERR,
+			       "%s: not gzip data; rename it to *.txt if it is text", path);
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return pl_oom(err);
+	z.next_in = (Bytef *)p;
+	z.avail_in = 0;
+	for (size_t left = in->len;;) {
+		size_t room;
+
+		if (pl_grow(&sb->buf, &sb->cap, sb->len + (1 << 16) + 1, 1)) {
+			rc = pl_oom(err);
+			break;
+		}
+		/* (avail_in is 32 bits: a larger file goes in parts.) */
+		if (z.avail_in == 0 && left) {
+			z.avail_in = left > (1u << 30) ? 1u << 30 : (uInt)left;
+			left -= z.avail_in;
+		}
+		room = sb->cap - sb->len - 1;
+		z.next_out = (Bytef *)sb->buf + sb->len;
+		z.avail_out = room > (1u << 30) ? 1u << 30 : (uInt)room;
+		room = z.avail_out;
+		zrc = inflate(&z, Z_NO_FLUSH);
+		sb->len += room - z.avail_out;
+		if (sb->len > limit) {
+			rc = pl_fail(err, PL_EX_DATAERR,
+				     "%s: larger than [corpus] max_file_mb = %llu MiB "
+				     "(after decompression); raise the limit or remove the file",
+				     path, (unsigned long long)(limit >> 20));
+			break;
+		}
+		if (zrc == Z_STREAM_END) {
+			/* Another member follows, or the end.  (The input is
+			 * one block: next_in runs on past avail_in.) */
+			if (z.avail_in + left < 2 || z.next_in[0] != 0x1f ||
+			    z.next_in[1] != 0x8b)
+				break;
+			if (inflateReset(&z) != Z_OK) {
+				rc = pl_oom(err);
+				break;
+			}
+			continue;
+		}
+		if (zrc == Z_MEM_ERROR) {
+			rc = pl_oom(err);
+			break;
+		}
+		if (zrc == Z_BUF_ERROR && z.avail_in == 0 && left == 0) {
+			rc = pl_fail(err, PL_EX_DATAERR, "%s: corrupt gzip data: %s", path,
+				     "unexpected end of file");
+			break;
+		}
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+			rc = pl_fail(err, PL_EX_DATAERR, "%s: corrupt gzip data: %s", path,
+				     z.msg ? z.msg : "inflate failed");
+			break;
+		}
+	}
+	inflateEnd(&z);
+	if (rc == 0)
+		sb->buf[sb->len] = '\0';
+	return rc;
+}
+
+/* read_file_bytes, for a file listed with `size` bytes (the stat data of
+ * the listing: a plain file needs no fstat).  A gzip file is read whole
+ * into `raw` (its bytes on disk, kept for the caller to hash: one read
+ * gives both, so the hash is of the very bytes counted) and inflated from
+ * there. */
+static int read_listed_file(const char *path, uint64_t size, uint64_t limit,
+			    struct strbuf *sb, struct strbuf *raw,
+			    struct pl_error *err)
+{
 	strbuf_reset(sb);
 	if (!has_suffix(path, ".gz"))
 		return slurp_plain(path, size, limit, sb, err);
-	gz = gzopen(path, "rb");
-	if (!gz)
-		return pl_fail(err, errno == ENOMEM ? PL_EX_OSERR : PL_EX_NOINPUT,
-			       "%s: cannot read: %s", path,
-			       errno ? strerror(errno) : "out of memory");
-	gzbuffer(gz, 1 << 17);
-	for (;;) {
-		if (pl_grow(&sb->buf, &sb->cap, sb->len + (1 << 16) + 1, 1)) {
-			gzclose(gz);
-			return pl_oom(err);
-		}
-		n = gzread(gz, sb->buf + sb->len, 1 << 16);
-		if (n < 0) {
-			int zerr;
-			const char *msg = gzerror(gz, &zerr);
-
-			pl_fail(err, zerr == Z_ERRNO ? PL_EX_IOERR : PL_EX_DATAERR,
-				"%s: %s: %s", path,
-				zerr == Z_ERRNO ? "read error" : "corrupt gzip data",
-				zerr == Z_ERRNO ? strerror(errno) : msg);
-			gzclose(gz);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		sb->len += (size_t)n;
-		if (sb->len > limit) {
-			gzclose(gz);
-			return pl_fail(err, PL_EX_DATAERR,
-				       "%s: larger than [corpus] max_file_mb = %llu MiB "
-				       "(after decompression); raise the limit or remove the file",
-				       path, (unsigned long long)(limit >> 20));
-		}
-	}
-	sb->buf[sb->len] = '\0';
-	/* zlib copies a file that is not gzip through as it is; a *.txt.gz
-	 * that is not gzip (or empty) is as corrupt as a damaged one. */
-	if (gzdirect(gz)) {
-		gzclose(gz);
-		return pl_fail(err, PL_EX_DATAERR,
-			       "%s: not gzip data; rename it to *.txt if it is text",
-			       path);
-	}
-	if (gzclose(gz) != Z_OK)
-		return pl_fail(err, PL_EX_DATAERR, "%s: corrupt gzip data", path);
-	return 0;
+	strbuf_reset(raw);
+	if (slurp_plain(path, size, limit, raw, err))
+		return -1;
+	return inflate_gz(path, raw, limit, sb, err);
 }
 
 int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
 		    struct pl_error *err)
 {
-	return read_listed_file(path, SIZE_UNKNOWN, limit, sb, err);
+	struct strbuf raw = STRBUF_INIT;
+	int rc = read_listed_file(path, SIZE_UNKNOWN, limit, sb, &raw, err);
+
+	strbuf_release(&raw);
+	return rc;
 }
 
 static int is_blank(const char *s, size_t len)
@@ -919,6 +963,7 @@ static void read_release(struct ctx *ctx)
 			regfree(&r->re[i]);
 		pl_free(r->re);
 		strbuf_release(&r->file);
+		strbuf_release(&r->raw);
 		strbuf_release(&r->unit);
 		pl_free(r);
 		ctx->reader = NULL;
@@ -968,18 +1013,15 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 		if (r->seg)
 			vocabulary_file_begin(ctx);
 		fi->hashed_ns = wall_ns();
-		rc = read_listed_file(files->path[i], fi->size, limit, &r->file, err);
+		rc = read_listed_file(files->path[i], fi->size, limit, &r->file,
+				      &r->raw, err);
 		if (rc)
 			break;
 		/* The content hash of what was read: the bytes themselves, or
-		 * for gzip the bytes on disk, read again. */
+		 * for gzip the bytes on disk they were inflated from. */
 		if (has_suffix(files->path[i], ".gz")) {
-			uint64_t size;
-
-			rc = pl_hash_path(files->path[i], fi->hash, &size, err);
-			if (rc)
-				break;
-			fi->size = size;
+			pl_hash_bytes(r->raw.buf, r->raw.len, fi->hash);
+			fi->size = r->raw.len;
 		} else {
 			pl_hash_bytes(r->file.buf, r->file.len, fi->hash);
 			fi->size = r->file.len;
@@ -1013,6 +1055,7 @@ progress:
 	}
 	tokens_release(&u.tok);
 	strbuf_release(&r->file);
+	strbuf_release(&r->raw);
 	return rc;
 }
 
