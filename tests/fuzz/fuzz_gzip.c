@@ -25,7 +25,7 @@
 #include "tmpfile.h"
 
 #define LIMIT ((uint64_t)1 << 20)
-#define BLOCK ((size_t)1 << 16)   /* read.c's gzread size */
+#define BLOCK ((size_t)1 << 16)   /* read.c's inflate step (inflate_gz) */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
