@@ -706,9 +706,12 @@ static int inflate_gz(const char *path, const struct strbuf *in, uint64_t limit,
 			z.avail_in = left > (1u << 30) ? 1u << 30 : (uInt)left;
 			left -= z.avail_in;
 		}
+		/* 64 KiB at a time, so that a file over the limit (a
+		 * decompression bomb) is stopped having written little past
+		 * it, not the whole of a doubled buffer. */
 		room = sb->cap - sb->len - 1;
 		z.next_out = (Bytef *)sb->buf + sb->len;
-		z.avail_out = room > (1u << 30) ? 1u << 30 : (uInt)room;
+		z.avail_out = room > (1u << 16) ? 1u << 16 : (uInt)room;
 		room = z.avail_out;
 		zrc = inflate(&z, Z_NO_FLUSH);
 		sb->len += room - z.avail_out;
