@@ -326,38 +326,81 @@ int strbuf_add_clean(struct strbuf *sb, const char *s, size_t len, size_t max)
 	return 0;
 }
 
-/* A simple, fast 64-bit hash: 8 bytes at a time through a multiply-xorshift
- * mix.  Only used inside the process, never published. */
-static uint64_t mix64(uint64_t x)
+/* The 64-bit hash of pl_hash: 16 bytes at a time, each pair of words
+ * through a 64 x 64 -> 128-bit multiply folded to 64 bits (pl_mum, in
+ * util.h), then the last 1 to 16 bytes, zero-padded, through
+ * pl_hash_tail.  pl_hash16 gives the same value for a string of at most 16
+ * bytes from two word loads, without a loop.  Only used inside the
+ * process, never published. */
+static inline uint64_t load64(const unsigned char *p)
 {
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	x *= 0xd6e8feb86659fd93ULL;
-	x ^= x >> 32;
-	return x;
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* The n (0..8) bytes at p as a little-endian word, zero above them, read
+ * without going past p + n. */
+static uint64_t load_upto8(const unsigned char *p, size_t n)
+{
+	uint64_t w = 0;
+
+	if (n == 8)
+		return load64(p);
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t)p[i] << (8 * i);
+	return w;
 }
 
 uint64_t pl_hash(const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
-	uint64_t w;
+	uint64_t seed = PL_HASH_K2;
+	size_t n = len;
 
-	while (len >= 8) {
-		memcpy(&w, p, 8);
-		h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
-		p += 8;
-		len -= 8;
+	while (n > 16) {
+		seed = pl_mum(load64(p) ^ PL_HASH_K0, load64(p + 8) ^ PL_HASH_K1 ^ seed) + seed;
+		p += 16;
+		n -= 16;
 	}
-	/* The last 0..7 bytes, little-endian, as memcpy would load them on
-	 * x86; a loop rather than a memcpy of variable size, which is a call
-	 * per token. */
-	w = 0;
-	for (size_t i = 0; i < len; i++)
-		w |= (uint64_t)p[i] << (8 * i);
-	return mix64(h ^ w ^ ((uint64_t)len << 56));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n > 8)
+		return pl_hash_tail(seed, load64(p), load_upto8(p + 8, n - 8), len);
+	return pl_hash_tail(seed, load_upto8(p, n), 0, len);
+#else
+	/* pl_hash16's words are what a little-endian load would give. */
+	{
+		uint64_t w0 = 0, w1 = 0;
+
+		for (size_t i = 0; i < n && i < 8; i++)
+			w0 |= (uint64_t)p[i] << (8 * i);
+		for (size_t i = 8; i < n; i++)
+			w1 |= (uint64_t)p[i] << (8 * (i - 8));
+		return pl_hash_tail(seed, w0, w1, len);
+	}
+#endif
 }
+
+const uint64_t pl_hash_mask16[17][2] = {
+	{ 0, 0 },
+	{ 0xffULL, 0 },
+	{ 0xffffULL, 0 },
+	{ 0xffffffULL, 0 },
+	{ 0xffffffffULL, 0 },
+	{ 0xffffffffffULL, 0 },
+	{ 0xffffffffffffULL, 0 },
+	{ 0xffffffffffffffULL, 0 },
+	{ ~0ULL, 0 },
+	{ ~0ULL, 0xffULL },
+	{ ~0ULL, 0xffffULL },
+	{ ~0ULL, 0xffffffULL },
+	{ ~0ULL, 0xffffffffULL },
+	{ ~0ULL, 0xffffffffffULL },
+	{ ~0ULL, 0xffffffffffffULL },
+	{ ~0ULL, 0xffffffffffffffULL },
+	{ ~0ULL, ~0ULL },
+};
 
 uint64_t pl_fnv1a(uint64_t h, const void *data, size_t len)
 {

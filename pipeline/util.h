@@ -95,8 +95,67 @@ int strbuf_add_tsv(struct strbuf *sb, const char *s, size_t len);
  * whitespace (including newlines) become one space. */
 int strbuf_add_clean(struct strbuf *sb, const char *s, size_t len, size_t max);
 
-/* 64-bit hash of a byte string (deterministic across runs and machines). */
+/* 64-bit hash of a byte string (deterministic across runs and machines).
+ * For hash tables only: never published, and not made to resist inputs
+ * chosen to collide. */
 uint64_t pl_hash(const void *data, size_t len);
+
+#define PL_HASH_K0 0xa0761d6478bd642fULL
+#define PL_HASH_K1 0xe7037ed1a0b428dbULL
+#define PL_HASH_K2 0x8ebc6af09c88c6e3ULL
+#define PL_HASH_K3 0x589965cc75374cc3ULL
+
+/* a * b, 128 bits, folded: the low half xor the high half. */
+static inline uint64_t pl_mum(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+	__uint128_t r = (__uint128_t)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+	uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+	uint64_t lo = (mid << 32) | (uint32_t)ll;
+	uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+
+	return lo ^ hi;
+#endif
+}
+
+/* pl_hash's last step: the last 1 to 16 bytes as two little-endian words,
+ * zero past the string (w1 = 0 for 8 bytes or fewer), and the length. */
+static inline uint64_t pl_hash_tail(uint64_t seed, uint64_t w0, uint64_t w1,
+				    size_t len)
+{
+	uint64_t a = pl_mum(w0 ^ PL_HASH_K0, w1 ^ PL_HASH_K1 ^ seed);
+
+	return pl_mum(a ^ PL_HASH_K2 ^ (uint64_t)len, (a >> 29) ^ PL_HASH_K3);
+}
+
+/* Masks that keep the first n (0..16) bytes of two little-endian words. */
+extern const uint64_t pl_hash_mask16[17][2];
+
+/* The words pl_hash16 hashes for the len (<= 16) bytes at p, when 16 bytes
+ * may be read there (the bytes past len must be initialised, their value
+ * does not matter).  Little-endian only: see PL_HASH16. */
+static inline void pl_hash16_words(const void *p, size_t len, uint64_t w[2])
+{
+	memcpy(w, p, 16);
+	w[0] &= pl_hash_mask16[len][0];
+	w[1] &= pl_hash_mask16[len][1];
+}
+
+/* pl_hash(p, len) of a string of at most 16 bytes, from its words. */
+static inline uint64_t pl_hash16(const uint64_t w[2], size_t len)
+{
+	return pl_hash_tail(PL_HASH_K2, w[0], w[1], len);
+}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PL_HASH16 1
+#else
+#define PL_HASH16 0
+#endif
 /* FNV-1a 64, used where the value is published (config hash). */
 uint64_t pl_fnv1a(uint64_t h, const void *data, size_t len);
 #define PL_FNV_OFFSET 0xcbf29ce484222325ULL

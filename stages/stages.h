@@ -213,6 +213,15 @@ struct report {
  * defined in its stage's file and owned by it (freed by its release). */
 struct reader;
 struct tokenizer;
+
+/* The tokenizer's memo of recent short surfaces (tokenize.c) is direct
+ * mapped: a surface whose (32-bit) pl_hash is h has the one slot below.
+ * Here so tests can find surfaces that share one. */
+#define TOKENIZE_MEMO_SLOTS 8192
+static inline uint32_t tokenize_memo_slot(uint32_t h)
+{
+	return (h >> 19) & (TOKENIZE_MEMO_SLOTS - 1);
+}
 struct stemmer;
 struct phraser;
 struct counter;

@@ -100,7 +100,7 @@ struct tokenizer {
 	size_t cpscap;
 	int32_t cjk[2];             /* CJK run state: previous character */
 	size_t cjklen;
-	struct memo *memo;          /* MEMO_SLOTS recent short surfaces */
+	struct memo *memo;          /* TOKENIZE_MEMO_SLOTS recent short surfaces */
 	struct pending *pend;       /* PENDING tokens the memo did not know */
 	size_t npend;
 	struct strbuf pbytes;       /* their bytes, one after the other */
@@ -114,13 +114,13 @@ struct tokenizer {
  * KiB).  A hit gives the same id the table would: surfaces are never
  * removed and ids never change within a ctx.
  */
-#define MEMO_SLOTS 8192
 #define MEMO_MAX 23         /* longest surface the memo holds */
 struct memo {
-	uint32_t hash;
+	uint64_t w[2];      /* the first 16 bytes, zero past len
+			       (pl_hash16_words) */
 	uint32_t id;
 	uint8_t len;        /* 0: empty */
-	char s[MEMO_MAX];
+	char tail[MEMO_MAX - 16]; /* bytes 16 and on */
 };
 
 /*
@@ -196,14 +196,19 @@ static inline void classes16(const unsigned char *p, unsigned *word, unsigned *d
 	*word = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, dig), us));
 }
 
-static inline void lower16(const unsigned char *p, char *d)
+/* ... and the words pl_hash16 takes for its first len (<= 16) bytes, from
+ * the register: loaded back from d, they would wait for the stores to
+ * d (the 16 bytes and then the NUL inside them) to leave the core. */
+static inline void lower16(const unsigned char *p, char *d, size_t len, uint64_t w[2])
 {
 	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 	const __m128i a = _mm_sub_epi8(v, _mm_set1_epi8('A'));
 	const __m128i up = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a);
+	const __m128i low = _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+	const __m128i keep = _mm_loadu_si128((const __m128i *)(const void *)pl_hash_mask16[len]);
 
-	_mm_storeu_si128((__m128i *)(void *)d,
-			 _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+	_mm_storeu_si128((__m128i *)(void *)d, low);
+	_mm_storeu_si128((__m128i *)(void *)w, _mm_and_si128(low, keep));
 }
 #endif
 
@@ -321,6 +326,15 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
 	return 1;
 }
 
+/* Does memo entry m hold the len bytes at s, whose first 16 are the words
+ * w (pl_hash16_words)? */
+static inline int memo_holds(const struct memo *m, const uint64_t w[2],
+			     const char *s, size_t len)
+{
+	return m->len == len && len && m->w[0] == w[0] && m->w[1] == w[1] &&
+	       (len <= 16 || same_bytes(m->tail, s + 16, len - 16));
+}
+
 /* Intern the queued tokens, in order, into their places in u->tok,
  * marking stop words and numbers the first time a surface is seen and
  * remembering the short ones in the memo.  0 or -1. */
@@ -340,12 +354,14 @@ static int flush_pending(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		if (surfaces_intern_hash(sf, s, p->len, p->hash, &id, &added))
 			return pl_oom(err);
 		if (p->len && p->len <= MEMO_MAX) {
-			struct memo *m = &t->memo[(p->hash >> 19) & (MEMO_SLOTS - 1)];
+			struct memo *m = &t->memo[tokenize_memo_slot(p->hash)];
 
-			m->hash = p->hash;
+			m->w[0] = m->w[1] = 0;
+			memcpy(m->w, s, p->len < 16 ? p->len : 16);
+			if (p->len > 16)
+				memcpy(m->tail, s + 16, p->len - 16);
 			m->id = id;
 			m->len = (uint8_t)p->len;
-			memcpy(m->s, s, p->len);
 		}
 		if (added && strtab_find(&t->stop, s, p->len) != STRTAB_NONE)
 			sf->flags[id] |= SURF_STOP;
@@ -360,14 +376,14 @@ static int flush_pending(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 
 /* Append the finished token in t->tok to the unit: its surface id at once
  * when the memo knows it, else a place the next flush_pending fills. */
-static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
-		     int digits, struct pl_error *err)
+static inline int add_token_words(struct ctx *ctx, struct tokenizer *t,
+				  struct unit *u, int digits, const uint64_t w[2],
+				  uint32_t h, struct pl_error *err)
 {
-	uint32_t h = (uint32_t)pl_hash(t->tok.buf, t->tok.len);
-	const struct memo *m = &t->memo[(h >> 19) & (MEMO_SLOTS - 1)];
+	const struct memo *m = &t->memo[tokenize_memo_slot(h)];
 	struct pending *p;
 
-	if (m->len == t->tok.len && m->hash == h && same_bytes(m->s, t->tok.buf, m->len))
+	if (memo_holds(m, w, t->tok.buf, t->tok.len))
 		return tokens_push(&u->tok, m->id, ID_NONE) ? pl_oom(err) : 0;
 	p = &t->pend[t->npend++];
 	p->at = u->tok.n;
@@ -380,6 +396,25 @@ static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		return pl_oom(err);
 	strtab_prefetch(&ctx->surf.tab, h);
 	return t->npend == PENDING ? flush_pending(ctx, t, u, err) : 0;
+}
+
+/* The same for a token whose words and hash are still to be found: the
+ * memo compares a token's first 16 bytes as two words (pl_hash16_words),
+ * and a short token's hash is taken from them without a loop. */
+static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
+		     int digits, struct pl_error *err)
+{
+	const size_t len = t->tok.len;
+	uint64_t w[2];
+
+	/* The token buffer always has 32 initialised bytes (tokenize_init). */
+	if (PL_HASH16 && len <= 16) {
+		pl_hash16_words(t->tok.buf, len, w);
+		return add_token_words(ctx, t, u, digits, w, (uint32_t)pl_hash16(w, len), err);
+	}
+	w[0] = w[1] = 0;
+	memcpy(w, t->tok.buf, len < 16 ? len : 16);
+	return add_token_words(ctx, t, u, digits, w, (uint32_t)pl_hash(t->tok.buf, len), err);
 }
 
 /* Finish the token in t->tok and add it to the unit. */
@@ -596,6 +631,8 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 			size_t j = i, tl;
 			unsigned dig = 2;
 			char *d;
+			uint64_t words[2];
+			int have_w;
 
 #ifdef TOKENIZE_SSE2
 			/* The run's end in the first 16 bytes that are
@@ -626,10 +663,12 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 				    pl_grow(&t->tok.buf, &t->tok.cap, tl + 1, 1))
 					return pl_oom(err);
 				d = t->tok.buf;
+				have_w = 0;
 #ifdef TOKENIZE_SSE2
-				if (tl <= 16 && i + 16 <= len)
-					lower16(p + i, d);
-				else
+				if (tl <= 16 && i + 16 <= len) {
+					lower16(p + i, d, tl, words);
+					have_w = 1;
+				} else
 #endif
 				for (size_t q = 0; q < tl; q++) {
 					unsigned char ch = p[i + q];
@@ -638,7 +677,11 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 				}
 				d[tl] = '\0';
 				t->tok.len = tl;
-				if (emit_sklearn(ctx, t, u, tl, dig != 0, err))
+				/* emit_sklearn, given the words lower16 made. */
+				if (have_w ? tl >= 2 &&
+					     add_token_words(ctx, t, u, dig != 0, words,
+							     (uint32_t)pl_hash16(words, tl), err)
+					   : emit_sklearn(ctx, t, u, tl, dig != 0, err))
 					return -1;
 				t->tok.len = 0;
 				after_cased = ascii_word[p[j - 1]] == 1;
@@ -932,12 +975,14 @@ static int tokenize_init(struct ctx *ctx, struct pl_error *err)
 	t->strip_possessive = cfg->v[CFG_tokenize_possessive].i == 0;
 	t->cjk_bigram = cfg->v[CFG_tokenize_cjk].i == 0;
 	t->sklearn = cfg->v[CFG_tokenize_pattern].i == 1;
-	t->memo = pl_calloc(MEMO_SLOTS, sizeof(*t->memo));
+	t->memo = pl_calloc(TOKENIZE_MEMO_SLOTS, sizeof(*t->memo));
 	t->pend = pl_calloc(PENDING, sizeof(*t->pend));
 	/* The token buffer never has fewer than 32 bytes (lower16 writes
 	 * 16 of them whatever the token's length); a strbuf only grows. */
 	if (!t->memo || !t->pend || pl_grow(&t->tok.buf, &t->tok.cap, 32, 1))
 		return pl_oom(err);
+	/* add_token reads a short token's 16 bytes whatever its length. */
+	memset(t->tok.buf, 0, t->tok.cap);
 	return load_stopwords(t, cfg, err);
 }
 

@@ -570,6 +570,131 @@ START_TEST(test_found_by_pl_hash)
 }
 END_TEST
 
+/* pl_hash16, from two word loads, is pl_hash for every length up to 16,
+ * whatever bytes follow the string; and the memo, which compares those
+ * words, tells apart tokens that differ only past byte 16 or only in
+ * length. */
+START_TEST(test_hash16_is_pl_hash)
+{
+	unsigned char buf[32];
+	uint64_t seed = 12345, w[2];
+
+	for (int round = 0; round < 200; round++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			buf[i] = (unsigned char)(seed >> 56);
+		}
+		for (size_t len = 0; len <= 16; len++) {
+			uint64_t h = pl_hash(buf, len);
+
+			if (!PL_HASH16)
+				continue;
+			pl_hash16_words(buf, len, w);
+			ck_assert_uint_eq(pl_hash16(w, len), h);
+			/* Other bytes past the string change nothing. */
+			buf[len < 16 ? len : 31] ^= 0x5a;
+			pl_hash16_words(buf, len, w);
+			ck_assert_uint_eq(pl_hash16(w, len), h);
+		}
+	}
+	/* A zero byte is part of the string: lengths differ, hashes too. */
+	memset(buf, 0, sizeof(buf));
+	for (size_t len = 0; len < 17; len++)
+		for (size_t l2 = len + 1; l2 <= 24; l2++)
+			ck_assert_uint_ne(pl_hash(buf, len), pl_hash(buf, l2));
+
+	const char *text = "abcdefghijklmnopq abcdefghijklmnopr abcdefghijklmnopq "
+			   "abcdefghijklmnop abcdefghijklmnopr abcdefghijklmnop";
+
+	uint32_t first[6];
+
+	set("tokenize.pattern=sklearn");
+	start();
+	run(text, strlen(text));
+	ck_assert_uint_eq(u.tok.n, 6);
+	memcpy(first, u.tok.surf, sizeof(first));
+	/* The second time every token is in the memo. */
+	run(text, strlen(text));
+	ck_assert_uint_eq(u.tok.n, 6);
+	ck_assert_mem_eq(first, u.tok.surf, sizeof(first));
+	ck_assert_uint_eq(ctx.surf.tab.n, 3);
+	ck_assert_uint_eq(u.tok.surf[0], u.tok.surf[2]);
+	ck_assert_uint_eq(u.tok.surf[1], u.tok.surf[4]);
+	ck_assert_uint_eq(u.tok.surf[3], u.tok.surf[5]);
+	ck_assert_uint_ne(u.tok.surf[0], u.tok.surf[1]);
+	ck_assert_uint_ne(u.tok.surf[0], u.tok.surf[3]);
+	ck_assert_uint_ne(u.tok.surf[1], u.tok.surf[3]);
+	ck_assert_str_eq(tokens(), "abcdefghijklmnopq|abcdefghijklmnopr|abcdefghijklmnopq|"
+			 "abcdefghijklmnop|abcdefghijklmnopr|abcdefghijklmnop");
+}
+END_TEST
+
+/* Two strings of `len` bytes, `prefix` then letters, differing only from
+ * byte `from` on and sharing a memo slot: found by trying 26^3 endings. */
+static void memo_pair(const char *prefix, size_t from, size_t len, char *a, char *b)
+{
+	static int32_t seen[TOKENIZE_MEMO_SLOTS];
+	char s[32];
+
+	ck_assert_uint_eq(strlen(prefix), from);
+	ck_assert_uint_le(len, sizeof(s) - 1);
+	for (size_t i = 0; i < TOKENIZE_MEMO_SLOTS; i++)
+		seen[i] = -1;
+	memcpy(s, prefix, from);
+	for (int32_t k = 0; k < 26 * 26 * 26; k++) {
+		uint32_t slot;
+
+		for (size_t i = from; i < len; i++)
+			s[i] = 'a';
+		s[len - 1] = (char)('a' + k % 26);
+		s[len - 2] = (char)('a' + k / 26 % 26);
+		s[len - 3] = (char)('a' + k / 676);
+		s[len] = '\0';
+		slot = tokenize_memo_slot((uint32_t)pl_hash(s, len));
+		if (seen[slot] >= 0) {
+			int32_t j = seen[slot];
+
+			memcpy(a, s, len + 1);
+			a[len - 1] = (char)('a' + j % 26);
+			a[len - 2] = (char)('a' + j / 26 % 26);
+			a[len - 3] = (char)('a' + j / 676);
+			memcpy(b, s, len + 1);
+			return;
+		}
+		seen[slot] = k;
+	}
+	ck_abort_msg("no two endings share a memo slot");
+}
+
+/* A memo slot holding another surface is a miss: strings that share a
+ * slot and differ in the first word, the second word, or past byte 16
+ * each get their own surface, read from the memo and not. */
+START_TEST(test_memo_same_slot)
+{
+	static const struct { const char *prefix; size_t from, len; } c[] = {
+		{ "", 0, 7 },                    /* in the first word */
+		{ "abcdefghijk", 11, 15 },       /* in the second */
+		{ "abcdefghijklmnopq", 17, 21 }, /* past byte 16 */
+	};
+	char a[32], b[32];
+
+	set("tokenize.pattern=sklearn");
+	start();
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memo_pair(c[i].prefix, c[i].from, c[i].len, a, b);
+		ck_assert_str_ne(a, b);
+		run(a, strlen(a));
+		ck_assert_str_eq(tokens(), a);
+		run(a, strlen(a)); /* from the memo */
+		ck_assert_str_eq(tokens(), a);
+		run(b, strlen(b)); /* same slot, another string */
+		ck_assert_str_eq(tokens(), b);
+		run(a, strlen(a));
+		ck_assert_str_eq(tokens(), a);
+	}
+}
+END_TEST
+
 Suite *suite_tokenize(void)
 {
 	Suite *s = suite_create("tokenize");
@@ -600,6 +725,8 @@ Suite *suite_tokenize(void)
 	tcase_add_test(tc, test_number_flag_sklearn);
 	tcase_add_test(tc, test_interned);
 	tcase_add_test(tc, test_found_by_pl_hash);
+	tcase_add_test(tc, test_hash16_is_pl_hash);
+	tcase_add_test(tc, test_memo_same_slot);
 	suite_add_tcase(s, tc);
 	return s;
 }
