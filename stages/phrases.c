@@ -202,6 +202,11 @@ static int phrases_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 	return 0;
 }
 
+int phrases_need_stop_words(const struct ctx *ctx)
+{
+	return !ctx->phraser || ctx->phraser->nalt > 0;
+}
+
 /* Tokenize and stem config text (stop words kept) into u->tok. */
 int phrases_analyze_form(struct ctx *ctx, const char *text, struct unit *u,
 			 struct pl_error *err)

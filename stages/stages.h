@@ -338,6 +338,11 @@ int phraser_add(struct ctx *ctx, const char *name, const uint32_t *seq,
 		size_t len, struct pl_error *err);
 int phrases_analyze_form(struct ctx *ctx, const char *text, struct unit *u,
 			 struct pl_error *err);
+/* Does a counted statement's token stream need its stop words after
+ * tokenizing?  Only to match phrase forms, which may hold them: the
+ * phrases stage drops every other one.  Asked once the stages are set
+ * up; with no form, the tokenizer leaves out the stop words it knows. */
+int phrases_need_stop_words(const struct ctx *ctx);
 
 /* Shared helpers (stages/common.c). */
 int tokens_push(struct tokens *t, uint32_t surf, uint32_t stem);

@@ -94,6 +94,13 @@ struct tokenizer {
 	struct strtab stop;
 	long min_len, max_len;
 	int keep_numbers, hyphens, strip_possessive, cjk_bigram;
+	/* Leave out of a counted statement the stop words the memo knows
+	 * (phrases_need_stop_words): -1 until the first one, then 0 or 1.
+	 * Else each is copied, stemmed and copied again, only for the
+	 * phrases stage to drop it. */
+	int drop_stop;
+	int drop_now;               /* this statement's */
+	size_t dropped;             /* tokens left out of it */
 	int sklearn;                /* pattern = sklearn: tokenize_sklearn() */
 	struct strbuf tok;          /* the token being built, raw bytes */
 	int32_t *cps;               /* normalisation buffer */
@@ -120,6 +127,7 @@ struct memo {
 			       (pl_hash16_words) */
 	uint32_t id;
 	uint8_t len;        /* 0: empty */
+	uint8_t stop;       /* a stop word */
 	char tail[MEMO_MAX - 16]; /* bytes 16 and on */
 };
 
@@ -335,6 +343,23 @@ static inline int memo_holds(const struct memo *m, const uint64_t w[2],
 	       (len <= 16 || same_bytes(m->tail, s + 16, len - 16));
 }
 
+/* Append surface `id` to the tokens, or with drop 1 write it past their
+ * end and leave it out: stop words and other words come in no order a
+ * branch could guess, and a wrong guess cost more than the token. */
+static inline int push_known(struct tokens *tk, uint32_t id, unsigned drop)
+{
+	if (tk->n == tk->cap) {
+		if (tokens_push(tk, id, ID_NONE))
+			return -1;
+		tk->n -= drop;
+		return 0;
+	}
+	tk->surf[tk->n] = id;
+	tk->stem[tk->n] = ID_NONE;
+	tk->n += 1 - drop;
+	return 0;
+}
+
 /* Intern the queued tokens, in order, into their places in u->tok,
  * marking stop words and numbers the first time a surface is seen and
  * remembering the short ones in the memo.  0 or -1. */
@@ -353,6 +378,10 @@ static int flush_pending(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 
 		if (surfaces_intern_hash(sf, s, p->len, p->hash, &id, &added))
 			return pl_oom(err);
+		if (added && strtab_find(&t->stop, s, p->len) != STRTAB_NONE)
+			sf->flags[id] |= SURF_STOP;
+		if (added && p->digits)
+			sf->flags[id] |= SURF_NUMBER;
 		if (p->len && p->len <= MEMO_MAX) {
 			struct memo *m = &t->memo[tokenize_memo_slot(p->hash)];
 
@@ -362,11 +391,9 @@ static int flush_pending(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 				memcpy(m->tail, s + 16, p->len - 16);
 			m->id = id;
 			m->len = (uint8_t)p->len;
+			/* After the flags: a stop word is one from its first time. */
+			m->stop = (sf->flags[id] & SURF_STOP) != 0;
 		}
-		if (added && strtab_find(&t->stop, s, p->len) != STRTAB_NONE)
-			sf->flags[id] |= SURF_STOP;
-		if (added && p->digits)
-			sf->flags[id] |= SURF_NUMBER;
 		u->tok.surf[p->at] = id;
 	}
 	t->npend = 0;
@@ -383,8 +410,12 @@ static inline int add_token_words(struct ctx *ctx, struct tokenizer *t,
 	const struct memo *m = &t->memo[tokenize_memo_slot(h)];
 	struct pending *p;
 
-	if (memo_holds(m, w, t->tok.buf, t->tok.len))
-		return tokens_push(&u->tok, m->id, ID_NONE) ? pl_oom(err) : 0;
+	if (memo_holds(m, w, t->tok.buf, t->tok.len)) {
+		unsigned drop = m->stop & (unsigned)t->drop_now;
+
+		t->dropped += drop;
+		return push_known(&u->tok, m->id, drop) ? pl_oom(err) : 0;
+	}
 	p = &t->pend[t->npend++];
 	p->at = u->tok.n;
 	p->off = t->pbytes.len;
@@ -415,6 +446,17 @@ static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 	w[0] = w[1] = 0;
 	memcpy(w, t->tok.buf, len < 16 ? len : 16);
 	return add_token_words(ctx, t, u, digits, w, (uint32_t)pl_hash(t->tok.buf, len), err);
+}
+
+/* Decide, at the first statement, whether stop words may be left out, and
+ * start counting those left out of this one. */
+static void drop_begin(struct ctx *ctx, struct tokenizer *t, const struct unit *u)
+{
+	/* Not while the stages set up: forms are still being added. */
+	if (u->counted && t->drop_stop < 0)
+		t->drop_stop = !phrases_need_stop_words(ctx);
+	t->drop_now = u->counted && t->drop_stop > 0;
+	t->dropped = 0;
 }
 
 /* Finish the token in t->tok and add it to the unit. */
@@ -619,6 +661,7 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 	t->npend = 0;
 	strbuf_reset(&t->pbytes);
 	strbuf_reset(&t->tok);
+	drop_begin(ctx, t, u);
 	while (i < len) {
 		int32_t c, low[2];
 		int nlow = 1, k;
@@ -749,7 +792,7 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 	if (flush_pending(ctx, t, u, err))
 		return -1;
 	if (u->counted)
-		ctx->rep.tokens += u->tok.n;
+		ctx->rep.tokens += u->tok.n + t->dropped;
 	return 0;
 }
 
@@ -765,6 +808,7 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 	if (t->sklearn)
 		return tokenize_sklearn(ctx, t, u, err);
 	u->tok.n = 0;
+	drop_begin(ctx, t, u);
 	t->cjklen = 0;
 	t->npend = 0;
 	strbuf_reset(&t->pbytes);
@@ -875,7 +919,7 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 	if (flush_pending(ctx, t, u, err))
 		return -1;
 	if (u->counted)
-		ctx->rep.tokens += u->tok.n;
+		ctx->rep.tokens += u->tok.n + t->dropped;
 	return 0;
 }
 
@@ -975,6 +1019,7 @@ static int tokenize_init(struct ctx *ctx, struct pl_error *err)
 	t->strip_possessive = cfg->v[CFG_tokenize_possessive].i == 0;
 	t->cjk_bigram = cfg->v[CFG_tokenize_cjk].i == 0;
 	t->sklearn = cfg->v[CFG_tokenize_pattern].i == 1;
+	t->drop_stop = -1;
 	t->memo = pl_calloc(TOKENIZE_MEMO_SLOTS, sizeof(*t->memo));
 	t->pend = pl_calloc(PENDING, sizeof(*t->pend));
 	/* The token buffer never has fewer than 32 bytes (lower16 writes

@@ -113,6 +113,7 @@ static const struct row rows[] = {
 	  "eye|allianc" },
 	{ "stop word inside a phrase", { "phrases.rule_of_law=rule of law" },
 	  "the rule of law", 0, "rule_of_law" },
+
 	{ "spaces in the name", { "phrases.five eyes=five eyes" }, "Five Eyes", 0,
 	  "five_eyes" },
 	{ "only the words in the text", { DOUBLE }, "double", 0, "doubl" },
@@ -169,6 +170,41 @@ START_TEST(test_table)
 	run(r->text, r->counted);
 	ck_assert_msg(strcmp(stems(), r->want) == 0, "%s: got '%s', want '%s'",
 		      r->name, joined.buf, r->want);
+}
+END_TEST
+
+/* From its second statement on, a stop word comes from the tokenizer's
+ * memo, which leaves it out when no phrase form could need it.  Either
+ * way it counts in run.json's tokens, and the statement's terms are the
+ * same. */
+START_TEST(test_stop_words_counted)
+{
+	for (int k = 0; k < 2; k++) {
+		if (k == 1)
+			set(EYES); /* a form, not in the text */
+		ck_assert_int_eq(start(), 0);
+		run("the back door of the back door", 1);
+		ck_assert_str_eq(stems(), "door|door");
+		ck_assert_uint_eq(ctx.rep.tokens, 7);
+		run("the back door of the back door", 1);
+		ck_assert_str_eq(stems(), "door|door");
+		ck_assert_uint_eq(ctx.rep.tokens, 14);
+		teardown();
+		setup();
+	}
+}
+END_TEST
+
+/* A form holding a stop word matches in every statement: the memo keeps
+ * stop words in the tokens while any form exists. */
+START_TEST(test_stop_word_in_form_seen_before)
+{
+	set("phrases.rule_of_law=rule of law");
+	ck_assert_int_eq(start(), 0);
+	for (int k = 0; k < 3; k++) {
+		run("the rule of law, the rule of law", 1);
+		ck_assert_str_eq(stems(), "rule_of_law|rule_of_law");
+	}
 }
 END_TEST
 
@@ -271,6 +307,8 @@ Suite *suite_phrases(void)
 	tc = tcase_create("tokens");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_token_kinds);
+	tcase_add_test(tc, test_stop_words_counted);
+	tcase_add_test(tc, test_stop_word_in_form_seen_before);
 	tcase_add_test(tc, test_buffers_reused);
 	suite_add_tcase(s, tc);
 
