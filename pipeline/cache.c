@@ -783,13 +783,20 @@ out:
  * is recorded, and the stat data proves it unchanged from then on.  Only
  * such files are read again (the newest ones), and a file that cannot be
  * read or changed is left as it was: no key, as before. */
+int64_t cache_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return cache_ts_ns(&ts);
+}
+
 void cache_settle_racy(struct ctx *ctx)
 {
 	struct files *f = &ctx->files;
 
 	for (size_t i = 0; i < f->n; i++) {
 		struct fileinfo *fi = &f->info[i];
-		struct timespec ts;
 		struct pl_error e;
 		struct stat st;
 		uint8_t hash[16];
@@ -797,19 +804,16 @@ void cache_settle_racy(struct ctx *ctx)
 		int64_t now;
 		int same = 1;
 
-		if (fi->ctime_ns < fi->hashed_ns - 1000000000)
+		if (cache_ctime_settled(fi->ctime_ns, fi->hashed_ns))
 			continue;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		if (!(fi->ctime_ns < now - 1000000000))
+		now = cache_wall_ns();
+		if (!cache_ctime_settled(fi->ctime_ns, now))
 			continue; /* still racy: a hash now proves nothing more */
 		for (int pass = 0; pass < 2 && same; pass++) {
 			same = stat(f->path[i], &st) == 0 &&
 			       (uint64_t)st.st_ino == fi->ino && (uint64_t)st.st_dev == fi->dev &&
-			       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
-				       fi->mtime_ns &&
-			       (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec ==
-				       fi->ctime_ns;
+			       cache_ts_ns(&st.st_mtim) == fi->mtime_ns &&
+			       cache_ts_ns(&st.st_ctim) == fi->ctime_ns;
 			if (same && pass == 0)
 				same = pl_hash_path(f->path[i], hash, &size, &e) == 0 &&
 				       size == fi->size && memcmp(hash, fi->hash, 16) == 0;
@@ -822,10 +826,12 @@ void cache_settle_racy(struct ctx *ctx)
 /* Write cache.key for the index just written, when a rerun may trust it:
  * every file's stat data proves it unchanged as read_plan would (a ctime
  * a second older than its hash), and a rerun would not rebuild the cache
- * (records / live are those read_plan compares). */
+ * (records / live are those read_plan compares).  The config's text and
+ * hashes are the index's (cache_write_index took them). */
 static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t nsegs,
-		     const struct strbuf *text, struct pl_error *err)
+		     struct pl_error *err)
 {
+	const struct strbuf *text = &ctx->config_text;
 	struct strbuf b = STRBUF_INIT;
 	uint64_t digest[2];
 	int rc;
@@ -835,12 +841,10 @@ static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t ns
 	for (size_t i = 0; i < ctx->files.n; i++) {
 		const struct fileinfo *fi = &ctx->files.info[i];
 
-		if (!(fi->ctime_ns < fi->hashed_ns - 1000000000))
+		if (!cache_ctime_settled(fi->ctime_ns, fi->hashed_ns))
 			return 0;
 	}
 	cache_listing_digest(&ctx->files, digest);
-	if (cache_hash_config(ctx, err))
-		return -1;
 	if (put(&b, KEY_MAGIC, 8) ||
 	    put_str(&b, PIPELINE_VERSION, strlen(PIPELINE_VERSION)) ||
 	    put_str(&b, text->buf ? text->buf : "", text->len) ||
@@ -1671,7 +1675,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	o.open = 0;
 	if (out_close(&o.of, err))
 		goto out;
-	rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), text, err);
+	rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), err);
 	goto out;
 oom:
 	rc = pl_oom(err);

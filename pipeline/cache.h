@@ -33,6 +33,7 @@
 
 #include "../stages/stages.h"
 
+#include <time.h>
 #include <xxhash.h>
 
 #define CACHE_NONE UINT32_MAX
@@ -189,6 +190,21 @@ void cache_maps_free(struct replaymaps *r);
  * second of their last change, and record the new moment of hashing when
  * they are unchanged (see cache.c).  Errors leave a file as it was. */
 void cache_settle_racy(struct ctx *ctx);
+
+/* Does a file's stat data prove it unchanged since it was hashed?  Only
+ * when its last change (ctime) is a second or more older than the hash:
+ * a write in the second of the hash could keep its size and times
+ * ("racily clean", read_plan). */
+static inline int cache_ctime_settled(int64_t ctime_ns, int64_t hashed_ns)
+{
+	return ctime_ns < hashed_ns - 1000000000;
+}
+/* A stat time, and the wall clock (what hashed_ns records), in ns. */
+static inline int64_t cache_ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+int64_t cache_wall_ns(void);
 
 /* XXH3-128 of the file at `path`, canonical (big-endian) bytes.  0 or -1
  * (PL_EX_NOINPUT, PL_EX_IOERR, PL_EX_OSERR). */

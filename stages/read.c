@@ -156,8 +156,8 @@ static void stat_share(void *arg, size_t t, size_t nt)
 		       b->dirlen - 1);
 		memset(fi, 0, sizeof(*fi));
 		fi->size = (uint64_t)st.st_size;
-		fi->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-		fi->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		fi->mtime_ns = cache_ts_ns(&st.st_mtim);
+		fi->ctime_ns = cache_ts_ns(&st.st_ctim);
 		fi->ino = (uint64_t)st.st_ino;
 		fi->dev = (uint64_t)st.st_dev;
 		fi->cached = fi->old = CACHE_NONE;
@@ -476,14 +476,6 @@ oom:
 	return pl_oom(err);
 }
 
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * Which files a run must read.  A file whose path the cache knows is
  * unchanged when its content hash is the cached one.  Hashing every file
@@ -529,13 +521,13 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 		seen[fi->old] = 1;
 		same = cf->size == fi->size && cf->mtime_ns == fi->mtime_ns &&
 		       cf->ctime_ns == fi->ctime_ns && cf->ino == fi->ino &&
-		       cf->dev == fi->dev && cf->ctime_ns < cf->hashed_ns - 1000000000;
+		       cf->dev == fi->dev && cache_ctime_settled(cf->ctime_ns, cf->hashed_ns);
 		if (same) {
 			fi->hashed_ns = cf->hashed_ns;
 		} else {
 			uint64_t size;
 
-			fi->hashed_ns = wall_ns();
+			fi->hashed_ns = cache_wall_ns();
 			if (pl_hash_path(f->path[i], fi->hash, &size, err)) {
 				pl_free(seen);
 				return -1;
@@ -1015,7 +1007,7 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 		before = ctx->rep;
 		if (r->seg)
 			vocabulary_file_begin(ctx);
-		fi->hashed_ns = wall_ns();
+		fi->hashed_ns = cache_wall_ns();
 		rc = read_listed_file(files->path[i], fi->size, limit, &r->file,
 				      &r->raw, err);
 		if (rc)
