@@ -341,7 +341,8 @@ static inline uint64_t load64(const unsigned char *p)
 }
 
 /* The n (0..8) bytes at p as a little-endian word, zero above them, read
- * without going past p + n. */
+ * without going past p + n (8 bytes: a plain load, the same on a
+ * little-endian machine). */
 static uint64_t load_upto8(const unsigned char *p, size_t n)
 {
 	uint64_t w = 0;
@@ -364,22 +365,11 @@ uint64_t pl_hash(const void *data, size_t len)
 		p += 16;
 		n -= 16;
 	}
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* On a little-endian machine these are pl_hash16's words; elsewhere
+	 * pl_hash16 is not used (PL_HASH16). */
 	if (n > 8)
 		return pl_hash_tail(seed, load64(p), load_upto8(p + 8, n - 8), len);
 	return pl_hash_tail(seed, load_upto8(p, n), 0, len);
-#else
-	/* pl_hash16's words are what a little-endian load would give. */
-	{
-		uint64_t w0 = 0, w1 = 0;
-
-		for (size_t i = 0; i < n && i < 8; i++)
-			w0 |= (uint64_t)p[i] << (8 * i);
-		for (size_t i = 8; i < n; i++)
-			w1 |= (uint64_t)p[i] << (8 * (i - 8));
-		return pl_hash_tail(seed, w0, w1, len);
-	}
-#endif
 }
 
 const uint64_t pl_hash_mask16[17][2] = {

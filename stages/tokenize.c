@@ -28,7 +28,9 @@
  *
  * Stop words are marked on the surface (SURF_STOP) rather than dropped
  * here, so that phrases such as "five eyes" can still match across them;
- * the phrases stage drops the ones left over.  The built-in English list is
+ * the phrases stage drops the ones left over.  Only when no phrase form is
+ * configured does a counted statement leave out here the stop words the
+ * memo knows (phrases_need_stop_words).  The built-in English list is
  * scikit-learn's (ENGLISH_STOP_WORDS, 318 words), so runs can be compared.
  *
  * No allocation per token: the token is built in a reused buffer and
@@ -123,8 +125,7 @@ struct tokenizer {
  */
 #define MEMO_MAX 23         /* longest surface the memo holds */
 struct memo {
-	uint64_t w[2];      /* the first 16 bytes, zero past len
-			       (pl_hash16_words) */
+	uint64_t w[2];      /* the first 16 bytes (memo_words) */
 	uint32_t id;
 	uint8_t len;        /* 0: empty */
 	uint8_t stop;       /* a stop word */
@@ -334,8 +335,17 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
 	return 1;
 }
 
+/* The first 16 of the len bytes at s as the memo keeps them: two words,
+ * zero past len (what pl_hash16_words gives), read without going past
+ * s + len. */
+static void memo_words(const char *s, size_t len, uint64_t w[2])
+{
+	w[0] = w[1] = 0;
+	memcpy(w, s, len < 16 ? len : 16);
+}
+
 /* Does memo entry m hold the len bytes at s, whose first 16 are the words
- * w (pl_hash16_words)? */
+ * w (memo_words)? */
 static inline int memo_holds(const struct memo *m, const uint64_t w[2],
 			     const char *s, size_t len)
 {
@@ -385,8 +395,7 @@ static int flush_pending(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		if (p->len && p->len <= MEMO_MAX) {
 			struct memo *m = &t->memo[tokenize_memo_slot(p->hash)];
 
-			m->w[0] = m->w[1] = 0;
-			memcpy(m->w, s, p->len < 16 ? p->len : 16);
+			memo_words(s, p->len, m->w);
 			if (p->len > 16)
 				memcpy(m->tail, s + 16, p->len - 16);
 			m->id = id;
@@ -443,20 +452,8 @@ static int add_token(struct ctx *ctx, struct tokenizer *t, struct unit *u,
 		pl_hash16_words(t->tok.buf, len, w);
 		return add_token_words(ctx, t, u, digits, w, (uint32_t)pl_hash16(w, len), err);
 	}
-	w[0] = w[1] = 0;
-	memcpy(w, t->tok.buf, len < 16 ? len : 16);
+	memo_words(t->tok.buf, len, w);
 	return add_token_words(ctx, t, u, digits, w, (uint32_t)pl_hash(t->tok.buf, len), err);
-}
-
-/* Decide, at the first statement, whether stop words may be left out, and
- * start counting those left out of this one. */
-static void drop_begin(struct ctx *ctx, struct tokenizer *t, const struct unit *u)
-{
-	/* Not while the stages set up: forms are still being added. */
-	if (u->counted && t->drop_stop < 0)
-		t->drop_stop = !phrases_need_stop_words(ctx);
-	t->drop_now = u->counted && t->drop_stop > 0;
-	t->dropped = 0;
 }
 
 /* Finish the token in t->tok and add it to the unit. */
@@ -639,12 +636,17 @@ static int cased_follows(const unsigned char *p, size_t left)
 }
 
 /* Intern the token in t->tok (nchars code points) and add it to the unit:
- * (?u)\b\w\w+\b wants two or more. */
+ * (?u)\b\w\w+\b wants two or more.  w: its words when lower16 made them,
+ * else NULL. */
 static int emit_sklearn(struct ctx *ctx, struct tokenizer *t, struct unit *u,
-			size_t nchars, int digits, struct pl_error *err)
+			size_t nchars, int digits, const uint64_t *w,
+			struct pl_error *err)
 {
 	if (nchars < 2)
 		return 0;
+	if (w)
+		return add_token_words(ctx, t, u, digits, w,
+				       (uint32_t)pl_hash16(w, t->tok.len), err);
 	return add_token(ctx, t, u, digits, err);
 }
 
@@ -657,11 +659,6 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 	int digits = 1;        /* the token is all numbers so far */
 	int after_cased = 0;   /* the last character not Case_Ignorable was Cased */
 
-	u->tok.n = 0;
-	t->npend = 0;
-	strbuf_reset(&t->pbytes);
-	strbuf_reset(&t->tok);
-	drop_begin(ctx, t, u);
 	while (i < len) {
 		int32_t c, low[2];
 		int nlow = 1, k;
@@ -720,11 +717,8 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 				}
 				d[tl] = '\0';
 				t->tok.len = tl;
-				/* emit_sklearn, given the words lower16 made. */
-				if (have_w ? tl >= 2 &&
-					     add_token_words(ctx, t, u, dig != 0, words,
-							     (uint32_t)pl_hash16(words, tl), err)
-					   : emit_sklearn(ctx, t, u, tl, dig != 0, err))
+				if (emit_sklearn(ctx, t, u, tl, dig != 0,
+						 have_w ? words : NULL, err))
 					return -1;
 				t->tok.len = 0;
 				after_cased = ascii_word[p[j - 1]] == 1;
@@ -779,7 +773,7 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 				digits &= w == 2;
 				continue;
 			}
-			if (nchars && emit_sklearn(ctx, t, u, nchars, digits, err))
+			if (nchars && emit_sklearn(ctx, t, u, nchars, digits, NULL, err))
 				return -1;
 			strbuf_reset(&t->tok);
 			nchars = 0;
@@ -787,32 +781,23 @@ static int tokenize_sklearn(struct ctx *ctx, struct tokenizer *t,
 		}
 		i += n;
 	}
-	if (nchars && emit_sklearn(ctx, t, u, nchars, digits, err))
+	if (nchars && emit_sklearn(ctx, t, u, nchars, digits, NULL, err))
 		return -1;
-	if (flush_pending(ctx, t, u, err))
-		return -1;
-	if (u->counted)
-		ctx->rep.tokens += u->tok.n + t->dropped;
 	return 0;
 }
 
-static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
+/* The default pattern: words with NFKC case folding, hyphens, apostrophes,
+ * numbers and CJK as the config says (the top of this file). */
+static int tokenize_default(struct ctx *ctx, struct tokenizer *t,
+			    struct unit *u, struct pl_error *err)
 {
-	struct tokenizer *t = ctx->tokenizer;
 	const unsigned char *p = (const unsigned char *)u->text;
 	size_t len = u->len, i = 0, n = 1;
 	size_t nchars = 0;     /* characters in the current token, 0 = none */
 	size_t marks = 0;      /* combining marks since its last character */
 	int ascii = 1, digits = 1;
 
-	if (t->sklearn)
-		return tokenize_sklearn(ctx, t, u, err);
-	u->tok.n = 0;
-	drop_begin(ctx, t, u);
 	t->cjklen = 0;
-	t->npend = 0;
-	strbuf_reset(&t->pbytes);
-	strbuf_reset(&t->tok);
 	while (i <= len) {
 		int32_t c;
 		enum cls k = C_OTHER;
@@ -916,7 +901,26 @@ static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
 		nchars = 0;
 		i += n;
 	}
-	if (flush_pending(ctx, t, u, err))
+	return 0;
+}
+
+static int tokenize_unit(struct ctx *ctx, struct unit *u, struct pl_error *err)
+{
+	struct tokenizer *t = ctx->tokenizer;
+
+	u->tok.n = 0;
+	t->npend = 0;
+	strbuf_reset(&t->pbytes);
+	strbuf_reset(&t->tok);
+	/* Whether stop words may be left out is decided at the first counted
+	 * statement: while the stages set up, forms are still being added. */
+	if (u->counted && t->drop_stop < 0)
+		t->drop_stop = !phrases_need_stop_words(ctx);
+	t->drop_now = u->counted && t->drop_stop > 0;
+	t->dropped = 0;
+	if ((t->sklearn ? tokenize_sklearn(ctx, t, u, err) :
+			  tokenize_default(ctx, t, u, err)) ||
+	    flush_pending(ctx, t, u, err))
 		return -1;
 	if (u->counted)
 		ctx->rep.tokens += u->tok.n + t->dropped;
