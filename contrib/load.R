@@ -11,7 +11,11 @@
 # load_pipeline(dir = "output", kept_only = FALSE) returns a list:
 #
 #   tfidf     dgCMatrix, statements x terms, TF-IDF weights (tfidf.mtx.gz);
-#             rownames = docs$unit (as text), colnames = terms$term
+#             rownames = docs$unit (as text), colnames = terms$term.  A run
+#             with [output] tfidf_matrix = no writes no tfidf.mtx.gz: the
+#             weights are then rebuilt from their factors (counts, the idf
+#             of terms.tsv.gz, the norm of docs.tsv, the tf run.json
+#             names), to the bit, as output/README.md describes
 #   counts    dgCMatrix, the same shape and names, occurrences (counts.mtx.gz)
 #   terms     data frame, one row per term = matrix column (terms.tsv.gz)
 #   docs      data frame, one row per statement = matrix row (docs.tsv);
@@ -122,7 +126,7 @@ load_pipeline <- function(dir = "output", kept_only = FALSE) {
   docs <- tsv(need("docs.tsv"),
               c(unit = "integer", file = "character", paragraph = "integer",
                 line = "integer", tokens = "integer", cluster = "integer",
-                similarity = "numeric"), na = "NA")
+                similarity = "numeric", norm = "numeric"), na = "NA")
   clusters <- tsv(need("clusters.tsv"),
                   c(cluster = "integer", size = "integer",
                     top_terms = "character", top_frames = "character"))
@@ -131,8 +135,35 @@ load_pipeline <- function(dir = "output", kept_only = FALSE) {
                   unit_share = "numeric", hits = "numeric",
                   hit_share = "numeric", cooccurs = "character"))
 
-  tfidf <- mtx("tfidf.mtx.gz")
+  # The weights from their factors (output/README.md, "Weights from their
+  # factors"): tf(count) * idf / norm for each count in a kept column, in
+  # that order of operations, which is the pipeline's own, so each weight
+  # is the double tfidf.mtx.gz would hold.  run.json is written by the
+  # pipeline with the "tfidf" object on one line, so a pattern finds tf
+  # without jsonlite.
+  from_factors <- function(counts) {
+    run <- paste(readLines(need("run.json"), warn = FALSE), collapse = " ")
+    tf <- sub('.*"tfidf": *\\{[^}]*"tf": *"([a-z]+)".*', "\\1", run)
+    if (identical(tf, run) || is.null(docs$norm))
+      stop("load_pipeline: ", dir, " has no tfidf.mtx.gz, and its run.json ",
+           "or docs.tsv does not name the factors; was it written by an ",
+           "older version?", call. = FALSE)
+    m <- as(counts, "TsparseMatrix")
+    keep <- terms$kept[m@j + 1L] == 1L
+    i <- m@i[keep] + 1L
+    j <- m@j[keep] + 1L
+    n <- m@x[keep]
+    w <- switch(tf, raw = n, log = 1 + log(n), binary = rep(1, length(n)),
+                relative = n / Matrix::rowSums(counts)[i],
+                stop("load_pipeline: unknown tf '", tf, "' in run.json",
+                     call. = FALSE))
+    Matrix::sparseMatrix(i = i, j = j, x = w * terms$idf[j] / docs$norm[i],
+                         dims = dim(counts))
+  }
+
   counts <- mtx("counts.mtx.gz")
+  tfidf <- if (file.exists(path("tfidf.mtx.gz"))) mtx("tfidf.mtx.gz") else
+    from_factors(counts)
   shape <- c(nrow(docs), nrow(terms))
   for (m in list(tfidf = tfidf, counts = counts))
     if (!identical(dim(m), as.integer(shape)))

@@ -394,6 +394,32 @@ out:
 	return rc;
 }
 
+/* Remove the top-level links current/NAME whose file the current set
+ * does not have: a file an earlier run wrote and this one did not
+ * (tfidf.mtx.gz after [output] tfidf_matrix = no, projection.tsv after
+ * a run that wrote none).  Best effort; readers then find no file rather
+ * than a dangling link. */
+static void prune_links(const char *outdir)
+{
+	DIR *d = opendir(outdir);
+	struct dirent *de;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char target[512];
+		ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+
+		if (n < 8 || memcmp(target, "current/", 8) != 0 ||
+		    strcmp(de->d_name, "current") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 && errno == ENOENT)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* Keep the newest `keep` reports in OUTDIR/runs. */
 static void prune_runs(const char *outdir, long keep)
 {
@@ -485,6 +511,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	}
 	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
 	prune_sets(ctx->outdir, ctx->run_id, ctx_prev_id(ctx));
+	prune_links(ctx->outdir);
 	/* The set is now the current one: nothing to abandon. */
 	out_staged_release(ctx);
 	pl_free(ctx->staging);

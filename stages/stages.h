@@ -241,6 +241,8 @@ struct ctx {
 	struct csr counts;  /* units x terms, every term; empty after the
 			       tfidf stage, which turns it into tfidf */
 	struct csr tfidf;   /* units x terms, kept terms only */
+	double *norm;       /* per unit: what each tf * idf of its row is
+			       divided by (docs.tsv's norm; tfidf stage) */
 	struct clustering km;
 	struct ksweep ksweep; /* the figures behind km's k (kmeans stage) */
 	struct frames frames;
@@ -323,6 +325,9 @@ struct tfidf_weighting {
 	int tf, idf, norm;
 };
 struct tfidf_weighting tfidf_weighting_of(const struct config *cfg);
+/* 1 when the run writes tfidf.mtx.gz ([output] tfidf_matrix = yes); with
+ * no, the weights are published only as their factors (stages/tfidf.c). */
+int tfidf_matrix_written(const struct config *cfg);
 /* Write ctx->tfidf's rows and columns as tfidf.mtx.gz with the double
  * weights `real` gives, and the weighting in its comment lines; the tfidf
  * stage does it before keeping the weights in single precision.  0 or -1

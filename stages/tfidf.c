@@ -3,8 +3,12 @@
  * In: ctx->counts, vocab.df and vocab.kept.  Out: vocab.idf for every term
  * and ctx->tfidf, the same units-by-terms shape with entries for kept terms
  * only, made in the counts' memory (ctx->counts is empty afterwards; see
- * tfidf_run), written to tfidf.mtx.gz in double precision ("%.17g") and
- * then kept in single precision for the later stages (tfidf_narrow).
+ * tfidf_run), written to tfidf.mtx.gz in double precision ("%.17g")
+ * unless [output] tfidf_matrix = no, and then kept in single precision for
+ * the later stages (tfidf_narrow).  Each row's divisor (its norm) is kept
+ * in ctx->norm for docs.tsv: with counts.mtx.gz and the idf of
+ * terms.tsv.gz it gives every weight back exactly (weight_at), which is
+ * how a run with tfidf_matrix = no publishes them.
  * With n statements and a term in df of them, count c in a row, and
  * len the row's total count over every term (the statement's `tokens` in
  * docs.tsv, pruned terms included):
@@ -133,8 +137,10 @@ struct tfidf_job {
 	const struct csr *m; /* kept terms only, their counts in m->cnt */
 	const double *len;  /* tf = relative: each row's count over every
 			       term, pruned ones included */
-	double *div;        /* per row: its L2 or L1 norm, what each of its
-			       tf * idf is divided by; 0 for none */
+	double *div;        /* per row: what each of its tf * idf is divided
+			       by (ctx->norm): its L2 or L1 norm, 1 under
+			       norm = none or when that norm is 0 (every
+			       weight 0), 0 for a row without entries */
 };
 
 /* Entry j's tf * idf (row r). */
@@ -164,11 +170,13 @@ static double tf_idf(const struct tfidf_job *job, size_t r, uint64_t j)
 static double weight_at(const void *arg, size_t r, uint64_t j)
 {
 	const struct tfidf_job *job = arg;
-	double w = tf_idf(job, r, j);
-
 	/* Divide (as scikit-learn does) rather than multiply by the
-	 * inverse, so values agree to the last bit more often. */
-	return job->div[r] > 0 ? w / job->div[r] : w;
+	 * inverse, so values agree to the last bit more often.  This one
+	 * division of tf * idf by the row's divisor is also the recipe
+	 * output/README.md gives for rebuilding a weight from counts.mtx.gz,
+	 * terms.tsv.gz's idf and docs.tsv's norm, so the rebuilt weight is
+	 * the one tfidf.mtx.gz holds, to the bit. */
+	return tf_idf(job, r, j) / job->div[r];
 }
 
 /* The norms of the share's rows. */
@@ -187,7 +195,8 @@ static void tfidf_norms(void *arg, size_t t, size_t nt)
 
 			sum += norm == NORM_L2 ? w * w : fabs(w);
 		}
-		job->div[r] = norm == NORM_NONE || !(sum > 0) ? 0 :
+		job->div[r] = m->rowptr[r] == m->rowptr[r + 1] ? 0 :
+			      norm == NORM_NONE || !(sum > 0) ? 1 :
 			      norm == NORM_L2 ? sqrt(sum) : sum;
 	}
 }
@@ -211,6 +220,11 @@ static void tfidf_narrow(void *arg, size_t t, size_t nt)
 
 			memcpy(&m->cnt[j], &f, sizeof(f));
 		}
+}
+
+int tfidf_matrix_written(const struct config *cfg)
+{
+	return cfg->v[CFG_output_tfidf_matrix].i == 0;
 }
 
 int tfidf_write(struct ctx *ctx, const struct mtx_real *real,
@@ -272,7 +286,8 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 				len[r] += (double)c->cnt[j];
 	}
 	job.len = len;
-	job.div = pl_malloc((c->nrows ? c->nrows : 1) * sizeof(*job.div));
+	pl_free(ctx->norm);
+	ctx->norm = job.div = pl_malloc((c->nrows ? c->nrows : 1) * sizeof(*job.div));
 	if (!job.div) {
 		pl_free(len);
 		return pl_oom(err);
@@ -298,7 +313,7 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 	nt = csr_shares(m, ctx->rep.threads, bound);
 	pl_parallel(nt, tfidf_norms, &job);
 	t0 = pl_now();
-	rc = tfidf_write(ctx, &real, err);
+	rc = tfidf_matrix_written(ctx->cfg) ? tfidf_write(ctx, &real, err) : 0;
 	written = pl_now() - t0;
 	if (rc == 0) {
 		pl_parallel(nt, tfidf_narrow, &job);
@@ -311,13 +326,14 @@ static int tfidf_run(struct ctx *ctx, struct pl_error *err)
 					 written;
 	}
 	pl_free(len);
-	pl_free(job.div);
 	return rc;
 }
 
 static void tfidf_release(struct ctx *ctx)
 {
 	csr_release(&ctx->tfidf);
+	pl_free(ctx->norm);
+	ctx->norm = NULL;
 }
 
 const struct stage stage_tfidf = {

@@ -188,6 +188,14 @@ static char *put_g17(char *p, double v)
 }
 
 
+/* Append v as "%.17g" to sb.  0 or -1 (out of memory). */
+static int put_g17_buf(struct strbuf *sb, double v)
+{
+	char num[32];
+
+	return strbuf_add(sb, num, (size_t)(put_g17(num, v) - num));
+}
+
 /* Check that m has the shape the files promise: one row per unit, one
  * column per term, columns ascending within each row. */
 static int check_matrix(const struct ctx *ctx, const char *name,
@@ -347,7 +355,7 @@ static int write_docs(struct ctx *ctx, struct pl_error *err)
 	memset(&of, 0, sizeof(of));
 	if (out_open(ctx, "docs.tsv", &of, err) ||
 	    out_printf(err, &of,
-		       "unit\tfile\tparagraph\tline\ttokens\tcluster\tsimilarity\n"))
+		       "unit\tfile\tparagraph\tline\ttokens\tcluster\tsimilarity\tnorm\n"))
 		goto fail;
 	for (size_t u = 0; u < un->n; u++) {
 		const char *rel = ctx->files.rel[un->file[u]];
@@ -365,12 +373,18 @@ static int write_docs(struct ctx *ctx, struct pl_error *err)
 			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%" PRIu32, un->line[u],
 					 un->ntok[u]);
 		if (!rc && c >= 0 && km->sim && isfinite(km->sim[u]))
-			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%.6f\n",
+			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%.6f",
 					 cluster_id(km, c), km->sim[u]);
 		else if (!rc && c >= 0)
-			rc = strbuf_addf(&line, "\t%" PRIu32 "\tNA\n", cluster_id(km, c));
+			rc = strbuf_addf(&line, "\t%" PRIu32 "\tNA", cluster_id(km, c));
 		else if (!rc)
-			rc = strbuf_addstr(&line, "\tNA\tNA\n");
+			rc = strbuf_addstr(&line, "\tNA\tNA");
+		/* The row's divisor, to the bit (stages/tfidf.c); 0 when the
+		 * TF-IDF stage did not run. */
+		if (!rc)
+			rc = strbuf_addch(&line, '\t') ||
+			     put_g17_buf(&line, ctx->norm ? ctx->norm[u] : 0) ||
+			     strbuf_addch(&line, '\n');
 		if (rc) {
 			pl_oom(err);
 			goto fail;

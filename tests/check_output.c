@@ -230,6 +230,7 @@ static void build_ctx(void)
 	static const double tval[] = { 0.8, 0.6, 0.6, 0.8, 0.5, 0.5, 0.1 };
 	static const int32_t assign[] = { 0, 1, -1, 0 };
 	static const double sim[] = { 0.9, 1.0, 0.0, 0.9 };
+	static const double norm[] = { 2.5, 1.4142135623730951, 0, 0.1 };
 	static const uint32_t hits[] = { 1, 0, 1, 1, 1, 0, 2, 1 };
 	struct vocab *v = &ctx.vocab;
 	struct clustering *km = &ctx.km;
@@ -273,6 +274,9 @@ static void build_ctx(void)
 
 	make_csr(&ctx.counts, 4, 5, crow, ccol, ccnt, 1);
 	make_csr(&ctx.tfidf, 4, 5, trow, tcol, tval, 0);
+	ctx.norm = pl_malloc(sizeof(norm));
+	ck_assert(ctx.norm);
+	memcpy(ctx.norm, norm, sizeof(norm));
 
 	km->k = 2;
 	km->assign = pl_malloc(sizeof(assign));
@@ -346,6 +350,7 @@ static void teardown(void)
 	vocab_release(&ctx.vocab);
 	csr_release(&ctx.counts);
 	csr_release(&ctx.tfidf);
+	pl_free(ctx.norm);
 	pl_free(tfidf_val);
 	tfidf_val = NULL;
 	clustering_release(&ctx.km);
@@ -460,11 +465,11 @@ START_TEST(test_docs_tsv)
 	char *t = slurp("docs.tsv");
 
 	ck_assert_str_eq(t,
-		"unit\tfile\tparagraph\tline\ttokens\tcluster\tsimilarity\n"
-		"1\tpress/2019-03.txt\t1\t1\t3\t1\t0.900000\n"
-		"2\tpress/2019-03.txt\t2\t3\t2\t2\t1.000000\n"
-		"3\tpress/back\\\\slash\\ttab|pipe.txt\t1\t1\t1\tNA\tNA\n"
-		"4\tpress/back\\\\slash\\ttab|pipe.txt\t2\t4\t3\t1\t0.900000\n");
+		"unit\tfile\tparagraph\tline\ttokens\tcluster\tsimilarity\tnorm\n"
+		"1\tpress/2019-03.txt\t1\t1\t3\t1\t0.900000\t2.5\n"
+		"2\tpress/2019-03.txt\t2\t3\t2\t2\t1.000000\t1.4142135623730951\n"
+		"3\tpress/back\\\\slash\\ttab|pipe.txt\t1\t1\t1\tNA\tNA\t0\n"
+		"4\tpress/back\\\\slash\\ttab|pipe.txt\t2\t4\t3\t1\t0.900000\t0.10000000000000001\n");
 	free(t);
 }
 END_TEST
@@ -589,8 +594,8 @@ START_TEST(test_document_mode)
 
 	run_stages();
 	t = slurp("docs.tsv");
-	ck_assert_str_eq(line_of(t, 1), "1\tpress/2019-03.txt\tNA\t1\t3\t1\t0.900000");
-	ck_assert_str_eq(line_of(t, 3), "3\tpress/back\\\\slash\\ttab|pipe.txt\tNA\t1\t1\tNA\tNA");
+	ck_assert_str_eq(line_of(t, 1), "1\tpress/2019-03.txt\tNA\t1\t3\t1\t0.900000\t2.5");
+	ck_assert_str_eq(line_of(t, 3), "3\tpress/back\\\\slash\\ttab|pipe.txt\tNA\t1\t1\tNA\tNA\t0");
 	free(t);
 	t = slurp("summary.md");
 	ck_assert_contains(t, "(one per file)");
@@ -612,7 +617,7 @@ START_TEST(test_no_clusters_no_frames)
 	frames_release(&ctx.frames);
 	run_stages();
 	t = slurp("docs.tsv");
-	ck_assert_str_eq(line_of(t, 1), "1\tpress/2019-03.txt\t1\t1\t3\tNA\tNA");
+	ck_assert_str_eq(line_of(t, 1), "1\tpress/2019-03.txt\t1\t1\t3\tNA\tNA\t2.5");
 	free(t);
 	t = slurp("clusters.tsv");
 	ck_assert_str_eq(t, "cluster\tsize\ttop_terms\ttop_frames\n");

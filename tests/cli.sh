@@ -150,7 +150,30 @@ for f in $OUTPUTS; do
 	run_case "1 and 2 threads, same bytes: $f" 0 any "" "cmp \"\$T/t1/$f\" \"\$T/t2/$f\""
 	run_case "1 and 3 threads, same bytes: $f" 0 any "" "cmp \"\$T/t1/$f\" \"\$T/t3/$f\""
 done
+# [output] tfidf_matrix = no: the weights only as their factors.  The
+# other files are those of a run with the matrix; the matrix's weights
+# come back to the bit from counts, idf and norm (tests/weights_equal.py,
+# every tf and norm choice).  Into a folder that had a matrix, the link
+# to it goes with it.
+run_table <<'EOF'
+tfidf_matrix = no|0|quiet||"$P" -q -c output.tfidf_matrix=no -c output.dir="$T/nomat" run pipeline.conf
+tfidf_matrix = no writes no tfidf.mtx.gz|0|any||test ! -e "$T/nomat/current/tfidf.mtx.gz" && test ! -e "$T/nomat/tfidf.mtx.gz"
+run.json says the matrix was left out|0|any||grep -q '"matrix": false' "$T/nomat/run.json" && grep -q '"matrix": true' "$T/one/run.json"
+tfidf_matrix = no over a set with a matrix|0|quiet||"$P" -q -c output.dir="$T/swap" run pipeline.conf && test -L "$T/swap/tfidf.mtx.gz" && "$P" -q -c output.tfidf_matrix=no -c output.dir="$T/swap" run pipeline.conf
+the link to the old tfidf.mtx.gz is gone|0|any||test ! -e "$T/swap/tfidf.mtx.gz" && test ! -L "$T/swap/tfidf.mtx.gz" && test -e "$T/swap/docs.tsv"
+and comes back with the matrix|0|quiet||"$P" -q -c output.dir="$T/swap" run pipeline.conf && test -s "$T/swap/tfidf.mtx.gz"
+EOF
+for f in $OUTPUTS; do
+	case $f in run.json | tfidf.mtx.gz) continue ;; esac
+	run_case "tfidf_matrix = no, same bytes: $f" 0 any "" "cmp \"\$T/one/$f\" \"\$T/nomat/$f\""
+done
 if command -v python3 >/dev/null 2>&1; then
+	for w in "tf=raw norm=l2" "tf=log norm=l1" "tf=relative norm=none idf=log2" "tf=binary norm=l2 idf=plain"; do
+		set -- $w
+		o="$T/w-$1-$2"
+		run_case "weights from factors to the bit: $w" 0 out "rebuilt to the bit" \
+			"for m in yes no; do \"\$P\" -q -c tfidf.$1 -c tfidf.$2 ${3:+-c tfidf.$3} -c output.tfidf_matrix=\$m -c output.dir=\"$o-\$m\" run pipeline.conf || exit 1; done; python3 tests/weights_equal.py \"$o-no\" \"$o-yes\""
+	done
 	run_table <<'EOF'
 run.json is valid JSON|0|any||python3 -m json.tool "$T/one/run.json"
 summary.json is valid JSON|0|any||python3 -m json.tool "$T/one/summary.json"

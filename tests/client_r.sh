@@ -145,7 +145,7 @@ check("docs columns and classes",
       identical(classes(p$docs),
                 c(unit = "integer", file = "character", paragraph = "integer",
                   line = "integer", tokens = "integer", cluster = "integer",
-                  similarity = "numeric")), classes(p$docs))
+                  similarity = "numeric", norm = "numeric")), classes(p$docs))
 na <- ints("na_cluster")
 check(sprintf("docs$cluster is NA exactly where docs.tsv says NA (%d)",
               length(na)),
@@ -327,6 +327,28 @@ if [ -d "$T/default" ]; then
 		>"$T/optional/ksweep.tsv"
 	check_run optional optional made_optional=1
 fi
+
+# 6. [output] tfidf_matrix = no: load_pipeline rebuilds the weights from
+#    counts, idf and norm; they must be the matrix run 1 read from
+#    tfidf.mtx.gz, entry for entry and bit for bit (tf = log and norm = l1
+#    as well, for the other arithmetic).
+factors() {
+	label=$1
+	shift
+	run "$label-matrix" "$@" && run "$label-factors" -c output.tfidf_matrix=no "$@" &&
+		(cd "$T" && Rscript -e '
+a <- commandArgs(TRUE)
+source(a[1])
+m <- load_pipeline(a[2])$tfidf
+f <- load_pipeline(a[3])$tfidf
+ok <- identical(dim(m), dim(f)) && identical(dimnames(m), dimnames(f)) &&
+  identical(m@i, f@i) && identical(m@p, f@p) && identical(m@x, f@x)
+cat(if (ok) "ok  " else "FAIL", " ", a[4], ": tfidf rebuilt from its factors is ",
+    "identical to tfidf.mtx.gz (", length(m@x), " weights)\n", sep = "")
+quit(status = if (ok) 0 else 1)' "$LOADER" "$label-matrix" "$label-factors" "$label") || fail=1
+}
+factors factors
+factors factors-log -c tfidf.tf=log -c tfidf.norm=l1 -c vocabulary.max_features=15
 
 if [ $fail = 0 ]; then
 	echo "client_r: every check passed"
