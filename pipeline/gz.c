@@ -59,8 +59,13 @@ struct gzw {
 	pthread_cond_t work; /* a chunk to compress, or stop */
 	pthread_cond_t room; /* a member was written, or a failure */
 	int stop, writing;
+	int finished;       /* gzw_finish ran */
 	_Atomic int failed;
 	struct pl_error err; /* the first failure */
+	uint64_t *msize;    /* compressed bytes of each member handed on,
+			       by sequence number (grown by the producer,
+			       filled as members reach the sink, under mu) */
+	size_t mcap;
 };
 
 static struct slot *current(struct gzw *w)
@@ -153,6 +158,7 @@ static void drain(struct gzw *w)
 
 		if (s->state != SLOT_DONE)
 			break;
+		w->msize[w->next_out] = s->olen;
 		if (!w->failed) {
 			struct pl_error e;
 			int rc;
@@ -232,6 +238,14 @@ static int start_workers(struct gzw *w, struct pl_error *err)
 	w->slot = slot;
 	memset(slot + w->nslot, 0, (n - w->nslot) * sizeof(*slot));
 	w->nslot = n;
+	/* Synchronous until now, so the chunk being filled is the one slot
+	 * there was; chunk s lives in slot[s % n] from here on. */
+	if (w->next_seq % n) {
+		struct slot t = slot[0];
+
+		slot[0] = slot[w->next_seq % n];
+		slot[w->next_seq % n] = t;
+	}
 	w->wk = pl_calloc(n - 2, sizeof(*w->wk));
 	if (!w->wk)
 		return fail_oom(w, err);
@@ -267,15 +281,53 @@ static int start_workers(struct gzw *w, struct pl_error *err)
 	return 0;
 }
 
+/* Room in msize for the member about to be handed on (next_seq); the
+ * producer grows it, under mu once workers read it.  0 or -1. */
+static int msize_reserve(struct gzw *w)
+{
+	size_t cap = w->mcap;
+	uint64_t *p = w->msize;
+	int rc = 0;
+
+	if (w->next_seq < w->mcap)
+		return 0;
+	if (w->locks)
+		pthread_mutex_lock(&w->mu);
+	if (pl_grow(&p, &cap, (size_t)w->next_seq + 1, sizeof(*p)))
+		rc = -1;
+	else {
+		w->msize = p;
+		w->mcap = cap;
+	}
+	if (w->locks)
+		pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* Wait until the sink has every member handed on so far. */
+static void wait_written(struct gzw *w)
+{
+	if (!w->nworkers)
+		return;
+	pthread_mutex_lock(&w->mu);
+	while (w->next_out != w->next_seq && !w->failed)
+		pthread_cond_wait(&w->room, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
 /* The chunk being filled is complete: compress and write it here, or hand
- * it to the workers and wait until the next slot is free.  0 or -1. */
-static int submit(struct gzw *w, struct pl_error *err)
+ * it to the workers and wait until the next slot is free.  The workers
+ * start with the first chunk that is more than a small file's (a full one,
+ * or a quarter of one cut off by gzw_cut) and is not the last.  0 or -1. */
+static int submit(struct gzw *w, int last, struct pl_error *err)
 {
 	struct slot *s;
 
-	if (w->want > 1 && w->next_seq == 0 && current(w)->len == w->chunk &&
+	if (w->want > 1 && !last && current(w)->len >= w->chunk / 4 &&
 	    start_workers(w, err))
 		return -1;
+	if (msize_reserve(w))
+		return fail_oom(w, err);
 	s = current(w); /* start_workers moves the slots */
 	if (w->nworkers == 0) {
 		if (!w->comp)
@@ -291,6 +343,7 @@ static int submit(struct gzw *w, struct pl_error *err)
 			w->failed = 1;
 			return report(w, err);
 		}
+		w->msize[w->next_seq] = s->olen;
 		s->len = 0;
 		w->next_seq++;
 		w->next_job = w->next_out = w->next_seq;
@@ -355,23 +408,64 @@ int gzw_write(struct gzw *w, const void *data, size_t len,
 		s->len += take;
 		p += take;
 		len -= take;
-		if (s->len == w->chunk && submit(w, err))
+		if (s->len == w->chunk && submit(w, 0, err))
 			return -1;
 	}
 	return 0;
+}
+
+int gzw_cut(struct gzw *w, struct pl_error *err)
+{
+	if (w->failed)
+		return report(w, err);
+	return current(w)->len ? submit(w, 0, err) : 0;
+}
+
+uint64_t gzw_members(const struct gzw *w)
+{
+	return w->next_seq;
+}
+
+int gzw_raw_begin(struct gzw *w, struct pl_error *err)
+{
+	if (gzw_cut(w, err))
+		return -1;
+	wait_written(w);
+	if (w->failed)
+		return report(w, err);
+	return msize_reserve(w) ? fail_oom(w, err) : 0;
+}
+
+void gzw_raw_end(struct gzw *w, uint64_t len)
+{
+	/* Every member before it is written and no worker holds a chunk:
+	 * the raw bytes take the next sequence number, and the slot it
+	 * would have used stays free for the one after. */
+	if (w->locks)
+		pthread_mutex_lock(&w->mu);
+	w->msize[w->next_seq] = len;
+	w->next_seq++;
+	w->next_job = w->next_out = w->next_seq;
+	if (w->locks)
+		pthread_mutex_unlock(&w->mu);
+}
+
+const uint64_t *gzw_member_sizes(const struct gzw *w)
+{
+	return w->msize;
 }
 
 int gzw_finish(struct gzw *w, struct pl_error *err)
 {
 	if (w->failed)
 		return report(w, err);
-	if ((current(w)->len || w->next_seq == 0) && submit(w, err))
+	if (w->finished)
+		return 0;
+	w->finished = 1;
+	if ((current(w)->len || w->next_seq == 0) && submit(w, 1, err))
 		return -1;
 	if (w->nworkers) {
-		pthread_mutex_lock(&w->mu);
-		while (w->next_out != w->next_seq && !w->failed)
-			pthread_cond_wait(&w->room, &w->mu);
-		pthread_mutex_unlock(&w->mu);
+		wait_written(w);
 		stop_workers(w);
 	}
 	return w->failed ? report(w, err) : 0;
@@ -401,6 +495,7 @@ void gzw_free(struct gzw *w)
 		pl_free(w->slot[i].out);
 	}
 	libdeflate_free_compressor(w->comp);
+	pl_free(w->msize);
 	pl_free(w->slot);
 	pl_free(w->wk);
 	pl_free(w);

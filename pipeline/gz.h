@@ -52,10 +52,34 @@ struct gzw *gzw_new(int level, size_t chunk, unsigned workers, gzw_sink *sink,
 int gzw_write(struct gzw *w, const void *data, size_t len,
 	      struct pl_error *err);
 
+/* End the current member here, so that the next byte written starts a
+ * new one (nothing happens when the current member is empty).  A file
+ * cut at content-defined places is still the same bytes whatever the
+ * workers.  0 or -1. */
+int gzw_cut(struct gzw *w, struct pl_error *err);
+
+/* The number of members handed on so far: after gzw_cut, the sequence
+ * number of the member the next byte goes into. */
+uint64_t gzw_members(const struct gzw *w);
+
+/* Bytes that are not compressed here: complete gzip members taken from
+ * another file (the unchanged start of the previous version of this
+ * one).  gzw_raw_begin cuts and waits until the sink has every member
+ * (0 or -1); then the caller appends the bytes to where the sink writes,
+ * itself, and gzw_raw_end(w, len) counts them as one member of
+ * gzw_member_sizes. */
+int gzw_raw_begin(struct gzw *w, struct pl_error *err);
+void gzw_raw_end(struct gzw *w, uint64_t len);
+
+/* After gzw_finish: the bytes the sink had for each member, by sequence
+ * number (gzw_members of them).  Owned by w. */
+const uint64_t *gzw_member_sizes(const struct gzw *w);
+
 /* Compress and hand over everything written, wait until the sink has had
  * every member, and stop the workers.  An empty stream still gives one
- * (empty) member, so the file is valid gzip.  0 or -1.  Call it once; only
- * gzw_free may follow. */
+ * (empty) member, so the file is valid gzip.  0 or -1.  Only
+ * gzw_member_sizes, gzw_members, gzw_free and gzw_finish again (which
+ * does nothing more) may follow. */
 int gzw_finish(struct gzw *w, struct pl_error *err);
 
 /* Stop the workers, drop what was not handed to the sink yet, and free w.

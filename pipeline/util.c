@@ -3,11 +3,12 @@
  * Small building blocks shared by the driver and the stages; see util.h for
  * the rules every caller relies on (status returns, fault injection).
  */
-/* madvise, MADV_POPULATE_WRITE */
-#define _DEFAULT_SOURCE
+/* madvise, MADV_POPULATE_WRITE, copy_file_range */
+#define _GNU_SOURCE
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 {
@@ -630,4 +632,141 @@ void pl_parallel(size_t nt, void (*fn)(void *arg, size_t t, size_t nt),
 		else
 			fn(arg, t, nt);  /* no thread: its share is done here */
 	}
+}
+
+int pl_map_file(const char *path, uint8_t **map, uint64_t *size,
+		struct pl_error *err)
+{
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*map = NULL;
+	*size = 0;
+	if (fd < 0)
+		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return pl_fail(err, PL_EX_IOERR, "%s: %s", path, strerror(errno));
+	}
+	if (st.st_size > 0) {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			close(fd);
+			return pl_fail(err, PL_EX_IOERR, "%s: cannot map: %s", path,
+				       strerror(errno));
+		}
+		*map = p;
+		*size = (uint64_t)st.st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+void pl_unmap_file(uint8_t *map, uint64_t size)
+{
+	if (map)
+		munmap(map, (size_t)size);
+}
+
+/* Blocks pl_hash_range and pl_copy_range read at a time. */
+#define RANGE_BLOCK ((size_t)1 << 20)
+
+int pl_hash_range(int fd, uint64_t off, uint64_t len, uint64_t *hash)
+{
+	XXH64_state_t *st = XXH64_createState();
+	char *buf = pl_malloc(RANGE_BLOCK);
+	int rc = -1;
+
+	if (!st || !buf) {
+		errno = ENOMEM;
+		goto out;
+	}
+	XXH64_reset(st, 0);
+	while (len) {
+		size_t want = len < RANGE_BLOCK ? (size_t)len : RANGE_BLOCK;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			goto out;
+		}
+		XXH64_update(st, buf, (size_t)n);
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	*hash = XXH64_digest(st);
+	rc = 0;
+out:
+	XXH64_freeState(st);
+	pl_free(buf);
+	return rc;
+}
+
+int pl_copy_range(int in, uint64_t off, uint64_t len, int out)
+{
+	char *buf;
+	int rc = -1;
+
+	while (len) {
+		loff_t from = (loff_t)off;
+		ssize_t n = copy_file_range(in, &from, out, NULL, len, 0);
+
+		if (n > 0) {
+			off += (uint64_t)n;
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			errno = EIO; /* the file is shorter than it should be */
+			return -1;
+		}
+		/* Not between these files (another file system, an old
+		 * kernel): read and write instead. */
+		if (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+		    errno == EOPNOTSUPP)
+			break;
+		return -1;
+	}
+	if (!len)
+		return 0;
+	buf = pl_malloc(RANGE_BLOCK);
+	if (!buf) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (len) {
+		size_t want = len < RANGE_BLOCK ? (size_t)len : RANGE_BLOCK;
+		ssize_t n = pread(in, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			goto out;
+		}
+		for (ssize_t done = 0, w; done < n; done += w) {
+			w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w <= 0) {
+				if (w == 0)
+					errno = EIO;
+				goto out;
+			}
+		}
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	rc = 0;
+out:
+	pl_free(buf);
+	return rc;
 }

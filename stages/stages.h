@@ -485,13 +485,45 @@ struct mtx_real {
 	const void *arg;
 };
 
+/* Row-aligned places in a gzip matrix file that write_mtx cut it at:
+ * a gzip member starts at byte off[i] with the line of row row[i]
+ * (0-based), and hash[i] is the XXH64 of bytes [off[i], off[i + 1]) (the
+ * last: to `size`).  Cut 0 is row 0, right after the header, which is a
+ * member of its own.  `every`: bytes of text between cuts, 0 for the
+ * default (half a gzip chunk); set by the caller. */
+struct mtx_cuts {
+	uint64_t *row, *off, *hash;
+	size_t n, cap;
+	uint64_t size;      /* bytes of the file */
+	uint64_t nrows;     /* rows of the matrix */
+	uint64_t every;
+};
+
+/* Rows [0, rows) of a matrix as an earlier version of its file has them:
+ * the complete gzip members from that file's cut 0 to its cut of row
+ * `rows` (bytes [off[0], end) of the open file fd), and that file's cuts
+ * before row `rows` (row[], off[]; ncuts of them). */
+struct mtx_prefix {
+	int fd;
+	const char *path;   /* for messages */
+	uint64_t end, rows;
+	const uint64_t *row, *off;
+	size_t ncuts;
+};
+
 /* Write matrix m as the Matrix Market file `name` (gzip when it ends in
  * .gz): "integer" with m->cnt when `real` is NULL, else "real" with the
  * values `real` gives in "%.17g"; `comment` holds the lines after the
  * banner, each starting with "%".  Checks the shape (units x terms,
- * columns ascending in each row): PL_EX_SOFTWARE.  0 or -1 (write.c). */
+ * columns ascending in each row): PL_EX_SOFTWARE.  With `cuts` (NULL for
+ * none) a gzip file is cut at row ends and the cuts recorded there; with
+ * `prev` as well, rows [0, prev->rows), which the caller knows to be the
+ * same, are the earlier file's bytes, copied, and only the rows after are
+ * formatted and compressed.  The text is the same either way.  0 or -1
+ * (write.c). */
 int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 	      const struct csr *m, const struct mtx_real *real,
+	      const struct mtx_prefix *prev, struct mtx_cuts *cuts,
 	      struct pl_error *err);
 
 /* Read a whole corpus file into sb (replacing its contents), up to

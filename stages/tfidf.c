@@ -245,7 +245,7 @@ int tfidf_write(struct ctx *ctx, const struct mtx_real *real,
 			"%% pruned terms are empty columns; a statement without kept terms is an empty row\n",
 			tf, idf, norm))
 		return pl_oom(err);
-	rc = write_mtx(ctx, "tfidf.mtx.gz", sb.buf, &ctx->tfidf, real, err);
+	rc = write_mtx(ctx, "tfidf.mtx.gz", sb.buf, &ctx->tfidf, real, NULL, NULL, err);
 	strbuf_release(&sb);
 	return rc;
 }

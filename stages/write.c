@@ -37,7 +37,12 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "../pipeline/gz.h"
 
 /* Lines are collected here and written a block at a time. */
 #define BLOCK_BYTES (1u << 16)
@@ -219,18 +224,61 @@ static int check_matrix(const struct ctx *ctx, const char *name,
 	return 0;
 }
 
-/* Write m's entries to `of`, one "row column value" line each, 1-based:
- * counts (`cnt`) when `real` is NULL, else the values it gives.  0 or -1. */
+/* Record a cut: row `row` starts `delta` bytes into the member numbered
+ * `member` (write_mtx turns that into a byte offset at the end; the
+ * delta waits in hash[] until then). */
+static int cut_add(struct mtx_cuts *c, uint64_t row, uint64_t member,
+		   uint64_t delta, struct pl_error *err)
+{
+	if (c->n == c->cap) {
+		size_t a = c->cap, b = c->cap, d = c->cap;
+
+		if (pl_grow(&c->row, &a, c->n + 1, sizeof(*c->row)) ||
+		    pl_grow(&c->off, &b, c->n + 1, sizeof(*c->off)) ||
+		    pl_grow(&c->hash, &d, c->n + 1, sizeof(*c->hash)))
+			return pl_oom(err);
+		c->cap = a < b ? (a < d ? a : d) : (b < d ? b : d);
+	}
+	c->row[c->n] = row;
+	c->off[c->n] = member;
+	c->hash[c->n] = delta;
+	c->n++;
+	return 0;
+}
+
+/* Write m's entries from row `from` on to `of`, one "row column value"
+ * line each, 1-based: counts (`cnt`) when `real` is NULL, else the values
+ * it gives.  With `cuts` (a gzip file), a member starts at the first row
+ * end `every` bytes of text after the last cut, and each such cut is
+ * recorded (by member number).  0 or -1. */
 static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
-		    const struct mtx_real *real, struct pl_error *err)
+		    size_t from, const struct mtx_real *real,
+		    struct mtx_cuts *cuts, uint64_t every, struct pl_error *err)
 {
 	char *blk = pl_malloc(BLOCK_BYTES), *p;
+	uint64_t flushed = 0, start = 0; /* text bytes written; where the
+					    current member began */
 	int rc = -1;
 
 	if (!blk)
 		return pl_oom(err);
 	p = blk;
-	for (size_t u = 0; u < m->nrows; u++) {
+	for (size_t u = from; u < m->nrows; u++) {
+		if (cuts && u > from) {
+			uint64_t at = flushed + (uint64_t)(p - blk);
+
+			/* The writer starts a member every GZW_CHUNK bytes
+			 * after the last cut on its own. */
+			start += (at - start) / GZW_CHUNK * GZW_CHUNK;
+			if (at - start >= every) {
+				if (out_write(of, blk, (size_t)(p - blk), err) ||
+				    gzw_cut(of->gz, err) ||
+				    cut_add(cuts, u, gzw_members(of->gz), 0, err))
+					goto out;
+				flushed = start = at;
+				p = blk;
+			}
+		}
 		/* "row " is the same on every line of the row; it is copied
 		 * whole (24 bytes, fewer used) since lines have room. */
 		char row[24] = { 0 };
@@ -241,6 +289,7 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 			if ((size_t)(p - blk) + LINE_MAX_BYTES > BLOCK_BYTES) {
 				if (out_write(of, blk, (size_t)(p - blk), err))
 					goto out;
+				flushed += (uint64_t)(p - blk);
 				p = blk;
 			}
 			memcpy(p, row, sizeof(row));
@@ -271,11 +320,54 @@ out:
 	return rc;
 }
 
+/* Once every member is written: the cuts' (member, delta) become byte
+ * offsets, from the members' sizes. */
+static void cuts_place(const struct gzw *gz, struct mtx_cuts *c, size_t nrows)
+{
+	const uint64_t *size = gzw_member_sizes(gz);
+	uint64_t n = gzw_members(gz), at = 0, k = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		for (; k < c->off[i] && k < n; k++)
+			at += size[k];
+		c->off[i] = at + c->hash[i];
+	}
+	for (; k < n; k++)
+		at += size[k];
+	c->size = at;
+	c->nrows = nrows;
+}
+
+/* Each stretch between two cuts gets its XXH64, read back from the
+ * written file `path`.  0 or -1. */
+static int cuts_hash(const char *path, struct mtx_cuts *c, struct pl_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return pl_fail(err, PL_EX_IOERR, "%s: cannot open: %s", path,
+			       strerror(errno));
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		uint64_t end = i + 1 < c->n ? c->off[i + 1] : c->size;
+
+		if (pl_hash_range(fd, c->off[i], end - c->off[i], &c->hash[i]))
+			rc = errno == ENOMEM ? pl_oom(err) :
+			     pl_fail(err, PL_EX_IOERR, "%s: reading back: %s", path,
+				     strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
 int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 	      const struct csr *m, const struct mtx_real *real,
+	      const struct mtx_prefix *prev, struct mtx_cuts *cuts,
 	      struct pl_error *err)
 {
 	uint64_t nnz = m->nrows && m->rowptr ? m->rowptr[m->nrows] : 0;
+	uint64_t every = cuts && cuts->every ? cuts->every : GZW_CHUNK / 2;
+	struct strbuf path = STRBUF_INIT;
+	size_t from = 0;
 	struct outfile of;
 	int rc;
 
@@ -285,10 +377,50 @@ int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 	rc = out_open(ctx, name, &of, err) ||
 	     out_printf(err, &of, "%%%%MatrixMarket matrix coordinate %s general\n%s"
 			"%zu %zu %" PRIu64 "\n", real ? "real" : "integer",
-			comment, m->nrows, m->ncols, nnz) ||
-	     mtx_body(&of, name, m, real, err) ? -1 : 0;
+			comment, m->nrows, m->ncols, nnz) ? -1 : 0;
+	if (rc == 0 && cuts && !of.gz)
+		cuts = NULL; /* cuts are between gzip members */
+	if (rc == 0 && cuts) {
+		uint64_t raw;
+
+		/* The header is a member of its own: it changes with every
+		 * rerun, the rows before the first change do not. */
+		cuts->n = 0;
+		rc = gzw_cut(of.gz, err) || cut_add(cuts, 0, gzw_members(of.gz), 0, err) ? -1 : 0;
+		if (rc == 0 && strbuf_addf(&path, "%s/%s", ctx->staging, name))
+			rc = pl_oom(err);
+		raw = gzw_members(of.gz);
+		if (rc == 0 && prev && prev->rows > 0 && prev->rows <= m->nrows) {
+			/* The previous file's members of rows [0, rows), as
+			 * they are, and its cuts among them. */
+			for (size_t i = 1; rc == 0 && i < prev->ncuts; i++)
+				rc = cut_add(cuts, prev->row[i], raw,
+					     prev->off[i] - prev->off[0], err);
+			rc = rc || gzw_raw_begin(of.gz, err) ? -1 : 0;
+			if (rc == 0 && pl_copy_range(prev->fd, prev->off[0],
+						     prev->end - prev->off[0], of.fd))
+				rc = errno == ENOMEM ? pl_oom(err) :
+				     pl_fail(err, PL_EX_IOERR, "%s: copying from %s: %s",
+					     of.tmp, prev->path, strerror(errno));
+			if (rc == 0) {
+				gzw_raw_end(of.gz, prev->end - prev->off[0]);
+				rc = cut_add(cuts, prev->rows, gzw_members(of.gz), 0, err);
+			}
+			from = prev->rows;
+		}
+	}
+	if (rc == 0)
+		rc = mtx_body(&of, name, m, from, real, cuts, every, err);
+	if (rc == 0 && cuts) {
+		rc = gzw_finish(of.gz, err);
+		if (rc == 0)
+			cuts_place(of.gz, cuts, m->nrows);
+	}
 	if (out_close(&of, rc ? NULL : err))
 		rc = -1;
+	if (rc == 0 && cuts)
+		rc = cuts_hash(path.buf, cuts, err);
+	strbuf_release(&path);
 	return rc;
 }
 

@@ -13,9 +13,12 @@
 #   no change  the same folder again, nothing new.
 # big/ is never modified: the corpus read is a folder of links to big/'s
 # files plus a subfolder of the new files, moved in and out.
-# Prints the medians of wall time (GNU time %e), the ratios to the full run
-# (goals: rerun +1% <= 10%, no change <= 2%) and the median max RSS, then
-# the stage seconds of the last rerun (run.json) and the load average.
+# Twice: with tests/bench.conf as it is (tfidf.mtx.gz written), then with
+# [output] tfidf_matrix = no (the weights as their factors only, which a
+# rerun does not rewrite in full).  Each prints the medians of wall time
+# (GNU time %e), the ratios to the full run (goals: rerun +1% <= 10%, no
+# change <= 2%) and the median max RSS, then the stage seconds of the last
+# rerun (run.json); then the load average.
 # Timings vary with the machine and its load: compare ratios, not seconds.
 # PIPELINE names the binary (default bin/pipeline).
 set -eu
@@ -61,10 +64,11 @@ echo "bench_incremental: $n files, $(ls "$work/new" | wc -l) new ones for the re
 
 cp "$top/tests/bench.conf" "$work/bench.conf"
 
-# one LABEL: run once into $work/out, append "seconds rss_kB" to $work/LABEL
+# one LABEL: run once into $work/out with $extra, append "seconds rss_kB"
+# to $work/LABEL
 one() {
 	/usr/bin/time -f '%e %M' -o "$work/time" "$bin" \
-		-c corpus.dir="$work/corpus" -c output.dir="$work/out" \
+		-c corpus.dir="$work/corpus" -c output.dir="$work/out" $extra \
 		run "$work/bench.conf" 2>"$work/stderr" || {
 		echo "bench_incremental: the $1 run failed:" >&2
 		cat "$work/stderr" "$work/time" >&2
@@ -73,57 +77,71 @@ one() {
 	tail -n 1 "$work/time" >>"$work/$1"
 }
 
-: >"$work/full"
-: >"$work/rerun"
-: >"$work/same"
-i=1
-while [ $i -le "$runs" ]; do
-	rm -rf "$work/out"
-	[ ! -d "$work/corpus/new" ] || mv "$work/corpus/new" "$work/new"
-	one full
-	mv "$work/new" "$work/corpus/new"
-	one rerun
-	grep -q "$nnew new, 0 changed, 0 removed, $n unchanged" "$work/stderr" || {
-		echo "bench_incremental: the rerun did not read just the new files:" >&2
-		cat "$work/stderr" >&2
-		exit 1
-	}
-	cp "$work/out/run.json" "$work/rerun.json"
-	rows=$(($(wc -l <"$work/out/docs.tsv") - 1))
-	[ "$rows" -eq $((n + nnew)) ] || {
-		echo "bench_incremental: the rerun has $rows statements, not $((n + nnew))" >&2
-		exit 1
-	}
-	one same
-	grep -q 'nothing new since run' "$work/stderr" || {
-		echo "bench_incremental: the run with nothing new did something:" >&2
-		cat "$work/stderr" >&2
-		exit 1
-	}
-	echo "bench_incremental: round $i: full $(cut -d' ' -f1 "$work/full" | tail -n 1) s," \
-		"rerun $(cut -d' ' -f1 "$work/rerun" | tail -n 1) s," \
-		"no change $(cut -d' ' -f1 "$work/same" | tail -n 1) s; load $(load)"
-	i=$((i + 1))
-done
-
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ft=$(cut -d' ' -f1 "$work/full" | median)
-printf '\n%-10s %9s %9s %9s %8s %8s %9s\n' case median_s min_s max_s ratio goal maxrss_MB
-for c in full rerun same; do
-	case $c in
-	full) label=full goal=- ;;
-	rerun) label="rerun +1%" goal="<= 0.10" ;;
-	same) label="no change" goal="<= 0.02" ;;
-	esac
-	t=$(cut -d' ' -f1 "$work/$c" | median)
-	lo=$(cut -d' ' -f1 "$work/$c" | sort -g | head -n 1)
-	hi=$(cut -d' ' -f1 "$work/$c" | sort -g | tail -n 1)
-	rss=$(cut -d' ' -f2 "$work/$c" | median)
-	printf '%-10s %9.2f %9.2f %9.2f %8.3f %8s %9.0f\n' "$label" "$t" "$lo" "$hi" \
-		"$(echo "$t / $ft" | bc -l)" "$goal" "$(echo "$rss / 1024" | bc -l)"
-done
-echo "medians of $runs runs; $n files + $nnew new; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
-echo "the last rerun's stages (run.json seconds): $($py -c 'import json, sys
+
+# bench NAME OPTION...: the three cases, $runs rounds, with the options
+# (-c key=value) on every run, then the table.
+bench() {
+	name=$1
+	shift
+	extra="$*"
+	: >"$work/full"
+	: >"$work/rerun"
+	: >"$work/same"
+	i=1
+	while [ $i -le "$runs" ]; do
+		rm -rf "$work/out"
+		[ ! -d "$work/corpus/new" ] || mv "$work/corpus/new" "$work/new"
+		one full
+		mv "$work/new" "$work/corpus/new"
+		one rerun
+		grep -q "$nnew new, 0 changed, 0 removed, $n unchanged" "$work/stderr" || {
+			echo "bench_incremental: the rerun did not read just the new files:" >&2
+			cat "$work/stderr" >&2
+			exit 1
+		}
+		cp "$work/out/run.json" "$work/rerun.json"
+		rows=$(($(wc -l <"$work/out/docs.tsv") - 1))
+		[ "$rows" -eq $((n + nnew)) ] || {
+			echo "bench_incremental: the rerun has $rows statements, not $((n + nnew))" >&2
+			exit 1
+		}
+		one same
+		grep -q 'nothing new since run' "$work/stderr" || {
+			echo "bench_incremental: the run with nothing new did something:" >&2
+			cat "$work/stderr" >&2
+			exit 1
+		}
+		echo "bench_incremental: $name round $i: full $(cut -d' ' -f1 "$work/full" | tail -n 1) s," \
+			"rerun $(cut -d' ' -f1 "$work/rerun" | tail -n 1) s," \
+			"no change $(cut -d' ' -f1 "$work/same" | tail -n 1) s; load $(load)"
+		i=$((i + 1))
+	done
+	ft=$(cut -d' ' -f1 "$work/full" | median)
+	printf '\n%s (%s)\n' "$name" "${extra:-tests/bench.conf as it is}"
+	printf '%-10s %9s %9s %9s %8s %8s %9s\n' case median_s min_s max_s ratio goal maxrss_MB
+	for c in full rerun same; do
+		case $c in
+		full) label=full goal=- ;;
+		rerun) label="rerun +1%" goal="<= 0.10" ;;
+		same) label="no change" goal="<= 0.02" ;;
+		esac
+		t=$(cut -d' ' -f1 "$work/$c" | median)
+		lo=$(cut -d' ' -f1 "$work/$c" | sort -g | head -n 1)
+		hi=$(cut -d' ' -f1 "$work/$c" | sort -g | tail -n 1)
+		rss=$(cut -d' ' -f2 "$work/$c" | median)
+		printf '%-10s %9.2f %9.2f %9.2f %8.3f %8s %9.0f\n' "$label" "$t" "$lo" "$hi" \
+			"$(echo "$t / $ft" | bc -l)" "$goal" "$(echo "$rss / 1024" | bc -l)"
+	done
+	echo "medians of $runs runs; $n files + $nnew new; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
+	echo "the last rerun's stages (run.json seconds): $($py -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 print(", ".join("%s %.2f" % kv for kv in d["seconds"].items()))' "$work/rerun.json")"
+	echo
+}
+
+# The weights as a matrix (the default), then as their factors only,
+# which is what a rerun can avoid rewriting (README, Scheduled reruns).
+bench matrix
+bench factors -c output.tfidf_matrix=no
 echo "bench_incremental: load average $(load) after"

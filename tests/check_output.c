@@ -923,6 +923,79 @@ START_TEST(test_gzip_members)
 }
 END_TEST
 
+/* Cuts and raw members: text, a cut, members copied as they are (those
+ * of another stream), then more text.  The stream reads back as the three
+ * texts in order; each cut starts a member; gzw_member_sizes gives every
+ * member's bytes, the copied ones as one; and the bytes are the same
+ * whatever the workers (they start at the first big chunk after a cut,
+ * where the slot being filled is not the first). */
+START_TEST(test_gzip_cut_raw)
+{
+	enum { CHUNK = 4096 };
+	static const unsigned workers[] = { 0, 1, 2, 5 };
+	size_t n = 9 * CHUNK + 77, head = 100, mid = 3 * CHUNK + 11;
+	char *text = gz_text(n);
+	struct mem_sink other = { 0 }, first = { 0 };
+	struct pl_error err = { 0 };
+
+	/* The members to copy: text[head, head + mid) in chunks. */
+	ck_assert_msg(gz_run(&other, text + head, mid, CHUNK, 0, mid, &err) == 0,
+		      "%s", err.msg);
+	for (size_t i = 0; i < sizeof(workers) / sizeof(workers[0]); i++) {
+		struct mem_sink s = { 0 };
+		struct gzw *w = gzw_new(1, CHUNK, workers[i], mem_sink_write, &s, &err);
+		const uint64_t *size;
+		uint64_t sum = 0;
+		size_t members;
+		char *path, *back;
+		FILE *fp;
+
+		ck_assert_ptr_nonnull(w);
+		ck_assert(gzw_write(w, text, head, &err) == 0);
+		ck_assert(gzw_cut(w, &err) == 0);
+		ck_assert_uint_eq(gzw_members(w), 1);
+		ck_assert(gzw_cut(w, &err) == 0); /* nothing to cut */
+		ck_assert_uint_eq(gzw_members(w), 1);
+		ck_assert(gzw_raw_begin(w, &err) == 0);
+		ck_assert(mem_sink_write(&s, other.buf, other.len, &err) == 0);
+		gzw_raw_end(w, other.len);
+		ck_assert_uint_eq(gzw_members(w), 2);
+		ck_assert(gzw_write(w, text + head + mid, n - head - mid, &err) == 0);
+		ck_assert_msg(gzw_finish(w, &err) == 0, "%s", err.msg);
+		ck_assert(gzw_finish(w, &err) == 0); /* again: nothing more */
+		members = gzw_members(w);
+		ck_assert_uint_eq(members, 2 + (n - head - mid + CHUNK - 1) / CHUNK);
+		size = gzw_member_sizes(w);
+		for (size_t m = 0; m < members; m++)
+			sum += size[m];
+		ck_assert_uint_eq(size[1], other.len);
+		ck_assert_uint_eq(sum, s.len);
+		gzw_free(w);
+
+		path = path_in(dir, "cut.gz");
+		fp = fopen(path, "wb");
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_uint_eq(fwrite(s.buf, 1, s.len, fp), s.len);
+		ck_assert_int_eq(fclose(fp), 0);
+		back = test_slurp(path);
+		ck_assert_ptr_nonnull(back);
+		ck_assert(strlen(back) == n && memcmp(back, text, n) == 0);
+		free(back);
+		pl_free(path);
+		if (i == 0) {
+			first = s;
+			continue;
+		}
+		ck_assert_msg(s.len == first.len && memcmp(s.buf, first.buf, s.len) == 0,
+			      "%u workers: other bytes", workers[i]);
+		free(s.buf);
+	}
+	free(first.buf);
+	free(other.buf);
+	free(text);
+}
+END_TEST
+
 /* No text is one empty member; a multiple of the chunk size has no empty
  * member at the end. */
 START_TEST(test_gzip_sizes)
@@ -1127,6 +1200,7 @@ Suite *suite_output(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_gzip_members);
+	tcase_add_test(tc, test_gzip_cut_raw);
 	tcase_add_test(tc, test_gzip_sizes);
 	tcase_add_test(tc, test_gzip_sink_fails);
 	tcase_add_test(tc, test_gzip_out_of_memory);
