@@ -673,6 +673,23 @@ void pl_unmap_file(uint8_t *map, uint64_t size)
 /* Blocks pl_hash_range and pl_copy_range read at a time. */
 #define RANGE_BLOCK ((size_t)1 << 20)
 
+/* Up to the next RANGE_BLOCK of the `len` bytes at `off` of fd into buf:
+ * the bytes read, or -1 with errno set (EIO at the end of the file). */
+static ssize_t read_block(int fd, char *buf, uint64_t off, uint64_t len)
+{
+	size_t want = len < RANGE_BLOCK ? (size_t)len : RANGE_BLOCK;
+
+	for (;;) {
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;
+		return n > 0 ? n : -1;
+	}
+}
+
 int pl_hash_range(int fd, uint64_t off, uint64_t len, uint64_t *hash)
 {
 	XXH64_state_t *st = XXH64_createState();
@@ -685,16 +702,10 @@ int pl_hash_range(int fd, uint64_t off, uint64_t len, uint64_t *hash)
 	}
 	XXH64_reset(st, 0);
 	while (len) {
-		size_t want = len < RANGE_BLOCK ? (size_t)len : RANGE_BLOCK;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
+		ssize_t n = read_block(fd, buf, off, len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
+		if (n < 0)
 			goto out;
-		}
 		XXH64_update(st, buf, (size_t)n);
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
@@ -742,16 +753,10 @@ int pl_copy_range(int in, uint64_t off, uint64_t len, int out)
 		return -1;
 	}
 	while (len) {
-		size_t want = len < RANGE_BLOCK ? (size_t)len : RANGE_BLOCK;
-		ssize_t n = pread(in, buf, want, (off_t)off);
+		ssize_t n = read_block(in, buf, off, len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
+		if (n < 0)
 			goto out;
-		}
 		for (ssize_t done = 0, w; done < n; done += w) {
 			w = write(out, buf + done, (size_t)(n - done));
 			if (w < 0 && errno == EINTR)

@@ -845,6 +845,23 @@ static int gz_run(struct mem_sink *s, const char *text, size_t n, size_t chunk,
 	return rc;
 }
 
+/* zlib's gzread (test_slurp) reads the stream in s, saved as a file, as
+ * the n bytes of text, members and all. */
+static void check_reads_back(const struct mem_sink *s, const char *text, size_t n)
+{
+	char *path = path_in(dir, "members.gz"), *back;
+	FILE *fp = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(s->buf, 1, s->len, fp), s->len);
+	ck_assert_int_eq(fclose(fp), 0);
+	back = test_slurp(path);
+	ck_assert_ptr_nonnull(back);
+	ck_assert(strlen(back) == n && memcmp(back, text, n) == 0);
+	free(back);
+	pl_free(path);
+}
+
 /* The stream in s is members of `chunk` bytes of text each (the last one
  * shorter; one empty member for no text), each with no name and time 0;
  * zlib's gzread reads them all as one stream.  Returns the members. */
@@ -852,9 +869,8 @@ static size_t check_members(const struct mem_sink *s, const char *text,
 			    size_t n, size_t chunk)
 {
 	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-	char *out = malloc(chunk), *path, *back;
+	char *out = malloc(chunk);
 	size_t in = 0, got = 0, members = 0;
-	FILE *fp;
 
 	ck_assert(d && out);
 	while (in < s->len) {
@@ -878,17 +894,7 @@ static size_t check_members(const struct mem_sink *s, const char *text,
 	ck_assert_uint_eq(members, n ? (n + chunk - 1) / chunk : 1);
 	libdeflate_free_decompressor(d);
 	free(out);
-
-	path = path_in(dir, "members.gz");
-	fp = fopen(path, "wb");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_eq(fwrite(s->buf, 1, s->len, fp), s->len);
-	ck_assert_int_eq(fclose(fp), 0);
-	back = test_slurp(path);
-	ck_assert_ptr_nonnull(back);
-	ck_assert(strlen(back) == n && memcmp(back, text, n) == 0);
-	free(back);
-	pl_free(path);
+	check_reads_back(s, text, n);
 	return members;
 }
 
@@ -947,8 +953,6 @@ START_TEST(test_gzip_cut_raw)
 		const uint64_t *size;
 		uint64_t sum = 0;
 		size_t members;
-		char *path, *back;
-		FILE *fp;
 
 		ck_assert_ptr_nonnull(w);
 		ck_assert(gzw_write(w, text, head, &err) == 0);
@@ -972,16 +976,7 @@ START_TEST(test_gzip_cut_raw)
 		ck_assert_uint_eq(sum, s.len);
 		gzw_free(w);
 
-		path = path_in(dir, "cut.gz");
-		fp = fopen(path, "wb");
-		ck_assert_ptr_nonnull(fp);
-		ck_assert_uint_eq(fwrite(s.buf, 1, s.len, fp), s.len);
-		ck_assert_int_eq(fclose(fp), 0);
-		back = test_slurp(path);
-		ck_assert_ptr_nonnull(back);
-		ck_assert(strlen(back) == n && memcmp(back, text, n) == 0);
-		free(back);
-		pl_free(path);
+		check_reads_back(&s, text, n);
 		if (i == 0) {
 			first = s;
 			continue;
