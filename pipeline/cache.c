@@ -859,6 +859,87 @@ static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t ns
 	return rc;
 }
 
+/* ---- cache-counts.idx ---- */
+
+#define CUTS_NAME "cache-counts.idx"
+#define CUTS_MAGIC "PLCUTS1\n"
+
+int cache_write_cuts(struct ctx *ctx, const struct mtx_cuts *c,
+		     struct pl_error *err)
+{
+	struct strbuf b = STRBUF_INIT;
+	int rc = put(&b, CUTS_MAGIC, 8) || put_u64(&b, c->size) ||
+		 put_u64(&b, c->nrows) || put_u64(&b, c->n);
+
+	for (size_t i = 0; !rc && i < c->n; i++)
+		rc = put_u64(&b, c->row[i]) || put_u64(&b, c->off[i]) ||
+		     put_u64(&b, c->hash[i]);
+	rc = rc || put_u64(&b, XXH64(b.buf, b.len, 0)) ? pl_oom(err) :
+	     out_file(ctx, CUTS_NAME, b.buf, b.len, err);
+	strbuf_release(&b);
+	return rc;
+}
+
+int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
+	struct pl_error e;
+	struct rd r, t;
+	uint64_t n;
+	int ok = 0;
+
+	memset(c, 0, sizeof(*c));
+	*why = "no " CUTS_NAME;
+	if (strbuf_addf(&path, "%s/" CUTS_NAME, set) ||
+	    access(path.buf, F_OK) != 0 ||
+	    read_file_bytes(path.buf, (uint64_t)1 << 30, &data, &e))
+		goto out;
+	*why = CUTS_NAME " is damaged";
+	if (data.len < 48 || memcmp(data.buf, CUTS_MAGIC, 8) != 0)
+		goto out;
+	r.p = (const uint8_t *)data.buf + 8;
+	r.end = (const uint8_t *)data.buf + data.len - 8;
+	r.bad = 0;
+	t.p = r.end;
+	t.end = r.end + 8;
+	t.bad = 0;
+	if (XXH64(data.buf, data.len - 8, 0) != get_u64(&t))
+		goto out;
+	c->size = get_u64(&r);
+	c->nrows = get_u64(&r);
+	n = get_u64(&r);
+	if (n == 0 || n != (uint64_t)(r.end - r.p) / 24 || (r.end - r.p) % 24)
+		goto out;
+	c->row = pl_malloc(n * sizeof(*c->row));
+	c->off = pl_malloc(n * sizeof(*c->off));
+	c->hash = pl_malloc(n * sizeof(*c->hash));
+	if (!c->row || !c->off || !c->hash) {
+		*why = "out of memory";
+		goto out;
+	}
+	c->n = c->cap = n;
+	for (uint64_t i = 0; i < n; i++) {
+		c->row[i] = get_u64(&r);
+		c->off[i] = get_u64(&r);
+		c->hash[i] = get_u64(&r);
+		if ((i > 0 && (c->row[i] <= c->row[i - 1] || c->off[i] <= c->off[i - 1])) ||
+		    c->off[i] > c->size || c->row[i] > c->nrows)
+			goto out;
+	}
+	ok = 1;
+	*why = NULL;
+out:
+	if (!ok) {
+		pl_free(c->row);
+		pl_free(c->off);
+		pl_free(c->hash);
+		memset(c, 0, sizeof(*c));
+	}
+	strbuf_release(&path);
+	strbuf_release(&data);
+	return ok;
+}
+
 int cache_map_segment(struct cache *c, size_t s, struct pl_error *err)
 {
 	struct cache_seg *g = &c->segs[s];

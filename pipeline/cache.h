@@ -144,6 +144,22 @@ void cache_listing_add(uint64_t acc[2], const char *rel, const struct fileinfo *
  * -1 out of memory. */
 int cache_key_matches(struct ctx *ctx, const char *set, struct pl_error *err);
 
+/*
+ * cache-counts.idx: where counts.mtx.gz of the same set is cut between
+ * rows (write_mtx), so that a rerun can copy its unchanged start
+ * (stages/counts.c).  "PLCUTS1\n", u64 size of counts.mtx.gz, u64 rows,
+ * u64 n, then n cuts of (u64 row, u64 offset, u64 XXH64 of the bytes up to
+ * the next cut or the end), then the XXH64 of everything before it.
+ *
+ * cache_write_cuts stages it for cuts c; 0 or -1.  cache_read_cuts reads
+ * set's into *c (row, off and hash allocated, the caller pl_frees them):
+ * 1; or 0 and *why (a constant string) when there is none, it is damaged
+ * or memory runs out, which only means nothing is copied.
+ */
+int cache_write_cuts(struct ctx *ctx, const struct mtx_cuts *c,
+		     struct pl_error *err);
+int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why);
+
 /* The file with raw relative path `rel`, or NULL. */
 const struct cache_file *cache_find(const struct cache *c, const char *rel);
 

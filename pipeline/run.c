@@ -114,12 +114,9 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 			(unsigned long long)ctx->rep.empty_units))
 		goto oom;
 	{
-		const struct tfidf_weighting w = tfidf_weighting_of(cfg);
 		char tf[16], idf[16], norm[16];
 
-		config_choice(CFG_tfidf_tf, w.tf, tf, sizeof(tf));
-		config_choice(CFG_tfidf_idf, w.idf, idf, sizeof(idf));
-		config_choice(CFG_tfidf_norm, w.norm, norm, sizeof(norm));
+		tfidf_weighting_names(cfg, tf, idf, norm);
 		if (strbuf_addf(&sb, "  \"tfidf\": {\"tf\": \"%s\", \"idf\": \"%s\", "
 				"\"norm\": \"%s\", \"matrix\": %s},\n", tf, idf, norm,
 				tfidf_matrix_written(cfg) ? "true" : "false"))

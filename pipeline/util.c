@@ -8,7 +8,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
@@ -632,42 +631,6 @@ void pl_parallel(size_t nt, void (*fn)(void *arg, size_t t, size_t nt),
 		else
 			fn(arg, t, nt);  /* no thread: its share is done here */
 	}
-}
-
-int pl_map_file(const char *path, uint8_t **map, uint64_t *size,
-		struct pl_error *err)
-{
-	struct stat st;
-	void *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	*map = NULL;
-	*size = 0;
-	if (fd < 0)
-		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open: %s", path,
-			       strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return pl_fail(err, PL_EX_IOERR, "%s: %s", path, strerror(errno));
-	}
-	if (st.st_size > 0) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			close(fd);
-			return pl_fail(err, PL_EX_IOERR, "%s: cannot map: %s", path,
-				       strerror(errno));
-		}
-		*map = p;
-		*size = (uint64_t)st.st_size;
-	}
-	close(fd);
-	return 0;
-}
-
-void pl_unmap_file(uint8_t *map, uint64_t size)
-{
-	if (map)
-		munmap(map, (size_t)size);
 }
 
 /* Blocks pl_hash_range and pl_copy_range read at a time. */

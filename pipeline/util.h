@@ -50,12 +50,6 @@ int pl_oom(struct pl_error *err);
  * already, also when another process just made it.  0, or -1 with
  * PL_EX_CANTCREAT "PATH: cannot create: REASON". */
 int pl_mkdir(const char *path, struct pl_error *err);
-/* Map the whole file `path` read-only: *map (NULL for an empty file) and
- * *size.  0 or -1 (PL_EX_NOINPUT: cannot open, PL_EX_IOERR).  Undo with
- * pl_unmap_file(*map, *size), also harmless on NULL. */
-int pl_map_file(const char *path, uint8_t **map, uint64_t *size,
-		struct pl_error *err);
-void pl_unmap_file(uint8_t *map, uint64_t size);
 /* XXH64 (seed 0) of bytes [off, off + len) of the open file fd, read a
  * block at a time.  0, or -1 with errno set (a short file: EIO). */
 int pl_hash_range(int fd, uint64_t off, uint64_t len, uint64_t *hash);

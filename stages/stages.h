@@ -325,6 +325,9 @@ struct tfidf_weighting {
 	int tf, idf, norm;
 };
 struct tfidf_weighting tfidf_weighting_of(const struct config *cfg);
+/* Its tf, idf and norm as the config writes them ("raw", "smooth", ...). */
+void tfidf_weighting_names(const struct config *cfg, char tf[16], char idf[16],
+			   char norm[16]);
 /* 1 when the run writes tfidf.mtx.gz ([output] tfidf_matrix = yes); with
  * no, the weights are published only as their factors (stages/tfidf.c). */
 int tfidf_matrix_written(const struct config *cfg);
@@ -502,12 +505,13 @@ struct mtx_cuts {
 /* Rows [0, rows) of a matrix as an earlier version of its file has them:
  * the complete gzip members from that file's cut 0 to its cut of row
  * `rows` (bytes [off[0], end) of the open file fd), and that file's cuts
- * before row `rows` (row[], off[]; ncuts of them). */
+ * before row `rows` (row[], off[], hash[]; ncuts of them), which the new
+ * file keeps with the same bytes. */
 struct mtx_prefix {
 	int fd;
 	const char *path;   /* for messages */
 	uint64_t end, rows;
-	const uint64_t *row, *off;
+	const uint64_t *row, *off, *hash;
 	size_t ncuts;
 };
 

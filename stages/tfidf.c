@@ -227,17 +227,24 @@ int tfidf_matrix_written(const struct config *cfg)
 	return cfg->v[CFG_output_tfidf_matrix].i == 0;
 }
 
+void tfidf_weighting_names(const struct config *cfg, char tf[16], char idf[16],
+			   char norm[16])
+{
+	const struct tfidf_weighting w = tfidf_weighting_of(cfg);
+
+	config_choice(CFG_tfidf_tf, w.tf, tf, 16);
+	config_choice(CFG_tfidf_idf, w.idf, idf, 16);
+	config_choice(CFG_tfidf_norm, w.norm, norm, 16);
+}
+
 int tfidf_write(struct ctx *ctx, const struct mtx_real *real,
 		struct pl_error *err)
 {
-	const struct tfidf_weighting w = tfidf_weighting_of(ctx->cfg);
 	struct strbuf sb = STRBUF_INIT;
 	char tf[16], idf[16], norm[16];
 	int rc;
 
-	config_choice(CFG_tfidf_tf, w.tf, tf, sizeof(tf));
-	config_choice(CFG_tfidf_idf, w.idf, idf, sizeof(idf));
-	config_choice(CFG_tfidf_norm, w.norm, norm, sizeof(norm));
+	tfidf_weighting_names(ctx->cfg, tf, idf, norm);
 	if (strbuf_addf(&sb,
 			"%% rows: statements; row i is statement i of docs.tsv\n"
 			"%% columns: terms; column j is term j of terms.tsv.gz\n"

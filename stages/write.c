@@ -338,16 +338,18 @@ static void cuts_place(const struct gzw *gz, struct mtx_cuts *c, size_t nrows)
 	c->nrows = nrows;
 }
 
-/* Each stretch between two cuts gets its XXH64, read back from the
- * written file `path`.  0 or -1. */
-static int cuts_hash(const char *path, struct mtx_cuts *c, struct pl_error *err)
+/* Each stretch between two cuts from cut `from` on gets its XXH64, read
+ * back from the written file `path` (those before are copied bytes whose
+ * hashes are known).  0 or -1. */
+static int cuts_hash(const char *path, struct mtx_cuts *c, size_t from,
+		     struct pl_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 
 	if (fd < 0)
 		return pl_fail(err, PL_EX_IOERR, "%s: cannot open: %s", path,
 			       strerror(errno));
-	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+	for (size_t i = from; rc == 0 && i < c->n; i++) {
 		uint64_t end = i + 1 < c->n ? c->off[i + 1] : c->size;
 
 		if (pl_hash_range(fd, c->off[i], end - c->off[i], &c->hash[i]))
@@ -367,7 +369,7 @@ int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 	uint64_t nnz = m->nrows && m->rowptr ? m->rowptr[m->nrows] : 0;
 	uint64_t every = cuts && cuts->every ? cuts->every : GZW_CHUNK / 2;
 	struct strbuf path = STRBUF_INIT;
-	size_t from = 0;
+	size_t from = 0, known = 0; /* cuts whose stretch is copied */
 	struct outfile of;
 	int rc;
 
@@ -407,19 +409,25 @@ int write_mtx(struct ctx *ctx, const char *name, const char *comment,
 				rc = cut_add(cuts, prev->rows, gzw_members(of.gz), 0, err);
 			}
 			from = prev->rows;
+			known = prev->ncuts;
 		}
 	}
 	if (rc == 0)
 		rc = mtx_body(&of, name, m, from, real, cuts, every, err);
 	if (rc == 0 && cuts) {
 		rc = gzw_finish(of.gz, err);
-		if (rc == 0)
+		if (rc == 0) {
 			cuts_place(of.gz, cuts, m->nrows);
+			/* Cut i < known starts the same bytes as the earlier
+			 * file's cut i, up to the same next cut. */
+			for (size_t i = 0; i < known; i++)
+				cuts->hash[i] = prev->hash[i];
+		}
 	}
 	if (out_close(&of, rc ? NULL : err))
 		rc = -1;
 	if (rc == 0 && cuts)
-		rc = cuts_hash(path.buf, cuts, err);
+		rc = cuts_hash(path.buf, cuts, known, err);
 	strbuf_release(&path);
 	return rc;
 }

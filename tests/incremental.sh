@@ -420,6 +420,13 @@ case_tail() {
 	result "[$UNIT] a2 growth at the end: the counts text of a fresh run" \
 		"$(gzip -dc "$O/counts.mtx.gz" >"$T/c1" && gzip -dc "$D/fresh/counts.mtx.gz" >"$T/c2" &&
 			cmp -s "$T/c1" "$T/c2" || echo "decompressed, they differ")"
+	# Again: the copied stretches kept their hashes in the new index.
+	prev=$(prevset "$O")
+	newtext tail1b >"$C/zz-tail-1b.txt"
+	pl "$O" "$C" -v run "$CONF"
+	expect "[$UNIT] a2 growth at the end again: rows copied from a copy" 0 \
+		"as the last run wrote them"
+	compare "[$UNIT] a2 growth at the end again: equals a fresh run" "$O" "$C" "$prev"
 	# A changed byte in the old file: its stretch's hash no longer
 	# matches, so nothing of it is copied.
 	prev=$(prevset "$O")
