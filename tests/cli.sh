@@ -172,7 +172,7 @@ if command -v python3 >/dev/null 2>&1; then
 		set -- $w
 		o="$T/w-$1-$2"
 		run_case "weights from factors to the bit: $w" 0 out "rebuilt to the bit" \
-			"for m in yes no; do \"\$P\" -q -c tfidf.$1 -c tfidf.$2 ${3:+-c tfidf.$3} -c output.tfidf_matrix=\$m -c output.dir=\"$o-\$m\" run pipeline.conf || exit 1; done; python3 tests/weights_equal.py \"$o-no\" \"$o-yes\""
+			"(for m in yes no; do \"\$P\" -q -c tfidf.$1 -c tfidf.$2 ${3:+-c tfidf.$3} -c output.tfidf_matrix=\$m -c output.dir=\"$o-\$m\" run pipeline.conf || exit 1; done) && python3 tests/weights_equal.py \"$o-no\" \"$o-yes\""
 	done
 	run_table <<'EOF'
 run.json is valid JSON|0|any||python3 -m json.tool "$T/one/run.json"
