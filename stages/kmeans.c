@@ -406,6 +406,76 @@ static double bound_of(const struct km *km, size_t i, uint32_t j, double g,
 	return v > 0 ? dn(sqrt(v)) : 0;
 }
 
+/*
+ * dots[j] = x_i . C_j for every j, from Ct (C transposed: the k values of
+ * one column adjacent), each summed over the row's terms in column order
+ * from 0, as row_dot sums it, so each is row_dot's to the bit (C11 does
+ * not contract a * b + c into a fused multiply-add unless asked to).  The
+ * centroids are taken eight, then four, then one at a time, each group's
+ * sums held in locals over the whole row: the row (a few kilobytes) is
+ * read once per group from cache, and the sums are not loaded from and
+ * stored back to dots for every term, which made this the slowest loop of
+ * a fit (the first assignment of every run does it for every row).
+ */
+static void row_dots(const struct csr *X, size_t i, const double *Ct,
+		     uint32_t k, double *restrict dots)
+{
+	const uint64_t p0 = X->rowptr[i], p1 = X->rowptr[i + 1];
+	const uint32_t *restrict col = X->col;
+	const float *restrict val = X->fval;
+	uint32_t j = 0;
+
+	for (; j + 8 <= k; j += 8) {
+		double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+
+		for (uint64_t p = p0; p < p1; p++) {
+			const double v = val[p];
+			const double *ct = Ct + (size_t)col[p] * k + j;
+
+			a0 += v * ct[0];
+			a1 += v * ct[1];
+			a2 += v * ct[2];
+			a3 += v * ct[3];
+			a4 += v * ct[4];
+			a5 += v * ct[5];
+			a6 += v * ct[6];
+			a7 += v * ct[7];
+		}
+		dots[j] = a0;
+		dots[j + 1] = a1;
+		dots[j + 2] = a2;
+		dots[j + 3] = a3;
+		dots[j + 4] = a4;
+		dots[j + 5] = a5;
+		dots[j + 6] = a6;
+		dots[j + 7] = a7;
+	}
+	for (; j + 4 <= k; j += 4) {
+		double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+
+		for (uint64_t p = p0; p < p1; p++) {
+			const double v = val[p];
+			const double *ct = Ct + (size_t)col[p] * k + j;
+
+			a0 += v * ct[0];
+			a1 += v * ct[1];
+			a2 += v * ct[2];
+			a3 += v * ct[3];
+		}
+		dots[j] = a0;
+		dots[j + 1] = a1;
+		dots[j + 2] = a2;
+		dots[j + 3] = a3;
+	}
+	for (; j < k; j++) {
+		double a = 0;
+
+		for (uint64_t p = p0; p < p1; p++)
+			a += val[p] * Ct[(size_t)col[p] * k + j];
+		dots[j] = a;
+	}
+}
+
 /* Row rows[t] against every centroid (but those in km->skip), as plain
  * Lloyd does: nxt and cost; with bounds on, sets every bound of the row.
  * The dot products run over C transposed (the k centroid values of one
@@ -420,14 +490,7 @@ static void assign_all(struct km *km, size_t t, double *dots)
 	double best_v = 0;
 	int have = 0;
 
-	memset(dots, 0, k * sizeof(*dots));
-	for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++) {
-		const double v = X->fval[p];
-		const double *ct = km->Ct + (size_t)X->col[p] * k;
-
-		for (j = 0; j < k; j++)
-			dots[j] += v * ct[j];
-	}
+	row_dots(X, i, km->Ct, k, dots);
 	for (j = 0; j < k; j++) {
 		double v;
 
