@@ -71,11 +71,41 @@ static int injected_failure(void)
 	return fail_sticky && n > fail_at;
 }
 
+/*
+ * Large blocks are asked for in huge pages.  A block of many megabytes
+ * (the counts and weights of a corpus, k-means' centroids and their
+ * transpose, the string tables) comes from the kernel as fresh pages, and
+ * each 4 KiB page faulted in costs a trap: on the virtual machines this
+ * runs on, a 26 MB array took 75 ms to fill, most of it in faults.  With
+ * transparent huge pages in "madvise" mode (the Debian default) a 2 MiB
+ * page is faulted in at once, and a random access into a large table
+ * misses the TLB far less.  The advice covers the 2 MiB-aligned pages
+ * inside the block only, so nothing outside it changes; where the kernel
+ * has no huge pages, or THP is "never", madvise fails and this does
+ * nothing.  The contents and every result are the same either way.
+ */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+static void *huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
+
+	if (p && n >= HUGE_MIN && e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)n;
+#endif
+	return p;
+}
+
 void *pl_malloc(size_t n)
 {
 	if (injected_failure())
 		return NULL;
-	return malloc(n ? n : 1);
+	return huge(malloc(n ? n : 1), n);
 }
 
 void *pl_calloc(size_t n, size_t size)
@@ -84,7 +114,7 @@ void *pl_calloc(size_t n, size_t size)
 		return NULL;
 	if (n == 0 || size == 0)
 		return calloc(1, 1);
-	return calloc(n, size);
+	return huge(calloc(n, size), n <= SIZE_MAX / size ? n * size : 0);
 }
 
 void *pl_realloc(void *p, size_t n)
