@@ -527,6 +527,25 @@ uint32_t strtab_find(const struct strtab *t, const char *s, size_t len)
 	return t->slot[i] ? slot_id(t, t->slot[i]) : STRTAB_NONE;
 }
 
+int strtab_reserve(struct strtab *t, size_t more, size_t bytes)
+{
+	size_t n = t->n + more, nslot = t->nslot ? t->nslot : 1024;
+
+	if (n < t->n || n > UINT32_MAX || bytes > SIZE_MAX / 2 - t->pool_len)
+		return -1;
+	/* strtab_intern_hash doubles the slots when n * 2 > nslot */
+	while (n * 2 > nslot)
+		nslot *= 2;
+	if (nslot > t->nslot && strtab_rehash(t, nslot))
+		return -1;
+	/* each entry: its header, bytes, NUL, padded to 4 */
+	if (pl_grow(&t->pool, &t->pool_cap, t->pool_len + bytes +
+		    more * (STRTAB_HDR + 4), 1) ||
+	    pl_grow(&t->off, &t->cap, n, sizeof(*t->off)))
+		return -1;
+	return 0;
+}
+
 int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id)
 {
 	return strtab_intern_hash(t, s, len, (uint32_t)pl_hash(s, len), id);

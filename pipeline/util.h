@@ -204,6 +204,10 @@ int strtab_intern(struct strtab *t, const char *s, size_t len, uint32_t *id);
 /* The same, with h = (uint32_t)pl_hash(s, len) already computed. */
 int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
 		       uint32_t *id);
+/* Room for `more` strings of `bytes` in all (their lengths) beyond those
+ * in t, so that interning them neither grows the table nor moves its
+ * pool.  Ids and contents are as without it.  0 or -1 (out of memory). */
+int strtab_reserve(struct strtab *t, size_t more, size_t bytes);
 /* The id of s, or STRTAB_NONE. */
 uint32_t strtab_find(const struct strtab *t, const char *s, size_t len);
 /* The string with this id, NUL-terminated, owned by the table; valid until

@@ -184,6 +184,55 @@ START_TEST(test_language_case)
 }
 END_TEST
 
+/* strtab_reserve (the preload of a rerun's cached terms): interning what
+ * was reserved for neither moves the pool nor grows the slots, and gives
+ * the ids and answers of a table that grew as it went, from empty and
+ * from a table that already holds strings. */
+START_TEST(test_strtab_reserve)
+{
+	struct strtab a, b;
+	char name[32];
+	size_t bytes = 0, nslot;
+	const char *pool;
+	uint32_t ia, ib;
+
+	strtab_init(&a);
+	strtab_init(&b);
+	for (int start = 0; start < 2; start++) {
+		int lo = start ? 5000 : 0, hi = start ? 70000 : 5000;
+
+		bytes = 0;
+		for (int i = lo; i < hi; i++)
+			bytes += (size_t)snprintf(name, sizeof(name), "term%d", i * 7919);
+		ck_assert_int_eq(strtab_reserve(&a, (size_t)(hi - lo), bytes), 0);
+		pool = a.pool;
+		nslot = a.nslot;
+		for (int i = lo; i < hi; i++) {
+			int len = snprintf(name, sizeof(name), "term%d", i * 7919);
+
+			ck_assert_int_eq(strtab_intern(&a, name, (size_t)len, &ia), 1);
+			ck_assert_int_eq(strtab_intern(&b, name, (size_t)len, &ib), 1);
+			ck_assert_uint_eq(ia, ib);
+			ck_assert_uint_eq(ia, (uint32_t)i);
+		}
+		ck_assert_ptr_eq(a.pool, pool);
+		ck_assert_uint_eq(a.nslot, nslot);
+	}
+	ck_assert_uint_eq(a.n, b.n);
+	for (int i = 0; i < 70000; i += 997) {
+		int len = snprintf(name, sizeof(name), "term%d", i * 7919);
+
+		ck_assert_uint_eq(strtab_find(&a, name, (size_t)len), (uint32_t)i);
+		ck_assert_str_eq(strtab_str(&a, (uint32_t)i), name);
+		ck_assert_int_eq(strtab_intern(&a, name, (size_t)len, &ia), 0);
+		ck_assert_uint_eq(ia, (uint32_t)i);
+	}
+	ck_assert_uint_eq(strtab_find(&a, "term1", 5), STRTAB_NONE);
+	strtab_release(&a);
+	strtab_release(&b);
+}
+END_TEST
+
 Suite *suite_stem(void)
 {
 	Suite *s = suite_create("stem");
@@ -197,6 +246,7 @@ Suite *suite_stem(void)
 	tcase_add_test(tc, test_stemmed_token_left);
 	tcase_add_test(tc, test_unknown_language);
 	tcase_add_test(tc, test_language_case);
+	tcase_add_test(tc, test_strtab_reserve);
 	suite_add_tcase(s, tc);
 	return s;
 }
