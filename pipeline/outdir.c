@@ -2,10 +2,11 @@
  *
  * See outdir.h for the layout and its promises.  The order of a publish,
  * and why:
- *  1. every output is written, fsynced and closed in sets/ID (the
- *     staging set; stages/common.c's out_* functions);
+ *  1. every output is written and closed in sets/ID (the staging set;
+ *     stages/common.c's out_* functions), its writeback started;
  *  2. manifest.tsv lists each file of the set with its size and XXH3-128
- *     hash (`pipeline verify` checks them), then the set folder is synced;
+ *     hash (`pipeline verify` checks them); each file, the manifest last,
+ *     is fsynced (common.c, "Durability"), then the set folder;
  *  3. the top-level links NAME -> current/NAME are made where missing (a
  *     regular file left by an older version is replaced by its link);
  *  4. a new link `current` -> sets/ID is made under a temporary name and
@@ -334,13 +335,18 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 		strbuf_reset(&path);
 		if (strbuf_addf(&path, "%s/%s", ctx->staging, ctx->staged[i]))
 			goto oom;
-		if (pl_hash_file(path.buf, hex, &size, err))
+		if (pl_hash_file(path.buf, hex, &size, err) ||
+		    out_sync_path(path.buf, err))
 			goto out;
 		if (strbuf_addf(&sb, "%s\t%llu\t%s\n", ctx->staged[i],
 				(unsigned long long)size, hex))
 			goto oom;
 	}
-	rc = out_file(ctx, "manifest.tsv", sb.buf, sb.len, err);
+	strbuf_reset(&path);
+	if (strbuf_addf(&path, "%s/manifest.tsv", ctx->staging))
+		goto oom;
+	rc = out_file(ctx, "manifest.tsv", sb.buf, sb.len, err) ||
+	     out_sync_path(path.buf, err) ? -1 : 0;
 	goto out;
 oom:
 	rc = pl_oom(err);

@@ -462,9 +462,13 @@ int out_file(struct ctx *ctx, const char *name, const void *data, size_t len,
 	     struct pl_error *err);
 /* Forget the names staged so far (ctx->staged); allocates nothing. */
 void out_staged_release(struct ctx *ctx);
-/* Flush, fsync and close; the file stays staged.  0 or -1.  Always frees
- * what `of` holds, so it is safe to call once after any failure. */
+/* Flush, start writing to disk, and close; the file stays staged.  0 or
+ * -1.  Always frees what `of` holds, so it is safe to call once after any
+ * failure. */
 int out_close(struct outfile *of, struct pl_error *err);
+/* fsync the file at `path`: what publishing does to every staged file
+ * first (see common.c, "Durability").  0 or -1 (PL_EX_IOERR). */
+int out_sync_path(const char *path, struct pl_error *err);
 /* A flat staging folder, for the unit tests of single stages (a run
  * publishes whole sets through pipeline/outdir.h instead): create
  * OUTDIR/.staging.PID (first removing those of dead processes); publish
@@ -476,8 +480,9 @@ void out_abandon(struct ctx *ctx);
 /* I/O fault injection for tests, like pl_alloc_fail_at: the output
  * operation numbered `n` (1-based, counted from this call) fails with
  * errno `err_no`.  Counted: out_open's open, each write (a plain file's
- * flush, each gzip member), each fsync, each close, out_publish's backup
- * links and renames and its folder fsync.  n = 0 switches it off.
+ * flush, each gzip member), out_close's start of writeback, each close,
+ * each out_sync_path fsync, out_publish's backup links and renames and
+ * its folder fsync.  n = 0 switches it off.
  * Returns the number of operations since the previous call. */
 unsigned long pl_io_fail_at(unsigned long n, int err_no);
 

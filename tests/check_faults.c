@@ -9,11 +9,12 @@
  *   out of memory  every allocation in turn fails, once (sticky = 0) and
  *                  from there on (sticky = 1): the run succeeds, or fails
  *                  with 71;
- *   out of disk    every output operation in turn (open, write, fsync,
- *                  close, publish's backup link and rename, the folder
- *                  fsync; pl_io_fail_at) fails with ENOSPC, then EIO: the
- *                  run fails with 73 (open, link, rename: "cannot create")
- *                  or 74 (write, fsync, close: "write error"), and the
+ *   out of disk    every output operation in turn (open, write, start
+ *                  of writeback, close, each file's fsync before publish,
+ *                  publish's backup link and rename, the folder fsync;
+ *                  pl_io_fail_at) fails with ENOSPC, then EIO: the run
+ *                  fails with 73 (open, link, rename: "cannot create") or
+ *                  74 (write, writeback, close: "write error"; fsync), and the
  *                  message names the errno;
  *
  * and after each run the previous outputs are byte-identical (a run that
@@ -327,6 +328,46 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
+/* Whether an fsync of `name` failed among the messages in fsynced[]. */
+static int was_fsynced(char (*fsynced)[1024], size_t n, const char *name)
+{
+	char want[1100];
+
+	snprintf(want, sizeof(want), "/%s: fsync: ", name);
+	for (size_t i = 0; i < n; i++)
+		if (strstr(fsynced[i], want))
+			return 1;
+	return 0;
+}
+
+/* Every file of the published set (as its manifest lists them, and the
+ * manifest itself) is fsynced before it is published: a failure was
+ * injected into an fsync of each (common.c, "Durability"). */
+static void check_all_fsynced(char (*fsynced)[1024], size_t n)
+{
+	char path[8192], line[1024];
+	FILE *fp;
+	size_t files = 0;
+
+	snprintf(path, sizeof(path), "%s/current/manifest.tsv", outdir);
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "%s: cannot open", path);
+	while (fgets(line, sizeof(line), fp)) {
+		char *tab = strchr(line, '\t');
+
+		if (line[0] == '#' || !tab || strncmp(line, "file\t", 5) == 0)
+			continue;
+		*tab = '\0';
+		ck_assert_msg(was_fsynced(fsynced, n, line),
+			      "%s is published without an fsync", line);
+		files++;
+	}
+	fclose(fp);
+	ck_assert_uint_gt(files, 5);
+	ck_assert_msg(was_fsynced(fsynced, n, "manifest.tsv"),
+		      "manifest.tsv is published without an fsync");
+}
+
 /* Every output operation fails in turn with `e`; with `fresh`, the output
  * folder is emptied first, and must stay empty. */
 static unsigned long io_faults(int e, int fresh)
@@ -334,6 +375,8 @@ static unsigned long io_faults(int e, int fresh)
 	unsigned long io, n;
 	char msg[128];
 	struct snap empty = { 0 };
+	static char fsynced[256][1024];
+	size_t nfsynced = 0;
 
 	good_run(&io);
 	ck_assert_uint_gt(io, 20);
@@ -361,8 +404,12 @@ static unsigned long io_faults(int e, int fresh)
 			      "%s: exit code %d for: %s", msg, err.code, err.msg);
 		ck_assert_msg(strstr(err.msg, strerror(e)) != NULL,
 			      "%s: message lacks the errno: %s", msg, err.msg);
+		if (strstr(err.msg, ": fsync: ") && nfsynced < 256)
+			snprintf(fsynced[nfsynced++], sizeof(fsynced[0]), "%s", err.msg);
 		snap_check(fresh ? &empty : &good, 0);
 	}
+	if (!fresh)
+		check_all_fsynced(fsynced, nfsynced);
 	if (verbose())
 		fprintf(stderr, "faults: %lu output operations failed with %s%s\n",
 			io, strerror(e), fresh ? " (fresh folder)" : "");

@@ -1121,8 +1121,9 @@ START_TEST(test_gzip_outfile)
 END_TEST
 
 /* Every output operation of a .gz output written by threads fails in
- * turn (pl_io_fail_at): open with 73, each member write, the fsync and
- * the close with 74, each message naming the file and the errno. */
+ * turn (pl_io_fail_at): open with 73, each member write, the start of
+ * writeback and the close with 74, each message naming the file and the
+ * errno. */
 START_TEST(test_gzip_outfile_faults)
 {
 	size_t n = 3 * GZW_CHUNK + 10;
@@ -1147,7 +1148,7 @@ START_TEST(test_gzip_outfile_faults)
 		if (k == 0) {
 			ck_assert_msg(rc == 0, "%s", err.msg);
 			ops = pl_io_fail_at(0, 0);
-			/* open, 4 members, fsync, close */
+			/* open, 4 members, start of writeback, close */
 			ck_assert_uint_eq(ops, 7);
 			continue;
 		}
