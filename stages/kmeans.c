@@ -415,7 +415,10 @@ static double bound_of(const struct km *km, size_t i, uint32_t j, double g,
  * sums held in locals over the whole row: the row (a few kilobytes) is
  * read once per group from cache, and the sums are not loaded from and
  * stored back to dots for every term, which made this the slowest loop of
- * a fit (the first assignment of every run does it for every row).
+ * a fit (the first assignment of every run does it for every row).  The
+ * eight and the four sums are written out by hand: as a loop over an
+ * array of sums, GCC at -O2 keeps the array on the stack and loads and
+ * stores it for every term again.
  */
 static void row_dots(const struct csr *X, size_t i, const double *Ct,
 		     uint32_t k, double *restrict dots)
