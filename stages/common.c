@@ -79,6 +79,19 @@ int stems_intern(struct stems *s, const char *str, size_t len, int kind,
 	return stems_intern_hash(s, str, len, (uint32_t)pl_hash(str, len), kind, id);
 }
 
+int stems_reserve(struct stems *s, size_t n)
+{
+	size_t c1 = s->cap, c2 = s->cap;
+
+	if (n <= s->cap)
+		return 0;
+	if (pl_grow(&s->term, &c1, n, sizeof(*s->term)) ||
+	    pl_grow(&s->kind, &c2, n, sizeof(*s->kind)))
+		return -1;
+	s->cap = c1 < c2 ? c1 : c2;
+	return 0;
+}
+
 int stems_intern_hash(struct stems *s, const char *str, size_t len, uint32_t h,
 		      int kind, uint32_t *id)
 {
@@ -87,14 +100,8 @@ int stems_intern_hash(struct stems *s, const char *str, size_t len, uint32_t h,
 	if (rc < 0)
 		return -1;
 	if (rc == 1) {
-		if (s->tab.n > s->cap) {
-			size_t c1 = s->cap, c2 = s->cap;
-
-			if (pl_grow(&s->term, &c1, s->tab.n, sizeof(*s->term)) ||
-			    pl_grow(&s->kind, &c2, s->tab.n, sizeof(*s->kind)))
-				return -1;
-			s->cap = c1 < c2 ? c1 : c2;
-		}
+		if (stems_reserve(s, s->tab.n))
+			return -1;
 		s->term[*id] = ID_NONE;
 		s->kind[*id] = (uint8_t)kind;
 	} else if (kind == TERM_PHRASE) {

@@ -365,6 +365,8 @@ int stems_intern(struct stems *s, const char *str, size_t len, int kind,
 		 uint32_t *id);
 int stems_intern_hash(struct stems *s, const char *str, size_t len, uint32_t h,
 		      int kind, uint32_t *id);
+/* Room in term[] and kind[] for n stems.  0 or -1 (out of memory). */
+int stems_reserve(struct stems *s, size_t n);
 /* Merging a shard (a ctx that analysed a contiguous run of files in a
  * thread) into the main ctx, in file order, so that every id comes out as
  * one pass over all the files would give it.  Each fills map[src id] =

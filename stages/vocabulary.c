@@ -337,19 +337,18 @@ int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
 	struct counter *k = ctx->counter;
 	struct stems *sm = &ctx->stems;
 	struct vocab *v = &ctx->vocab;
-	size_t c1 = sm->cap, c2 = sm->cap, n = terms->n;
+	size_t n = terms->n;
 
 	/* Every table and array at its size at once: a rerun of a large
 	 * corpus preloads 160,000 terms, and growing by doubling rehashed
-	 * and copied each table ten times over. */
+	 * and copied each table ten times over.  (terms' pool length, with
+	 * its entries' headers, bounds the bytes of the strings.) */
 	if (strtab_reserve(&sm->tab, n, terms->pool_len) ||
 	    strtab_reserve(&v->tab, n, terms->pool_len) ||
-	    pl_grow(&sm->term, &c1, sm->tab.n + n, sizeof(*sm->term)) ||
-	    pl_grow(&sm->kind, &c2, sm->tab.n + n, sizeof(*sm->kind)) ||
+	    stems_reserve(sm, sm->tab.n + n) ||
 	    vocab_reserve(v, v->tab.n + n) ||
 	    pl_grow(&k->acc, &k->acccap, v->tab.n + n, sizeof(*k->acc)))
 		return -1;
-	sm->cap = c1 < c2 ? c1 : c2;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t st, t;
 
