@@ -929,12 +929,8 @@ int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why)
 	ok = 1;
 	*why = NULL;
 out:
-	if (!ok) {
-		pl_free(c->row);
-		pl_free(c->off);
-		pl_free(c->hash);
-		memset(c, 0, sizeof(*c));
-	}
+	if (!ok)
+		mtx_cuts_release(c);
 	strbuf_release(&path);
 	strbuf_release(&data);
 	return ok;

@@ -62,9 +62,7 @@ static void previous_release(struct previous *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	strbuf_release(&p->path);
-	pl_free(p->cuts.row);
-	pl_free(p->cuts.off);
-	pl_free(p->cuts.hash);
+	mtx_cuts_release(&p->cuts);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 }
@@ -159,9 +157,7 @@ static int counts_run(struct ctx *ctx, struct pl_error *err)
 	previous_release(&p);
 	if (rc == 0 && cuts.n)
 		rc = cache_write_cuts(ctx, &cuts, err);
-	pl_free(cuts.row);
-	pl_free(cuts.off);
-	pl_free(cuts.hash);
+	mtx_cuts_release(&cuts);
 	return rc;
 }
 

@@ -509,6 +509,9 @@ struct mtx_cuts {
 	uint64_t every;
 };
 
+/* Free c's arrays and zero it. */
+void mtx_cuts_release(struct mtx_cuts *c);
+
 /* Rows [0, rows) of a matrix as an earlier version of its file has them:
  * the complete gzip members from that file's cut 0 to its cut of row
  * `rows` (bytes [off[0], end) of the open file fd), and that file's cuts

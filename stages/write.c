@@ -338,6 +338,14 @@ static void cuts_place(const struct gzw *gz, struct mtx_cuts *c, size_t nrows)
 	c->nrows = nrows;
 }
 
+void mtx_cuts_release(struct mtx_cuts *c)
+{
+	pl_free(c->row);
+	pl_free(c->off);
+	pl_free(c->hash);
+	memset(c, 0, sizeof(*c));
+}
+
 /* Each stretch between two cuts from cut `from` on gets its XXH64, read
  * back from the written file `path` (those before are copied bytes whose
  * hashes are known).  0 or -1. */
