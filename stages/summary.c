@@ -327,6 +327,73 @@ static int by_score(const void *a, const void *b)
 	return x->term < y->term ? -1 : x->term > y->term;
 }
 
+static int mean_positive(const struct term_score *x)
+{
+	return x->mean > 0;
+}
+
+static int score_positive(const struct term_score *x)
+{
+	return x->score > 0;
+}
+
+/* Restore the heap below slot i of top[0 .. n - 1], whose root is the
+ * entry that ranks last under `cmp`. */
+static void sift_down(struct term_score *top, size_t n, size_t i,
+		      int (*cmp)(const void *, const void *))
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		struct term_score tmp;
+
+		if (l < n && cmp(&top[l], &top[w]) > 0)
+			w = l;
+		if (r < n && cmp(&top[r], &top[w]) > 0)
+			w = r;
+		if (w == i)
+			return;
+		tmp = top[i];
+		top[i] = top[w];
+		top[w] = tmp;
+		i = w;
+	}
+}
+
+/* The first `keep` (at most) of the n candidates that pass `ok`, in the
+ * order of `cmp`, into top; returns how many.  What sorting them all and
+ * taking the head gives (cmp is a total order: ties go by term id), in
+ * O(n log keep): a heap of the best so far, the one that ranks last at
+ * its root, sorted at the end.  A cluster has up to every term as a
+ * candidate (163,747 on the benchmark corpus) and keeps 10. */
+static size_t top_terms(const struct term_score *cand, size_t n, size_t keep,
+			int (*cmp)(const void *, const void *),
+			int (*ok)(const struct term_score *), struct term_score *top)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!ok(&cand[i]))
+			continue;
+		if (m < keep) {
+			size_t j = m++;
+
+			top[j] = cand[i];
+			while (j > 0 && cmp(&top[(j - 1) / 2], &top[j]) < 0) {
+				struct term_score tmp = top[j];
+
+				top[j] = top[(j - 1) / 2];
+				top[(j - 1) / 2] = tmp;
+				j = (j - 1) / 2;
+			}
+		} else if (m && cmp(&cand[i], &top[0]) < 0) {
+			top[0] = cand[i];
+			sift_down(top, m, 0, cmp);
+		}
+	}
+	qsort(top, m, sizeof(*top), cmp);
+	return m;
+}
+
 /* Rank cluster c's terms into s->top (by mean) and s->disc (by positive
  * score).  Only terms present in the cluster can have a positive mean or
  * score, so only those are ranked. */
@@ -361,19 +428,8 @@ static void cluster_terms(struct summary *s, uint32_t c)
 		s->mark[t] = 0;
 	}
 
-	qsort(s->cand, n, sizeof(*s->cand), by_mean);
-	s->ntopc = 0;
-	while (s->ntopc < s->ntop && s->ntopc < n && s->cand[s->ntopc].mean > 0) {
-		s->top[s->ntopc] = s->cand[s->ntopc];
-		s->ntopc++;
-	}
-	qsort(s->cand, n, sizeof(*s->cand), by_score);
-	s->ndiscc = 0;
-	while (s->ndiscc < s->ntop && s->ndiscc < n &&
-	       s->cand[s->ndiscc].score > 0) {
-		s->disc[s->ndiscc] = s->cand[s->ndiscc];
-		s->ndiscc++;
-	}
+	s->ntopc = top_terms(s->cand, n, s->ntop, by_mean, mean_positive, s->top);
+	s->ndiscc = top_terms(s->cand, n, s->ntop, by_score, score_positive, s->disc);
 }
 
 static double sim_of(const struct summary *s, uint32_t u)

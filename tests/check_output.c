@@ -586,6 +586,35 @@ START_TEST(test_summary_json)
 }
 END_TEST
 
+/* top_terms below the number of candidates: the head of the full
+ * ranking, in its order (summary.c keeps it with a heap). */
+START_TEST(test_top_terms_cut)
+{
+	char *t;
+
+	cfg.v[CFG_output_top_terms].i = 2;
+	run_stages();
+	t = slurp("clusters.tsv");
+	ck_assert_str_eq(line_of(t, 1), "1\t2\tbackdoors, surveillance\t"
+			 "surveillance:0.60, double_standard:0.50");
+	ck_assert_str_eq(line_of(t, 2), "2\t1\tdouble_standard, surveillance\t"
+			 "double_standard:0.50, surveillance:0.20");
+	free(t);
+	t = slurp("summary.json");
+	/* Of cluster 1's four terms, the two highest means; of their scores,
+	 * only two are positive, in order. */
+	ck_assert_contains(t, "{\"cluster\":1,\"size\":2,\"top_terms\":[{\"term\":\"backdoor\","
+			   "\"surface\":\"backdoors\",\"weight\":0.65000000596046448},"
+			   "{\"term\":\"surveil\",\"surface\":\"surveillance\","
+			   "\"weight\":0.30000001192092896}],\"discriminating_terms\":"
+			   "[{\"term\":\"backdoor\",");
+	ck_assert_contains(t, "\"mean_out\":0},{\"term\":\"china\",\"surface\":\"china\","
+			   "\"score\":0.05000000074505806,\"mean_in\":0.05000000074505806,"
+			   "\"mean_out\":0}],\"frames\"");
+	free(t);
+}
+END_TEST
+
 /* ---- document mode, and a run without clusters or frames ---- */
 
 START_TEST(test_document_mode)
@@ -1190,6 +1219,7 @@ Suite *suite_output(void)
 	tcase_add_test(tc, test_bad_matrix);
 	tcase_add_test(tc, test_weights_exact);
 	tcase_add_test(tc, test_out_of_memory);
+	tcase_add_test(tc, test_top_terms_cut);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("gzip");
