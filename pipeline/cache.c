@@ -25,10 +25,17 @@
 #define SEG_MAGIC "PLCSEG01"
 #define KEY_MAGIC "PLCKEY01"
 
+/* By hand, not snprintf("%02x") per byte: sources.tsv has one per file
+ * (97,700 on the benchmark corpus), and 16 calls each took 0.06 s. */
 void pl_hash_hex(const uint8_t hash[16], char hex[33])
 {
-	for (int i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+	static const char digit[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		hex[2 * i] = digit[hash[i] >> 4];
+		hex[2 * i + 1] = digit[hash[i] & 15];
+	}
+	hex[32] = '\0';
 }
 
 void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16])
@@ -1522,10 +1529,12 @@ static int write_sources(struct ctx *ctx, struct pl_error *err)
 
 		pl_hash_hex(fi->hash, hex);
 		strbuf_reset(&sb);
+		/* file, bytes, xxh3_128, statements, read */
 		if (strbuf_add_tsv(&sb, ctx->files.rel[i], strlen(ctx->files.rel[i])) ||
-		    strbuf_addf(&sb, "\t%llu\t%s\t%zu\t%s\n",
-				(unsigned long long)fi->size, hex, units[i],
-				fi->cached == CACHE_NONE ? "this run" : "cache")) {
+		    strbuf_addch(&sb, '\t') || strbuf_add_u64(&sb, fi->size) ||
+		    strbuf_addch(&sb, '\t') || strbuf_add(&sb, hex, 32) ||
+		    strbuf_addch(&sb, '\t') || strbuf_add_u64(&sb, units[i]) ||
+		    strbuf_addstr(&sb, fi->cached == CACHE_NONE ? "\tthis run\n" : "\tcache\n")) {
 			pl_oom(err);
 			goto fail;
 		}

@@ -192,6 +192,17 @@ int strbuf_addch(struct strbuf *sb, int c)
 	return strbuf_add(sb, &ch, 1);
 }
 
+int strbuf_add_u64(struct strbuf *sb, uint64_t v)
+{
+	char tmp[20], *q = tmp + sizeof(tmp);
+
+	do {
+		*--q = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return strbuf_add(sb, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;

@@ -87,6 +87,9 @@ int strbuf_addstr(struct strbuf *sb, const char *s);
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int strbuf_addch(struct strbuf *sb, int c);
+/* Appends v in decimal, as "%" PRIu64 would, without printf's parsing:
+ * the per-line integers of docs.tsv, terms.tsv.gz and sources.tsv. */
+int strbuf_add_u64(struct strbuf *sb, uint64_t v);
 /* Appends s as a JSON string literal, quotes included; invalid UTF-8 is
  * written as U+FFFD. */
 int strbuf_add_json(struct strbuf *sb, const char *s, size_t len);

@@ -468,14 +468,18 @@ static int write_terms(struct ctx *ctx, struct pl_error *err)
 				t + 1);
 			goto fail;
 		}
-		if (strbuf_addf(&line, "%" PRIu32 "\t", t + 1) ||
+		/* id, term, surface, kind, df, cf, idf (%.17g), kept */
+		if (strbuf_add_u64(&line, (uint64_t)t + 1) || strbuf_addch(&line, '\t') ||
 		    strbuf_add_tsv(&line, strtab_str(&v->tab, t), strtab_len(&v->tab, t)) ||
 		    strbuf_addch(&line, '\t') ||
 		    term_display(ctx, t, &disp) ||
 		    strbuf_add_tsv(&line, disp.buf ? disp.buf : "", disp.len) ||
-		    strbuf_addf(&line, "\t%s\t%" PRIu32 "\t%" PRIu64 "\t%.17g\t%d\n",
-				kind_name(v->kind[t]), v->df[t], v->cf[t], v->idf[t],
-				v->kept[t] ? 1 : 0)) {
+		    strbuf_addch(&line, '\t') ||
+		    strbuf_addstr(&line, kind_name(v->kind[t])) || strbuf_addch(&line, '\t') ||
+		    strbuf_add_u64(&line, v->df[t]) || strbuf_addch(&line, '\t') ||
+		    strbuf_add_u64(&line, v->cf[t]) || strbuf_addch(&line, '\t') ||
+		    put_g17_buf(&line, v->idf[t]) ||
+		    strbuf_addstr(&line, v->kept[t] ? "\t1\n" : "\t0\n")) {
 			pl_oom(err);
 			goto fail;
 		}
@@ -511,20 +515,22 @@ static int write_docs(struct ctx *ctx, struct pl_error *err)
 		int rc;
 
 		strbuf_reset(&line);
-		rc = strbuf_addf(&line, "%zu\t", u + 1) ||
+		rc = strbuf_add_u64(&line, (uint64_t)u + 1) || strbuf_addch(&line, '\t') ||
 		     strbuf_add_tsv(&line, rel, strlen(rel));
 		if (!rc && document)
 			rc = strbuf_addstr(&line, "\tNA");
 		else if (!rc)
-			rc = strbuf_addf(&line, "\t%" PRIu32, un->para[u]);
+			rc = strbuf_addch(&line, '\t') || strbuf_add_u64(&line, un->para[u]);
 		if (!rc)
-			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%" PRIu32, un->line[u],
-					 un->ntok[u]);
+			rc = strbuf_addch(&line, '\t') || strbuf_add_u64(&line, un->line[u]) ||
+			     strbuf_addch(&line, '\t') || strbuf_add_u64(&line, un->ntok[u]);
+		if (!rc && c >= 0)
+			rc = strbuf_addch(&line, '\t') ||
+			     strbuf_add_u64(&line, cluster_id(km, c));
 		if (!rc && c >= 0 && km->sim && isfinite(km->sim[u]))
-			rc = strbuf_addf(&line, "\t%" PRIu32 "\t%.6f",
-					 cluster_id(km, c), km->sim[u]);
+			rc = strbuf_addf(&line, "\t%.6f", km->sim[u]);
 		else if (!rc && c >= 0)
-			rc = strbuf_addf(&line, "\t%" PRIu32 "\tNA", cluster_id(km, c));
+			rc = strbuf_addstr(&line, "\tNA");
 		else if (!rc)
 			rc = strbuf_addstr(&line, "\tNA\tNA");
 		/* The row's divisor, to the bit (stages/tfidf.c); 0 when the

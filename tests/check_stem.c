@@ -10,6 +10,8 @@
  */
 #include "lib.h"
 
+#include <inttypes.h>
+
 #include <string.h>
 
 static struct config cfg;
@@ -233,6 +235,31 @@ START_TEST(test_strtab_reserve)
 }
 END_TEST
 
+/* strbuf_add_u64 writes what "%" PRIu64 writes: 0, each power of ten and
+ * its neighbours, and the largest value. */
+START_TEST(test_strbuf_add_u64)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	uint64_t p = 1;
+
+	for (int i = 0; i < 20; i++, p *= 10) {
+		uint64_t v[3] = { p - 1, p, p + 1 };
+
+		for (int j = 0; j < 3; j++) {
+			ck_assert_int_eq(strbuf_add_u64(&a, v[j]), 0);
+			ck_assert_int_eq(strbuf_addch(&a, ' '), 0);
+			ck_assert_int_eq(strbuf_addf(&b, "%" PRIu64 " ", v[j]), 0);
+		}
+	}
+	ck_assert_int_eq(strbuf_add_u64(&a, UINT64_MAX), 0);
+	ck_assert_int_eq(strbuf_addf(&b, "%" PRIu64, UINT64_MAX), 0);
+	ck_assert_str_eq(a.buf, b.buf);
+	ck_assert_uint_eq(a.len, b.len);
+	strbuf_release(&a);
+	strbuf_release(&b);
+}
+END_TEST
+
 Suite *suite_stem(void)
 {
 	Suite *s = suite_create("stem");
@@ -247,6 +274,7 @@ Suite *suite_stem(void)
 	tcase_add_test(tc, test_unknown_language);
 	tcase_add_test(tc, test_language_case);
 	tcase_add_test(tc, test_strtab_reserve);
+	tcase_add_test(tc, test_strbuf_add_u64);
 	suite_add_tcase(s, tc);
 	return s;
 }
