@@ -192,15 +192,16 @@ int strbuf_addch(struct strbuf *sb, int c)
 	return strbuf_add(sb, &ch, 1);
 }
 
+const char pl_digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
 int strbuf_add_u64(struct strbuf *sb, uint64_t v)
 {
-	char tmp[20], *q = tmp + sizeof(tmp);
+	char num[20];
 
-	do {
-		*--q = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return strbuf_add(sb, q, (size_t)(tmp + sizeof(tmp) - q));
+	return strbuf_add(sb, num, (size_t)(pl_put_u64(num, v) - num));
 }
 
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)

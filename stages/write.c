@@ -51,43 +51,15 @@
  * most 24 bytes, 32 reserved), two spaces and a newline. */
 #define LINE_MAX_BYTES 80
 
-/* "00" "01" ... "99": numbers are written two digits at a time. */
-static const char digit_pairs[201] =
-	"00010203040506070809101112131415161718192021222324252627282930313233"
-	"34353637383940414243444546474849505152535455565758596061626364656667"
-	"6869707172737475767778798081828384858687888990919293949596979899";
-
-/* Write v in decimal at p (room for 20 bytes); returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20], *q = tmp + sizeof(tmp);
-	size_t n;
-
-	while (v >= 100) {
-		q -= 2;
-		memcpy(q, digit_pairs + 2 * (v % 100), 2);
-		v /= 100;
-	}
-	if (v >= 10) {
-		q -= 2;
-		memcpy(q, digit_pairs + 2 * v, 2);
-	} else {
-		*--q = (char)('0' + v);
-	}
-	n = (size_t)(tmp + sizeof(tmp) - q);
-	memcpy(p, q, n);
-	return p + n;
-}
-
 /* The 8 digits of v < 10^8, leading zeros included, at d. */
 static void put_8digits(char *d, uint32_t v)
 {
 	uint32_t hi = v / 10000, lo = v % 10000;
 
-	memcpy(d, digit_pairs + 2 * (hi / 100), 2);
-	memcpy(d + 2, digit_pairs + 2 * (hi % 100), 2);
-	memcpy(d + 4, digit_pairs + 2 * (lo / 100), 2);
-	memcpy(d + 6, digit_pairs + 2 * (lo % 100), 2);
+	memcpy(d, pl_digit_pairs + 2 * (hi / 100), 2);
+	memcpy(d + 2, pl_digit_pairs + 2 * (hi % 100), 2);
+	memcpy(d + 4, pl_digit_pairs + 2 * (lo / 100), 2);
+	memcpy(d + 6, pl_digit_pairs + 2 * (lo % 100), 2);
 }
 
 #ifdef __SIZEOF_INT128__
@@ -282,7 +254,7 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 		/* "row " is the same on every line of the row; it is copied
 		 * whole (24 bytes, fewer used) since lines have room. */
 		char row[24] = { 0 };
-		size_t rowlen = (size_t)(put_u64(row, (uint64_t)u + 1) - row);
+		size_t rowlen = (size_t)(pl_put_u64(row, (uint64_t)u + 1) - row);
 
 		row[rowlen++] = ' ';
 		for (uint64_t e = m->rowptr[u]; e < m->rowptr[u + 1]; e++) {
@@ -294,10 +266,10 @@ static int mtx_body(struct outfile *of, const char *name, const struct csr *m,
 			}
 			memcpy(p, row, sizeof(row));
 			p += rowlen;
-			p = put_u64(p, (uint64_t)m->col[e] + 1);
+			p = pl_put_u64(p, (uint64_t)m->col[e] + 1);
 			*p++ = ' ';
 			if (!real) {
-				p = put_u64(p, m->cnt[e]);
+				p = pl_put_u64(p, m->cnt[e]);
 			} else {
 				double v = real->at(real->arg, u, e);
 
