@@ -80,8 +80,11 @@ struct km {
 	int32_t *nxt;         /* labels from the assignment step */
 	int32_t *best_lab;    /* labels of the best restart so far */
 	double *cost;         /* 1 - cos or squared distance to own centroid */
-	double *C;            /* k x d centroids of the current restart */
-	double *best_C;       /* k x d centroids of the best restart */
+	double *C;            /* k x d centroids of the current restart; NULL
+				 until a restart after the first needs it */
+	double *best_C;       /* k x d centroids of the best restart (NULL
+				 before the first ends); renumber() permutes
+				 them in place and hands them to the result */
 	double *cn2;          /* squared norm of each centroid in C */
 	double *Ct;           /* d x k: C transposed, for the assignment step */
 	double *trial;        /* kmeans++: weights if the current candidate won */
@@ -929,12 +932,45 @@ static int order_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
-/* Write best_lab and best_C into out in the final numbering.  The
- * counts array is reused to map old labels to new ones. */
-static void renumber(struct km *km, struct clustering *out)
+/* Put best_C's rows in the order `ord` gives (row j becomes the old row
+ * ord[j].old) in place, one cycle of the permutation at a time through the
+ * d doubles at tmp; done[] (k bytes) marks the rows placed. */
+static void permute_rows(double *C, size_t d, const struct order *ord,
+			 uint32_t k, double *tmp, unsigned char *done)
+{
+	memset(done, 0, k);
+	for (uint32_t s = 0; s < k; s++) {
+		uint32_t j = s;
+
+		if (done[s] || ord[s].old == s) {
+			done[s] = 1;
+			continue;
+		}
+		memcpy(tmp, C + (size_t)s * d, d * sizeof(*tmp));
+		for (;;) {
+			uint32_t from = ord[j].old;
+
+			done[j] = 1;
+			if (from == s) {
+				memcpy(C + (size_t)j * d, tmp, d * sizeof(*tmp));
+				break;
+			}
+			memcpy(C + (size_t)j * d, C + (size_t)from * d, d * sizeof(*C));
+			j = from;
+		}
+	}
+}
+
+/* Write best_lab and best_C into out in the final numbering: best_C's
+ * rows are reordered in place and become out->centroid (a copy would be
+ * another k x d of fresh memory, faulted in at the end of every fit).
+ * The counts array is reused to map old labels to new ones.  0 or -1 (out
+ * of memory: the one row of scratch the reordering needs). */
+static int renumber(struct km *km, struct clustering *out)
 {
 	size_t t, i, d = km->d;
 	uint32_t j;
+	double *tmp = km->C;
 
 	for (j = 0; j < km->k; j++) {
 		km->ord[j].size = 0;
@@ -950,13 +986,19 @@ static void renumber(struct km *km, struct clustering *out)
 			c->first = i;
 	}
 	qsort(km->ord, km->k, sizeof(*km->ord), order_cmp);
+	/* A later restart's centroids, when there was one, are scratch now. */
+	if (!tmp && !(tmp = pl_malloc((d ? d : 1) * sizeof(*tmp))))
+		return -1;
+	permute_rows(km->best_C, d, km->ord, km->k, tmp, km->taken);
+	if (tmp != km->C)
+		pl_free(tmp);
+	out->centroid = km->best_C;
+	km->best_C = NULL;
 	for (j = 0; j < km->k; j++) {
 		uint32_t old = km->ord[j].old;
 
 		km->count[old] = j;
 		out->size[j] = (uint32_t)km->ord[j].size;
-		memcpy(out->centroid + (size_t)j * d, km->best_C + (size_t)old * d,
-		       d * sizeof(*out->centroid));
 		km->cn2[j] = dense_norm2(out->centroid + (size_t)j * d, d);
 	}
 	for (i = 0; i < km->n; i++) {
@@ -974,6 +1016,7 @@ static void renumber(struct km *km, struct clustering *out)
 		s = den > 0 ? dot / den : 0;
 		out->sim[i] = s > 1 ? 1 : s < -1 ? -1 : s;
 	}
+	return 0;
 }
 
 static int check_opts(const struct kmeans_opts *o, struct pl_error *err)
@@ -1150,7 +1193,6 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	km.best_lab = pl_malloc(n * sizeof(*km.best_lab));
 	km.cost = pl_calloc(n, sizeof(*km.cost));
 	km.C = pl_malloc(kd * sizeof(*km.C));
-	km.best_C = pl_malloc(kd * sizeof(*km.best_C));
 	km.cn2 = pl_malloc(km.k * sizeof(*km.cn2));
 	km.nthreads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads;
 	km.Ct = pl_malloc(kd * sizeof(*km.Ct));
@@ -1182,14 +1224,13 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	}
 	out->assign = pl_malloc(n * sizeof(*out->assign));
 	out->sim = pl_malloc(n * sizeof(*out->sim));
-	out->centroid = pl_malloc(kd * sizeof(*out->centroid));
 	out->size = pl_malloc(km.k * sizeof(*out->size));
 	if (!km.rows || !km.lab || !km.nxt || !km.best_lab || !km.cost ||
-	    !km.C || !km.best_C || !km.cn2 || !km.Ct || !km.dots ||
+	    !km.C || !km.cn2 || !km.Ct || !km.dots ||
 	    !km.trial || !km.trial_best ||
 	    !km.count || !km.pick ||
 	    !km.taken || !km.ord || !km.move || !out->assign || !out->sim ||
-	    !out->centroid || !out->size)
+	    !out->size)
 		goto oom;
 	km.rng = gsl_rng_alloc(gsl_rng_mt19937);
 	if (!km.rng)
@@ -1211,6 +1252,8 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 		double obj;
 		int iters, conv;
 
+		if (!km.C && !(km.C = pl_malloc(kd * sizeof(*km.C))))
+			goto oom;
 		if (run_once(&km, r, &obj, &iters, &conv, err) < 0)
 			goto fail;
 		all_iters += iters;
@@ -1234,7 +1277,8 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	 * before renumber() fills out->centroid. */
 	pl_free(km.Ct);
 	km.Ct = NULL;
-	renumber(&km, out);
+	if (renumber(&km, out) < 0)
+		goto oom;
 	out->k = km.k;
 	out->objective = best_obj;
 	out->seconds = pl_now() - t_start;
