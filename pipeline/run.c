@@ -285,6 +285,16 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 	ctx->stage = -1;
 	if (ctx->cfg->v[CFG_output_incremental].i == 0 && cache_write_index(ctx, err))
 		goto fail;
+	/* Work a stage left running on its own thread (the projection,
+	 * beside the summaries, the tables and the cache index). */
+	for (int i = 0; stages[i]; i++) {
+		if (!stages[i]->finish)
+			continue;
+		ctx->stage = i;
+		if (stages[i]->finish(ctx, err))
+			goto fail;
+	}
+	ctx->stage = -1;
 	if (write_report(ctx, err) || outdir_publish(ctx, err))
 		goto fail;
 	return 0;

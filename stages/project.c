@@ -83,6 +83,7 @@
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #define PJ_BASIS 32      /* basis vectors at most (even) */
@@ -799,33 +800,113 @@ void projection_release(struct projection *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The stage: project ctx->tfidf on ctx->rep.threads threads, write
- * projection.tsv. */
+/*
+ * The stage.  Its run starts the fit on a thread of its own and returns:
+ * the stages after it (summary, write) and the cache index need neither
+ * the axes nor the coordinates, and the fit only reads ctx->tfidf, which
+ * nothing changes after k-means (k-means renumbers its columns and puts
+ * them back before this stage runs).  The driver calls project_finish
+ * after them (struct stage's finish), which waits for the fit and writes
+ * projection.tsv.  On the benchmark's 97,703 statements the fit keeps
+ * about 1.5 of the 2 cores busy for 0.55 s; the summaries, the tables and
+ * the index, about 0.35 s on one core, used to wait for it.  The result
+ * is the same bits either way: the fit's threads are ctx->rep.threads, as
+ * before, and its sums do not depend on them.
+ */
+struct projector {
+	const struct csr *X;
+	unsigned long seed;
+	long threads;
+	struct projection p;
+	struct pl_error err;
+	int rc;
+	double seconds;       /* the fit's wall time */
+	pthread_t tid;
+	int joinable;
+};
+
+static void *project_thread(void *arg)
+{
+	struct projector *pr = arg;
+	double t0 = pl_now();
+
+	pr->rc = fit(pr->X, pr->seed, pr->threads, &pr->p, &pr->err);
+	pr->seconds = pl_now() - t0;
+	return NULL;
+}
+
+/* Wait for the fit, if it still runs, and give everything back. */
+static void project_release(struct ctx *ctx)
+{
+	struct projector *pr = ctx->projector;
+
+	if (!pr)
+		return;
+	if (pr->joinable)
+		pthread_join(pr->tid, NULL);
+	projection_release(&pr->p);
+	pl_free(pr);
+	ctx->projector = NULL;
+}
+
 static int project_run(struct ctx *ctx, struct pl_error *err)
 {
+	struct projector *pr;
+
+	project_release(ctx);
+	pr = pl_calloc(1, sizeof(*pr));
+	if (!pr)
+		return pl_oom(err);
+	pr->X = &ctx->tfidf;
+	pr->seed = (unsigned long)ctx->cfg->v[CFG_kmeans_seed].i;
+	pr->threads = ctx->rep.threads;
+	ctx->projector = pr;
+	/* Without a thread, the fit runs here; nothing else changes. */
+	if (pthread_create(&pr->tid, NULL, project_thread, pr) == 0)
+		pr->joinable = 1;
+	else
+		project_thread(pr);
+	return 0;
+}
+
+/* Wait for the fit and write projection.tsv; ctx->stage is this stage,
+ * whose seconds get the fit's wall time and the writing's. */
+static int project_finish(struct ctx *ctx, struct pl_error *err)
+{
 	const int32_t *assign = ctx->km.assign;
-	struct projection p;
+	struct projector *pr = ctx->projector;
+	struct projection *p;
 	struct outfile of;
+	double t0;
 	int rc;
 
-	if (fit(&ctx->tfidf, (unsigned long)ctx->cfg->v[CFG_kmeans_seed].i,
-		ctx->rep.threads, &p, err) < 0)
+	if (!pr)
+		return 0; /* the stage did not run */
+	if (pr->joinable)
+		pthread_join(pr->tid, NULL);
+	pr->joinable = 0;
+	t0 = pl_now();
+	if (pr->rc) {
+		*err = pr->err;
+		project_release(ctx);
 		return -1;
-	ctx->rep.proj_var[0] = p.var[0];
-	ctx->rep.proj_var[1] = p.var[1];
+	}
+	p = &pr->p;
+	ctx->rep.proj_var[0] = p->var[0];
+	ctx->rep.proj_var[1] = p->var[1];
 	if (ctx->verbose)
 		fprintf(stderr, "pipeline: project: %s after %d iteration%s; "
 			"the axes explain %.1f%% and %.1f%% of the variance\n",
-			p.converged ? "converged" : "not converged", p.iterations,
-			p.iterations == 1 ? "" : "s", 100 * p.var[0], 100 * p.var[1]);
+			p->converged ? "converged" : "not converged", p->iterations,
+			p->iterations == 1 ? "" : "s", 100 * p->var[0], 100 * p->var[1]);
 	if (out_open(ctx, "projection.tsv", &of, err) < 0) {
-		projection_release(&p);
+		project_release(ctx);
 		return -1;
 	}
 	rc = out_printf(err, &of, "unit\tx\ty\tcluster\n");
-	for (size_t i = 0; rc == 0 && i < p.n; i++) {
+	for (size_t i = 0; rc == 0 && i < p->n; i++) {
 		rc = out_printf(err, &of, "%zu\t%.9g\t%.9g\t", i + 1,
-				p.coord[2 * i], p.coord[2 * i + 1]);
+				p->coord[2 * i], p->coord[2 * i + 1]);
 		if (rc == 0 && assign && assign[i] >= 0)
 			rc = out_printf(err, &of, "%lu\n",
 					(unsigned long)cluster_id(&ctx->km, assign[i]));
@@ -834,7 +915,9 @@ static int project_run(struct ctx *ctx, struct pl_error *err)
 	}
 	if (out_close(&of, rc ? NULL : err) < 0)
 		rc = -1;
-	projection_release(&p);
+	if (ctx->stage >= 0)
+		ctx->rep.seconds[ctx->stage] += pr->seconds + (pl_now() - t0);
+	project_release(ctx);
 	return rc;
 }
 
@@ -843,4 +926,6 @@ const struct stage stage_project = {
 	.help = "place the statements on the first two principal axes of the "
 		"centred TF-IDF matrix (projection.tsv)",
 	.run = project_run,
+	.finish = project_finish,
+	.release = project_release,
 };

@@ -225,6 +225,7 @@ static inline uint32_t tokenize_memo_slot(uint32_t h)
 struct stemmer;
 struct phraser;
 struct counter;
+struct projector;
 struct cache;
 struct newcache;
 
@@ -252,6 +253,7 @@ struct ctx {
 	struct stemmer *stemmer;
 	struct phraser *phraser;
 	struct counter *counter;
+	struct projector *projector; /* the project stage's fit, while it runs */
 	char *outdir;       /* [output] dir */
 	char *staging;      /* staging folder while a run writes, else NULL */
 	char **staged;      /* names written into staging */
@@ -292,6 +294,14 @@ struct stage {
 	int (*init)(struct ctx *ctx, struct pl_error *err);
 	int (*unit)(struct ctx *ctx, struct unit *u, struct pl_error *err);
 	int (*run)(struct ctx *ctx, struct pl_error *err);
+	/* Optional: a stage whose run started work on a thread of its own,
+	 * beside the later stages, completes it here (waits, writes its
+	 * outputs).  The driver calls every finish hook, in stage order,
+	 * after the last stage's run and the cache index; a run that fails
+	 * before that leaves the thread to the release hook, which must wait
+	 * for it.  Such work may only read what the earlier stages made and
+	 * write its own state: the project stage's fit (stages/project.c). */
+	int (*finish)(struct ctx *ctx, struct pl_error *err);
 	void (*release)(struct ctx *ctx);
 	int analysis;       /* part of text analysis: also run on config text */
 };

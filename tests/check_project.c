@@ -530,6 +530,8 @@ static char *run_stage(const char *dir, const double *a, size_t n, size_t d,
 	ctx.km.assign = (int32_t *)assign;
 	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert_msg(stage_project.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_project.finish(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_null(ctx.projector);
 	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
 	ck_assert(ctx.rep.proj_var[0] > ctx.rep.proj_var[1]);
 	ck_assert(ctx.rep.proj_var[1] > 0);
@@ -637,6 +639,54 @@ START_TEST(threads)
 }
 END_TEST
 
+/* The fit runs beside the later stages, so its failure shows when the
+ * driver finishes the stage: run succeeds, finish reports the error (a
+ * weight that is not finite) and writes nothing.  A run that fails
+ * before finishing leaves the fit to the release hook, which waits for
+ * it and frees everything (ASan and valgrind check the freeing). */
+START_TEST(stage_errors)
+{
+	double m[LN * LD];
+	struct pl_error err = { 0, "" };
+	struct config cfg;
+	struct ctx ctx;
+	char *dir = test_tmpdir(), path[4200];
+
+	line_plus_noise(m);
+	m[3] = NAN;
+	ck_assert_int_eq(config_init(&cfg, &err), 0);
+	ctx_init(&ctx, &cfg);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	ctx.outdir = path;
+	ctx.rep.threads = 2;
+	csr_dense(&ctx.tfidf, m, LN, LD);
+	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_project.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(stage_project.finish(&ctx, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_DATAERR);
+	ck_assert_msg(strstr(err.msg, "not all finite"), "%s", err.msg);
+	ck_assert_ptr_null(ctx.projector);
+	ck_assert_int_eq(ctx.nstaged, 0);
+
+	/* Started and never finished: released. */
+	m[3] = 0.5;
+	csr_done(&ctx.tfidf);
+	csr_dense(&ctx.tfidf, m, LN, LD);
+	ck_assert_msg(stage_project.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_ptr_nonnull(ctx.projector);
+	stage_project.release(&ctx);
+	ck_assert_ptr_null(ctx.projector);
+	/* Finishing a stage that did not run writes nothing. */
+	ck_assert_int_eq(stage_project.finish(&ctx, &err), 0);
+	ck_assert_int_eq(ctx.nstaged, 0);
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+	csr_done(&ctx.tfidf);
+	config_release(&cfg);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *suite_project(void)
 {
 	Suite *s = suite_create("project");
@@ -659,6 +709,7 @@ Suite *suite_project(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, projection_tsv);
 	tcase_add_test(tc, threads);
+	tcase_add_test(tc, stage_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
