@@ -11,6 +11,7 @@
 #include "outdir.h"
 
 #include <gsl/gsl_version.h>
+#include <pthread.h>
 #include <string.h>
 #include <utf8proc.h>
 #include <zlib.h>
@@ -152,6 +153,33 @@ out:
 	return rc;
 }
 
+/*
+ * Loading the previous run's cache index (cache_load) on a thread of its
+ * own, beside the listing of the corpus (read_list), which it does not
+ * depend on: on the benchmark's rerun the 21 MB index took 0.15-0.18 s
+ * on one core, and the walk and stat of 97,703 files 0.2-0.3 s on both.
+ * Only cache_load's own results are written here; the listing goes into
+ * ctx->files on the calling thread.
+ */
+struct loader {
+	const char *set;
+	const struct config *cfg;
+	const char *text;
+	struct cache *cache;
+	char *why;
+	struct pl_error err;
+	int rc;
+};
+
+static void *load_main(void *arg)
+{
+	struct loader *ld = arg;
+
+	ld->rc = cache_load(ld->set, ld->cfg, ld->text, &ld->cache, &ld->why,
+			    &ld->err);
+	return NULL;
+}
+
 int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 {
 	int incremental = ctx->cfg->v[CFG_output_incremental].i == 0;
@@ -185,12 +213,29 @@ int ctx_plan(struct ctx *ctx, int quick, char **why, struct pl_error *err)
 		 * a second walk and stat of every file. */
 		files_release(&ctx->files);
 	}
-	if (ctx->cur_set) {
-		if (incremental && cache_load(ctx->cur_set, ctx->cfg,
-				       ctx->config_text.buf ? ctx->config_text.buf : "",
-				       &ctx->cache, why, err))
-			return -1;
+	if (ctx->cur_set && incremental) {
+		struct loader ld = { ctx->cur_set, ctx->cfg,
+				     ctx->config_text.buf ? ctx->config_text.buf : "",
+				     NULL, NULL, { 0, "" }, 0 };
+		pthread_t tid;
+		int threaded = pthread_create(&tid, NULL, load_main, &ld) == 0, rc;
+
+		/* The index loads on its own thread while the corpus is
+		 * listed, on the [run] threads (see struct loader). */
+		if (!threaded)
+			load_main(&ld);
+		rc = read_list(ctx, err);
+		if (threaded)
+			pthread_join(tid, NULL);
+		ctx->cache = ld.cache;
 		ctx->owns_cache = ctx->cache != NULL;
+		*why = ld.why;
+		if (ld.rc) {
+			*err = ld.err; /* out of memory, reported first as before */
+			return -1;
+		}
+		if (rc)
+			return -1;
 	}
 	return read_plan(ctx, err);
 }
