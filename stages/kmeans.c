@@ -1274,7 +1274,7 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	if (o->progress)
 		fputc('\n', o->progress);
 	/* The transposed centroids are done with: give their memory back
-	 * before renumber() fills out->centroid. */
+	 * before renumber(), which may take a row of scratch. */
 	pl_free(km.Ct);
 	km.Ct = NULL;
 	if (renumber(&km, out) < 0)
