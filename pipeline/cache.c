@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -938,6 +939,95 @@ int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why)
 out:
 	if (!ok)
 		mtx_cuts_release(c);
+	strbuf_release(&path);
+	strbuf_release(&data);
+	return ok;
+}
+
+/* ---- cache-axes.bin ---- */
+
+#define AXES_NAME "cache-axes.bin"
+#define AXES_MAGIC "PLAXES1\n"
+
+int cache_write_axes(struct ctx *ctx, const double *axis, size_t d,
+		     struct pl_error *err)
+{
+	size_t len = 24 + 8 * d;
+	uint8_t *b = pl_malloc(len), *p;
+	uint64_t h;
+	int rc;
+
+	if (!b)
+		return pl_oom(err);
+	memcpy(b, AXES_MAGIC, 8);
+	p = b + 8;
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)((uint64_t)d >> (8 * i));
+	for (size_t i = 0; i < 2 * d; i++) {
+		float f = (float)axis[i];
+		uint32_t v;
+
+		memcpy(&v, &f, 4);
+		for (int k = 0; k < 4; k++)
+			*p++ = (uint8_t)(v >> (8 * k));
+	}
+	h = XXH64(b, len - 8, 0);
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(h >> (8 * i));
+	rc = out_file(ctx, AXES_NAME, (const char *)b, len, err);
+	pl_free(b);
+	return rc;
+}
+
+int cache_read_axes(const char *set, size_t d, double **axis, const char **why)
+{
+	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
+	struct pl_error e;
+	struct rd r, t;
+	double *a = NULL;
+	int ok = 0;
+
+	*axis = NULL;
+	*why = "no " AXES_NAME;
+	if (strbuf_addf(&path, "%s/" AXES_NAME, set) ||
+	    access(path.buf, F_OK) != 0 ||
+	    read_file_bytes(path.buf, (uint64_t)1 << 34, &data, &e))
+		goto out;
+	*why = AXES_NAME " is damaged";
+	if (data.len < 24 || memcmp(data.buf, AXES_MAGIC, 8) != 0)
+		goto out;
+	r.p = (const uint8_t *)data.buf + 8;
+	r.end = (const uint8_t *)data.buf + data.len - 8;
+	r.bad = 0;
+	t.p = r.end;
+	t.end = r.end + 8;
+	t.bad = 0;
+	if (XXH64(data.buf, data.len - 8, 0) != get_u64(&t))
+		goto out;
+	if (get_u64(&r) != d || (uint64_t)(r.end - r.p) != 8 * (uint64_t)d) {
+		*why = AXES_NAME " is not for this cache's terms";
+		goto out;
+	}
+	a = pl_malloc((d ? 2 * d : 1) * sizeof(*a));
+	if (!a) {
+		*why = "out of memory";
+		goto out;
+	}
+	for (size_t i = 0; i < 2 * d; i++) {
+		uint32_t v = get_u32(&r);
+		float f;
+
+		memcpy(&f, &v, 4);
+		a[i] = f;
+		if (!isfinite(a[i]))
+			goto out;
+	}
+	*axis = a;
+	a = NULL;
+	ok = 1;
+	*why = NULL;
+out:
+	pl_free(a);
 	strbuf_release(&path);
 	strbuf_release(&data);
 	return ok;

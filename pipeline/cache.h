@@ -21,6 +21,8 @@
  *    the tables of the surfaces and terms the records name by number.  A
  *    rerun hard-links the segments that still hold a live record into its
  *    new set, so a small rerun writes little.
+ *  - cache-counts.idx and cache-axes.bin: where counts.mtx.gz is cut, and
+ *    the projection's axes (both below).
  *
  * Integers are little-endian; every file ends with an XXH64 of what came
  * before it, checked on load: a damaged cache is reported and the run
@@ -159,6 +161,24 @@ int cache_key_matches(struct ctx *ctx, const char *set, struct pl_error *err);
 int cache_write_cuts(struct ctx *ctx, const struct mtx_cuts *c,
 		     struct pl_error *err);
 int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why);
+
+/*
+ * cache-axes.bin: the projection's two axes of the same set's run
+ * (stages/project.c), the start of the next run's fit.  "PLAXES1\n", u64
+ * d (the terms of that run: its index's term table), then axis 0 and axis
+ * 1, d IEEE single-precision floats each, term id order, then the XXH64
+ * of everything before it.  Single precision: it is only a starting
+ * point, which the fit refines to its tolerance whatever it starts from.
+ *
+ * cache_write_axes stages it for axis (2 x d doubles, struct projection's
+ * layout); 0 or -1.  cache_read_axes reads set's into *axis (2 x d
+ * doubles, pl_malloc'ed, the caller frees) when its d is `d`: 1; or 0 and
+ * *why (a constant string) when there is none, it is damaged, has another
+ * d, or memory runs out, which only means the fit starts from draws.
+ */
+int cache_write_axes(struct ctx *ctx, const double *axis, size_t d,
+		     struct pl_error *err);
+int cache_read_axes(const char *set, size_t d, double **axis, const char **why);
 
 /* The file with raw relative path `rel`, or NULL. */
 const struct cache_file *cache_find(const struct cache *c, const char *rel);

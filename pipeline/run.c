@@ -126,13 +126,17 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 	if (strbuf_addf(&sb, "  \"kmeans\": {\"k\": %u, \"metric\": \"%s\", "
 			"\"objective\": %.17g, \"iterations\": %d, \"restart\": %d, "
 			"\"converged\": %s, \"fit_seconds\": %.3f, "
-			"\"iterations_all_restarts\": %d},\n  \"seconds\": {",
+			"\"iterations_all_restarts\": %d},\n  \"project\": "
+			"{\"iterations\": %d, \"converged\": %s, \"warm\": %s},\n"
+			"  \"seconds\": {",
 			ctx->km.k,
 			config_choice(CFG_kmeans_metric, cfg->v[CFG_kmeans_metric].i,
 				      metric, sizeof(metric)),
 			ctx->km.objective, ctx->km.iterations, ctx->km.restart,
 			ctx->km.converged ? "true" : "false", ctx->km.seconds,
-			ctx->km.all_iterations))
+			ctx->km.all_iterations, ctx->rep.proj_iterations,
+			ctx->rep.proj_converged ? "true" : "false",
+			ctx->rep.proj_warm ? "true" : "false"))
 		goto oom;
 	for (int i = 0; stages[i]; i++)
 		if (strbuf_addf(&sb, "\"%s\": %.3f, ", stages[i]->name,

@@ -53,6 +53,20 @@ struct projection {
  */
 int project_fit(const struct csr *X, unsigned long seed,
 		struct projection *out, struct pl_error *err);
+
+/*
+ * project_fit, started from given axes instead of draws: `axis` holds two
+ * vectors of wd entries (struct projection's layout; terms wd and up are
+ * 0), typically the previous run's axes (term ids are append-only).  The
+ * result meets the same convergence test, so it agrees with a start from
+ * draws to within that tolerance, not to the bit; from axes near the
+ * answer it takes fewer iterations.  wd > X->ncols, or axis NULL, starts
+ * from draws as project_fit does.  A start that gives nothing (every term
+ * it weights gone) is replaced by draws.
+ */
+int project_fit_from(const struct csr *X, unsigned long seed,
+		     const double *axis, size_t wd, struct projection *out,
+		     struct pl_error *err);
 /* Free what p owns and zero it; safe on a zeroed struct. */
 void projection_release(struct projection *p);
 

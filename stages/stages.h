@@ -203,6 +203,9 @@ struct report {
 	uint64_t bytes, tokens, invalid_bytes, long_tokens, boilerplate_lines;
 	uint64_t empty_units;  /* units with no kept term, left unclustered */
 	double proj_var[2];    /* variance share of the 2 projection axes */
+	int proj_iterations;   /* the projection's fit: iterations, */
+	int proj_converged;    /* converged (1/0), */
+	int proj_warm;         /* started from the previous axes (1/0) */
 	double seconds[32];
 	double total_seconds;  /* while running: the start time */
 	double wall_to_tfidf;  /* wall seconds from start to TF-IDF done */

@@ -22,6 +22,7 @@
 #include "lib.h"
 
 #include "../stages/project.h"
+#include "../pipeline/cache.h"
 
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define TOL 1e-8  /* axes and coordinates, well separated eigenvalues */
 
@@ -134,10 +136,15 @@ static void fit_ok(const struct csr *X, unsigned long seed, struct projection *p
  * gap_j, its coordinates to that times sigma_1 (|A v - A v'| <= sigma_1
  * |v - v'|), the squared singular values to 1e-9 lambda_1 and the variance
  * shares to 1e-9. */
-static void check_against_dense(const double *a, size_t n, size_t d)
+/* check_against_dense, with the fit started from `start` (2 x wd, see
+ * project_fit_from) unless it is NULL; the fit's iterations are returned. */
+static int check_against_dense_from(const double *a, size_t n, size_t d,
+				    const double *start, size_t wd)
 {
 	struct csr X;
 	struct projection p;
+	struct pl_error err = { 0, "" };
+	int iterations;
 	double *axis = malloc(2 * d * sizeof(*axis));
 	double *coord = malloc(2 * n * sizeof(*coord));
 	double sigma2[3], total = 0, mu, gap[2], tol[2];
@@ -153,7 +160,8 @@ static void check_against_dense(const double *a, size_t n, size_t d)
 	dense_pca(a, n, d, axis, coord, sigma2);
 	gap[0] = sigma2[0] - sigma2[1];
 	gap[1] = fmin(sigma2[0] - sigma2[1], sigma2[1] - sigma2[2]);
-	fit_ok(&X, 1, &p);
+	ck_assert_msg(project_fit_from(&X, 1, start, wd, &p, &err) == 0,
+		      "project_fit_from: %d %s", err.code, err.msg);
 	ck_assert(p.converged);
 	ck_assert_int_le(p.iterations, PROJECT_MAX_ITER);
 	ck_assert_uint_eq(p.n, n);
@@ -182,11 +190,18 @@ static void check_against_dense(const double *a, size_t n, size_t d)
 	ck_assert_double_eq_tol(p.total, total, 1e-10 * fmax(1, total));
 	ck_assert_double_eq_tol(p.var[0], sigma2[0] / total, 1e-9);
 	ck_assert_double_eq_tol(p.var[1], sigma2[1] / total, 1e-9);
+	iterations = p.iterations;
 	projection_release(&p);
 	csr_done(&X);
 	free(axis);
 	free(coord);
 	free(af);
+	return iterations;
+}
+
+static void check_against_dense(const double *a, size_t n, size_t d)
+{
+	check_against_dense_from(a, n, d, NULL, 0);
 }
 
 /* An n x d matrix (caller frees) whose entries are nonzero with
@@ -507,6 +522,83 @@ START_TEST(out_of_memory)
 }
 END_TEST
 
+/* A start from given axes (a rerun starts from the previous run's) meets
+ * the same test as a start from draws, so it must agree with the dense
+ * oracle just as well, whatever it starts from: the answer itself (in
+ * fewer iterations than from draws), the answer blurred by noise of 0.05
+ * per entry, the axes of an earlier matrix with fewer terms (a corpus
+ * that grew), zero (nothing to start from: draws instead), and axes for
+ * more terms than the matrix has (ignored: exactly the bits of a start
+ * from draws).  Tall and wide, so both sides of the Lanczos are started. */
+START_TEST(warm_start)
+{
+	static const size_t shape[2][2] = { { 120, 90 }, { 40, 150 } };
+
+	for (int s = 0; s < 2; s++) {
+		const size_t n = shape[s][0], d = shape[s][1];
+		double *a = random_sparse(n, d, 0.2, 300 + (unsigned long)s);
+		double *start = calloc(2 * (d + 5), sizeof(*start));
+		double *fewer = calloc(2 * (d - 10), sizeof(*fewer));
+		struct projection p, q;
+		struct pl_error err = { 0, "" };
+		gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+		int cold, warm;
+		struct csr X;
+
+		ck_assert(a && start && fewer && rng);
+		round_to_float(a, n * d);
+		cold = check_against_dense_from(a, n, d, NULL, 0);
+		csr_dense(&X, a, n, d);
+		fit_ok(&X, 1, &p);
+
+		warm = check_against_dense_from(a, n, d, p.axis, d);
+		ck_assert_msg(warm < cold, "from the answer: %d iterations, "
+			      "from draws %d", warm, cold);
+
+		gsl_rng_set(rng, 5);
+		for (size_t i = 0; i < 2 * d; i++)
+			start[i] = p.axis[i] + 0.05 * (gsl_rng_uniform(rng) - 0.5);
+		check_against_dense_from(a, n, d, start, d);
+
+		/* The earlier matrix: these rows, 10 terms fewer. */
+		{
+			double *b = malloc(n * (d - 10) * sizeof(*b));
+			struct csr Y;
+			struct projection r;
+
+			ck_assert_ptr_nonnull(b);
+			for (size_t i = 0; i < n; i++)
+				memcpy(b + i * (d - 10), a + i * d, (d - 10) * sizeof(*b));
+			csr_dense(&Y, b, n, d - 10);
+			fit_ok(&Y, 1, &r);
+			memcpy(fewer, r.axis, 2 * (d - 10) * sizeof(*fewer));
+			projection_release(&r);
+			csr_done(&Y);
+			free(b);
+		}
+		check_against_dense_from(a, n, d, fewer, d - 10);
+
+		memset(start, 0, 2 * (d + 5) * sizeof(*start));
+		check_against_dense_from(a, n, d, start, d);
+
+		for (size_t i = 0; i < 2 * (d + 5); i++)
+			start[i] = 1;
+		ck_assert_int_eq(project_fit_from(&X, 1, start, d + 5, &q, &err), 0);
+		ck_assert_int_eq(q.iterations, p.iterations);
+		ck_assert_mem_eq(q.coord, p.coord, 2 * n * sizeof(*q.coord));
+		ck_assert_mem_eq(q.axis, p.axis, 2 * d * sizeof(*q.axis));
+		projection_release(&q);
+
+		projection_release(&p);
+		csr_done(&X);
+		gsl_rng_free(rng);
+		free(fewer);
+		free(start);
+		free(a);
+	}
+}
+END_TEST
+
 /* ---- the stage: projection.tsv ---- */
 
 /* Run stage_project on the n x d matrix a with the clusters in assign
@@ -687,6 +779,104 @@ START_TEST(stage_errors)
 }
 END_TEST
 
+/* One stage run on the n x d matrix m into dir/out, as a run that writes
+ * the cache (run_id set) when `cache` is NULL, else as a rerun whose
+ * previous cache is `cache`; warm_flag is [kmeans] warm_start's value.
+ * Returns the fit's iterations, *warm whether it started from the axes. */
+static int stage_once(const char *dir, const double *m, size_t n, size_t d,
+		      struct cache *cache, const char *warm_flag, int *warm)
+{
+	struct pl_error err = { 0, "" };
+	struct config cfg;
+	struct ctx ctx;
+	char path[4200], run_id[] = "20261124T000000Z-1";
+	int it;
+
+	ck_assert_int_eq(config_init(&cfg, &err), 0);
+	snprintf(path, sizeof(path), "kmeans.warm_start=%s", warm_flag);
+	ck_assert_msg(config_override(&cfg, path, &err) == 0, "%s", err.msg);
+	ctx_init(&ctx, &cfg);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	ctx.outdir = path;
+	ctx.rep.threads = 2;
+	ctx.cache = cache;
+	ctx.run_id = cache ? NULL : run_id;
+	csr_dense(&ctx.tfidf, m, n, d);
+	ck_assert_msg(out_begin(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_project.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_project.finish(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+	out_abandon(&ctx);
+	it = ctx.rep.proj_iterations;
+	*warm = ctx.rep.proj_warm;
+	ck_assert(ctx.rep.proj_converged);
+	ctx.run_id = NULL;
+	csr_done(&ctx.tfidf);
+	config_release(&cfg);
+	return it;
+}
+
+/* A run that writes the cache stages cache-axes.bin (pipeline/cache.h); a
+ * rerun whose cache is that set's, with as many terms, starts the fit
+ * from those axes (fewer iterations on the same matrix); one that does
+ * not start from them: [kmeans] warm_start = no, a file for another
+ * number of terms, a damaged file (one flipped byte) or none.  Every one
+ * of them succeeds. */
+START_TEST(stage_warm_start)
+{
+	const size_t n = 120, d = 90;
+	double *m = random_sparse(n, d, 0.2, 300);
+	char *dir = test_tmpdir(), path[4200];
+	struct cache c;
+	int cold, it, warm;
+	FILE *f;
+	long size;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(path, sizeof(path), "%s/out", dir);
+	c.set = path;
+	c.terms.n = d;
+	cold = stage_once(dir, m, n, d, NULL, "yes", &warm);
+	ck_assert_int_eq(warm, 0);
+	snprintf(path, sizeof(path), "%s/out/cache-axes.bin", dir);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	fclose(f);
+	ck_assert_int_eq(size, 24 + 8 * (long)d);
+	snprintf(path, sizeof(path), "%s/out", dir);
+
+	it = stage_once(dir, m, n, d, &c, "yes", &warm);
+	ck_assert_int_eq(warm, 1);
+	ck_assert_msg(it < cold, "warm %d iterations, cold %d", it, cold);
+	/* That rerun wrote no axes (no run id): the file is still there. */
+	ck_assert_int_eq(stage_once(dir, m, n, d, &c, "no", &warm), cold);
+	ck_assert_int_eq(warm, 0);
+	c.terms.n = d - 1;
+	ck_assert_int_eq(stage_once(dir, m, n, d, &c, "yes", &warm), cold);
+	ck_assert_int_eq(warm, 0);
+	c.terms.n = d;
+	snprintf(path, sizeof(path), "%s/out/cache-axes.bin", dir);
+	f = fopen(path, "r+b");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 40, SEEK_SET), 0);
+	ck_assert_int_eq(fputc(0x55, f), 0x55);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	ck_assert_int_eq(stage_once(dir, m, n, d, &c, "yes", &warm), cold);
+	ck_assert_int_eq(warm, 0);
+	snprintf(path, sizeof(path), "%s/out/cache-axes.bin", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	ck_assert_int_eq(stage_once(dir, m, n, d, &c, "yes", &warm), cold);
+	ck_assert_int_eq(warm, 0);
+	free(m);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *suite_project(void)
 {
 	Suite *s = suite_create("project");
@@ -701,6 +891,7 @@ Suite *suite_project(void)
 	tcase_add_test(tc, empty_row);
 	tcase_add_test(tc, deterministic);
 	tcase_add_test(tc, rank_deficient);
+	tcase_add_test(tc, warm_start);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("errors");
 	tcase_add_test(tc, out_of_memory);
@@ -710,6 +901,7 @@ Suite *suite_project(void)
 	tcase_add_test(tc, projection_tsv);
 	tcase_add_test(tc, threads);
 	tcase_add_test(tc, stage_errors);
+	tcase_add_test(tc, stage_warm_start);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,6 +20,8 @@ equal    A rerun's term ids are append-only and may differ from a fresh
            terms, with the same surface, kind, df, cf, idf (1e-12) and
            kept; a term with df 0 in RERUN (its files were removed) has no
            entry in either matrix.
+         - projection.tsv: the same coordinates within 1e-6 of the
+           largest (a rerun starts the fit from the previous axes).
          With PREV (the set RERUN followed), every term of PREV keeps its
          id in RERUN (ids are append-only).  Clusters are not compared: a
          rerun warm-starts k-means, a fresh run does not.  Then RERUN must
@@ -52,6 +54,7 @@ import re
 import sys
 
 TOL = 1e-12
+PROJ_TOL = 1e-6
 RUNID = re.compile(rb"[0-9]{8}T[0-9]{6}Z-[0-9]+")
 problems = []
 shown = {}
@@ -210,6 +213,19 @@ def cmd_equal(rerun, fresh, prev=None):
     for k in set(rw) & set(fw):
         if not close(rw[k], fw[k]):
             problem("tfidf", "tfidf %s: rerun %s, fresh run %s" % (name(k), rw[k], fw[k]))
+    # projection: a rerun starts the fit from the previous axes, a fresh
+    # run from draws; both stop within the same tolerance (1e-10 of the
+    # largest eigenvalue), so the coordinates agree far below PROJ_TOL
+    # (relative to the largest one) unless two eigenvalues are nearly equal
+    if r.key == f.key:
+        _, rp = read_tsv(os.path.join(rerun, "projection.tsv"))
+        _, fp = read_tsv(os.path.join(fresh, "projection.tsv"))
+        scale = max([1e-300] + [abs(float(x[c])) for x in fp for c in ("x", "y")])
+        for k, a, b in zip(r.key, rp, fp):
+            for c in ("x", "y"):
+                if abs(float(a[c]) - float(b[c])) > PROJ_TOL * scale:
+                    problem("projection", "projection.tsv %s: %s %s, fresh run %s"
+                            % (k, c, a[c], b[c]))
     # append-only ids
     if prev:
         p = Run(prev)
