@@ -555,6 +555,10 @@ int strtab_reserve(struct strtab *t, size_t more, size_t bytes)
 		    more * (STRTAB_HDR + 4), 1) ||
 	    pl_grow(&t->off, &t->cap, n, sizeof(*t->off)))
 		return -1;
+	/* The caller is about to fill them (see pl_prefault); `bytes` of the
+	 * pool, not the headers' margin, which may go unused. */
+	pl_prefault(t->pool + t->pool_len, bytes);
+	pl_prefault(t->off + t->n, more * sizeof(*t->off));
 	return 0;
 }
 

@@ -1232,6 +1232,10 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	    !km.taken || !km.ord || !km.move || !out->assign || !out->sim ||
 	    !out->size)
 		goto oom;
+	/* The k x d arrays are written whole at once: mapped in one call each
+	 * (26 MB each on the benchmark; see pl_prefault). */
+	pl_prefault(km.C, kd * sizeof(*km.C));
+	pl_prefault(km.Ct, kd * sizeof(*km.Ct));
 	km.rng = gsl_rng_alloc(gsl_rng_mt19937);
 	if (!km.rng)
 		goto oom;
@@ -1252,8 +1256,11 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 		double obj;
 		int iters, conv;
 
-		if (!km.C && !(km.C = pl_malloc(kd * sizeof(*km.C))))
-			goto oom;
+		if (!km.C) {
+			if (!(km.C = pl_malloc(kd * sizeof(*km.C))))
+				goto oom;
+			pl_prefault(km.C, kd * sizeof(*km.C));
+		}
 		if (run_once(&km, r, &obj, &iters, &conv, err) < 0)
 			goto fail;
 		all_iters += iters;
@@ -1352,6 +1359,14 @@ struct kq {
 	double *mean;         /* d: M */
 	double *cn2;          /* k: |M_j|^2 */
 	double *spread;       /* k: s_j, then DB's max ratio per cluster */
+	size_t threads;       /* pl_parallel shares (see kq_run) */
+	double *val;          /* per labelled row or pick, or per pair of
+				 clusters: what a share computed, summed
+				 afterwards in order on one thread */
+	uint8_t *use;         /* per pick: val counts in the silhouette */
+	size_t npick;
+	int unit;             /* cluster_sums: unit rows (1) or raw (0) */
+	int phase;            /* what kq_run's shares do */
 };
 
 static void kq_release(struct kq *q)
@@ -1364,39 +1379,52 @@ static void kq_release(struct kq *q)
 	pl_free(q->mean);
 	pl_free(q->cn2);
 	pl_free(q->spread);
+	pl_free(q->val);
+	pl_free(q->use);
 }
 
-/* S_j = sum of f_i x_i over cluster j, with f_i = 1/|x_i| (unit) or 1. */
-static void cluster_sums(struct kq *q, int unit)
+/*
+ * Threads.  Each figure is the same sum in the same order whatever the
+ * number of shares: a cluster's sum S_j is taken by one share (clusters
+ * j = share mod shares), in row order; the per-row and per-pair terms of
+ * the silhouette, W, s_j and DB are computed by shares of the rows (or
+ * pairs) into q->val and added up afterwards on one thread, in row (pair)
+ * order.  So the figures are the bits one thread gives.
+ */
+enum { KQ_NORMS, KQ_SUMS, KQ_SILHOUETTE, KQ_WITHIN, KQ_PAIRS };
+
+/* S_j = sum of f_i x_i over cluster j, with f_i = 1/|x_i| (unit) or 1,
+ * for the clusters j = t mod nt. */
+static void cluster_sums_share(struct kq *q, size_t t, size_t nt)
 {
 	const struct csr *X = q->X;
-	size_t t;
 
-	memset(q->S, 0, (size_t)q->k * q->d * sizeof(*q->S));
-	for (t = 0; t < q->m; t++) {
-		size_t i = q->rows[t];
-		double *c = q->S + (size_t)q->assign[i] * q->d;
-		double f = unit ? (q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0) : 1;
-		uint64_t p;
+	for (size_t j = t; j < q->k; j += nt)
+		memset(q->S + j * q->d, 0, q->d * sizeof(*q->S));
+	for (size_t r = 0; r < q->m; r++) {
+		size_t i = q->rows[r];
+		double *c, f;
 
-		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+		if ((size_t)q->assign[i] % nt != t)
+			continue;
+		c = q->S + (size_t)q->assign[i] * q->d;
+		f = q->unit ? (q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0) : 1;
+		for (uint64_t p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
 			c[X->col[p]] += f * X->fval[p];
 	}
 }
 
-/* The cosine silhouette over q->pick[0..npick); S must hold T_j. */
-static double silhouette(const struct kq *q, size_t npick)
+/* s_i of picks [from, to) into val and use; S must hold T_j. */
+static void silhouette_share(struct kq *q, size_t from, size_t to)
 {
-	double total = 0;
-	size_t t;
-
-	for (t = 0; t < npick; t++) {
+	for (size_t t = from; t < to; t++) {
 		size_t i = q->pick[t];
 		uint32_t own = (uint32_t)q->assign[i], j;
 		double f = q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0;
 		double a, b = 0, top;
 		int have_b = 0;
 
+		q->use[t] = 0;
 		if (q->count[own] < 2)
 			continue;  /* alone in its cluster: s = 0 */
 		a = 1 - (f * row_dot(q->X, i, q->S + (size_t)own * q->d) -
@@ -1415,18 +1443,108 @@ static double silhouette(const struct kq *q, size_t npick)
 		a = a > 0 ? a : 0;
 		b = b > 0 ? b : 0;
 		top = a > b ? a : b;
-		if (top > 0)
-			total += (b - a) / top;
+		if (top > 0) {
+			q->val[t] = (b - a) / top;
+			q->use[t] = 1;
+		}
 	}
-	return total / (double)npick;
+}
+
+/* |z_i - M_own|^2 (clamped at 0) of labelled rows [a, b) into val; S must
+ * hold the means M_j and cn2 their squared norms. */
+static void within_share(struct kq *q, size_t a, size_t b)
+{
+	for (size_t t = a; t < b; t++) {
+		size_t i = q->rows[t];
+		uint32_t own = (uint32_t)q->assign[i];
+		double f = q->cosine ? (q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0) : 1;
+		double d2 = f * f * q->nrm2[i] -
+			    2 * f * row_dot(q->X, i, q->S + (size_t)own * q->d) +
+			    q->cn2[own];
+
+		q->val[t] = d2 > 0 ? d2 : 0;
+	}
+}
+
+/* The distance |M_j - M_l| of pairs [a, b) (j < l, in the order j, then
+ * l) into val. */
+static void pairs_share(struct kq *q, size_t a, size_t b)
+{
+	size_t p = 0;
+
+	for (uint32_t j = 0; j < q->k && p < b; j++)
+		for (uint32_t l = j + 1; l < q->k && p < b; l++, p++) {
+			const double *x = q->S + (size_t)j * q->d, *y = q->S + (size_t)l * q->d;
+			double dist = 0;
+
+			if (p < a)
+				continue;
+			for (size_t c = 0; c < q->d; c++)
+				dist += (x[c] - y[c]) * (x[c] - y[c]);
+			q->val[p] = sqrt(dist);
+		}
+}
+
+static void kq_run(void *arg, size_t t, size_t nt)
+{
+	struct kq *q = arg;
+	size_t n = q->phase == KQ_NORMS ? q->n : q->phase == KQ_SILHOUETTE ? q->npick :
+		   q->phase == KQ_WITHIN ? q->m : (size_t)q->k * (q->k - 1) / 2;
+	size_t a = n * t / nt, b = n * (t + 1) / nt;
+
+	switch (q->phase) {
+	case KQ_NORMS:
+		for (size_t i = a; i < b; i++)
+			q->nrm2[i] = row_norm2(q->X, i);
+		break;
+	case KQ_SUMS:
+		cluster_sums_share(q, t, nt);
+		break;
+	case KQ_SILHOUETTE:
+		silhouette_share(q, a, b);
+		break;
+	case KQ_WITHIN:
+		within_share(q, a, b);
+		break;
+	default:
+		pairs_share(q, a, b);
+		break;
+	}
+}
+
+/* Phase `phase` on up to q->threads shares (no more than `n` items, and
+ * at most k for the cluster sums). */
+static void kq_parallel(struct kq *q, int phase, size_t n)
+{
+	size_t nt = q->threads < n ? q->threads : n;
+
+	q->phase = phase;
+	pl_parallel(nt ? nt : 1, kq_run, q);
+}
+
+static void cluster_sums(struct kq *q, int unit)
+{
+	q->unit = unit;
+	kq_parallel(q, KQ_SUMS, q->k);
+}
+
+/* The cosine silhouette over q->pick[0..npick); S must hold T_j. */
+static double silhouette(struct kq *q)
+{
+	double total = 0;
+
+	kq_parallel(q, KQ_SILHOUETTE, q->npick);
+	for (size_t t = 0; t < q->npick; t++)
+		if (q->use[t])
+			total += q->val[t];
+	return total / (double)q->npick;
 }
 
 /* Calinski-Harabasz and Davies-Bouldin on the rows z_i; S must hold the
  * cluster sums of z (turned into the means M_j here). */
 static void ch_db(struct kq *q, double *ch, double *db)
 {
-	const struct csr *X = q->X;
-	size_t d = q->d, t, c;
+	size_t d = q->d, t, c, p = 0;
 	double between = 0, within = 0, smax = 0, dmax = 0, sum = 0;
 	uint32_t j, l;
 
@@ -1453,16 +1571,10 @@ static void ch_db(struct kq *q, double *ch, double *db)
 		q->cn2[j] = dense_norm2(mj, d);
 		q->spread[j] = 0;
 	}
+	kq_parallel(q, KQ_WITHIN, q->m);
 	for (t = 0; t < q->m; t++) {
-		size_t i = q->rows[t];
-		uint32_t own = (uint32_t)q->assign[i];
-		double f = q->cosine ? (q->nrm2[i] > 0 ? 1 / sqrt(q->nrm2[i]) : 0) : 1;
-		double d2 = f * f * q->nrm2[i] -
-			    2 * f * row_dot(X, i, q->S + (size_t)own * d) + q->cn2[own];
-
-		d2 = d2 > 0 ? d2 : 0;
-		within += d2;
-		q->spread[own] += sqrt(d2);
+		within += q->val[t];
+		q->spread[q->assign[q->rows[t]]] += sqrt(q->val[t]);
 	}
 	*ch = within > 0 ? between * (double)(q->m - q->k) /
 			   (within * (double)(q->k - 1)) : 1;
@@ -1475,14 +1587,11 @@ static void ch_db(struct kq *q, double *ch, double *db)
 	/* cn2 is free now: it holds each cluster's largest ratio */
 	for (j = 0; j < q->k; j++)
 		q->cn2[j] = 0;
+	kq_parallel(q, KQ_PAIRS, (size_t)q->k * (q->k - 1) / 2);
 	for (j = 0; j < q->k; j++) {
 		for (l = j + 1; l < q->k; l++) {
-			const double *a = q->S + (size_t)j * d, *b = q->S + (size_t)l * d;
-			double dist = 0, r;
+			double dist = q->val[p++], r;
 
-			for (c = 0; c < d; c++)
-				dist += (a[c] - b[c]) * (a[c] - b[c]);
-			dist = sqrt(dist);
 			if (dist > dmax)
 				dmax = dist;
 			if (!(dist > 0))
@@ -1499,7 +1608,7 @@ static void ch_db(struct kq *q, double *ch, double *db)
 }
 
 int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
-		   int metric, size_t sample, unsigned long seed,
+		   int metric, size_t sample, unsigned long seed, int threads,
 		   struct kmeans_quality *out, struct pl_error *err)
 {
 	struct kq q;
@@ -1520,11 +1629,14 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 	q.n = X->nrows;
 	q.d = X->ncols;
 	q.cosine = metric == KMEANS_COSINE;
-	q.nrm2 = pl_malloc(q.n * sizeof(*q.nrm2));
+	q.threads = threads < 1 ? 1 : threads > PL_MAX_THREADS ? PL_MAX_THREADS :
+		    (size_t)threads;
+	q.nrm2 = pl_malloc((q.n ? q.n : 1) * sizeof(*q.nrm2));
 	q.count = pl_calloc(k ? k : 1, sizeof(*q.count));
-	q.rows = pl_malloc(q.n * sizeof(*q.rows));
+	q.rows = pl_malloc((q.n ? q.n : 1) * sizeof(*q.rows));
 	if (!q.nrm2 || !q.count || !q.rows)
 		goto oom;
+	kq_parallel(&q, KQ_NORMS, q.n);
 	for (i = 0; i < q.n; i++) {
 		if (assign[i] < -1 || assign[i] >= (int64_t)k) {
 			pl_fail(err, PL_EX_SOFTWARE,
@@ -1532,7 +1644,6 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 				i + 1, (long)assign[i] + 1, (unsigned long)k);
 			goto fail;
 		}
-		q.nrm2[i] = row_norm2(X, i);
 		if (assign[i] >= 0) {
 			q.rows[q.m++] = i;
 			q.count[assign[i]]++;
@@ -1557,8 +1668,13 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 	q.mean = pl_malloc((q.d ? q.d : 1) * sizeof(*q.mean));
 	q.cn2 = pl_malloc(k * sizeof(*q.cn2));
 	q.spread = pl_malloc(k * sizeof(*q.spread));
-	if (!q.pick || !q.S || !q.mean || !q.cn2 || !q.spread)
+	q.val = pl_malloc((q.m > (size_t)k * (k - 1) / 2 ? q.m : (size_t)k * (k - 1) / 2) *
+			  sizeof(*q.val));
+	q.use = pl_malloc(npick ? npick : 1);
+	if (!q.pick || !q.S || !q.mean || !q.cn2 || !q.spread || !q.val || !q.use)
 		goto oom;
+	pl_prefault(q.S, (size_t)k * q.d * sizeof(*q.S));
+	q.npick = npick;
 	if (npick == q.m) {
 		memcpy(q.pick, q.rows, q.m * sizeof(*q.pick));
 	} else {
@@ -1578,7 +1694,7 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 		}
 	}
 	cluster_sums(&q, 1);
-	out->silhouette = silhouette(&q, npick);
+	out->silhouette = silhouette(&q);
 	out->sampled = npick;
 	if (!q.cosine)
 		cluster_sums(&q, 0);
@@ -1690,7 +1806,7 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 				(unsigned long)top);
 		if (kmeans_fit(X, &ko, &cur, err) < 0 ||
 		    kmeans_quality(X, cur.assign, cur.k, o->metric, sample,
-				   o->seed, &q, err) < 0)
+				   o->seed, o->threads, &q, err) < 0)
 			goto fail;
 		sw->k[i] = ko.k;
 		sw->objective[i] = cur.objective;

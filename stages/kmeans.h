@@ -123,14 +123,15 @@ struct kmeans_quality {
  *    as k-means clusters them: unit-length rows for KMEANS_COSINE, the raw
  *    rows for KMEANS_EUCLIDEAN.
  *
- * Costs O(nnz + sample * nnz-per-row * k + k^2 * ncols) time and
- * O(k * ncols) memory: no pairwise matrix.  Always fills *q (NAN figures
+ * Costs O(nnz + sample * nnz-per-row * k + k^2 * ncols) time, on up to
+ * `threads` threads (the figures are the same bits whatever their number),
+ * and O(k * ncols + rows) memory: no pairwise matrix.  Always fills *q (NAN figures
  * and sampled 0 on failure).  0, or -1 with err filled: PL_EX_SOFTWARE for
  * a label out of range or an empty cluster, PL_EX_OSERR when out of
  * memory.
  */
 int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
-		   int metric, size_t sample, unsigned long seed,
+		   int metric, size_t sample, unsigned long seed, int threads,
 		   struct kmeans_quality *q, struct pl_error *err);
 
 /*

@@ -388,6 +388,7 @@ static void extend(struct pj *pj, const double *bq)
 	const size_t L = pj->L, K = pj->K, k = pj->k;
 	double *x = pj->Q + K * L, before[2];
 
+	pl_prefault(x, 2 * L * sizeof(*x));
 	for (int j = 0; j < 2; j++) {
 		double *y = x + (size_t)j * L;
 
@@ -704,6 +705,7 @@ static int cut_chunks(struct pj *pj)
 		pj->Wc = pl_malloc((nc - 1) * 2 * pj->d * sizeof(*pj->Wc));
 		if (!pj->Wc)
 			return -1;
+		pl_prefault(pj->Wc, (nc - 1) * 2 * pj->d * sizeof(*pj->Wc));
 	}
 	for (size_t c = 0; c < nc; c++) {
 		struct chunk *ch = &pj->chunk[c];
@@ -761,6 +763,15 @@ static int fit(const struct csr *X, unsigned long seed, long threads,
 	if (!pj.mu || !pj.Q || !pj.C || !pj.V || !pj.W || !pj.U || !pj.Z ||
 	    !pj.h || !pj.acc || !pj.sk || !out->coord || !out->axis)
 		goto oom;
+	/* Mapped in one call each, the arrays written whole (pl_prefault);
+	 * Q a pair at a time as the basis grows (extend). */
+	pl_prefault(pj.mu, d * sizeof(*pj.mu));
+	pl_prefault(pj.V, 2 * d * sizeof(*pj.V));
+	pl_prefault(pj.W, 2 * d * sizeof(*pj.W));
+	pl_prefault(pj.U, 2 * n * sizeof(*pj.U));
+	pl_prefault(pj.Q, 2 * pj.L * sizeof(*pj.Q));
+	if (pj.rows)
+		pl_prefault(pj.Z, 2 * n * sizeof(*pj.Z));
 	pj.H = gsl_matrix_alloc(PJ_BASIS, PJ_BASIS);
 	pj.S = gsl_matrix_alloc(PJ_BASIS, PJ_BASIS);
 	pj.theta = gsl_vector_alloc(PJ_BASIS);

@@ -653,6 +653,7 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err)
 /* Read a plain file into sb with read(2), whole, up to `limit` bytes.
  * `size` is its size when listed, or SIZE_UNKNOWN: then it is fstat'ed
  * here. */
+#define SLURP_PREFAULT ((uint64_t)1 << 20)
 static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		       struct strbuf *sb, struct pl_error *err)
 {
@@ -672,6 +673,13 @@ static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		close(fd);
 		return pl_oom(err);
 	}
+	/* A large file (the cache index: 21 MB on the benchmark) goes into
+	 * memory mapped in one call rather than a fault per page as read()
+	 * copies (pl_prefault); a statement's file is rarely this big. */
+	if (size != SIZE_UNKNOWN && size >= SLURP_PREFAULT && size <= limit &&
+	    sb->cap > sb->len)
+		pl_prefault(sb->buf + sb->len, (size_t)size < sb->cap - sb->len ?
+			    (size_t)size : sb->cap - sb->len);
 	for (;;) {
 		size_t want;
 

@@ -908,14 +908,27 @@ static const int32_t hand_lab[HAND_N] = { 0, 0, -1, 1, 1, 0, 1, 2, 1 };
 #define HAND_CH_EUC 5.6030150753768835
 #define HAND_DB_EUC 0.68003495121848501
 
+/* kmeans_quality on one thread; on 2, 3 and 5 it must give the same bits
+ * (the figures are sums taken in a fixed order, kmeans.c). */
 static void quality_ok(const struct csr *X, const int32_t *lab, uint32_t k,
 		       int metric, size_t sample, unsigned long seed,
 		       struct kmeans_quality *q)
 {
+	static const int threads[] = { 2, 3, 5 };
 	struct pl_error err = { 0, "" };
-	int rc = kmeans_quality(X, lab, k, metric, sample, seed, q, &err);
+	int rc = kmeans_quality(X, lab, k, metric, sample, seed, 1, q, &err);
 
 	ck_assert_msg(rc == 0, "kmeans_quality failed: %d %s", err.code, err.msg);
+	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+		struct kmeans_quality r;
+
+		rc = kmeans_quality(X, lab, k, metric, sample, seed, threads[t], &r, &err);
+		ck_assert_msg(rc == 0, "kmeans_quality failed: %d %s", err.code, err.msg);
+		ck_assert_mem_eq(&r.silhouette, &q->silhouette, sizeof(r.silhouette));
+		ck_assert_mem_eq(&r.ch, &q->ch, sizeof(r.ch));
+		ck_assert_mem_eq(&r.db, &q->db, sizeof(r.db));
+		ck_assert_uint_eq(r.sampled, q->sampled);
+	}
 }
 
 START_TEST(test_quality_sklearn)
@@ -972,12 +985,12 @@ START_TEST(test_quality_undefined)
 	ck_assert(isnan(q.silhouette) && isnan(q.ch) && isnan(q.db));
 
 	/* an empty cluster or a label out of range is a bug in the caller */
-	ck_assert_int_eq(kmeans_quality(&X, gap, 3, KMEANS_COSINE, 2000, 1, &q,
+	ck_assert_int_eq(kmeans_quality(&X, gap, 3, KMEANS_COSINE, 2000, 1, 2, &q,
 					&err), -1);
 	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
 	ck_assert_str_eq(err.msg, "kmeans: cluster 2 is empty");
 	ck_assert_int_eq(kmeans_quality(&X, sep_assign, 2, KMEANS_COSINE, 2000,
-					1, &q, &err), -1);
+					1, 2, &q, &err), -1);
 	ck_assert_int_eq(err.code, PL_EX_SOFTWARE);
 	ck_assert(isnan(q.silhouette) && isnan(q.ch) && isnan(q.db));
 	csr_done(&X);
