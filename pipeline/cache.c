@@ -867,6 +867,40 @@ static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t ns
 	return rc;
 }
 
+/* ---- small checked files: cache-counts.idx, cache-axes.bin ---- */
+
+/* Read set/name, a file of `magic` (8 bytes), then at least `min` bytes,
+ * then the XXH64 of everything before it, into *data, with *r over what
+ * lies between magic and checksum.  NULL, or why it cannot be used (a
+ * constant string: none, or damaged). */
+static const char *read_checked(const char *set, const char *name,
+				const char *magic, size_t min,
+				struct strbuf *data, struct rd *r)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct pl_error e;
+	struct rd t;
+	int none;
+
+	none = strbuf_addf(&path, "%s/%s", set, name) ||
+	       access(path.buf, F_OK) != 0 ||
+	       read_file_bytes(path.buf, (uint64_t)1 << 34, data, &e);
+	strbuf_release(&path);
+	if (none)
+		return "none";
+	if (data->len < 16 + min || memcmp(data->buf, magic, 8) != 0)
+		return "damaged";
+	r->p = (const uint8_t *)data->buf + 8;
+	r->end = (const uint8_t *)data->buf + data->len - 8;
+	r->bad = 0;
+	t.p = r->end;
+	t.end = r->end + 8;
+	t.bad = 0;
+	if (XXH64(data->buf, data->len - 8, 0) != get_u64(&t))
+		return "damaged";
+	return NULL;
+}
+
 /* ---- cache-counts.idx ---- */
 
 #define CUTS_NAME "cache-counts.idx"
@@ -890,28 +924,16 @@ int cache_write_cuts(struct ctx *ctx, const struct mtx_cuts *c,
 
 int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why)
 {
-	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
-	struct pl_error e;
-	struct rd r, t;
+	struct strbuf data = STRBUF_INIT;
+	struct rd r;
 	uint64_t n;
 	int ok = 0;
+	const char *bad;
 
 	memset(c, 0, sizeof(*c));
-	*why = "no " CUTS_NAME;
-	if (strbuf_addf(&path, "%s/" CUTS_NAME, set) ||
-	    access(path.buf, F_OK) != 0 ||
-	    read_file_bytes(path.buf, (uint64_t)1 << 30, &data, &e))
-		goto out;
-	*why = CUTS_NAME " is damaged";
-	if (data.len < 48 || memcmp(data.buf, CUTS_MAGIC, 8) != 0)
-		goto out;
-	r.p = (const uint8_t *)data.buf + 8;
-	r.end = (const uint8_t *)data.buf + data.len - 8;
-	r.bad = 0;
-	t.p = r.end;
-	t.end = r.end + 8;
-	t.bad = 0;
-	if (XXH64(data.buf, data.len - 8, 0) != get_u64(&t))
+	bad = read_checked(set, CUTS_NAME, CUTS_MAGIC, 32, &data, &r);
+	*why = bad && !strcmp(bad, "none") ? "no " CUTS_NAME : CUTS_NAME " is damaged";
+	if (bad)
 		goto out;
 	c->size = get_u64(&r);
 	c->nrows = get_u64(&r);
@@ -939,7 +961,6 @@ int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why)
 out:
 	if (!ok)
 		mtx_cuts_release(c);
-	strbuf_release(&path);
 	strbuf_release(&data);
 	return ok;
 }
@@ -981,28 +1002,16 @@ int cache_write_axes(struct ctx *ctx, const double *axis, size_t d,
 
 int cache_read_axes(const char *set, size_t d, double **axis, const char **why)
 {
-	struct strbuf path = STRBUF_INIT, data = STRBUF_INIT;
-	struct pl_error e;
-	struct rd r, t;
+	struct strbuf data = STRBUF_INIT;
+	struct rd r;
 	double *a = NULL;
 	int ok = 0;
+	const char *bad;
 
 	*axis = NULL;
-	*why = "no " AXES_NAME;
-	if (strbuf_addf(&path, "%s/" AXES_NAME, set) ||
-	    access(path.buf, F_OK) != 0 ||
-	    read_file_bytes(path.buf, (uint64_t)1 << 34, &data, &e))
-		goto out;
-	*why = AXES_NAME " is damaged";
-	if (data.len < 24 || memcmp(data.buf, AXES_MAGIC, 8) != 0)
-		goto out;
-	r.p = (const uint8_t *)data.buf + 8;
-	r.end = (const uint8_t *)data.buf + data.len - 8;
-	r.bad = 0;
-	t.p = r.end;
-	t.end = r.end + 8;
-	t.bad = 0;
-	if (XXH64(data.buf, data.len - 8, 0) != get_u64(&t))
+	bad = read_checked(set, AXES_NAME, AXES_MAGIC, 8, &data, &r);
+	*why = bad && !strcmp(bad, "none") ? "no " AXES_NAME : AXES_NAME " is damaged";
+	if (bad)
 		goto out;
 	if (get_u64(&r) != d || (uint64_t)(r.end - r.p) != 8 * (uint64_t)d) {
 		*why = AXES_NAME " is not for this cache's terms";
@@ -1028,7 +1037,6 @@ int cache_read_axes(const char *set, size_t d, double **axis, const char **why)
 	*why = NULL;
 out:
 	pl_free(a);
-	strbuf_release(&path);
 	strbuf_release(&data);
 	return ok;
 }
