@@ -871,11 +871,11 @@ static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t ns
 
 /* Read set/name, a file of `magic` (8 bytes), then at least `min` bytes,
  * then the XXH64 of everything before it, into *data, with *r over what
- * lies between magic and checksum.  NULL, or why it cannot be used (a
- * constant string: none, or damaged). */
-static const char *read_checked(const char *set, const char *name,
-				const char *magic, size_t min,
-				struct strbuf *data, struct rd *r)
+ * lies between magic and checksum.  CHECKED_OK, CHECKED_NONE (absent or
+ * unreadable) or CHECKED_DAMAGED. */
+enum { CHECKED_OK, CHECKED_NONE, CHECKED_DAMAGED };
+static int read_checked(const char *set, const char *name, const char *magic,
+			size_t min, struct strbuf *data, struct rd *r)
 {
 	struct strbuf path = STRBUF_INIT;
 	struct pl_error e;
@@ -887,9 +887,9 @@ static const char *read_checked(const char *set, const char *name,
 	       read_file_bytes(path.buf, (uint64_t)1 << 34, data, &e);
 	strbuf_release(&path);
 	if (none)
-		return "none";
+		return CHECKED_NONE;
 	if (data->len < 16 + min || memcmp(data->buf, magic, 8) != 0)
-		return "damaged";
+		return CHECKED_DAMAGED;
 	r->p = (const uint8_t *)data->buf + 8;
 	r->end = (const uint8_t *)data->buf + data->len - 8;
 	r->bad = 0;
@@ -897,8 +897,8 @@ static const char *read_checked(const char *set, const char *name,
 	t.end = r->end + 8;
 	t.bad = 0;
 	if (XXH64(data->buf, data->len - 8, 0) != get_u64(&t))
-		return "damaged";
-	return NULL;
+		return CHECKED_DAMAGED;
+	return CHECKED_OK;
 }
 
 /* ---- cache-counts.idx ---- */
@@ -927,13 +927,12 @@ int cache_read_cuts(const char *set, struct mtx_cuts *c, const char **why)
 	struct strbuf data = STRBUF_INIT;
 	struct rd r;
 	uint64_t n;
-	int ok = 0;
-	const char *bad;
+	int ok = 0, got;
 
 	memset(c, 0, sizeof(*c));
-	bad = read_checked(set, CUTS_NAME, CUTS_MAGIC, 32, &data, &r);
-	*why = bad && !strcmp(bad, "none") ? "no " CUTS_NAME : CUTS_NAME " is damaged";
-	if (bad)
+	got = read_checked(set, CUTS_NAME, CUTS_MAGIC, 32, &data, &r);
+	*why = got == CHECKED_NONE ? "no " CUTS_NAME : CUTS_NAME " is damaged";
+	if (got != CHECKED_OK)
 		goto out;
 	c->size = get_u64(&r);
 	c->nrows = get_u64(&r);
@@ -973,30 +972,19 @@ out:
 int cache_write_axes(struct ctx *ctx, const double *axis, size_t d,
 		     struct pl_error *err)
 {
-	size_t len = 24 + 8 * d;
-	uint8_t *b = pl_malloc(len), *p;
-	uint64_t h;
-	int rc;
+	struct strbuf b = STRBUF_INIT;
+	int rc = put(&b, AXES_MAGIC, 8) || put_u64(&b, d);
 
-	if (!b)
-		return pl_oom(err);
-	memcpy(b, AXES_MAGIC, 8);
-	p = b + 8;
-	for (int i = 0; i < 8; i++)
-		*p++ = (uint8_t)((uint64_t)d >> (8 * i));
-	for (size_t i = 0; i < 2 * d; i++) {
+	for (size_t i = 0; !rc && i < 2 * d; i++) {
 		float f = (float)axis[i];
 		uint32_t v;
 
 		memcpy(&v, &f, 4);
-		for (int k = 0; k < 4; k++)
-			*p++ = (uint8_t)(v >> (8 * k));
+		rc = put_u32(&b, v);
 	}
-	h = XXH64(b, len - 8, 0);
-	for (int i = 0; i < 8; i++)
-		*p++ = (uint8_t)(h >> (8 * i));
-	rc = out_file(ctx, AXES_NAME, (const char *)b, len, err);
-	pl_free(b);
+	rc = rc || put_u64(&b, XXH64(b.buf, b.len, 0)) ? pl_oom(err) :
+	     out_file(ctx, AXES_NAME, b.buf, b.len, err);
+	strbuf_release(&b);
 	return rc;
 }
 
@@ -1005,13 +993,12 @@ int cache_read_axes(const char *set, size_t d, double **axis, const char **why)
 	struct strbuf data = STRBUF_INIT;
 	struct rd r;
 	double *a = NULL;
-	int ok = 0;
-	const char *bad;
+	int ok = 0, got;
 
 	*axis = NULL;
-	bad = read_checked(set, AXES_NAME, AXES_MAGIC, 8, &data, &r);
-	*why = bad && !strcmp(bad, "none") ? "no " AXES_NAME : AXES_NAME " is damaged";
-	if (bad)
+	got = read_checked(set, AXES_NAME, AXES_MAGIC, 8, &data, &r);
+	*why = got == CHECKED_NONE ? "no " AXES_NAME : AXES_NAME " is damaged";
+	if (got != CHECKED_OK)
 		goto out;
 	if (get_u64(&r) != d || (uint64_t)(r.end - r.p) != 8 * (uint64_t)d) {
 		*why = AXES_NAME " is not for this cache's terms";
