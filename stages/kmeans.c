@@ -1363,10 +1363,10 @@ struct kq {
 	double *val;          /* per labelled row or pick, or per pair of
 				 clusters: what a share computed, summed
 				 afterwards in order on one thread */
-	uint8_t *use;         /* per pick: val counts in the silhouette */
 	size_t npick;
 	int unit;             /* cluster_sums: unit rows (1) or raw (0) */
-	int phase;            /* what kq_run's shares do */
+	int phase;            /* what kq_run's shares do, */
+	size_t items;         /* over how many rows, picks or pairs */
 };
 
 static void kq_release(struct kq *q)
@@ -1380,7 +1380,6 @@ static void kq_release(struct kq *q)
 	pl_free(q->cn2);
 	pl_free(q->spread);
 	pl_free(q->val);
-	pl_free(q->use);
 }
 
 /*
@@ -1414,7 +1413,9 @@ static void cluster_sums_share(struct kq *q, size_t t, size_t nt)
 	}
 }
 
-/* s_i of picks [from, to) into val and use; S must hold T_j. */
+/* s_i of picks [from, to) into val (0 for a pick that adds nothing: adding
+ * +0.0 leaves a sum that is not -0.0 as it is, and a sum of these never
+ * is); S must hold T_j. */
 static void silhouette_share(struct kq *q, size_t from, size_t to)
 {
 	for (size_t t = from; t < to; t++) {
@@ -1424,7 +1425,7 @@ static void silhouette_share(struct kq *q, size_t from, size_t to)
 		double a, b = 0, top;
 		int have_b = 0;
 
-		q->use[t] = 0;
+		q->val[t] = 0;
 		if (q->count[own] < 2)
 			continue;  /* alone in its cluster: s = 0 */
 		a = 1 - (f * row_dot(q->X, i, q->S + (size_t)own * q->d) -
@@ -1443,10 +1444,8 @@ static void silhouette_share(struct kq *q, size_t from, size_t to)
 		a = a > 0 ? a : 0;
 		b = b > 0 ? b : 0;
 		top = a > b ? a : b;
-		if (top > 0) {
+		if (top > 0)
 			q->val[t] = (b - a) / top;
-			q->use[t] = 1;
-		}
 	}
 }
 
@@ -1488,9 +1487,7 @@ static void pairs_share(struct kq *q, size_t a, size_t b)
 static void kq_run(void *arg, size_t t, size_t nt)
 {
 	struct kq *q = arg;
-	size_t n = q->phase == KQ_NORMS ? q->n : q->phase == KQ_SILHOUETTE ? q->npick :
-		   q->phase == KQ_WITHIN ? q->m : (size_t)q->k * (q->k - 1) / 2;
-	size_t a = n * t / nt, b = n * (t + 1) / nt;
+	size_t a = q->items * t / nt, b = q->items * (t + 1) / nt;
 
 	switch (q->phase) {
 	case KQ_NORMS:
@@ -1512,13 +1509,14 @@ static void kq_run(void *arg, size_t t, size_t nt)
 	}
 }
 
-/* Phase `phase` on up to q->threads shares (no more than `n` items, and
- * at most k for the cluster sums). */
+/* Phase `phase` over n items (rows, picks, pairs; clusters for the sums)
+ * on up to q->threads shares, no more than n. */
 static void kq_parallel(struct kq *q, int phase, size_t n)
 {
 	size_t nt = q->threads < n ? q->threads : n;
 
 	q->phase = phase;
+	q->items = n;
 	pl_parallel(nt ? nt : 1, kq_run, q);
 }
 
@@ -1535,8 +1533,7 @@ static double silhouette(struct kq *q)
 
 	kq_parallel(q, KQ_SILHOUETTE, q->npick);
 	for (size_t t = 0; t < q->npick; t++)
-		if (q->use[t])
-			total += q->val[t];
+		total += q->val[t];
 	return total / (double)q->npick;
 }
 
@@ -1544,7 +1541,7 @@ static double silhouette(struct kq *q)
  * cluster sums of z (turned into the means M_j here). */
 static void ch_db(struct kq *q, double *ch, double *db)
 {
-	size_t d = q->d, t, c, p = 0;
+	size_t d = q->d, t, c, p = 0, npairs = (size_t)q->k * (q->k - 1) / 2;
 	double between = 0, within = 0, smax = 0, dmax = 0, sum = 0;
 	uint32_t j, l;
 
@@ -1587,7 +1584,7 @@ static void ch_db(struct kq *q, double *ch, double *db)
 	/* cn2 is free now: it holds each cluster's largest ratio */
 	for (j = 0; j < q->k; j++)
 		q->cn2[j] = 0;
-	kq_parallel(q, KQ_PAIRS, (size_t)q->k * (q->k - 1) / 2);
+	kq_parallel(q, KQ_PAIRS, npairs);
 	for (j = 0; j < q->k; j++) {
 		for (l = j + 1; l < q->k; l++) {
 			double dist = q->val[p++], r;
@@ -1613,7 +1610,7 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 {
 	struct kq q;
 	gsl_rng *rng = NULL;
-	size_t i, npick;
+	size_t i, npick, npairs;
 	uint32_t j;
 	int ret = -1;
 
@@ -1668,10 +1665,9 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 	q.mean = pl_malloc((q.d ? q.d : 1) * sizeof(*q.mean));
 	q.cn2 = pl_malloc(k * sizeof(*q.cn2));
 	q.spread = pl_malloc(k * sizeof(*q.spread));
-	q.val = pl_malloc((q.m > (size_t)k * (k - 1) / 2 ? q.m : (size_t)k * (k - 1) / 2) *
-			  sizeof(*q.val));
-	q.use = pl_malloc(npick ? npick : 1);
-	if (!q.pick || !q.S || !q.mean || !q.cn2 || !q.spread || !q.val || !q.use)
+	npairs = (size_t)k * (k - 1) / 2;
+	q.val = pl_malloc((q.m > npairs ? q.m : npairs) * sizeof(*q.val));
+	if (!q.pick || !q.S || !q.mean || !q.cn2 || !q.spread || !q.val)
 		goto oom;
 	pl_prefault(q.S, (size_t)k * q.d * sizeof(*q.S));
 	q.npick = npick;
