@@ -306,6 +306,7 @@ size_t csr_shares_of(const struct csr *m, size_t begin, size_t end, long threads
 
 void files_release(struct files *f)
 {
+	files_release_kept(f);
 	for (size_t i = 0; i < f->nblock; i++)
 		pl_free(f->block[i]);
 	pl_free(f->block);

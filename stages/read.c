@@ -108,6 +108,12 @@ static int files_own(struct files *f, char *block)
 	return 0;
 }
 
+/* What a digest-only walk keeps of a file's stat data. */
+struct statrec {
+	uint64_t size, ino, dev;
+	int64_t mtime_ns, ctime_ns;
+};
+
 /*
  * The files of one folder, stat'ed together.  A rerun with nothing new
  * spends most of its time listing the corpus (a stat per file, as git's
@@ -115,6 +121,15 @@ static int files_own(struct files *f, char *block)
  * threads, each of which fills the files' own slots (stat data, full path
  * in the folder's one block of paths) and sums the listing digest of its
  * share (cache.h).  Slots and a sum do not depend on the thread count.
+ *
+ * A digest-only walk (the quick check of a scheduled run) fills no slots:
+ * it keeps each folder's batch (names and 40 bytes of stat data per file,
+ * in struct files' kept[]) and read_list builds the listing from those
+ * when the digest did not match, instead of listing and stat'ing the
+ * corpus a second time.  On the benchmark's 96,736 files that second walk
+ * was 0.15 s of wall time and 0.33 s of CPU beside the index load; keeping
+ * the batches adds 4 MB and a few milliseconds to a run with nothing new,
+ * where keeping full slots added 18 MB and 0.02 s (10%).
  */
 struct batch {
 	struct files *f;        /* its slots: f->n .. f->n + n - 1 */
@@ -127,6 +142,8 @@ struct batch {
 	uint8_t *link;          /* 1: a symbolic link, to be followed */
 	uint8_t *ok;            /* 1: a regular file (or a link to one) */
 	char *block;            /* the full paths */
+	struct statrec *st;     /* digest_only: each file's stat data, kept */
+	int from_kept;          /* 1: st[] and ok[] are known, stat nothing */
 	size_t n, cap[4], blocklen;
 	size_t maxname;         /* the longest name's length */
 	char *scratch[PL_MAX_THREADS]; /* digest_only: a path at a time */
@@ -143,27 +160,39 @@ static void stat_share(void *arg, size_t t, size_t nt)
 		struct fileinfo one;
 		char *path = f->digest_only ? b->scratch[t] : b->block + b->pathoff[i];
 		struct fileinfo *fi = f->digest_only ? &one : &f->info[f->n + i];
+		struct statrec here, *sr = b->st ? &b->st[i] : &here;
 		struct stat st;
 
-		b->ok[i] = fstatat(b->dirfd, name, &st,
-				   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
-			   S_ISREG(st.st_mode);
-		if (!b->ok[i])
-			continue; /* vanished, dangling, or a link to a folder */
+		if (!b->from_kept) {
+			b->ok[i] = fstatat(b->dirfd, name, &st,
+					   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
+				   S_ISREG(st.st_mode);
+			if (!b->ok[i])
+				continue; /* vanished, dangling, or a link to a folder */
+			sr->size = (uint64_t)st.st_size;
+			sr->mtime_ns = cache_ts_ns(&st.st_mtim);
+			sr->ctime_ns = cache_ts_ns(&st.st_ctim);
+			sr->ino = (uint64_t)st.st_ino;
+			sr->dev = (uint64_t)st.st_dev;
+		} else if (!b->ok[i]) {
+			continue;
+		}
 		memcpy(path, b->dir, b->dirlen);
 		path[b->dirlen] = '/';
 		memcpy(path + b->dirlen + 1, name, b->pathoff[i + 1] - b->pathoff[i] -
 		       b->dirlen - 1);
 		memset(fi, 0, sizeof(*fi));
-		fi->size = (uint64_t)st.st_size;
-		fi->mtime_ns = cache_ts_ns(&st.st_mtim);
-		fi->ctime_ns = cache_ts_ns(&st.st_ctim);
-		fi->ino = (uint64_t)st.st_ino;
-		fi->dev = (uint64_t)st.st_dev;
+		fi->size = sr->size;
+		fi->mtime_ns = sr->mtime_ns;
+		fi->ctime_ns = sr->ctime_ns;
+		fi->ino = sr->ino;
+		fi->dev = sr->dev;
 		fi->cached = fi->old = CACHE_NONE;
 		if (!f->digest_only)
 			f->path[f->n + i] = path;
-		cache_listing_add(b->sum[t], path + f->rootlen, fi);
+		/* A listing built from kept batches was summed by its walk. */
+		if (!b->from_kept)
+			cache_listing_add(b->sum[t], path + f->rootlen, fi);
 	}
 }
 
@@ -179,7 +208,7 @@ static int batch_add(struct batch *b, size_t nt)
 
 	if (!b->n)
 		return 0;
-	if (pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
+	if (!b->from_kept && pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
 		return -1;
 	/* pl_parallel runs at most PL_MAX_THREADS shares: sum as many. */
 	nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
@@ -189,6 +218,9 @@ static int batch_add(struct batch *b, size_t nt)
 		for (size_t t = 0; t < nt; t++)
 			if (!(b->scratch[t] = pl_malloc(b->dirlen + b->maxname + 2)))
 				rc = -1;
+		if (!(b->st = pl_malloc(b->n * sizeof(*b->st))))
+			rc = -1;
+		pl_prefault(b->st, b->n * sizeof(*b->st));
 	} else {
 		b->block = pl_malloc(b->blocklen);
 		if (!b->block || files_own(f, b->block) || files_reserve(f, b->n))
@@ -203,7 +235,7 @@ static int batch_add(struct batch *b, size_t nt)
 	if (rc == 0) {
 		memset(b->sum, 0, sizeof(b->sum));
 		pl_parallel(nt, stat_share, b);
-		for (size_t t = 0; t < nt; t++) {
+		for (size_t t = 0; t < nt && !b->from_kept; t++) {
 			f->digest[0] += b->sum[t][0];
 			f->digest[1] += b->sum[t][1];
 		}
@@ -239,6 +271,66 @@ static void batch_release(struct batch *b)
 	pl_free(b->pathoff);
 	pl_free(b->link);
 	pl_free(b->ok);
+	pl_free(b->st);
+}
+
+/* Keep a digest-only walk's batch in f (its folder's path copied), or
+ * release it.  0 or -1 (out of memory: the batch is released). */
+static int batch_keep(struct files *f, struct batch *b)
+{
+	struct batch *k;
+
+	if (!b->n) {
+		batch_release(b);
+		return 0;
+	}
+	k = pl_malloc(sizeof(*k));
+	if (!k || pl_grow(&f->kept, &f->keptcap, f->nkept + 1, sizeof(*f->kept))) {
+		pl_free(k);
+		batch_release(b);
+		return -1;
+	}
+	*k = *b;
+	k->dir = pl_strdup(b->dir);
+	if (!k->dir) {
+		pl_free(k);
+		batch_release(b);
+		return -1;
+	}
+	f->kept[f->nkept++] = k;
+	return 0;
+}
+
+void files_release_kept(struct files *f)
+{
+	for (size_t i = 0; i < f->nkept; i++) {
+		batch_release(f->kept[i]);
+		pl_free((char *)f->kept[i]->dir);
+		pl_free(f->kept[i]);
+	}
+	pl_free(f->kept);
+	f->kept = NULL;
+	f->nkept = f->keptcap = 0;
+}
+
+/* The listing from the batches a digest-only walk kept, as a walk would
+ * have made it, without a system call; the kept batches are given back.
+ * 0 or -1 (out of memory). */
+static int list_from_kept(struct files *f, size_t nt)
+{
+	int rc = 0;
+
+	f->digest_only = 0;
+	f->n = 0;
+	for (size_t i = 0; i < f->nkept && rc == 0; i++) {
+		struct batch *b = f->kept[i];
+
+		b->from_kept = 1;
+		b->dirlen = strlen(b->dir);
+		rc = batch_add(b, nt);
+	}
+	files_release_kept(f);
+	return rc;
 }
 
 /* Walk `dir` (a path under the root) and add matching files. */
@@ -324,7 +416,12 @@ static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
 	b.dirlen = base;
 	if (!rc && batch_add(&b, nt))
 		rc = pl_oom(err);
-	batch_release(&b);
+	if (!rc && f->digest_only) {
+		if (batch_keep(f, &b))
+			rc = pl_oom(err);
+	} else {
+		batch_release(&b);
+	}
 	closedir(d);
 	return rc;
 }
@@ -369,6 +466,9 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	const char *root = ctx->cfg->v[CFG_corpus_dir].path;
 	struct stat st;
 
+	/* After a digest-only walk (run.c's quick check): its batches. */
+	if (f->root && f->digest_only)
+		return list_from_kept(f, (size_t)configured_threads(ctx)) ? pl_oom(err) : 0;
 	if (f->root)
 		return 0;
 	if (stat(root, &st) != 0)

@@ -58,7 +58,12 @@ struct files {
 	char **block;       /* what path[] and rel[] point into (owned) */
 	size_t nblock, blockcap;
 	uint64_t digest[2]; /* of the listing as stat'ed (cache.h) */
-	int digest_only;    /* read_list_digest: count and sum, keep nothing */
+	int digest_only;    /* read_list_digest: count and sum, keep only
+			       the folders' names and stat data (kept) */
+	struct batch **kept; /* those (struct batch of read.c), for
+			       read_list to build the listing from without
+			       a second walk */
+	size_t nkept, keptcap;
 };
 
 /* A corpus file as found on disk and as the cache sees it. */
@@ -439,6 +444,8 @@ size_t csr_shares(const struct csr *m, long threads,
 size_t csr_shares_of(const struct csr *m, size_t begin, size_t end, long threads,
 		     size_t bound[PL_MAX_THREADS + 1]);
 void files_release(struct files *f);
+/* The batches a digest-only listing kept (read.c; files_release calls it). */
+void files_release_kept(struct files *f);
 void units_release(struct units *u);
 void clustering_release(struct clustering *c);
 void frames_release(struct frames *f);

@@ -94,10 +94,13 @@ static void assert_read_ok(const struct readrun *r)
 }
 
 /* The listing's file count and digest as a run with nothing new takes
- * them (read_list_digest, keeping no listing), on `extra`'s threads. */
+ * them (read_list_digest, keeping no listing), on `extra`'s threads.  Then,
+ * as when the digest does not match, the listing built from what that walk
+ * kept, which must be `ref`'s (a read of the same folder) file for file. */
 static void list_digest(const char *dir, const char *const *extra, size_t *n,
-			uint64_t d[2])
+			uint64_t d[2], const struct readrun *ref)
 {
+	const struct files *a = &ref->ctx.files, *b;
 	struct readrun r;
 
 	prepare_corpus(&r, dir, extra);
@@ -107,6 +110,22 @@ static void list_digest(const char *dir, const char *const *extra, size_t *n,
 	*n = r.ctx.files.n;
 	d[0] = r.ctx.files.digest[0];
 	d[1] = r.ctx.files.digest[1];
+	ck_assert_msg(read_plan(&r.ctx, &r.err) == 0, "%s", r.err.msg);
+	b = &r.ctx.files;
+	ck_assert_uint_eq(b->nkept, 0);
+	ck_assert_uint_eq(b->n, a->n);
+	ck_assert(b->digest[0] == d[0] && b->digest[1] == d[1]);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct fileinfo *x = &a->info[i], *y = &b->info[i];
+
+		ck_assert_str_eq(a->path[i], b->path[i]);
+		ck_assert_str_eq(a->rel[i], b->rel[i]);
+		ck_assert_uint_eq(a->bytes[i], b->bytes[i]);
+		ck_assert_msg(x->size == y->size && x->mtime_ns == y->mtime_ns &&
+			      x->ctime_ns == y->ctime_ns && x->ino == y->ino &&
+			      x->dev == y->dev && y->cached == CACHE_NONE &&
+			      y->old == CACHE_NONE, "file %zu: stat data differ", i);
+	}
 	read_done(&r);
 }
 
@@ -328,7 +347,7 @@ START_TEST(large_folder)
 		size_t n;
 		uint64_t d[2];
 
-		list_digest(root, k ? many : one, &n, d);
+		list_digest(root, k ? many : one, &n, d, &a);
 		ck_assert_uint_eq(n, want);
 		ck_assert(d[0] == a.ctx.files.digest[0] && d[1] == a.ctx.files.digest[1]);
 	}
