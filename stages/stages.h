@@ -417,6 +417,9 @@ int vocabulary_file_stats(struct ctx *ctx, const uint32_t **surf,
 int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
 		       const uint8_t *kind);
 uint32_t vocabulary_term(struct ctx *ctx, const char *s, size_t len, int kind);
+/* The same, given s's pl_hash (truncated to 32 bits). */
+uint32_t vocabulary_term_hash(struct ctx *ctx, const char *s, size_t len,
+			      uint32_t h, int kind);
 int vocabulary_row(struct ctx *ctx, uint32_t unit, const uint32_t *term,
 		   const uint32_t *cnt, size_t n, struct pl_error *err);
 int vocabulary_pair(struct ctx *ctx, uint32_t term, uint32_t surf, uint64_t n);

@@ -119,7 +119,9 @@ static int vocab_reserve(struct vocab *v, size_t n)
 }
 
 /* The term id of stem `s`, creating the term on first occurrence. */
-static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
+/* term_of, given the stem's pl_hash (truncated to 32 bits). */
+static int term_of_hash(struct ctx *ctx, struct counter *k, uint32_t s,
+			uint32_t h, uint32_t *t)
 {
 	struct vocab *v = &ctx->vocab;
 	uint32_t id;
@@ -128,8 +130,8 @@ static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
 		*t = ctx->stems.term[s];
 		return 0;
 	}
-	if (strtab_intern(&v->tab, strtab_str(&ctx->stems.tab, s),
-			  strtab_len(&ctx->stems.tab, s), &id) < 0 ||
+	if (strtab_intern_hash(&v->tab, strtab_str(&ctx->stems.tab, s),
+			       strtab_len(&ctx->stems.tab, s), h, &id) < 0 ||
 	    vocab_reserve(v, v->tab.n))
 		return -1;
 	if (pl_grow(&k->acc, &k->acccap, v->tab.n, sizeof(*k->acc)))
@@ -144,6 +146,16 @@ static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
 	ctx->stems.term[s] = id;
 	*t = id;
 	return 0;
+}
+
+static int term_of(struct ctx *ctx, struct counter *k, uint32_t s, uint32_t *t)
+{
+	if (ctx->stems.term[s] != ID_NONE) {
+		*t = ctx->stems.term[s];
+		return 0;
+	}
+	return term_of_hash(ctx, k, s, (uint32_t)pl_hash(strtab_str(&ctx->stems.tab, s),
+							 strtab_len(&ctx->stems.tab, s)), t);
 }
 
 /* Sort a unit's term ids ascending: insertion sort for the short lists
@@ -331,6 +343,8 @@ int vocabulary_file_stats(struct ctx *ctx, const uint32_t **surf,
 	return 0;
 }
 
+#define PRELOAD_BATCH 32
+
 int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
 		       const uint8_t *kind)
 {
@@ -360,24 +374,44 @@ int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
 	pl_prefault(v->kept + v->tab.n, n * sizeof(*v->kept));
 	pl_prefault(v->idf + v->tab.n, n * sizeof(*v->idf));
 	pl_prefault(k->acc + v->tab.n, n * sizeof(*k->acc));
-	for (size_t i = 0; i < n; i++) {
-		uint32_t st, t;
+	/* In batches, as cache.c's build_map: a term's stem and the term
+	 * are the same string, so one hash asks for both tables' slots. */
+	for (size_t i = 0; i < n; i += PRELOAD_BATCH) {
+		size_t m = n - i < PRELOAD_BATCH ? n - i : PRELOAD_BATCH;
+		uint32_t h[PRELOAD_BATCH];
 
-		if (stems_intern(&ctx->stems, strtab_str(terms, (uint32_t)i),
-				 strtab_len(terms, (uint32_t)i), kind[i], &st) ||
-		    term_of(ctx, k, st, &t))
-			return -1;
-		if (t != i)
-			return -2; /* a repeated term: the table is damaged */
+		for (size_t j = 0; j < m; j++) {
+			uint32_t id = (uint32_t)(i + j);
+
+			h[j] = (uint32_t)pl_hash(strtab_str(terms, id), strtab_len(terms, id));
+			strtab_prefetch(&sm->tab, h[j]);
+			strtab_prefetch(&v->tab, h[j]);
+		}
+		for (size_t j = 0; j < m; j++) {
+			uint32_t id = (uint32_t)(i + j), st, t;
+
+			if (stems_intern_hash(sm, strtab_str(terms, id), strtab_len(terms, id),
+					      h[j], kind[id], &st) ||
+			    term_of_hash(ctx, k, st, h[j], &t))
+				return -1;
+			if (t != id)
+				return -2; /* a repeated term: the table is damaged */
+		}
 	}
 	return 0;
 }
 
 uint32_t vocabulary_term(struct ctx *ctx, const char *s, size_t len, int kind)
 {
+	return vocabulary_term_hash(ctx, s, len, (uint32_t)pl_hash(s, len), kind);
+}
+
+uint32_t vocabulary_term_hash(struct ctx *ctx, const char *s, size_t len,
+			      uint32_t h, int kind)
+{
 	uint32_t st, t;
 
-	if (stems_intern(&ctx->stems, s, len, kind, &st) ||
+	if (stems_intern_hash(&ctx->stems, s, len, h, kind, &st) ||
 	    term_of(ctx, ctx->counter, st, &t))
 		return ID_NONE;
 	return t;
