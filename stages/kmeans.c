@@ -2000,12 +2000,66 @@ static void kmatch_smallest(struct kmatch *mt)
 	}
 }
 
+/*
+ * dot[i * kprev + j] = cur_i . prev_j (rows of d), each summed over t in
+ * ascending order with one accumulator, so the bits are those of the plain
+ * loop over t for each pair.  The plain loop, pair after pair, read every
+ * row once per pair (400 times for k = 20) and waited on each addition
+ * before the next: 0.07 s on the benchmark's 163,000 terms.  Here the
+ * columns go a tile at a time, prev's tile transposed into tp (MATCH_TILE
+ * * kprev doubles) so that prev_j..prev_j+3 at one column are adjacent,
+ * and four pairs are summed side by side in registers.
+ */
+#define MATCH_TILE 256
+
+static void match_dots(const double *prev, size_t kprev, const double *cur,
+		       size_t k, size_t d, double *tp, double *dot)
+{
+	memset(dot, 0, k * kprev * sizeof(*dot));
+	for (size_t t0 = 0; t0 < d; t0 += MATCH_TILE) {
+		size_t nt = d - t0 < MATCH_TILE ? d - t0 : MATCH_TILE;
+
+		for (size_t j = 0; j < kprev; j++)
+			for (size_t u = 0; u < nt; u++)
+				tp[u * kprev + j] = prev[j * d + t0 + u];
+		for (size_t i = 0; i < k; i++) {
+			const double *c = cur + i * d + t0;
+			double *a = dot + i * kprev;
+			size_t j = 0;
+
+			for (; j + 4 <= kprev; j += 4) {
+				double a0 = a[j], a1 = a[j + 1], a2 = a[j + 2], a3 = a[j + 3];
+
+				for (size_t u = 0; u < nt; u++) {
+					const double *pu = tp + u * kprev + j;
+
+					a0 += c[u] * pu[0];
+					a1 += c[u] * pu[1];
+					a2 += c[u] * pu[2];
+					a3 += c[u] * pu[3];
+				}
+				a[j] = a0;
+				a[j + 1] = a1;
+				a[j + 2] = a2;
+				a[j + 3] = a3;
+			}
+			for (; j < kprev; j++) {
+				double a0 = a[j];
+
+				for (size_t u = 0; u < nt; u++)
+					a0 += c[u] * tp[u * kprev + j];
+				a[j] = a0;
+			}
+		}
+	}
+}
+
 int kmeans_match(const double *prev, size_t kprev, const double *cur,
 		 size_t k, size_t d, double min_sim, int32_t *match,
 		 struct pl_error *err)
 {
 	struct kmatch mt;
-	double *sim = NULL, *pn = NULL;
+	double *sim = NULL, *pn = NULL, *dots = NULL, *tp = NULL;
 	int64_t *q = NULL;
 	size_t i, j, n1;
 	int ret = -1;
@@ -2027,6 +2081,8 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 	sim = pl_malloc(k * kprev * sizeof(*sim));
 	q = pl_malloc(k * kprev * sizeof(*q));
 	pn = pl_malloc(kprev * sizeof(*pn));
+	dots = pl_malloc(k * kprev * sizeof(*dots));
+	tp = pl_malloc(MATCH_TILE * kprev * sizeof(*tp));
 	mt.u = pl_calloc(n1, sizeof(*mt.u));
 	mt.v = pl_calloc(n1, sizeof(*mt.v));
 	mt.minv = pl_malloc(n1 * sizeof(*mt.minv));
@@ -2036,7 +2092,8 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 	mt.queue = pl_malloc(n1 * sizeof(*mt.queue));
 	mt.used = pl_malloc(n1);
 	mt.fixed = pl_malloc(n1);
-	if (!sim || !q || !pn || !mt.u || !mt.v || !mt.minv || !mt.p ||
+	if (!sim || !q || !pn || !dots || !tp ||
+	    !mt.u || !mt.v || !mt.minv || !mt.p ||
 	    !mt.way || !mt.colof || !mt.queue || !mt.used || !mt.fixed) {
 		pl_oom(err);
 		goto done;
@@ -2045,18 +2102,15 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 
 	for (j = 0; j < kprev; j++)
 		pn[j] = sqrt(dense_norm2(prev + j * d, d));
+	match_dots(prev, kprev, cur, k, d, tp, dots);
 	for (i = 0; i < k; i++) {
-		const double *c = cur + i * d;
-		double cn = sqrt(dense_norm2(c, d));
+		double cn = sqrt(dense_norm2(cur + i * d, d));
 
 		for (j = 0; j < kprev; j++) {
-			const double *pv = prev + j * d;
-			double dot = 0, s = 0;
+			double s = 0;
 
 			if (cn > 0 && pn[j] > 0) {
-				for (size_t t = 0; t < d; t++)
-					dot += c[t] * pv[t];
-				s = dot / (cn * pn[j]);
+				s = dots[i * kprev + j] / (cn * pn[j]);
 				s = s > 1 ? 1 : s < -1 ? -1 : s;
 			}
 			sim[i * kprev + j] = s;
@@ -2075,6 +2129,8 @@ done:
 	pl_free(sim);
 	pl_free(q);
 	pl_free(pn);
+	pl_free(dots);
+	pl_free(tp);
 	pl_free(mt.u);
 	pl_free(mt.v);
 	pl_free(mt.minv);

@@ -1929,26 +1929,34 @@ static void match_ok(const double *prev, size_t kprev, const double *cur,
  * one, the lexicographically smallest optimal one.  Half the cases have
  * weights of either sign (some rows zero; optima unique, but for the
  * zero rows), half have 0/1 weights on 3 columns, so that many
- * similarities are equal and many assignments tie.
+ * similarities are equal and many assignments tie.  The rows have 4
+ * columns, or (half the cases of either sign) 257 to 856, more than one
+ * of kmeans_match's tiles of 256 columns and rarely a whole number of
+ * them.
  */
 START_TEST(test_match_brute)
 {
-	const size_t d = 4;
+	enum { DMAX = 856 };
 	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-	int unique = 0, tied = 0;
+	double *prev = malloc(7 * DMAX * sizeof(double));
+	double *cur = malloc(7 * DMAX * sizeof(double));
+	int unique = 0, tied = 0, wide = 0;
 
 	ck_assert_ptr_nonnull(rng);
+	ck_assert(prev && cur);
 	gsl_rng_set(rng, 17);
 	for (int rep = 0; rep < 400; rep++) {
 		size_t k = 1 + gsl_rng_uniform_int(rng, 7);
 		size_t kprev = 1 + gsl_rng_uniform_int(rng, 7);
-		double prev[7 * 4], cur[7 * 4], sim[7 * 7], total = 0;
+		size_t d = rep % 4 == 2 ? 257 + gsl_rng_uniform_int(rng, DMAX - 256) : 4;
+		double sim[7 * 7], total = 0;
 		int64_t q[7 * 7];
 		int32_t match[7];
 		struct brute b;
 		size_t i, j, matched = 0;
 		int lattice = rep % 2;
 
+		wide += d > 4;
 		for (i = 0; i < 7 * d; i++) {
 			if (lattice) {
 				prev[i] = i % d == 3 ? 0 : (double)gsl_rng_uniform_int(rng, 2);
@@ -1996,6 +2004,9 @@ START_TEST(test_match_brute)
 	/* both kinds of case did occur */
 	ck_assert_int_gt(unique, 150);
 	ck_assert_int_gt(tied, 150);
+	ck_assert_int_eq(wide, 100);
+	free(prev);
+	free(cur);
 	gsl_rng_free(rng);
 }
 END_TEST
