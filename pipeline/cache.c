@@ -1402,7 +1402,9 @@ static int idmap_reach(uint32_t **map, size_t *n, uint32_t id)
  */
 #define MAP_BATCH 32
 
-struct surf_entry {
+/* An entry of a segment's surfaces table (flags and stem too) or of its
+ * terms table. */
+struct table_entry {
 	uint32_t id, h;
 	uint8_t flags, kind;
 	const char *str, *stem;
@@ -1429,92 +1431,89 @@ static size_t surf_bytes(struct rd r, uint64_t n)
 	return bytes;
 }
 
+/* Read the next entry of the surfaces (terms = 0) or terms table into x.
+ * 0, or -1 when it is damaged. */
+static int parse_entry(struct rd *r, int terms, struct table_entry *x)
+{
+	x->id = get_u32(r);
+	if (terms) {
+		x->kind = r->p < r->end ? *r->p++ : 0;
+		x->str = get_str(r, &x->len);
+		return r->bad || x->id >= (1u << 31) || x->kind > TERM_NGRAM ? -1 : 0;
+	}
+	x->flags = r->p < r->end ? *r->p++ : 0;
+	x->str = get_str(r, &x->len);
+	x->stem = get_str(r, &x->slen);
+	x->kind = r->p < r->end ? *r->p++ : 0;
+	return r->bad || x->id >= (1u << 31) ? -1 : 0;
+}
+
+/* Map entry x of segment s's surfaces (terms = 0) or terms table to
+ * ctx's: a surface is interned (and its stem, when ctx has none for it
+ * yet); a term is the cache's, preloaded, looked up by its stem.  0 or
+ * -1. */
+static int intern_entry(struct ctx *ctx, struct cache *c, size_t s,
+			struct segmap *sm, int terms, const struct table_entry *x,
+			struct pl_error *err)
+{
+	uint32_t sid, st;
+	int added;
+
+	if (terms) {
+		if (idmap_reach(&sm->term, &sm->nterm, x->id))
+			return pl_oom(err);
+		sm->term[x->id] = vocabulary_term_hash(ctx, x->str, x->len, x->h, x->kind);
+		return sm->term[x->id] == ID_NONE ? pl_oom(err) : 0;
+	}
+	if (idmap_reach(&sm->surf, &sm->nsurf, x->id) ||
+	    surfaces_intern_hash(&ctx->surf, x->str, x->len, x->h, &sid, &added))
+		return pl_oom(err);
+	if (added)
+		ctx->surf.flags[sid] = x->flags;
+	if (x->kind != 255 && ctx->surf.stem[sid] == ID_NONE) {
+		if (x->kind > TERM_NGRAM)
+			return damaged_seg(c, s, err);
+		if (stems_intern(&ctx->stems, x->stem, x->slen, x->kind, &st))
+			return pl_oom(err);
+		ctx->surf.stem[sid] = st;
+	}
+	sm->surf[x->id] = sid;
+	return 0;
+}
+
 /* Intern segment s's tables into ctx: the map from its ids to ctx's. */
 static int build_map(struct ctx *ctx, struct cache *c, size_t s,
 		     struct segmap *sm, struct pl_error *err)
 {
 	const struct cache_seg *g = &c->segs[s];
 	struct rd r = { g->map + g->tables, g->map + g->size - 24, 0 };
-	struct strtab *sf = &ctx->surf.tab;
-	uint64_t n = get_u64(&r);
-	struct surf_entry e[MAP_BATCH];
+	struct table_entry e[MAP_BATCH];
 
-	if (n > (uint64_t)(r.end - r.p) / 14)
-		return damaged_seg(c, s, err);
-	/* A ctx's first segment fills its surfaces: their table at its size
-	 * at once, rather than rehashed and copied as it doubles. */
-	if (sf->n < n / 4 && strtab_reserve(sf, n, surf_bytes(r, n)))
-		return pl_oom(err);
-	for (uint64_t i = 0; i < n; i += MAP_BATCH) {
-		size_t m = n - i < MAP_BATCH ? (size_t)(n - i) : MAP_BATCH;
+	for (int terms = 0; terms < 2; terms++) {
+		/* A term's lookup is its stem's (vocabulary_term_hash). */
+		struct strtab *tab = terms ? &ctx->stems.tab : &ctx->surf.tab;
+		uint64_t n = get_u64(&r);
 
-		for (size_t k = 0; k < m; k++) {
-			struct surf_entry *x = &e[k];
+		if (r.bad || n > (uint64_t)(r.end - r.p) / (terms ? 9 : 14))
+			return damaged_seg(c, s, err);
+		/* A ctx's first segment fills its surfaces: their table at
+		 * its size at once, rather than rehashed as it doubles. */
+		if (!terms && tab->n < n / 4 && strtab_reserve(tab, n, surf_bytes(r, n)))
+			return pl_oom(err);
+		for (uint64_t i = 0; i < n; i += MAP_BATCH) {
+			size_t m = n - i < MAP_BATCH ? (size_t)(n - i) : MAP_BATCH;
 
-			x->id = get_u32(&r);
-			x->flags = r.p < r.end ? *r.p++ : 0;
-			x->str = get_str(&r, &x->len);
-			x->stem = get_str(&r, &x->slen);
-			x->kind = r.p < r.end ? *r.p++ : 0;
-			if (r.bad || x->id >= (1u << 31))
-				return damaged_seg(c, s, err);
-			x->h = (uint32_t)pl_hash(x->str, x->len);
-			strtab_prefetch(sf, x->h);
-		}
-		for (size_t k = 0; k < m; k++)
-			strtab_prefetch_entry(sf, e[k].h);
-		for (size_t k = 0; k < m; k++) {
-			const struct surf_entry *x = &e[k];
-			uint32_t sid, st;
-			int added;
-
-			if (idmap_reach(&sm->surf, &sm->nsurf, x->id))
-				return pl_oom(err);
-			if (surfaces_intern_hash(&ctx->surf, x->str, x->len, x->h,
-						 &sid, &added))
-				return pl_oom(err);
-			if (added)
-				ctx->surf.flags[sid] = x->flags;
-			if (x->kind != 255 && ctx->surf.stem[sid] == ID_NONE) {
-				if (x->kind > TERM_NGRAM)
+			for (size_t k = 0; k < m; k++) {
+				if (parse_entry(&r, terms, &e[k]))
 					return damaged_seg(c, s, err);
-				if (stems_intern(&ctx->stems, x->stem, x->slen, x->kind, &st))
-					return pl_oom(err);
-				ctx->surf.stem[sid] = st;
+				e[k].h = (uint32_t)pl_hash(e[k].str, e[k].len);
+				strtab_prefetch(tab, e[k].h);
 			}
-			sm->surf[x->id] = sid;
-		}
-	}
-	n = get_u64(&r);
-	if (r.bad || n > (uint64_t)(r.end - r.p) / 9)
-		return damaged_seg(c, s, err);
-	for (uint64_t i = 0; i < n; i += MAP_BATCH) {
-		size_t m = n - i < MAP_BATCH ? (size_t)(n - i) : MAP_BATCH;
-
-		/* The terms are the cache's, preloaded: lookups of stems. */
-		for (size_t k = 0; k < m; k++) {
-			struct surf_entry *x = &e[k];
-
-			x->id = get_u32(&r);
-			x->kind = r.p < r.end ? *r.p++ : 0;
-			x->str = get_str(&r, &x->len);
-			if (r.bad || x->id >= (1u << 31) || x->kind > TERM_NGRAM)
-				return damaged_seg(c, s, err);
-			x->h = (uint32_t)pl_hash(x->str, x->len);
-			strtab_prefetch(&ctx->stems.tab, x->h);
-		}
-		for (size_t k = 0; k < m; k++)
-			strtab_prefetch_entry(&ctx->stems.tab, e[k].h);
-		for (size_t k = 0; k < m; k++) {
-			const struct surf_entry *x = &e[k];
-			uint32_t t;
-
-			if (idmap_reach(&sm->term, &sm->nterm, x->id))
-				return pl_oom(err);
-			t = vocabulary_term_hash(ctx, x->str, x->len, x->h, x->kind);
-			if (t == ID_NONE)
-				return pl_oom(err);
-			sm->term[x->id] = t;
+			for (size_t k = 0; k < m; k++)
+				strtab_prefetch_entry(tab, e[k].h);
+			for (size_t k = 0; k < m; k++)
+				if (intern_entry(ctx, c, s, sm, terms, &e[k], err))
+					return -1;
 		}
 	}
 	if (r.bad || r.p != r.end)
