@@ -1396,11 +1396,10 @@ static int idmap_reach(uint32_t **map, size_t *n, uint32_t id)
  * its first record (175,000 surfaces and 162,000 terms on the benchmark:
  * 0.1 to 0.18 s a table).  Each lookup would wait for memory twice (the
  * slot, then the entry it names), so the entries go in batches of
- * MAP_BATCH, parsed and hashed first with their slots asked for, then
+ * STRTAB_BATCH, parsed and hashed first with their slots asked for, then
  * their entries asked for, then interned in table order (as common.c's
  * merges do).  The ids given are those of one entry at a time.
  */
-#define MAP_BATCH 32
 
 /* An entry of a segment's surfaces table (flags and stem too) or of its
  * terms table. */
@@ -1487,7 +1486,7 @@ static int build_map(struct ctx *ctx, struct cache *c, size_t s,
 {
 	const struct cache_seg *g = &c->segs[s];
 	struct rd r = { g->map + g->tables, g->map + g->size - 24, 0 };
-	struct table_entry e[MAP_BATCH];
+	struct table_entry e[STRTAB_BATCH];
 
 	for (int terms = 0; terms < 2; terms++) {
 		/* A term's lookup is its stem's (vocabulary_term_hash). */
@@ -1500,8 +1499,8 @@ static int build_map(struct ctx *ctx, struct cache *c, size_t s,
 		 * its size at once, rather than rehashed as it doubles. */
 		if (!terms && tab->n < n / 4 && strtab_reserve(tab, n, surf_bytes(r, n)))
 			return pl_oom(err);
-		for (uint64_t i = 0; i < n; i += MAP_BATCH) {
-			size_t m = n - i < MAP_BATCH ? (size_t)(n - i) : MAP_BATCH;
+		for (uint64_t i = 0; i < n; i += STRTAB_BATCH) {
+			size_t m = n - i < STRTAB_BATCH ? (size_t)(n - i) : STRTAB_BATCH;
 
 			for (size_t k = 0; k < m; k++) {
 				if (parse_entry(&r, terms, &e[k]))

@@ -257,7 +257,10 @@ static inline uint32_t strtab_len(const struct strtab *t, uint32_t id)
  * that has arrived, strtab_prefetch_entry for the entry that slot (or the
  * three after it) names when its hash is h.  A lookup then finds both in
  * the cache instead of waiting for memory twice.  They change nothing and
- * may be called with any h. */
+ * may be called with any h.  Such callers go STRTAB_BATCH strings at a
+ * time: hashes and slots asked for, then entries, then the lookups (the
+ * merges of common.c, the preload of vocabulary.c, build_map of cache.c). */
+#define STRTAB_BATCH 32
 static inline void strtab_prefetch(const struct strtab *t, uint32_t h)
 {
 #if defined(__GNUC__)

@@ -115,18 +115,17 @@ int stems_intern_hash(struct stems *s, const char *str, size_t len, uint32_t h,
  * A merge looks every string of the source up in the destination, a table
  * of megabytes: one at a time, each lookup waits for memory twice (the
  * slot, then the entry it names).  The strings go in batches of
- * MERGE_BATCH: the slots of the next batch are asked for before the
+ * STRTAB_BATCH: the slots of the next batch are asked for before the
  * entries of this one, and both have arrived by the time they are looked
  * up.  Ids are given in the source's order, as one at a time.
  */
-#define MERGE_BATCH 32
 
-/* The hashes of src's strings [i, i + MERGE_BATCH) (fewer at the end),
+/* The hashes of src's strings [i, i + STRTAB_BATCH) (fewer at the end),
  * with dst's slots for them asked for. */
 static void merge_hashes(const struct strtab *src, const struct strtab *dst,
 			 size_t i, uint32_t *h)
 {
-	for (size_t k = 0; k < MERGE_BATCH && i + k < src->n; k++) {
+	for (size_t k = 0; k < STRTAB_BATCH && i + k < src->n; k++) {
 		uint32_t id = (uint32_t)(i + k);
 
 		h[k] = (uint32_t)pl_hash(strtab_str(src, id), strtab_len(src, id));
@@ -134,30 +133,30 @@ static void merge_hashes(const struct strtab *src, const struct strtab *dst,
 	}
 }
 
-/* Start batch i (a multiple of MERGE_BATCH) of src: ask for the next
+/* Start batch i (a multiple of STRTAB_BATCH) of src: ask for the next
  * batch's slots and this one's entries.  Returns this batch's hashes. */
 static const uint32_t *merge_batch(const struct strtab *src, const struct strtab *dst,
-				   size_t i, uint32_t h[2][MERGE_BATCH])
+				   size_t i, uint32_t h[2][STRTAB_BATCH])
 {
-	uint32_t *cur = h[(i / MERGE_BATCH) & 1];
+	uint32_t *cur = h[(i / STRTAB_BATCH) & 1];
 
 	if (i == 0)
 		merge_hashes(src, dst, 0, cur);
-	if (i + MERGE_BATCH < src->n)
-		merge_hashes(src, dst, i + MERGE_BATCH, h[(i / MERGE_BATCH + 1) & 1]);
-	for (size_t k = 0; k < MERGE_BATCH && i + k < src->n; k++)
+	if (i + STRTAB_BATCH < src->n)
+		merge_hashes(src, dst, i + STRTAB_BATCH, h[(i / STRTAB_BATCH + 1) & 1]);
+	for (size_t k = 0; k < STRTAB_BATCH && i + k < src->n; k++)
 		strtab_prefetch_entry(dst, cur[k]);
 	return cur;
 }
 
 int stems_merge(struct stems *dst, const struct stems *src, uint32_t *map)
 {
-	uint32_t h[2][MERGE_BATCH];
+	uint32_t h[2][STRTAB_BATCH];
 
-	for (size_t i = 0; i < src->tab.n; i += MERGE_BATCH) {
+	for (size_t i = 0; i < src->tab.n; i += STRTAB_BATCH) {
 		const uint32_t *hb = merge_batch(&src->tab, &dst->tab, i, h);
 
-		for (size_t k = 0; k < MERGE_BATCH && i + k < src->tab.n; k++) {
+		for (size_t k = 0; k < STRTAB_BATCH && i + k < src->tab.n; k++) {
 			uint32_t id = (uint32_t)(i + k);
 
 			if (stems_intern_hash(dst, strtab_str(&src->tab, id),
@@ -172,12 +171,12 @@ int stems_merge(struct stems *dst, const struct stems *src, uint32_t *map)
 int surfaces_merge(struct surfaces *dst, const struct surfaces *src,
 		   const uint32_t *map_stem, uint32_t *map)
 {
-	uint32_t h[2][MERGE_BATCH];
+	uint32_t h[2][STRTAB_BATCH];
 
-	for (size_t i = 0; i < src->tab.n; i += MERGE_BATCH) {
+	for (size_t i = 0; i < src->tab.n; i += STRTAB_BATCH) {
 		const uint32_t *hb = merge_batch(&src->tab, &dst->tab, i, h);
 
-		for (size_t k = 0; k < MERGE_BATCH && i + k < src->tab.n; k++) {
+		for (size_t k = 0; k < STRTAB_BATCH && i + k < src->tab.n; k++) {
 			uint32_t id = (uint32_t)(i + k), g;
 			int added;
 

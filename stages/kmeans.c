@@ -2059,7 +2059,7 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 		 struct pl_error *err)
 {
 	struct kmatch mt;
-	double *sim = NULL, *pn = NULL, *dots = NULL, *tp = NULL;
+	double *sim = NULL, *pn = NULL, *tp = NULL;
 	int64_t *q = NULL;
 	size_t i, j, n1;
 	int ret = -1;
@@ -2081,7 +2081,6 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 	sim = pl_malloc(k * kprev * sizeof(*sim));
 	q = pl_malloc(k * kprev * sizeof(*q));
 	pn = pl_malloc(kprev * sizeof(*pn));
-	dots = pl_malloc(k * kprev * sizeof(*dots));
 	tp = pl_malloc(MATCH_TILE * kprev * sizeof(*tp));
 	mt.u = pl_calloc(n1, sizeof(*mt.u));
 	mt.v = pl_calloc(n1, sizeof(*mt.v));
@@ -2092,7 +2091,7 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 	mt.queue = pl_malloc(n1 * sizeof(*mt.queue));
 	mt.used = pl_malloc(n1);
 	mt.fixed = pl_malloc(n1);
-	if (!sim || !q || !pn || !dots || !tp ||
+	if (!sim || !q || !pn || !tp ||
 	    !mt.u || !mt.v || !mt.minv || !mt.p ||
 	    !mt.way || !mt.colof || !mt.queue || !mt.used || !mt.fixed) {
 		pl_oom(err);
@@ -2102,7 +2101,8 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 
 	for (j = 0; j < kprev; j++)
 		pn[j] = sqrt(dense_norm2(prev + j * d, d));
-	match_dots(prev, kprev, cur, k, d, tp, dots);
+	/* The dot products, turned into similarities in place. */
+	match_dots(prev, kprev, cur, k, d, tp, sim);
 	for (i = 0; i < k; i++) {
 		double cn = sqrt(dense_norm2(cur + i * d, d));
 
@@ -2110,7 +2110,7 @@ int kmeans_match(const double *prev, size_t kprev, const double *cur,
 			double s = 0;
 
 			if (cn > 0 && pn[j] > 0) {
-				s = dots[i * kprev + j] / (cn * pn[j]);
+				s = sim[i * kprev + j] / (cn * pn[j]);
 				s = s > 1 ? 1 : s < -1 ? -1 : s;
 			}
 			sim[i * kprev + j] = s;
@@ -2129,7 +2129,6 @@ done:
 	pl_free(sim);
 	pl_free(q);
 	pl_free(pn);
-	pl_free(dots);
 	pl_free(tp);
 	pl_free(mt.u);
 	pl_free(mt.v);

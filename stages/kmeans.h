@@ -125,10 +125,10 @@ struct kmeans_quality {
  *
  * Costs O(nnz + sample * nnz-per-row * k + k^2 * ncols) time, on up to
  * `threads` threads (the figures are the same bits whatever their number),
- * and O(k * ncols + rows) memory: no pairwise matrix.  Always fills *q (NAN figures
- * and sampled 0 on failure).  0, or -1 with err filled: PL_EX_SOFTWARE for
- * a label out of range or an empty cluster, PL_EX_OSERR when out of
- * memory.
+ * and O(k * ncols + rows) memory: no pairwise matrix.  Always fills *q
+ * (NAN figures and sampled 0 on failure).  0, or -1 with err filled:
+ * PL_EX_SOFTWARE for a label out of range or an empty cluster, PL_EX_OSERR
+ * when out of memory.
  */
 int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 		   int metric, size_t sample, unsigned long seed, int threads,

@@ -279,24 +279,23 @@ static void batch_release(struct batch *b)
 static int batch_keep(struct files *f, struct batch *b)
 {
 	struct batch *k;
+	char *dir;
 
 	if (!b->n) {
 		batch_release(b);
 		return 0;
 	}
 	k = pl_malloc(sizeof(*k));
-	if (!k || pl_grow(&f->kept, &f->keptcap, f->nkept + 1, sizeof(*f->kept))) {
+	dir = pl_strdup(b->dir);
+	if (!k || !dir ||
+	    pl_grow(&f->kept, &f->keptcap, f->nkept + 1, sizeof(*f->kept))) {
 		pl_free(k);
+		pl_free(dir);
 		batch_release(b);
 		return -1;
 	}
 	*k = *b;
-	k->dir = pl_strdup(b->dir);
-	if (!k->dir) {
-		pl_free(k);
-		batch_release(b);
-		return -1;
-	}
+	k->dir = dir;
 	f->kept[f->nkept++] = k;
 	return 0;
 }

@@ -118,8 +118,9 @@ static int vocab_reserve(struct vocab *v, size_t n)
 	return 0;
 }
 
-/* The term id of stem `s`, creating the term on first occurrence. */
-/* term_of, given the stem's pl_hash (truncated to 32 bits). */
+/* The term id of stem `s`, creating the term on first occurrence; h is
+ * the stem's pl_hash (truncated to 32 bits).  term_of hashes it only when
+ * the term is new. */
 static int term_of_hash(struct ctx *ctx, struct counter *k, uint32_t s,
 			uint32_t h, uint32_t *t)
 {
@@ -343,8 +344,6 @@ int vocabulary_file_stats(struct ctx *ctx, const uint32_t **surf,
 	return 0;
 }
 
-#define PRELOAD_BATCH 32
-
 int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
 		       const uint8_t *kind)
 {
@@ -376,9 +375,9 @@ int vocabulary_preload(struct ctx *ctx, const struct strtab *terms,
 	pl_prefault(k->acc + v->tab.n, n * sizeof(*k->acc));
 	/* In batches, as cache.c's build_map: a term's stem and the term
 	 * are the same string, so one hash asks for both tables' slots. */
-	for (size_t i = 0; i < n; i += PRELOAD_BATCH) {
-		size_t m = n - i < PRELOAD_BATCH ? n - i : PRELOAD_BATCH;
-		uint32_t h[PRELOAD_BATCH];
+	for (size_t i = 0; i < n; i += STRTAB_BATCH) {
+		size_t m = n - i < STRTAB_BATCH ? n - i : STRTAB_BATCH;
+		uint32_t h[STRTAB_BATCH];
 
 		for (size_t j = 0; j < m; j++) {
 			uint32_t id = (uint32_t)(i + j);
@@ -411,8 +410,9 @@ uint32_t vocabulary_term_hash(struct ctx *ctx, const char *s, size_t len,
 {
 	uint32_t st, t;
 
+	/* The term is named by its stem, s itself: h is its hash too. */
 	if (stems_intern_hash(&ctx->stems, s, len, h, kind, &st) ||
-	    term_of(ctx, ctx->counter, st, &t))
+	    term_of_hash(ctx, ctx->counter, st, h, &t))
 		return ID_NONE;
 	return t;
 }
