@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdatomic.h>
@@ -108,79 +109,310 @@ static int files_own(struct files *f, char *block)
 	return 0;
 }
 
-/* What a digest-only walk keeps of a file's stat data. */
+/* What a walk keeps of a file's stat data. */
 struct statrec {
 	uint64_t size, ino, dev;
 	int64_t mtime_ns, ctime_ns;
 };
 
+/* A folder being walked, open for stat'ing its files relative to: closed
+ * when the walk has read it and every file queued from it is stat'ed. */
+struct dirref {
+	DIR *d;
+	int fd;
+	size_t refs;        /* the walk's while it reads, and each batch's */
+};
+
 /*
- * The files of one folder, stat'ed together.  A rerun with nothing new
- * spends most of its time listing the corpus (a stat per file, as git's
- * index does), so a large folder's files are shared out over the run's
- * threads, each of which fills the files' own slots (stat data, full path
- * in the folder's one block of paths) and sums the listing digest of its
- * share (cache.h).  Slots and a sum do not depend on the thread count.
+ * Up to WALK_CHUNK files of one folder, as a walk found them and stat'ed
+ * them.  A rerun with nothing new spends most of its time listing the
+ * corpus (a stat per file, as git's index does), so the walk reads a
+ * folder on its own thread while the run's other threads stat the files
+ * of the batches it has queued (struct walkq); each sums the listing
+ * digest of what it stat'ed (cache.h), a sum that does not depend on who
+ * stat'ed what.
  *
- * A digest-only walk (the quick check of a scheduled run) fills no slots:
- * it keeps each folder's batch (names and 40 bytes of stat data per file,
- * in struct files' kept[]) and read_list builds the listing from those
- * when the digest did not match, instead of listing and stat'ing the
- * corpus a second time.  On the benchmark's 96,736 files that second walk
- * was 0.15 s of wall time and 0.33 s of CPU beside the index load; keeping
- * the batches adds 4 MB and a few milliseconds to a run with nothing new,
- * where keeping full slots added 18 MB and 0.02 s (10%).
+ * The walk keeps every batch (names and 40 bytes of stat data per file,
+ * in struct files' kept[]).  A digest-only walk (the quick check of a
+ * scheduled run) stops there; read_list builds the listing from the kept
+ * batches when the digest did not match, or at once after a full walk,
+ * without a second walk of the corpus.  On the benchmark's 96,736 files
+ * that second walk was 0.15 s of wall time and 0.33 s of CPU beside the
+ * index load; keeping the batches takes 4 MB.
  */
 struct batch {
 	struct files *f;        /* its slots: f->n .. f->n + n - 1 */
-	int dirfd;
-	const char *dir;        /* the folder's path */
+	struct dirref *ref;     /* its folder, until its files are stat'ed */
+	const char *dir;        /* the folder's path (owned) */
 	size_t dirlen;
 	struct strbuf names;    /* NUL-terminated names */
 	size_t *off;            /* of each name in names */
 	size_t *pathoff;        /* of each full path in block */
 	uint8_t *link;          /* 1: a symbolic link, to be followed */
 	uint8_t *ok;            /* 1: a regular file (or a link to one) */
-	char *block;            /* the full paths */
-	struct statrec *st;     /* digest_only: each file's stat data, kept */
-	int from_kept;          /* 1: st[] and ok[] are known, stat nothing */
-	size_t n, cap[4], blocklen;
-	size_t maxname;         /* the longest name's length */
-	char *scratch[PL_MAX_THREADS]; /* digest_only: a path at a time */
-	uint64_t sum[PL_MAX_THREADS][2];
+	char *block;            /* the full paths, while the listing is built */
+	struct statrec *st;     /* each file's stat data */
+	size_t n, cap[3], blocklen;
+	size_t left;            /* files not stat'ed yet (walkq's lock) */
+	size_t slot;            /* list_from_kept: its first slot */
 };
 
-static void stat_share(void *arg, size_t t, size_t nt)
-{
-	struct batch *b = arg;
-	struct files *f = b->f;
+/* Files a walk queues at a time, a thread stats at a time, and folders
+ * read whose files are not all stat'ed yet (each an open descriptor). */
+#define WALK_CHUNK 4096
+#define WALK_UNIT 256
+#define WALK_LINGER 64
 
-	for (size_t i = b->n * t / nt; i < b->n * (t + 1) / nt; i++) {
+/* One thread stat'ing a walk's files; walker 0 is the walk's own. */
+struct walker {
+	struct walkq *q;
+	pthread_t tid;
+	uint64_t sum[2];        /* listing digest of the files it stat'ed */
+	char path[PATH_MAX + NAME_MAX + 2];
+};
+
+/*
+ * The files a walk has found, waiting to be stat'ed.  The walk's thread
+ * reads folders (getdents is a third of the kernel time of the listing on
+ * the benchmark's folder of 96,736 files) and queues their files a batch
+ * at a time; the other threads take WALK_UNIT files at a time in queue
+ * order.  The walk's thread stats too: all along when it is alone, when
+ * WALK_LINGER folders are waiting, and at the end.
+ */
+struct walkq {
+	pthread_mutex_t mu;
+	pthread_cond_t more;    /* a batch was queued, or the walk ended */
+	pthread_cond_t done;    /* files were stat'ed */
+	struct batch **b;       /* queued, in walk order */
+	size_t nb, cap;
+	size_t next, at;        /* the first file not taken: b[next], at */
+	size_t pending;         /* files taken or not, not stat'ed yet */
+	size_t linger;          /* folders read, files pending */
+	int ended;              /* the walk has queued its last batch */
+	size_t rootlen;
+	struct walker *w;
+	size_t nw;              /* walkers running (the walk's included) */
+};
+
+static void batch_release(struct batch *b)
+{
+	strbuf_release(&b->names);
+	pl_free((char *)b->dir);
+	pl_free(b->off);
+	pl_free(b->pathoff);
+	pl_free(b->link);
+	pl_free(b->ok);
+	pl_free(b->st);
+	pl_free(b);
+}
+
+/* Drop a reference to a folder (q->mu held); the last one closes it. */
+static void dirref_drop(struct walkq *q, struct dirref *r, int reading_ended)
+{
+	if (--r->refs) {
+		q->linger += reading_ended;
+		return;
+	}
+	q->linger -= !reading_ended;
+	closedir(r->d);
+	pl_free(r);
+}
+
+/* Stat files i0 .. i1 - 1 of b. */
+static void stat_range(struct walker *w, struct batch *b, size_t i0, size_t i1)
+{
+	for (size_t i = i0; i < i1; i++) {
 		const char *name = b->names.buf + b->off[i];
-		struct fileinfo one;
-		char *path = f->digest_only ? b->scratch[t] : b->block + b->pathoff[i];
-		struct fileinfo *fi = f->digest_only ? &one : &f->info[f->n + i];
-		struct statrec here, *sr = b->st ? &b->st[i] : &here;
+		size_t len = b->pathoff[i + 1] - b->pathoff[i] - b->dirlen - 2;
+		struct statrec *sr = &b->st[i];
+		struct fileinfo fi;
 		struct stat st;
 
-		if (!b->from_kept) {
-			b->ok[i] = fstatat(b->dirfd, name, &st,
-					   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
-				   S_ISREG(st.st_mode);
-			if (!b->ok[i])
-				continue; /* vanished, dangling, or a link to a folder */
-			sr->size = (uint64_t)st.st_size;
-			sr->mtime_ns = cache_ts_ns(&st.st_mtim);
-			sr->ctime_ns = cache_ts_ns(&st.st_ctim);
-			sr->ino = (uint64_t)st.st_ino;
-			sr->dev = (uint64_t)st.st_dev;
-		} else if (!b->ok[i]) {
+		b->ok[i] = fstatat(b->ref->fd, name, &st,
+				   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
+			   S_ISREG(st.st_mode);
+		if (!b->ok[i])
+			continue; /* vanished, dangling, or a link to a folder */
+		sr->size = (uint64_t)st.st_size;
+		sr->mtime_ns = cache_ts_ns(&st.st_mtim);
+		sr->ctime_ns = cache_ts_ns(&st.st_ctim);
+		sr->ino = (uint64_t)st.st_ino;
+		sr->dev = (uint64_t)st.st_dev;
+		/* opendir took the folder's path, so it is below PATH_MAX */
+		memcpy(w->path, b->dir, b->dirlen);
+		w->path[b->dirlen] = '/';
+		memcpy(w->path + b->dirlen + 1, name, len + 1);
+		fi.size = sr->size;
+		fi.mtime_ns = sr->mtime_ns;
+		fi.ctime_ns = sr->ctime_ns;
+		fi.ino = sr->ino;
+		fi.dev = sr->dev;
+		cache_listing_add(w->sum, w->path + w->q->rootlen, &fi);
+	}
+}
+
+/* With q->mu held: stat the next WALK_UNIT files not taken, the lock
+ * released meanwhile.  1 when it did, 0 when every file was taken. */
+static int walkq_step(struct walkq *q, struct walker *w)
+{
+	struct batch *b;
+	size_t i0, i1;
+
+	while (q->next < q->nb && q->at == q->b[q->next]->n) {
+		q->next++;
+		q->at = 0;
+	}
+	if (q->next == q->nb)
+		return 0;
+	b = q->b[q->next];
+	i0 = q->at;
+	i1 = b->n - i0 < WALK_UNIT ? b->n : i0 + WALK_UNIT;
+	q->at = i1;
+	pthread_mutex_unlock(&q->mu);
+	stat_range(w, b, i0, i1);
+	pthread_mutex_lock(&q->mu);
+	b->left -= i1 - i0;
+	q->pending -= i1 - i0;
+	if (!b->left) {
+		dirref_drop(q, b->ref, 0);
+		b->ref = NULL;
+	}
+	pthread_cond_broadcast(&q->done);
+	return 1;
+}
+
+static void *walker_main(void *arg)
+{
+	struct walker *w = arg;
+	struct walkq *q = w->q;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		if (walkq_step(q, w))
 			continue;
-		}
+		if (q->ended)
+			break;
+		pthread_cond_wait(&q->more, &q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* The walk's thread, between folders and batches: stat what is queued
+ * when alone, and while WALK_LINGER folders are waiting. */
+static void walkq_help(struct walkq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		int alone = q->nw == 1;
+
+		if (!alone && q->linger < WALK_LINGER)
+			break;
+		if (walkq_step(q, &q->w[0]))
+			continue;
+		if (alone)
+			break;
+		pthread_cond_wait(&q->done, &q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Queue b's files (it holds a reference to its folder).  0, or -1 when
+ * out of memory (b is released). */
+static int walkq_add(struct walkq *q, struct batch *b)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if (pl_grow(&q->b, &q->cap, q->nb + 1, sizeof(*q->b))) {
+		rc = -1;
+	} else {
+		b->ref->refs++;
+		b->left = b->n;
+		q->pending += b->n;
+		q->b[q->nb++] = b;
+		pthread_cond_broadcast(&q->more);
+	}
+	pthread_mutex_unlock(&q->mu);
+	if (rc)
+		batch_release(b);
+	else
+		walkq_help(q);
+	return rc;
+}
+
+/* A new batch of the folder `dir` (ref): NULL when out of memory. */
+static struct batch *batch_new(struct files *f, struct dirref *ref, const char *dir,
+			       size_t dirlen)
+{
+	struct batch *b = pl_calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->f = f;
+	b->ref = ref;
+	b->dirlen = dirlen;
+	b->dir = pl_strdup(dir);
+	if (!b->dir) {
+		batch_release(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Give b's files room for their stat data and queue them, or release an
+ * empty b.  0, or -1 when out of memory. */
+static int batch_queue(struct walkq *q, struct batch *b)
+{
+	if (!b->n) {
+		batch_release(b);
+		return 0;
+	}
+	b->ok = pl_malloc(b->n * sizeof(*b->ok));
+	b->st = pl_malloc(b->n * sizeof(*b->st));
+	if (!b->ok || !b->st) {
+		batch_release(b);
+		return -1;
+	}
+	return walkq_add(q, b);
+}
+
+void files_release_kept(struct files *f)
+{
+	for (size_t i = 0; i < f->nkept; i++)
+		batch_release(f->kept[i]);
+	pl_free(f->kept);
+	f->kept = NULL;
+	f->nkept = f->keptcap = 0;
+}
+
+/* Fill a share of the slots of list_from_kept: each file's full path and
+ * stat data. */
+static void slot_share(void *arg, size_t t, size_t nt)
+{
+	struct files *f = arg;
+	size_t total = f->kept[f->nkept - 1]->slot + f->kept[f->nkept - 1]->n;
+	size_t from = total * t / nt, to = total * (t + 1) / nt, k = 0;
+
+	for (size_t s = from; s < to; s++) {
+		struct batch *b;
+		const struct statrec *sr;
+		struct fileinfo *fi = &f->info[s];
+		size_t i, len;
+		char *path;
+
+		while (s >= f->kept[k]->slot + f->kept[k]->n)
+			k++;
+		b = f->kept[k];
+		i = s - b->slot;
+		if (!b->ok[i])
+			continue;
+		sr = &b->st[i];
+		path = b->block + b->pathoff[i];
+		len = b->pathoff[i + 1] - b->pathoff[i] - b->dirlen - 2;
 		memcpy(path, b->dir, b->dirlen);
 		path[b->dirlen] = '/';
-		memcpy(path + b->dirlen + 1, name, b->pathoff[i + 1] - b->pathoff[i] -
-		       b->dirlen - 1);
+		memcpy(path + b->dirlen + 1, b->names.buf + b->off[i], len + 1);
 		memset(fi, 0, sizeof(*fi));
 		fi->size = sr->size;
 		fi->mtime_ns = sr->mtime_ns;
@@ -188,155 +420,70 @@ static void stat_share(void *arg, size_t t, size_t nt)
 		fi->ino = sr->ino;
 		fi->dev = sr->dev;
 		fi->cached = fi->old = CACHE_NONE;
-		if (!f->digest_only)
-			f->path[f->n + i] = path;
-		/* A listing built from kept batches was summed by its walk. */
-		if (!b->from_kept)
-			cache_listing_add(b->sum[t], path + f->rootlen, fi);
+		f->path[s] = path;
 	}
 }
 
-/* Below this many files a folder is stat'ed on the calling thread. */
-#define STAT_PARALLEL_MIN 2048
+/* Below this many files the listing is built on the calling thread. */
+#define SLOT_PARALLEL_MIN 2048
 
-/* Stat the batch's files and append those that are files to b->f. */
-static int batch_add(struct batch *b, size_t nt)
-{
-	struct files *f = b->f;
-	size_t j = f->n;
-	int rc = 0;
-
-	if (!b->n)
-		return 0;
-	if (!b->from_kept && pl_grow(&b->ok, &b->cap[3], b->n, sizeof(*b->ok)))
-		return -1;
-	/* pl_parallel runs at most PL_MAX_THREADS shares: sum as many. */
-	nt = b->n < STAT_PARALLEL_MIN ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
-	if (f->digest_only) {
-		/* Nothing is kept: each share builds its paths in a buffer
-		 * of its own. */
-		for (size_t t = 0; t < nt; t++)
-			if (!(b->scratch[t] = pl_malloc(b->dirlen + b->maxname + 2)))
-				rc = -1;
-		if (!(b->st = pl_malloc(b->n * sizeof(*b->st))))
-			rc = -1;
-		pl_prefault(b->st, b->n * sizeof(*b->st));
-	} else {
-		b->block = pl_malloc(b->blocklen);
-		if (!b->block || files_own(f, b->block) || files_reserve(f, b->n))
-			return -1;
-		/* All of it is written next, by the stat threads: map it at
-		 * once (a large folder's listing is megabytes of fresh
-		 * memory). */
-		pl_prefault(b->block, b->blocklen);
-		pl_prefault(f->info + f->n, b->n * sizeof(*f->info));
-		pl_prefault(f->path + f->n, b->n * sizeof(*f->path));
-	}
-	if (rc == 0) {
-		memset(b->sum, 0, sizeof(b->sum));
-		pl_parallel(nt, stat_share, b);
-		for (size_t t = 0; t < nt && !b->from_kept; t++) {
-			f->digest[0] += b->sum[t][0];
-			f->digest[1] += b->sum[t][1];
-		}
-	}
-	for (size_t t = 0; t < nt; t++) {
-		pl_free(b->scratch[t]);
-		b->scratch[t] = NULL;
-	}
-	if (rc)
-		return rc;
-	if (f->digest_only) {
-		for (size_t i = 0; i < b->n; i++)
-			f->n += b->ok[i];
-		return 0;
-	}
-	for (size_t i = 0; i < b->n; i++) {
-		if (!b->ok[i])
-			continue;
-		f->info[j] = f->info[f->n + i];
-		f->path[j] = f->path[f->n + i];
-		f->bytes[j] = f->info[j].size; /* on disk, until read */
-		f->rel[j] = NULL;              /* named in list_sort */
-		j++;
-	}
-	f->n = j;
-	return 0;
-}
-
-static void batch_release(struct batch *b)
-{
-	strbuf_release(&b->names);
-	pl_free(b->off);
-	pl_free(b->pathoff);
-	pl_free(b->link);
-	pl_free(b->ok);
-	pl_free(b->st);
-}
-
-/* Keep a digest-only walk's batch in f (its folder's path copied), or
- * release it.  0 or -1 (out of memory: the batch is released). */
-static int batch_keep(struct files *f, struct batch *b)
-{
-	struct batch *k;
-	char *dir;
-
-	if (!b->n) {
-		batch_release(b);
-		return 0;
-	}
-	k = pl_malloc(sizeof(*k));
-	dir = pl_strdup(b->dir);
-	if (!k || !dir ||
-	    pl_grow(&f->kept, &f->keptcap, f->nkept + 1, sizeof(*f->kept))) {
-		pl_free(k);
-		pl_free(dir);
-		batch_release(b);
-		return -1;
-	}
-	*k = *b;
-	k->dir = dir;
-	f->kept[f->nkept++] = k;
-	return 0;
-}
-
-void files_release_kept(struct files *f)
-{
-	for (size_t i = 0; i < f->nkept; i++) {
-		batch_release(f->kept[i]);
-		pl_free((char *)f->kept[i]->dir);
-		pl_free(f->kept[i]);
-	}
-	pl_free(f->kept);
-	f->kept = NULL;
-	f->nkept = f->keptcap = 0;
-}
-
-/* The listing from the batches a digest-only walk kept, as a walk would
- * have made it, without a system call; the kept batches are given back.
- * 0 or -1 (out of memory). */
+/* The listing from the batches a walk kept, without a system call; the
+ * kept batches are given back.  0 or -1 (out of memory). */
 static int list_from_kept(struct files *f, size_t nt)
 {
+	size_t total = 0, j = 0;
 	int rc = 0;
 
 	f->digest_only = 0;
 	f->n = 0;
-	for (size_t i = 0; i < f->nkept && rc == 0; i++) {
-		struct batch *b = f->kept[i];
+	for (size_t k = 0; k < f->nkept; k++) {
+		struct batch *b = f->kept[k];
 
-		b->from_kept = 1;
-		b->dirlen = strlen(b->dir);
-		rc = batch_add(b, nt);
+		b->slot = total;
+		total += b->n;
+		b->block = pl_malloc(b->blocklen);
+		if (!b->block || files_own(f, b->block)) {
+			rc = -1;
+			break;
+		}
+		/* All of it is written next, by the slot threads: map it at
+		 * once (a large folder's listing is megabytes of fresh
+		 * memory). */
+		pl_prefault(b->block, b->blocklen);
+	}
+	if (rc == 0 && total && files_reserve(f, total))
+		rc = -1;
+	if (rc == 0 && total) {
+		pl_prefault(f->info, total * sizeof(*f->info));
+		pl_prefault(f->path, total * sizeof(*f->path));
+		pl_parallel(total < SLOT_PARALLEL_MIN ? 1 : nt, slot_share, f);
+		/* Keep the slots of files, in walk order. */
+		for (size_t k = 0; k < f->nkept; k++) {
+			struct batch *b = f->kept[k];
+
+			for (size_t i = 0; i < b->n; i++) {
+				if (!b->ok[i])
+					continue;
+				f->info[j] = f->info[b->slot + i];
+				f->path[j] = f->path[b->slot + i];
+				f->bytes[j] = f->info[j].size; /* on disk, until read */
+				f->rel[j] = NULL;              /* named in list_sort */
+				j++;
+			}
+		}
+		f->n = j;
 	}
 	files_release_kept(f);
 	return rc;
 }
 
-/* Walk `dir` (a path under the root) and add matching files. */
-static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
+/* Walk `path` (a folder under the root): queue its files on q a batch at
+ * a time, and walk its folders. */
+static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth,
 		struct pl_error *err)
 {
-	struct batch b = { .f = f, .dirfd = -1 };
+	struct batch *b = NULL;
+	struct dirref *ref;
 	size_t base = path->len;
 	struct dirent *de;
 	DIR *d;
@@ -349,7 +496,14 @@ static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
 	if (!d)
 		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open folder: %s",
 			       path->buf, strerror(errno));
-	b.dirfd = dirfd(d);
+	ref = pl_malloc(sizeof(*ref));
+	if (!ref) {
+		closedir(d);
+		return pl_oom(err);
+	}
+	ref->d = d;
+	ref->fd = dirfd(d);
+	ref->refs = 1;
 	for (;;) {
 		struct stat st;
 		size_t len;
@@ -365,14 +519,12 @@ static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		/* Files are stat'ed relative to the open folder, together at
-		 * the end (batch_add). */
 		named = has_suffix(de->d_name, ".txt") || has_suffix(de->d_name, ".txt.gz");
 		type = de->d_type;
 		if ((type == DT_REG || type == DT_LNK) && !named)
 			continue;
 		if (type == DT_UNKNOWN) {
-			if (fstatat(b.dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			if (fstatat(ref->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 				continue; /* vanished while we looked */
 			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR :
 			       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
@@ -384,7 +536,7 @@ static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
 				rc = pl_oom(err);
 				break;
 			}
-			rc = walk(f, path, nt, depth + 1, err);
+			rc = walk(q, f, path, depth + 1, err);
 			path->len = base;
 			path->buf[base] = '\0';
 			if (rc)
@@ -393,36 +545,96 @@ static int walk(struct files *f, struct strbuf *path, size_t nt, int depth,
 		}
 		if (type != DT_REG && type != DT_LNK)
 			continue;
+		/* Files are stat'ed relative to the open folder, by the
+		 * queue's threads. */
 		len = strlen(de->d_name);
-		if (pl_grow(&b.off, &b.cap[0], b.n + 1, sizeof(*b.off)) ||
-		    pl_grow(&b.pathoff, &b.cap[1], b.n + 2, sizeof(*b.pathoff)) ||
-		    pl_grow(&b.link, &b.cap[2], b.n + 1, sizeof(*b.link)) ||
-		    strbuf_add(&b.names, de->d_name, len + 1)) {
+		if (!b && !(b = batch_new(f, ref, path->buf, base))) {
 			rc = pl_oom(err);
 			break;
 		}
-		b.off[b.n] = b.names.len - len - 1;
-		if (len > b.maxname)
-			b.maxname = len;
-		b.pathoff[b.n] = b.blocklen;
-		b.blocklen += base + 1 + len + 1;
-		b.pathoff[b.n + 1] = b.blocklen;
-		/* A link is followed to a file, never to a folder. */
-		b.link[b.n] = type == DT_LNK;
-		b.n++;
-	}
-	b.dir = path->buf;
-	b.dirlen = base;
-	if (!rc && batch_add(&b, nt))
-		rc = pl_oom(err);
-	if (!rc && f->digest_only) {
-		if (batch_keep(f, &b))
+		if (pl_grow(&b->off, &b->cap[0], b->n + 1, sizeof(*b->off)) ||
+		    pl_grow(&b->pathoff, &b->cap[1], b->n + 2, sizeof(*b->pathoff)) ||
+		    pl_grow(&b->link, &b->cap[2], b->n + 1, sizeof(*b->link)) ||
+		    strbuf_add(&b->names, de->d_name, len + 1)) {
 			rc = pl_oom(err);
-	} else {
-		batch_release(&b);
+			break;
+		}
+		b->off[b->n] = b->names.len - len - 1;
+		b->pathoff[b->n] = b->blocklen;
+		b->blocklen += base + 1 + len + 1;
+		b->pathoff[b->n + 1] = b->blocklen;
+		/* A link is followed to a file, never to a folder. */
+		b->link[b->n] = type == DT_LNK;
+		if (++b->n == WALK_CHUNK) {
+			struct batch *full = b;
+
+			b = NULL;
+			if (batch_queue(q, full)) {
+				rc = pl_oom(err);
+				break;
+			}
+		}
 	}
-	closedir(d);
+	if (b && rc == 0 && batch_queue(q, b))
+		rc = pl_oom(err);
+	else if (b && rc)
+		batch_release(b);
+	pthread_mutex_lock(&q->mu);
+	dirref_drop(q, ref, 1);
+	pthread_mutex_unlock(&q->mu);
+	walkq_help(q);
 	return rc;
+}
+
+/* Walk the corpus from `path` (its root) on nt threads: f->kept gets the
+ * batches, f->digest the listing's digest, f->n the files found. */
+static int walk_all(struct files *f, struct strbuf *path, size_t nt, struct pl_error *err)
+{
+	struct walkq q = { .rootlen = f->rootlen, .nw = 1 };
+	int rc;
+
+	nt = nt < 1 ? 1 : nt > PL_MAX_THREADS ? PL_MAX_THREADS : nt;
+	if (!(q.w = pl_calloc(nt, sizeof(*q.w))))
+		return pl_oom(err);
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.more, NULL);
+	pthread_cond_init(&q.done, NULL);
+	for (size_t t = 0; t < nt; t++)
+		q.w[t].q = &q;
+	/* A thread that does not start leaves its share to the others. */
+	for (size_t t = 1; t < nt; t++)
+		if (pthread_create(&q.w[q.nw].tid, NULL, walker_main, &q.w[q.nw]) == 0)
+			q.nw++;
+	rc = walk(&q, f, path, 0, err);
+	pthread_mutex_lock(&q.mu);
+	q.ended = 1;
+	pthread_cond_broadcast(&q.more);
+	while (walkq_step(&q, &q.w[0]))
+		;
+	while (q.pending)
+		pthread_cond_wait(&q.done, &q.mu);
+	pthread_mutex_unlock(&q.mu);
+	for (size_t t = 1; t < q.nw; t++)
+		pthread_join(q.w[t].tid, NULL);
+	for (size_t t = 0; t < q.nw; t++) {
+		f->digest[0] += q.w[t].sum[0];
+		f->digest[1] += q.w[t].sum[1];
+	}
+	pthread_cond_destroy(&q.done);
+	pthread_cond_destroy(&q.more);
+	pthread_mutex_destroy(&q.mu);
+	pl_free(q.w);
+	f->kept = q.b;
+	f->nkept = q.nb;
+	f->keptcap = q.cap;
+	if (rc) {
+		files_release_kept(f);
+		return rc;
+	}
+	for (size_t k = 0; k < f->nkept; k++)
+		for (size_t i = 0; i < f->kept[k]->n; i++)
+			f->n += f->kept[k]->ok[i];
+	return 0;
 }
 
 static char **sort_paths;
@@ -464,6 +676,7 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	struct strbuf path = STRBUF_INIT;
 	const char *root = ctx->cfg->v[CFG_corpus_dir].path;
 	struct stat st;
+	size_t nt;
 
 	/* After a digest-only walk (run.c's quick check): its batches. */
 	if (f->root && f->digest_only)
@@ -483,11 +696,14 @@ int read_list(struct ctx *ctx, struct pl_error *err)
 	while (path.len > 1 && path.buf[path.len - 1] == '/')
 		path.buf[--path.len] = '\0';
 	f->rootlen = path.len + 1;
-	if (walk(f, &path, (size_t)configured_threads(ctx), 0, err)) {
+	nt = (size_t)configured_threads(ctx);
+	if (walk_all(f, &path, nt, err)) {
 		strbuf_release(&path);
 		return -1;
 	}
 	strbuf_release(&path);
+	if (!f->digest_only && list_from_kept(f, nt))
+		return pl_oom(err);
 	if (f->n == 0)
 		return pl_fail(err, PL_EX_NOINPUT,
 			       "%s: no *.txt or *.txt.gz files in the corpus folder", root);

@@ -370,6 +370,60 @@ START_TEST(large_folder)
 }
 END_TEST
 
+/* The walk queues a folder's files WALK_CHUNK (4096) at a time for the
+ * stat threads, and lets at most WALK_LINGER (64) folders wait with their
+ * files not all stat'ed: a folder of more than a chunk and more folders
+ * than that give the same listing and digest on any thread count. */
+START_TEST(walk_queue)
+{
+	static const char *const one[] = { "run.threads=1", NULL };
+	static const char *const two[] = { "run.threads=2", NULL };
+	static const char *const many[] = { "run.threads=100", NULL };
+	const char *const *conf[] = { one, two, many };
+	struct readrun r[3];
+	char name[64];
+	size_t want = 4101 + 70 * 4;
+
+	for (int i = 0; i < 4101; i++) {
+		snprintf(name, sizeof(name), "big/f%05d.txt", i);
+		test_write(root, name, "Words.\n");
+	}
+	for (int i = 0; i < 70; i++)
+		for (int j = 0; j < 4; j++) {
+			snprintf(name, sizeof(name), j < 3 ? "d%02d/g%d.txt" : "d%02d/sub/h.txt", i, j);
+			test_write(root, name, "More words.\n");
+		}
+	for (int k = 0; k < 3; k++) {
+		uint64_t d[2];
+		size_t n;
+
+		read_corpus(&r[k], root, conf[k]);
+		assert_read_ok(&r[k]);
+		ck_assert_uint_eq(r[k].ctx.files.n, want);
+		cache_listing_digest(&r[k].ctx.files, d);
+		ck_assert(d[0] == r[k].ctx.files.digest[0] && d[1] == r[k].ctx.files.digest[1]);
+		list_digest(root, conf[k], &n, d, &r[k]);
+		ck_assert_uint_eq(n, want);
+		ck_assert(d[0] == r[k].ctx.files.digest[0] && d[1] == r[k].ctx.files.digest[1]);
+	}
+	ck_assert_str_eq(r[0].ctx.files.rel[0], "big/f00000.txt");
+	ck_assert_str_eq(r[0].ctx.files.rel[4100], "big/f04100.txt");
+	ck_assert_str_eq(r[0].ctx.files.rel[want - 1], "d69/sub/h.txt");
+	for (int k = 1; k < 3; k++)
+		for (size_t i = 0; i < want; i++) {
+			const struct fileinfo *x = &r[0].ctx.files.info[i];
+			const struct fileinfo *y = &r[k].ctx.files.info[i];
+
+			ck_assert_str_eq(r[0].ctx.files.rel[i], r[k].ctx.files.rel[i]);
+			ck_assert_msg(x->size == y->size && x->mtime_ns == y->mtime_ns &&
+				      x->ctime_ns == y->ctime_ns && x->ino == y->ino &&
+				      x->dev == y->dev, "file %zu: stat data differ", i);
+		}
+	for (int k = 0; k < 3; k++)
+		read_done(&r[k]);
+}
+END_TEST
+
 /* A file read within a second of its change is settled at the end of a
  * run (cache_settle_racy) only when it is still the file that was read:
  * same stat data, same size and hash (of the bytes on disk, for gzip). */
@@ -793,6 +847,7 @@ Suite *suite_read(void)
 	tcase_add_test(tc, trailing_slash);
 	tcase_add_test(tc, symlinks);
 	tcase_add_test(tc, large_folder);
+	tcase_add_test(tc, walk_queue);
 	tcase_add_test(tc, settle_racy);
 	tcase_add_test(tc, merge_threads);
 	tcase_add_test(tc, gzip);
