@@ -587,13 +587,14 @@ static inline uint32_t cluster_id(const struct clustering *km, int32_t c)
 }
 
 /* List the corpus into ctx->files once (unsorted until read_plan), with
- * each file's stat data; a large folder is stat'ed on [run] threads.  0 or
- * -1 (read.c). */
+ * each file's stat data: one thread reads the folders, the others of [run]
+ * threads stat the files it finds.  0 or -1 (read.c). */
 int read_list(struct ctx *ctx, struct pl_error *err);
 /* The same walk and stat calls, keeping only files.n and files.digest
- * (what cache.key is compared with): none of the listing's arrays, which
- * for a large corpus are megabytes of fresh memory.  Release ctx->files
- * before a read_list.  0 or -1 (read.c). */
+ * (what cache.key is compared with), and each folder's names and stat data
+ * (files.kept): none of the listing's arrays, which for a large corpus are
+ * megabytes of fresh memory.  A read_list after it builds the listing from
+ * what it kept.  0 or -1 (read.c). */
 int read_list_digest(struct ctx *ctx, struct pl_error *err);
 /* List the corpus and compare each file with ctx->cache (when there is
  * one): sets files.info[i].cached/old and ctx->plan.  Hashes the files

@@ -15,6 +15,7 @@
 #include "lib.h"
 #include "../pipeline/cache.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,19 +371,25 @@ START_TEST(large_folder)
 }
 END_TEST
 
-/* The walk queues a folder's files WALK_CHUNK (4096) at a time for the
- * stat threads, and lets at most WALK_LINGER (64) folders wait with their
- * files not all stat'ed: a folder of more than a chunk and more folders
- * than that give the same listing and digest on any thread count. */
-START_TEST(walk_queue)
+/* Descriptors this process has open. */
+static int open_fds(void)
 {
-	static const char *const one[] = { "run.threads=1", NULL };
-	static const char *const two[] = { "run.threads=2", NULL };
-	static const char *const many[] = { "run.threads=100", NULL };
-	const char *const *conf[] = { one, two, many };
-	struct readrun r[3];
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A corpus for the walk's queue: a folder of more than read.c's
+ * WALK_CHUNK (4096) files and 70 folders with a subfolder each, more
+ * than WALK_LINGER (64).  Its file count. */
+static size_t walk_corpus(void)
+{
 	char name[64];
-	size_t want = 4101 + 70 * 4;
 
 	for (int i = 0; i < 4101; i++) {
 		snprintf(name, sizeof(name), "big/f%05d.txt", i);
@@ -393,10 +400,31 @@ START_TEST(walk_queue)
 			snprintf(name, sizeof(name), j < 3 ? "d%02d/g%d.txt" : "d%02d/sub/h.txt", i, j);
 			test_write(root, name, "More words.\n");
 		}
-	for (int k = 0; k < 3; k++) {
+	return 4101 + 70 * 4;
+}
+
+/* The walk queues a folder's files WALK_CHUNK at a time for the stat
+ * threads, and lets at most WALK_LINGER folders wait with their files not
+ * all stat'ed (1 with PIPELINE_TEST_WALK_LINGER=1, so that the walking
+ * thread waits at that bound all along): the same listing and digest on
+ * any thread count, the stat data stat(2)'s. */
+START_TEST(walk_queue)
+{
+	static const char *const one[] = { "run.threads=1", NULL };
+	static const char *const two[] = { "run.threads=2", NULL };
+	static const char *const many[] = { "run.threads=100", NULL };
+	const char *const *conf[] = { one, two, many, two, many };
+	enum { NCONF = 5 };
+	struct readrun r[NCONF];
+	size_t want = walk_corpus();
+
+	for (int k = 0; k < NCONF; k++) {
+		int fds = open_fds();
 		uint64_t d[2];
 		size_t n;
 
+		if (k >= 3)
+			setenv("PIPELINE_TEST_WALK_LINGER", "1", 1);
 		read_corpus(&r[k], root, conf[k]);
 		assert_read_ok(&r[k]);
 		ck_assert_uint_eq(r[k].ctx.files.n, want);
@@ -405,11 +433,25 @@ START_TEST(walk_queue)
 		list_digest(root, conf[k], &n, d, &r[k]);
 		ck_assert_uint_eq(n, want);
 		ck_assert(d[0] == r[k].ctx.files.digest[0] && d[1] == r[k].ctx.files.digest[1]);
+		unsetenv("PIPELINE_TEST_WALK_LINGER");
+		/* Every folder the walks opened is closed. */
+		ck_assert_int_eq(open_fds(), fds);
 	}
 	ck_assert_str_eq(r[0].ctx.files.rel[0], "big/f00000.txt");
 	ck_assert_str_eq(r[0].ctx.files.rel[4100], "big/f04100.txt");
 	ck_assert_str_eq(r[0].ctx.files.rel[want - 1], "d69/sub/h.txt");
-	for (int k = 1; k < 3; k++)
+	for (size_t i = 0; i < want; i++) {
+		const struct fileinfo *x = &r[0].ctx.files.info[i];
+		struct stat st;
+
+		ck_assert_int_eq(stat(r[0].ctx.files.path[i], &st), 0);
+		ck_assert_msg(x->size == (uint64_t)st.st_size &&
+			      x->mtime_ns == cache_ts_ns(&st.st_mtim) &&
+			      x->ctime_ns == cache_ts_ns(&st.st_ctim) &&
+			      x->ino == (uint64_t)st.st_ino && x->dev == (uint64_t)st.st_dev,
+			      "%s: not stat(2)'s data", r[0].ctx.files.rel[i]);
+	}
+	for (int k = 1; k < NCONF; k++)
 		for (size_t i = 0; i < want; i++) {
 			const struct fileinfo *x = &r[0].ctx.files.info[i];
 			const struct fileinfo *y = &r[k].ctx.files.info[i];
@@ -419,8 +461,93 @@ START_TEST(walk_queue)
 				      x->ctime_ns == y->ctime_ns && x->ino == y->ino &&
 				      x->dev == y->dev, "file %zu: stat data differ", i);
 		}
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NCONF; k++)
 		read_done(&r[k]);
+}
+END_TEST
+
+/* A walk that fails after queueing work (a folder nested too deep, found
+ * after the large folder and while others wait for their stats) drains
+ * its queue, joins its threads and closes every folder it opened. */
+START_TEST(walk_error)
+{
+	static const char *const two[] = { "run.threads=2", NULL };
+	static const char *const many[] = { "run.threads=100", NULL };
+	const char *const *conf[] = { two, many, two };
+	char deep[4200];
+	size_t len;
+
+	(void)walk_corpus();
+	len = (size_t)snprintf(deep, sizeof(deep), "zz");
+	for (int i = 0; i < 70; i++)
+		len += (size_t)snprintf(deep + len, sizeof(deep) - len, "/n");
+	snprintf(deep + len, sizeof(deep) - len, "/deep.txt");
+	test_write(root, deep, "Too deep.\n");
+	for (int k = 0; k < 3; k++) {
+		struct readrun r;
+		int before = open_fds();
+
+		if (k == 2)
+			setenv("PIPELINE_TEST_WALK_LINGER", "1", 1);
+		read_corpus(&r, root, conf[k]);
+		unsetenv("PIPELINE_TEST_WALK_LINGER");
+		assert_read_fails(&r, PL_EX_DATAERR, "nested deeper than 64", NULL);
+		ck_assert_int_eq(open_fds(), before);
+		read_done(&r);
+	}
+}
+END_TEST
+
+
+/* Out of memory at each allocation of a listing on 2 threads, helpers
+ * running (a folder of 600 files is more than a unit of the queue), once
+ * and from then on: the walk fails with exit 71 or succeeds, and leaves
+ * no descriptor open (and nothing allocated: the sanitizer build's leak
+ * check). */
+START_TEST(walk_out_of_memory)
+{
+	static const char *const two[] = { "run.threads=2", NULL };
+	unsigned long count;
+	struct readrun r;
+	char name[64];
+	int fds;
+
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "big/f%03d.txt", i);
+		test_write(root, name, "Words.\n");
+	}
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "d%d/sub/g.txt", i);
+		test_write(root, name, "More words.\n");
+	}
+	fds = open_fds();
+	prepare_corpus(&r, root, two);
+	assert_read_ok(&r);
+	pl_alloc_fail_at(0, 0);
+	ck_assert_int_eq(read_list_digest(&r.ctx, &r.err), 0);
+	ck_assert_int_eq(read_plan(&r.ctx, &r.err), 0);
+	count = pl_alloc_fail_at(0, 0);
+	ck_assert_uint_eq(r.ctx.files.n, 610);
+	read_done(&r);
+	ck_assert_uint_gt(count, 20);
+	for (int sticky = 0; sticky <= 1; sticky++)
+		for (unsigned long n = 1; n <= count; n++) {
+			int rc;
+
+			prepare_corpus(&r, root, two);
+			assert_read_ok(&r);
+			pl_alloc_fail_at(n, sticky);
+			rc = read_list_digest(&r.ctx, &r.err);
+			if (rc == 0)
+				rc = read_plan(&r.ctx, &r.err);
+			pl_alloc_fail_at(0, 0);
+			ck_assert_msg(rc == 0 ? r.ctx.files.n == 610 : r.err.code == PL_EX_OSERR,
+				      "allocation %lu%s: rc %d, %zu files, exit %d: %s", n,
+				      sticky ? " on" : "", rc, r.ctx.files.n, r.err.code,
+				      r.err.msg);
+			read_done(&r);
+			ck_assert_int_eq(open_fds(), fds);
+		}
 }
 END_TEST
 
@@ -848,6 +975,8 @@ Suite *suite_read(void)
 	tcase_add_test(tc, symlinks);
 	tcase_add_test(tc, large_folder);
 	tcase_add_test(tc, walk_queue);
+	tcase_add_test(tc, walk_error);
+	tcase_add_test(tc, walk_out_of_memory);
 	tcase_add_test(tc, settle_racy);
 	tcase_add_test(tc, merge_threads);
 	tcase_add_test(tc, gzip);
