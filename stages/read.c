@@ -119,7 +119,6 @@ struct statrec {
  * when the walk has read it and every file queued from it is stat'ed. */
 struct dirref {
 	DIR *d;
-	int fd;
 	size_t refs;        /* the walk's while it reads, and each batch's */
 };
 
@@ -141,7 +140,6 @@ struct dirref {
  * index load; keeping the batches takes 4 MB.
  */
 struct batch {
-	struct files *f;        /* its slots: f->n .. f->n + n - 1 */
 	struct dirref *ref;     /* its folder, until its files are stat'ed */
 	const char *dir;        /* the folder's path (owned) */
 	size_t dirlen;
@@ -224,17 +222,38 @@ static void dirref_drop(struct walkq *q, struct dirref *r, int reading_ended)
 	pl_free(r);
 }
 
+/* The full path of b's file i into out, which holds b's pathoff[i + 1]
+ * - pathoff[i] bytes (the path and its NUL). */
+static void batch_path(const struct batch *b, size_t i, char *out)
+{
+	memcpy(out, b->dir, b->dirlen);
+	out[b->dirlen] = '/';
+	memcpy(out + b->dirlen + 1, b->names.buf + b->off[i],
+	       b->pathoff[i + 1] - b->pathoff[i] - b->dirlen - 1);
+}
+
+/* fi (zeroed first) with the stat data sr, nothing cached. */
+static void info_of(const struct statrec *sr, struct fileinfo *fi)
+{
+	memset(fi, 0, sizeof(*fi));
+	fi->size = sr->size;
+	fi->mtime_ns = sr->mtime_ns;
+	fi->ctime_ns = sr->ctime_ns;
+	fi->ino = sr->ino;
+	fi->dev = sr->dev;
+	fi->cached = fi->old = CACHE_NONE;
+}
+
 /* Stat files i0 .. i1 - 1 of b. */
 static void stat_range(struct walker *w, struct batch *b, size_t i0, size_t i1)
 {
 	for (size_t i = i0; i < i1; i++) {
-		const char *name = b->names.buf + b->off[i];
-		size_t len = b->pathoff[i + 1] - b->pathoff[i] - b->dirlen - 2;
+		size_t need = b->pathoff[i + 1] - b->pathoff[i];
 		struct statrec *sr = &b->st[i];
 		struct fileinfo fi;
 		struct stat st;
 
-		b->ok[i] = fstatat(b->ref->fd, name, &st,
+		b->ok[i] = fstatat(dirfd(b->ref->d), b->names.buf + b->off[i], &st,
 				   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
 			   S_ISREG(st.st_mode);
 		if (!b->ok[i])
@@ -244,19 +263,12 @@ static void stat_range(struct walker *w, struct batch *b, size_t i0, size_t i1)
 		sr->ctime_ns = cache_ts_ns(&st.st_ctim);
 		sr->ino = (uint64_t)st.st_ino;
 		sr->dev = (uint64_t)st.st_dev;
-		if (b->dirlen + len + 2 > w->pathcap &&
-		    pl_grow(&w->path, &w->pathcap, b->dirlen + len + 2, 1)) {
+		if (need > w->pathcap && pl_grow(&w->path, &w->pathcap, need, 1)) {
 			w->oom = 1;
 			continue;
 		}
-		memcpy(w->path, b->dir, b->dirlen);
-		w->path[b->dirlen] = '/';
-		memcpy(w->path + b->dirlen + 1, name, len + 1);
-		fi.size = sr->size;
-		fi.mtime_ns = sr->mtime_ns;
-		fi.ctime_ns = sr->ctime_ns;
-		fi.ino = sr->ino;
-		fi.dev = sr->dev;
+		batch_path(b, i, w->path);
+		info_of(sr, &fi);
 		cache_listing_add(w->sum, w->path + w->q->rootlen, &fi);
 	}
 }
@@ -380,14 +392,12 @@ static int walkq_add(struct walkq *q, struct batch *b)
 }
 
 /* A new batch of the folder `dir` (ref): NULL when out of memory. */
-static struct batch *batch_new(struct files *f, struct dirref *ref, const char *dir,
-			       size_t dirlen)
+static struct batch *batch_new(struct dirref *ref, const char *dir, size_t dirlen)
 {
 	struct batch *b = pl_calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
-	b->f = f;
 	b->ref = ref;
 	b->dirlen = dirlen;
 	b->dir = pl_strdup(dir);
@@ -434,10 +444,7 @@ static void slot_share(void *arg, size_t t, size_t nt)
 
 	for (size_t s = from; s < to; s++) {
 		struct batch *b;
-		const struct statrec *sr;
-		struct fileinfo *fi = &f->info[s];
-		size_t i, len;
-		char *path;
+		size_t i;
 
 		while (s >= f->kept[k]->slot + f->kept[k]->n)
 			k++;
@@ -445,20 +452,9 @@ static void slot_share(void *arg, size_t t, size_t nt)
 		i = s - b->slot;
 		if (!b->ok[i])
 			continue;
-		sr = &b->st[i];
-		path = b->block + b->pathoff[i];
-		len = b->pathoff[i + 1] - b->pathoff[i] - b->dirlen - 2;
-		memcpy(path, b->dir, b->dirlen);
-		path[b->dirlen] = '/';
-		memcpy(path + b->dirlen + 1, b->names.buf + b->off[i], len + 1);
-		memset(fi, 0, sizeof(*fi));
-		fi->size = sr->size;
-		fi->mtime_ns = sr->mtime_ns;
-		fi->ctime_ns = sr->ctime_ns;
-		fi->ino = sr->ino;
-		fi->dev = sr->dev;
-		fi->cached = fi->old = CACHE_NONE;
-		f->path[s] = path;
+		f->path[s] = b->block + b->pathoff[i];
+		batch_path(b, i, f->path[s]);
+		info_of(&b->st[i], &f->info[s]);
 	}
 }
 
@@ -540,7 +536,6 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 		return pl_oom(err);
 	}
 	ref->d = d;
-	ref->fd = dirfd(d);
 	ref->refs = 1;
 	for (;;) {
 		struct stat st;
@@ -562,7 +557,7 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 		if ((type == DT_REG || type == DT_LNK) && !named)
 			continue;
 		if (type == DT_UNKNOWN) {
-			if (fstatat(ref->fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 				continue; /* vanished while we looked */
 			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR :
 			       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
@@ -586,7 +581,7 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 		/* Files are stat'ed relative to the open folder, by the
 		 * queue's threads. */
 		len = strlen(de->d_name);
-		if (!b && !(b = batch_new(f, ref, path->buf, base))) {
+		if (!b && !(b = batch_new(ref, path->buf, base))) {
 			rc = pl_oom(err);
 			break;
 		}
@@ -1641,11 +1636,12 @@ static int read_threads(struct ctx *ctx, long n, struct pl_error *err)
 		uint64_t goal = total / (uint64_t)n * (uint64_t)(t + 1);
 
 		sh[t].a = next;
-		while (next < ctx->files.n &&
-		       (t == n - 1 || acc + read_cost(&ctx->files, next) <= goal ||
-			next == sh[t].a)) {
-			acc += read_cost(&ctx->files, next);
-			next++;
+		for (; next < ctx->files.n; next++) {
+			uint64_t cost = read_cost(&ctx->files, next);
+
+			if (t < n - 1 && acc + cost > goal && next > sh[t].a)
+				break;
+			acc += cost;
 		}
 		sh[t].b = next;
 		sh[t].files = &ctx->files;
