@@ -28,7 +28,9 @@
  *    distinct rows uniformly (gsl_ran_choose).
  *  - One iteration: assign every row to its nearest centroid (a loop with
  *    no shared writes, split across threads), then recompute the
- *    centroids serially in row order.  Before that, each empty cluster
+ *    centroids, each one's sum in row order (the clusters are shared out
+ *    among the threads, whole, so the bits do not depend on how many
+ *    there are).  Before that, each empty cluster
  *    takes the row with the largest cost to its current centroid among rows
  *    whose cluster has more than one member (ties: lowest row).  Stop when
  *    no assignment changed or the objective improved by no more than
@@ -110,10 +112,20 @@ struct km {
 				 zero in a warm start's first step, else NULL */
 	int nthreads;
 	size_t *count;        /* members per cluster */
+	struct load *load;    /* k: the clusters by their rows' entries */
+	uint64_t *share;      /* nthreads: entries each share sums */
+	uint32_t *owner;      /* k: the share that sums each cluster */
+	size_t bound[PL_MAX_THREADS + 1]; /* row_shares */
 	size_t *pick;         /* the k rows chosen as initial centres */
 	unsigned char *taken; /* per row: already an initial centre */
 	struct order *ord;    /* k entries, for the final numbering */
 	gsl_rng *rng;
+};
+
+/* A cluster as the update step shares them out. */
+struct load {
+	uint64_t entries;     /* of its rows */
+	uint32_t j;
 };
 
 /* A cluster as sorted for the final numbering. */
@@ -751,41 +763,39 @@ static void fill_empty(struct km *km)
 	}
 }
 
-/* The update step: fill empty clusters, then C = the (normalised) means of
- * the clusters in lab, summed in row order, and cn2.  With km->dirty (not
- * for opts.plain), only the clusters flagged there, those whose members
- * changed, are recomputed: the others have the same rows in the same
- * order, so they would come out the same to the bit. */
-static void update_centroids(struct km *km)
+/* The update step's sums and norms for the clusters of share `s` (each
+ * cluster has one owner, km->owner): its rows in row order, as one thread
+ * would take them, so the bits do not depend on how the clusters are
+ * shared out. */
+static void update_share(void *arg, size_t s, size_t ns)
 {
-	const unsigned char *dirty = km->dirty;
+	struct km *km = arg;
+	const struct csr *X = km->X;
 	size_t t, d = km->d;
 	uint32_t j;
 
-	memset(km->count, 0, km->k * sizeof(*km->count));
-	for (t = 0; t < km->m; t++)
-		km->count[km->lab[km->rows[t]]]++;
-	fill_empty(km);
-
+	(void)ns;
 	for (j = 0; j < km->k; j++)
-		if (!dirty || dirty[j])
+		if (km->owner[j] == s)
 			memset(km->C + (size_t)j * d, 0, d * sizeof(*km->C));
 	for (t = 0; t < km->m; t++) {
 		size_t i = km->rows[t];
-		double *c = km->C + (size_t)km->lab[i] * d;
-		double s = km->scale[i];
+		double *c, sc;
 		uint64_t p;
 
-		if (dirty && !dirty[km->lab[i]])
+		j = (uint32_t)km->lab[i];
+		if (km->owner[j] != s)
 			continue;
-		for (p = km->X->rowptr[i]; p < km->X->rowptr[i + 1]; p++)
-			c[km->X->col[p]] += s * km->X->fval[p];
+		c = km->C + (size_t)j * d;
+		sc = km->scale[i];
+		for (p = X->rowptr[i]; p < X->rowptr[i + 1]; p++)
+			c[X->col[p]] += sc * X->fval[p];
 	}
 	for (j = 0; j < km->k; j++) {
 		double *c = km->C + (size_t)j * d;
 		double div, n2 = 0;
 
-		if (dirty && !dirty[j])
+		if (km->owner[j] != s)
 			continue;
 		if (km->cosine)
 			div = sqrt(dense_norm2(c, d));
@@ -802,6 +812,67 @@ static void update_centroids(struct km *km)
 		}
 		km->cn2[j] = n2;
 	}
+}
+
+/* Largest first, then by cluster. */
+static int load_cmp(const void *pa, const void *pb)
+{
+	const struct load *a = pa, *b = pb;
+
+	if (a->entries != b->entries)
+		return a->entries > b->entries ? -1 : 1;
+	return a->j < b->j ? -1 : a->j > b->j;
+}
+
+/* The update step: fill empty clusters, then C = the (normalised) means of
+ * the clusters in lab, summed in row order, and cn2.  With km->dirty (not
+ * for opts.plain), only the clusters flagged there, those whose members
+ * changed, are recomputed: the others have the same rows in the same
+ * order, so they would come out the same to the bit.  The clusters to
+ * recompute are shared out among the threads, largest first, each to the
+ * share with the fewest entries so far (update_share). */
+static void update_centroids(struct km *km)
+{
+	const unsigned char *dirty = km->dirty;
+	uint64_t total = 0;
+	size_t t, ns = (size_t)km->nthreads, n = 0;
+	uint32_t j;
+
+	memset(km->count, 0, km->k * sizeof(*km->count));
+	for (t = 0; t < km->m; t++)
+		km->count[km->lab[km->rows[t]]]++;
+	fill_empty(km);
+
+	for (j = 0; j < km->k; j++) {
+		km->owner[j] = UINT32_MAX;
+		km->load[j].entries = 0;
+		km->load[j].j = j;
+	}
+	for (t = 0; t < km->m; t++) {
+		size_t i = km->rows[t];
+
+		km->load[km->lab[i]].entries += km->X->rowptr[i + 1] - km->X->rowptr[i];
+	}
+	for (j = 0; j < km->k; j++)
+		if (!dirty || dirty[j]) {
+			total += km->load[j].entries;
+			km->load[n++] = km->load[j];
+		}
+	/* Not worth a thread below 65,536 entries a share (as csr_shares). */
+	if (ns > total / 65536 + 1)
+		ns = (size_t)(total / 65536 + 1);
+	qsort(km->load, n, sizeof(*km->load), load_cmp);
+	memset(km->share, 0, ns * sizeof(*km->share));
+	for (size_t c = 0; c < n; c++) {
+		size_t least = 0;
+
+		for (t = 1; t < ns; t++)
+			if (km->share[t] < km->share[least])
+				least = t;
+		km->owner[km->load[c].j] = (uint32_t)least;
+		km->share[least] += km->load[c].entries;
+	}
+	pl_parallel(ns, update_share, km);
 }
 
 /* One progress line, padded so that it covers a longer previous one. */
@@ -841,6 +912,45 @@ static void warm_centres(struct km *km)
 		km->cn2[j] = dense_norm2(c, d);
 	}
 	km->skip = km->zero;
+}
+
+/* Cut the m rows with terms into shares of about equal entries for the
+ * threads (one per 65,536 entries at most): share s is rows[bound[s]] to
+ * rows[bound[s + 1] - 1].  Returns the number of shares. */
+static size_t row_shares(struct km *km)
+{
+	const struct csr *X = km->X;
+	uint64_t total = 0, acc = 0;
+	size_t ns = (size_t)km->nthreads, s = 1;
+
+	for (size_t t = 0; t < km->m; t++)
+		total += X->rowptr[km->rows[t] + 1] - X->rowptr[km->rows[t]];
+	if (ns > total / 65536 + 1)
+		ns = (size_t)(total / 65536 + 1);
+	km->bound[0] = 0;
+	for (size_t t = 0; t < km->m && s < ns; t++) {
+		acc += X->rowptr[km->rows[t] + 1] - X->rowptr[km->rows[t]];
+		if (acc >= total / ns * s)
+			km->bound[s++] = t + 1;
+	}
+	while (s <= ns)
+		km->bound[s++] = km->m;
+	return ns;
+}
+
+/* Share t of the final costs: each row's against its own centroid. */
+static void final_costs(void *arg, size_t s, size_t ns)
+{
+	struct km *km = arg;
+
+	(void)ns;
+	for (size_t t = km->bound[s]; t < km->bound[s + 1]; t++) {
+		size_t i = km->rows[t];
+		uint32_t j = (uint32_t)km->lab[i];
+
+		km->cost[i] = row_cost(km, i, j,
+				       row_dot(km->X, i, km->C + (size_t)j * km->d));
+	}
 }
 
 /* One restart, from seeding to convergence.  Leaves the result in lab and
@@ -904,16 +1014,12 @@ static int run_once(struct km *km, int restart, double *obj, int *iters,
 	}
 	*iters = it;
 
-	/* the objective of the returned labels against the returned centroids */
+	/* the objective of the returned labels against the returned
+	 * centroids: the costs on the threads, summed here in row order */
+	pl_parallel(row_shares(km), final_costs, km);
 	cur = 0;
-	for (t = 0; t < km->m; t++) {
-		size_t i = km->rows[t];
-		uint32_t j = (uint32_t)km->lab[i];
-
-		km->cost[i] = row_cost(km, i, j,
-				       row_dot(km->X, i, km->C + (size_t)j * km->d));
-		cur += km->cost[i];
-	}
+	for (t = 0; t < km->m; t++)
+		cur += km->cost[km->rows[t]];
 	*obj = cur;
 	return 0;
 }
@@ -1080,31 +1186,72 @@ static int bounds_fit(const struct km *km)
 }
 
 /* Row norms, scales and the list of rows with terms; eta.  0 or -1. */
+/* scan_rows on the threads: share s takes rows [bound[s], bound[s + 1]). */
+struct scan_job {
+	struct km *km;
+	size_t bound[PL_MAX_THREADS + 1];
+	size_t m[PL_MAX_THREADS];        /* rows with terms */
+	uint64_t longest[PL_MAX_THREADS];
+	size_t bad[PL_MAX_THREADS];      /* first row not finite, or SIZE_MAX */
+};
+
+static void scan_share(void *arg, size_t s, size_t ns)
+{
+	struct scan_job *job = arg;
+	struct km *km = job->km;
+	const struct csr *X = km->X;
+
+	(void)ns;
+	job->m[s] = 0;
+	job->longest[s] = 0;
+	job->bad[s] = SIZE_MAX;
+	for (size_t i = job->bound[s]; i < job->bound[s + 1]; i++) {
+		double v = row_norm2(X, i);
+
+		if (X->rowptr[i + 1] - X->rowptr[i] > job->longest[s])
+			job->longest[s] = X->rowptr[i + 1] - X->rowptr[i];
+		if (!isfinite(v)) {
+			job->bad[s] = i;
+			return;
+		}
+		km->nrm2[i] = v;
+		km->scale[i] = v > 0 ? (km->cosine ? 1.0 / sqrt(v) : 1.0) : 0;
+		if (v > 0)
+			job->m[s]++;
+	}
+}
+
 static int scan_rows(struct km *km, struct pl_error *err)
 {
 	const struct csr *X = km->X;
-	uint64_t longest;
-	size_t i;
+	struct scan_job *job;
+	uint64_t longest = km->d;
+	size_t ns;
 
 	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
+	job = pl_malloc(sizeof(*job));
+	if (!job)
+		return pl_oom(err);
+	job->km = km;
+	ns = csr_shares(X, km->nthreads, job->bound);
+	pl_parallel(ns, scan_share, job);
 	km->m = 0;
-	longest = km->d;
-	for (i = 0; i < km->n; i++) {
-		double s = row_norm2(X, i);
+	for (size_t s = 0; s < ns; s++) {
+		if (job->bad[s] != SIZE_MAX) {
+			size_t i = job->bad[s];
 
-		if (X->rowptr[i + 1] - X->rowptr[i] > longest)
-			longest = X->rowptr[i + 1] - X->rowptr[i];
-		if (!isfinite(s))
+			pl_free(job);
 			return pl_fail(err, PL_EX_DATAERR,
 				       "kmeans: statement %zu has weights that are not finite",
 				       i + 1);
-		km->nrm2[i] = s;
-		km->scale[i] = s > 0 ? (km->cosine ? 1.0 / sqrt(s) : 1.0) : 0;
-		if (s > 0)
-			km->m++;
+		}
+		km->m += job->m[s];
+		if (job->longest[s] > longest)
+			longest = job->longest[s];
 	}
+	pl_free(job);
 	km->eta = 8 * ((double)longest + 4) * DBL_EPSILON;
 	return 0;
 }
@@ -1135,6 +1282,9 @@ static void km_release(struct km *km)
 	pl_free(km->move);
 	pl_free(km->zero);
 	pl_free(km->count);
+	pl_free(km->load);
+	pl_free(km->share);
+	pl_free(km->owner);
 	pl_free(km->pick);
 	pl_free(km->taken);
 	pl_free(km->ord);
@@ -1162,6 +1312,7 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	km.d = X->ncols;
 	km.k = o->k;
 	km.cosine = o->metric == KMEANS_COSINE;
+	km.nthreads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads;
 
 	km.nrm2 = pl_malloc(n * sizeof(*km.nrm2));
 	km.scale = pl_malloc(n * sizeof(*km.scale));
@@ -1194,12 +1345,14 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	km.cost = pl_calloc(n, sizeof(*km.cost));
 	km.C = pl_malloc(kd * sizeof(*km.C));
 	km.cn2 = pl_malloc(km.k * sizeof(*km.cn2));
-	km.nthreads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads;
 	km.Ct = pl_malloc(kd * sizeof(*km.Ct));
 	km.trial = pl_calloc(n, sizeof(*km.trial));
 	km.trial_best = pl_calloc(n, sizeof(*km.trial_best));
 	km.dots = pl_malloc((size_t)km.nthreads * km.k * sizeof(*km.dots));
 	km.count = pl_malloc(km.k * sizeof(*km.count));
+	km.load = pl_malloc(km.k * sizeof(*km.load));
+	km.share = pl_malloc((size_t)km.nthreads * sizeof(*km.share));
+	km.owner = pl_malloc(km.k * sizeof(*km.owner));
 	km.pick = pl_malloc(km.k * sizeof(*km.pick));
 	km.taken = pl_malloc(n);
 	km.ord = pl_malloc(km.k * sizeof(*km.ord));
@@ -1228,7 +1381,7 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	if (!km.rows || !km.lab || !km.nxt || !km.best_lab || !km.cost ||
 	    !km.C || !km.cn2 || !km.Ct || !km.dots ||
 	    !km.trial || !km.trial_best ||
-	    !km.count || !km.pick ||
+	    !km.count || !km.load || !km.share || !km.owner || !km.pick ||
 	    !km.taken || !km.ord || !km.move || !out->assign || !out->sim ||
 	    !out->size)
 		goto oom;
@@ -1744,6 +1897,36 @@ static double figure(const struct ksweep *sw, size_t i)
 	}
 }
 
+/* The rows of X with a positive norm, counted on `threads` threads. */
+struct count_job {
+	const struct csr *X;
+	size_t bound[PL_MAX_THREADS + 1];
+	size_t m[PL_MAX_THREADS];
+};
+
+static void count_share(void *arg, size_t s, size_t ns)
+{
+	struct count_job *job = arg;
+
+	(void)ns;
+	job->m[s] = 0;
+	for (size_t i = job->bound[s]; i < job->bound[s + 1]; i++)
+		job->m[s] += row_norm2(job->X, i) > 0;
+}
+
+static size_t rows_with_terms(const struct csr *X, int threads)
+{
+	struct count_job job;
+	size_t ns, m = 0;
+
+	job.X = X;
+	ns = csr_shares(X, threads < 1 ? 1 : threads, job.bound);
+	pl_parallel(ns, count_share, &job);
+	for (size_t s = 0; s < ns; s++)
+		m += job.m[s];
+	return m;
+}
+
 int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 		 uint32_t lo, uint32_t hi, int select, size_t sample,
 		 struct clustering *best, struct ksweep *sw,
@@ -1771,8 +1954,7 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
-	for (i = 0; i < X->nrows; i++)
-		m += row_norm2(X, i) > 0;
+	m = rows_with_terms(X, o->threads);
 	/* hi above the rows with terms: stop there; lo above them fails in
 	 * kmeans_fit with its message */
 	top = hi;
@@ -2256,6 +2438,35 @@ static int label_clusters(struct ctx *ctx, const double *prev, size_t d,
 	return 0;
 }
 
+/* m's column ids c become map[c], on `threads` threads. */
+struct relabel_job {
+	struct csr *m;
+	const uint32_t *map;
+	size_t bound[PL_MAX_THREADS + 1];
+};
+
+static void relabel_share(void *arg, size_t s, size_t ns)
+{
+	struct relabel_job *job = arg;
+	uint32_t *col = job->m->col;
+
+	(void)ns;
+	for (uint64_t e = job->m->rowptr[job->bound[s]];
+	     e < job->m->rowptr[job->bound[s + 1]]; e++)
+		col[e] = job->map[col[e]];
+}
+
+static void relabel_columns(struct csr *m, const uint32_t *map, long threads)
+{
+	struct relabel_job job;
+
+	if (!m->nrows)
+		return;
+	job.m = m;
+	job.map = map;
+	pl_parallel(csr_shares(m, threads, job.bound), relabel_share, &job);
+}
+
 static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 {
 	const struct cfg_value *v = ctx->cfg->v;
@@ -2301,8 +2512,7 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 			kept[X.ncols] = (uint32_t)t;
 			rank[t] = (uint32_t)X.ncols++;
 		}
-	for (size_t e = 0; e < nnz; e++)
-		ctx->tfidf.col[e] = rank[ctx->tfidf.col[e]];
+	relabel_columns(&ctx->tfidf, rank, (long)o.threads);
 	/* The previous run's centroids, in these columns: the warm start. */
 	prev = previous_centroids(ctx, rank, kept, X.ncols);
 	if (prev == PREV_OOM) {
@@ -2334,8 +2544,7 @@ static int kmeans_run(struct ctx *ctx, struct pl_error *err)
 restore:
 	pl_free(prev);
 	pl_free(rank);
-	for (size_t e = 0; e < nnz; e++)
-		ctx->tfidf.col[e] = kept[ctx->tfidf.col[e]];
+	relabel_columns(&ctx->tfidf, kept, (long)o.threads);
 	pl_free(kept);
 	if (rc < 0)
 		return -1;

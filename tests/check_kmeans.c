@@ -1535,6 +1535,56 @@ START_TEST(test_pruned_equals_plain)
 }
 END_TEST
 
+/*
+ * Thread counts give the same bits on a matrix large enough to be cut
+ * into several shares (the update step, the final costs and the scan of
+ * the rows each take one share per 65,536 entries, so the small matrices
+ * above run in one): 1, 2 and 5 threads, pruned and plain, both metrics,
+ * from seeds and from a warm start.  A share that summed its rows apart
+ * and added the sums at the end would change the last bits.
+ */
+START_TEST(test_threads_same_bits)
+{
+	const size_t n = 80000, d = 120;
+	const uint32_t k = 7;
+	double *a = prune_matrix(0, 11, n, d);
+	struct csr X;
+
+	csr_dense(&X, a, n, d);
+	free(a);
+	ck_assert_uint_gt(X.nnz, 5 * 65536);
+	for (int metric = 0; metric < 2; metric++) {
+		struct kmeans_opts o = opts(k, metric, 0, 3, 1);
+		struct clustering one, warm1;
+
+		o.threads = 1;
+		fit_ok(&X, &o, &one);
+		ck_assert_int_ge(one.iterations, 3);
+		o.warm = one.centroid;
+		fit_ok(&X, &o, &warm1);
+		for (int w = 0; w < 2; w++)
+			for (int th = 2; th <= 5; th += 3)
+				for (int plain = 0; plain < 2; plain++) {
+					struct clustering c;
+					char what[96];
+
+					snprintf(what, sizeof(what),
+						 "metric %d warm %d threads %d plain %d",
+						 metric, w, th, plain);
+					o.warm = w ? one.centroid : NULL;
+					o.threads = th;
+					o.plain = plain;
+					fit_ok(&X, &o, &c);
+					assert_same_fit(w ? &warm1 : &one, &c, n, d, what);
+					clustering_release(&c);
+				}
+		clustering_release(&warm1);
+		clustering_release(&one);
+	}
+	csr_done(&X);
+}
+END_TEST
+
 /* max_iter cuts a pruned fit where it cuts plain Lloyd, and the small
  * hand-made matrices give the same as plain Lloyd as well. */
 START_TEST(test_pruned_small)
@@ -2215,6 +2265,7 @@ Suite *suite_kmeans(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_pruned_equals_plain, 0, 4);
 	tcase_add_test(tc, test_pruned_small);
+	tcase_add_test(tc, test_threads_same_bits);
 	tcase_add_test(tc, test_pruned_refill);
 	suite_add_tcase(s, tc);
 
