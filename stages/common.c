@@ -290,8 +290,8 @@ size_t csr_shares_of(const struct csr *m, size_t begin, size_t end, long threads
 
 	if (nt > PL_MAX_THREADS)
 		nt = PL_MAX_THREADS;
-	if (nt > nnz / 65536 + 1)
-		nt = nnz / 65536 + 1;  /* not worth a thread */
+	if (nt > nnz / CSR_SHARE_MIN + 1)
+		nt = nnz / CSR_SHARE_MIN + 1;  /* not worth a thread */
 	bound[0] = begin;
 	for (size_t t = 1, r = begin; t <= nt; t++) {
 		uint64_t goal = first + nnz / nt * t;

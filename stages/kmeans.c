@@ -115,7 +115,7 @@ struct km {
 	struct load *load;    /* k: the clusters by their rows' entries */
 	uint64_t *share;      /* nthreads: entries each share sums */
 	uint32_t *owner;      /* k: the share that sums each cluster */
-	size_t bound[PL_MAX_THREADS + 1]; /* row_shares */
+	size_t bound[PL_MAX_THREADS + 1]; /* final_costs' shares */
 	size_t *pick;         /* the k rows chosen as initial centres */
 	unsigned char *taken; /* per row: already an initial centre */
 	struct order *ord;    /* k entries, for the final numbering */
@@ -858,9 +858,9 @@ static void update_centroids(struct km *km)
 			total += km->load[j].entries;
 			km->load[n++] = km->load[j];
 		}
-	/* Not worth a thread below 65,536 entries a share (as csr_shares). */
-	if (ns > total / 65536 + 1)
-		ns = (size_t)(total / 65536 + 1);
+	/* Not worth a thread below CSR_SHARE_MIN entries (as csr_shares). */
+	if (ns > total / CSR_SHARE_MIN + 1)
+		ns = (size_t)(total / CSR_SHARE_MIN + 1);
 	qsort(km->load, n, sizeof(*km->load), load_cmp);
 	memset(km->share, 0, ns * sizeof(*km->share));
 	for (size_t c = 0; c < n; c++) {
@@ -914,40 +914,18 @@ static void warm_centres(struct km *km)
 	km->skip = km->zero;
 }
 
-/* Cut the m rows with terms into shares of about equal entries for the
- * threads (one per 65,536 entries at most): share s is rows[bound[s]] to
- * rows[bound[s + 1] - 1].  Returns the number of shares. */
-static size_t row_shares(struct km *km)
-{
-	const struct csr *X = km->X;
-	uint64_t total = 0, acc = 0;
-	size_t ns = (size_t)km->nthreads, s = 1;
-
-	for (size_t t = 0; t < km->m; t++)
-		total += X->rowptr[km->rows[t] + 1] - X->rowptr[km->rows[t]];
-	if (ns > total / 65536 + 1)
-		ns = (size_t)(total / 65536 + 1);
-	km->bound[0] = 0;
-	for (size_t t = 0; t < km->m && s < ns; t++) {
-		acc += X->rowptr[km->rows[t] + 1] - X->rowptr[km->rows[t]];
-		if (acc >= total / ns * s)
-			km->bound[s++] = t + 1;
-	}
-	while (s <= ns)
-		km->bound[s++] = km->m;
-	return ns;
-}
-
-/* Share t of the final costs: each row's against its own centroid. */
+/* Share s of the final costs (rows km->bound[s] .. km->bound[s + 1] - 1,
+ * csr_shares): each row with terms against its own centroid. */
 static void final_costs(void *arg, size_t s, size_t ns)
 {
 	struct km *km = arg;
 
 	(void)ns;
-	for (size_t t = km->bound[s]; t < km->bound[s + 1]; t++) {
-		size_t i = km->rows[t];
+	for (size_t i = km->bound[s]; i < km->bound[s + 1]; i++) {
 		uint32_t j = (uint32_t)km->lab[i];
 
+		if (km->nrm2[i] <= 0)
+			continue; /* not in rows[]: no label, no cost */
 		km->cost[i] = row_cost(km, i, j,
 				       row_dot(km->X, i, km->C + (size_t)j * km->d));
 	}
@@ -1016,7 +994,7 @@ static int run_once(struct km *km, int restart, double *obj, int *iters,
 
 	/* the objective of the returned labels against the returned
 	 * centroids: the costs on the threads, summed here in row order */
-	pl_parallel(row_shares(km), final_costs, km);
+	pl_parallel(csr_shares(km->X, km->nthreads, km->bound), final_costs, km);
 	cur = 0;
 	for (t = 0; t < km->m; t++)
 		cur += km->cost[km->rows[t]];
@@ -1185,7 +1163,6 @@ static int bounds_fit(const struct km *km)
 	return km->k <= cap / km->m;
 }
 
-/* Row norms, scales and the list of rows with terms; eta.  0 or -1. */
 /* scan_rows on the threads: share s takes rows [bound[s], bound[s + 1]). */
 struct scan_job {
 	struct km *km;
@@ -1221,6 +1198,7 @@ static void scan_share(void *arg, size_t s, size_t ns)
 	}
 }
 
+/* Row norms, scales, the number of rows with terms and eta.  0 or -1. */
 static int scan_rows(struct km *km, struct pl_error *err)
 {
 	const struct csr *X = km->X;

@@ -438,8 +438,10 @@ void csr_release(struct csr *m);
  * m->cap follows when both shrank. */
 void csr_shrink(struct csr *m, uint64_t n);
 /* Cut m's rows into shares of about equal entries for up to `threads`
- * threads (at most PL_MAX_THREADS, and one per 65536 entries): share t is
- * rows [bound[t], bound[t + 1]).  Returns the number of shares. */
+ * threads (at most PL_MAX_THREADS, and one per CSR_SHARE_MIN entries):
+ * share t is rows [bound[t], bound[t + 1]).  Returns the number of
+ * shares. */
+#define CSR_SHARE_MIN 65536
 size_t csr_shares(const struct csr *m, long threads,
 		  size_t bound[PL_MAX_THREADS + 1]);
 /* The same for rows [begin, end) of m: bound[0] = begin (one empty share

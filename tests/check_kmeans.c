@@ -1552,7 +1552,7 @@ START_TEST(test_threads_same_bits)
 
 	csr_dense(&X, a, n, d);
 	free(a);
-	ck_assert_uint_gt(X.nnz, 5 * 65536);
+	ck_assert_uint_gt(X.nnz, 5 * CSR_SHARE_MIN);
 	for (int metric = 0; metric < 2; metric++) {
 		struct kmeans_opts o = opts(k, metric, 0, 3, 1);
 		struct clustering one, warm1;
