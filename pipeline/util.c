@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -72,56 +73,235 @@ static int injected_failure(void)
 }
 
 /*
- * Large blocks are asked for in huge pages.  A block of many megabytes
- * (the counts and weights of a corpus, k-means' centroids and their
- * transpose, the string tables) comes from the kernel as fresh pages, and
- * each 4 KiB page faulted in costs a trap: on the virtual machines this
- * runs on, a 26 MB array took 75 ms to fill, most of it in faults.  With
- * transparent huge pages in "madvise" mode (the Debian default) a 2 MiB
- * page is faulted in at once, and a random access into a large table
- * misses the TLB far less.  The advice covers the 2 MiB-aligned pages
- * inside the block only, so nothing outside it changes; where the kernel
- * has no huge pages, or THP is "never", madvise fails and this does
- * nothing.  The contents and every result are the same either way.
+ * Large blocks are mappings of their own, in huge pages.
+ *
+ * A block of many megabytes (the counts and weights of a corpus, k-means'
+ * centroids and their transpose, the string tables) comes from the kernel
+ * as fresh pages, and each 4 KiB page costs a trap when it is first
+ * written.  On the virtual machine this is measured on that trap is dear:
+ * 180 MB written a page at a time took 0.7 s, 0.19 s when mapped ahead
+ * with MADV_POPULATE_WRITE (pl_prefault), and 0.012 s in 2 MiB pages
+ * (README, "Speed and memory").  So a block of
+ * BIG_MIN bytes or more is not malloc's: it is a mapping of its own that
+ * starts on a 2 MiB boundary, advised MADV_HUGEPAGE (transparent huge
+ * pages in "madvise" mode, the Debian default, then fault it in 2 MiB at
+ * a time; where THP is "never" the advice fails and the block is plain
+ * pages).  It ends at the page after its last byte, so a partly used last
+ * 2 MiB stays in small pages and costs no more than the bytes written.
+ *
+ * Growing one is mremap(2): in place when the addresses after it are free,
+ * else moved whole to a fresh 2 MiB-aligned address, which moves its page
+ * tables, huge pages included, without copying a byte.  (glibc's realloc
+ * of a mapped chunk also calls mremap, but its chunks start 16 bytes into
+ * a page, so a moved huge page is split into small ones: advising those
+ * chunks made the read stage's growing arrays twice as slow.)  A block
+ * that grows past BIG_MIN from malloc is copied once into a mapping.
+ *
+ * The blocks are found again by address: their pointers are 2 MiB-aligned,
+ * which malloc's pointers (16 bytes into a chunk) are not but by a rare
+ * chance, and a table of the live ones says which are ours.  Under
+ * AddressSanitizer and ThreadSanitizer every block is malloc's, so their
+ * checks and leak reports cover the big arrays too.
  */
-#define HUGE_MIN ((size_t)4 << 20)
 #define HUGE_PAGE ((uintptr_t)2 << 20)
+#define BIG_MIN PL_BIG_MIN
+#define BIG_MAX 1024 /* live big blocks at most; more come from malloc */
 
-static void *huge(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-	uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-	uintptr_t e = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
-
-	if (p && n >= HUGE_MIN && e > a)
-		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-	(void)n;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BIG_BLOCKS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BIG_BLOCKS 0
 #endif
+#endif
+#ifndef BIG_BLOCKS
+#define BIG_BLOCKS 1
+#endif
+
+static struct big {
+	uintptr_t at;
+	size_t len;         /* mapped bytes, whole pages */
+} big_tab[BIG_MAX];
+static size_t big_n;
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (size_t)ps : 4096;
+}
+
+/* n rounded up to whole pages, or 0 when that overflows. */
+static size_t big_len(size_t n)
+{
+	size_t page = page_size();
+
+	return n > SIZE_MAX - HUGE_PAGE ? 0 : (n + page - 1) & ~(page - 1);
+}
+
+/* A fresh mapping of len bytes starting on a 2 MiB boundary, advised into
+ * huge pages; NULL when the system has none to give. */
+static void *big_map(size_t len)
+{
+	uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a, e;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	e = (uintptr_t)p + len + HUGE_PAGE;
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	if (e > a + len)
+		munmap((void *)(a + len), e - (a + len));
+#ifdef MADV_HUGEPAGE
+	(void)madvise((void *)a, len, MADV_HUGEPAGE);
+#endif
+	return (void *)a;
+}
+
+/* The index of big block p in big_tab, or -1 (the caller holds the lock). */
+static long big_find(const void *p)
+{
+	if (!p || ((uintptr_t)p & (HUGE_PAGE - 1)))
+		return -1;
+	for (size_t i = 0; i < big_n; i++)
+		if (big_tab[i].at == (uintptr_t)p)
+			return (long)i;
+	return -1;
+}
+
+/* A new big block of n bytes (zeroed, as every fresh mapping is), or NULL
+ * when there is no room in the table or no mapping to be had: then the
+ * caller asks malloc. */
+static void *big_alloc(size_t n)
+{
+	size_t len = big_len(n);
+	void *p;
+
+	if (!BIG_BLOCKS || len == 0)
+		return NULL;
+	pthread_mutex_lock(&big_lock);
+	p = big_n < BIG_MAX ? big_map(len) : NULL;
+	if (p)
+		big_tab[big_n++] = (struct big){ (uintptr_t)p, len };
+	pthread_mutex_unlock(&big_lock);
 	return p;
+}
+
+/* Unmap big block i (the caller holds the lock). */
+static void big_drop(long i)
+{
+	munmap((void *)big_tab[i].at, big_tab[i].len);
+	big_tab[i] = big_tab[--big_n];
+}
+
+/* Resize big block i to n >= BIG_MIN bytes: its address, or NULL (the
+ * block untouched).  The caller holds the lock. */
+static void *big_resize(long i, size_t n)
+{
+	struct big *b = &big_tab[i];
+	size_t len = big_len(n);
+	void *p, *to;
+
+	if (len == 0)
+		return NULL;
+	if (len <= b->len) {
+		if (len < b->len)
+			munmap((void *)(b->at + len), b->len - len);
+		b->len = len;
+		return (void *)b->at;
+	}
+	p = mremap((void *)b->at, b->len, len, 0);
+	if (p == MAP_FAILED) {
+		/* Moved to a fresh aligned place, which mremap takes over. */
+		to = big_map(len);
+		if (!to)
+			return NULL;
+		p = mremap((void *)b->at, b->len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+		if (p == MAP_FAILED) {
+			munmap(to, len);
+			return NULL;
+		}
+	}
+	b->at = (uintptr_t)p;
+	b->len = len;
+	return p;
+}
+
+size_t pl_alloc_mapped(const void *p)
+{
+	size_t len = 0;
+	long i;
+
+	pthread_mutex_lock(&big_lock);
+	i = big_find(p);
+	if (i >= 0)
+		len = big_tab[i].len;
+	pthread_mutex_unlock(&big_lock);
+	return len;
 }
 
 void *pl_malloc(size_t n)
 {
+	void *p;
+
 	if (injected_failure())
 		return NULL;
-	return huge(malloc(n ? n : 1), n);
+	if (n >= BIG_MIN && (p = big_alloc(n)))
+		return p;
+	return malloc(n ? n : 1);
 }
 
 void *pl_calloc(size_t n, size_t size)
 {
+	void *p;
+
 	if (injected_failure())
 		return NULL;
 	if (n == 0 || size == 0)
 		return calloc(1, 1);
-	return huge(calloc(n, size), n <= SIZE_MAX / size ? n * size : 0);
+	if (n <= SIZE_MAX / size && n * size >= BIG_MIN && (p = big_alloc(n * size)))
+		return p;
+	return calloc(n, size);
 }
 
 void *pl_realloc(void *p, size_t n)
 {
+	void *q;
+	long i;
+
 	if (injected_failure())
 		return NULL;
-	return realloc(p, n ? n : 1);
+	if (!BIG_BLOCKS || !p)
+		return n >= BIG_MIN && (q = big_alloc(n)) ? q : realloc(p, n ? n : 1);
+	pthread_mutex_lock(&big_lock);
+	i = big_find(p);
+	if (i >= 0 && n >= BIG_MIN) {
+		q = big_resize(i, n);
+		pthread_mutex_unlock(&big_lock);
+		return q;
+	}
+	if (i >= 0) {
+		/* Shrunk below a big block's size: back to malloc. */
+		q = malloc(n ? n : 1);
+		if (q) {
+			memcpy(q, p, n);
+			big_drop(i);
+		}
+		pthread_mutex_unlock(&big_lock);
+		return q;
+	}
+	pthread_mutex_unlock(&big_lock);
+	if (n < BIG_MIN || !(q = big_alloc(n)))
+		return realloc(p, n ? n : 1);
+	/* From malloc to a big block: copied once. */
+	i = (long)malloc_usable_size(p);
+	memcpy(q, p, (size_t)i < n ? (size_t)i : n);
+	free(p);
+	return q;
 }
 
 char *pl_strndup(const char *s, size_t n)
@@ -142,6 +322,17 @@ char *pl_strdup(const char *s)
 
 void pl_free(void *p)
 {
+	long i;
+
+	if (BIG_BLOCKS && p && !((uintptr_t)p & (HUGE_PAGE - 1))) {
+		pthread_mutex_lock(&big_lock);
+		i = big_find(p);
+		if (i >= 0)
+			big_drop(i);
+		pthread_mutex_unlock(&big_lock);
+		if (i >= 0)
+			return;
+	}
 	free(p);
 }
 

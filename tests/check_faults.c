@@ -23,17 +23,29 @@
  * leak.  Allocations made by libraries with plain malloc (GSL, libstemmer,
  * zlib) cannot be injected.
  *
+ * The case "blocks" checks the allocator's big blocks (util.c): a block of
+ * PL_BIG_MIN bytes or more is a 2 MiB-aligned mapping that keeps its
+ * bytes when it grows in place, when it has to move, when it shrinks and
+ * when it goes back to malloc below PL_BIG_MIN, from several threads at
+ * once.  Under AddressSanitizer every block is malloc's; the checks of the
+ * bytes still run.
+ *
  * To debug one case: CK_RUN_SUITE=faults CK_RUN_CASE=memory CK_FORK=no.
  * FAULTS_VERBOSE=1 prints the counts.
  */
+/* MAP_ANONYMOUS, MAP_FIXED_NOREPLACE */
+#define _GNU_SOURCE
 #include "lib.h"
 #include "../pipeline/outdir.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -563,6 +575,170 @@ START_TEST(test_rerun_disk)
 }
 END_TEST
 
+/* ---- big blocks ---- */
+
+#define MIB ((size_t)1 << 20)
+
+/* Fill n bytes of p with a pattern that depends on the offset and seed. */
+static void pattern_fill(unsigned char *p, size_t from, size_t n, unsigned seed)
+{
+	for (size_t i = from; i < n; i++)
+		p[i] = (unsigned char)((i * 2654435761u >> 13) ^ seed);
+}
+
+/* The first offset in [0, n) where p does not hold the pattern, or n. */
+static size_t pattern_check(const unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)((i * 2654435761u >> 13) ^ seed))
+			return i;
+	return n;
+}
+
+/* What a big block must be when the allocator makes them (not under
+ * AddressSanitizer): mapped, at least n bytes, 2 MiB-aligned. */
+static void assert_big(const void *p, size_t n)
+{
+	size_t len = pl_alloc_mapped(p);
+
+	if (len == 0 && (uintptr_t)p % (2 * MIB) != 0)
+		return; /* malloc's: a sanitizer build */
+	ck_assert_uint_ge(len, n);
+	ck_assert_uint_eq((uintptr_t)p % (2 * MIB), 0);
+}
+
+START_TEST(test_big_grow_shrink)
+{
+	size_t n = PL_BIG_MIN + 12345;
+	unsigned char *p = pl_malloc(n), *q;
+
+	ck_assert_ptr_nonnull(p);
+	assert_big(p, n);
+	pattern_fill(p, 0, n, 7);
+	/* Grown to three times its size, in place or moved. */
+	q = pl_realloc(p, 3 * n);
+	ck_assert_ptr_nonnull(q);
+	assert_big(q, 3 * n);
+	ck_assert_uint_eq(pattern_check(q, n, 7), n);
+	pattern_fill(q, n, 3 * n, 7);
+	/* Shrunk but still big: the same address (malloc may move it). */
+	p = pl_realloc(q, PL_BIG_MIN + 1);
+	ck_assert_ptr_nonnull(p);
+	if (pl_alloc_mapped(p))
+		ck_assert_ptr_eq(p, q);
+	assert_big(p, PL_BIG_MIN + 1);
+	if (pl_alloc_mapped(p))
+		ck_assert_uint_lt(pl_alloc_mapped(p), 3 * n);
+	ck_assert_uint_eq(pattern_check(p, PL_BIG_MIN + 1, 7), PL_BIG_MIN + 1);
+	/* Below PL_BIG_MIN: malloc's again, the bytes kept. */
+	q = pl_realloc(p, 100000);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_eq(pl_alloc_mapped(q), 0);
+	ck_assert_uint_eq(pattern_check(q, 100000, 7), 100000);
+	/* And back from malloc to a big block. */
+	p = pl_realloc(q, 2 * PL_BIG_MIN);
+	ck_assert_ptr_nonnull(p);
+	assert_big(p, 2 * PL_BIG_MIN);
+	ck_assert_uint_eq(pattern_check(p, 100000, 7), 100000);
+	pl_free(p);
+}
+END_TEST
+
+/* A block whose next addresses are taken has to move to grow: its bytes
+ * go with it, and it lands 2 MiB-aligned. */
+START_TEST(test_big_moves)
+{
+	size_t n = PL_BIG_MIN, len;
+	unsigned char *p = pl_malloc(n), *q;
+	void *guard = MAP_FAILED;
+
+	ck_assert_ptr_nonnull(p);
+	pattern_fill(p, 0, n, 99);
+	len = pl_alloc_mapped(p);
+	if (len) {
+		guard = mmap(p + len, 4096, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		ck_assert_msg(guard == p + len, "cannot map the page after the block");
+	}
+	q = pl_realloc(p, 4 * n);
+	ck_assert_ptr_nonnull(q);
+	if (len)
+		ck_assert_ptr_ne(q, p);
+	assert_big(q, 4 * n);
+	ck_assert_uint_eq(pattern_check(q, n, 99), n);
+	pattern_fill(q, n, 4 * n, 99);
+	ck_assert_uint_eq(pattern_check(q, 4 * n, 99), 4 * n);
+	pl_free(q);
+	if (guard != MAP_FAILED)
+		munmap(guard, 4096);
+}
+END_TEST
+
+START_TEST(test_big_zeroed)
+{
+	size_t n = PL_BIG_MIN / 8 + 3;
+	uint64_t *p = pl_calloc(n, sizeof(*p)), or = 0;
+
+	ck_assert_ptr_nonnull(p);
+	assert_big(p, n * sizeof(*p));
+	for (size_t i = 0; i < n; i++)
+		or |= p[i];
+	ck_assert_uint_eq(or, 0);
+	pl_free(p);
+	/* An injected failure fails a big block as any other. */
+	pl_alloc_fail_at(1, 0);
+	p = pl_malloc(PL_BIG_MIN);
+	pl_alloc_fail_at(0, 0);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
+/* Threads growing and freeing blocks of their own at once, the table of
+ * blocks shared: each keeps its bytes. */
+static void *big_worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	uintptr_t bad = 0;
+
+	for (int round = 0; round < 3 && !bad; round++) {
+		size_t n = 64 * 1024;
+		unsigned char *p = pl_malloc(n);
+
+		if (!p)
+			return (void *)1;
+		pattern_fill(p, 0, n, seed + round);
+		while (n < 2 * PL_BIG_MIN && !bad) {
+			unsigned char *q = pl_realloc(p, 2 * n);
+
+			if (!q) {
+				pl_free(p);
+				return (void *)1;
+			}
+			p = q;
+			bad = pattern_check(p, n, seed + round) != n;
+			pattern_fill(p, n, 2 * n, seed + round);
+			n *= 2;
+		}
+		pl_free(p);
+	}
+	return (void *)bad;
+}
+
+START_TEST(test_big_threads)
+{
+	pthread_t t[4];
+
+	for (uintptr_t i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, big_worker, (void *)(i * 17)), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+
+		ck_assert_int_eq(pthread_join(t[i], &bad), 0);
+		ck_assert_msg(bad == NULL, "thread %d lost bytes or memory", i);
+	}
+}
+END_TEST
+
 Suite *suite_faults(void)
 {
 	Suite *s = suite_create("faults");
@@ -582,6 +758,14 @@ Suite *suite_faults(void)
 	tcase_add_test(tc, test_io_fresh);
 	tcase_add_test(tc, test_stale_staging);
 	tcase_add_test(tc, test_rerun_disk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("blocks");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_big_grow_shrink);
+	tcase_add_test(tc, test_big_moves);
+	tcase_add_test(tc, test_big_zeroed);
+	tcase_add_test(tc, test_big_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
