@@ -95,7 +95,8 @@ static int injected_failure(void)
  * of a mapped chunk also calls mremap, but its chunks start 16 bytes into
  * a page, so a moved huge page is split into small ones: advising those
  * chunks made the read stage's growing arrays twice as slow.)  A block
- * that grows past BIG_MIN from malloc is copied once into a mapping.
+ * that grows past BIG_MIN from malloc is copied once into a mapping; one
+ * that shrinks stays a mapping, its tail unmapped.
  *
  * The blocks are found again by address: their pointers are 2 MiB-aligned,
  * which malloc's pointers (16 bytes into a chunk) are not but by a rare
@@ -198,8 +199,8 @@ static void big_drop(long i)
 	big_tab[i] = big_tab[--big_n];
 }
 
-/* Resize big block i to n >= BIG_MIN bytes: its address, or NULL (the
- * block untouched).  The caller holds the lock. */
+/* Resize big block i to n > 0 bytes: its address, or NULL (the block
+ * untouched).  The caller holds the lock. */
 static void *big_resize(long i, size_t n)
 {
 	struct big *b = &big_tab[i];
@@ -279,22 +280,12 @@ void *pl_realloc(void *p, size_t n)
 		return n >= BIG_MIN && (q = big_alloc(n)) ? q : realloc(p, n ? n : 1);
 	pthread_mutex_lock(&big_lock);
 	i = big_find(p);
-	if (i >= 0 && n >= BIG_MIN) {
-		q = big_resize(i, n);
-		pthread_mutex_unlock(&big_lock);
-		return q;
-	}
-	if (i >= 0) {
-		/* Shrunk below a big block's size: back to malloc. */
-		q = malloc(n ? n : 1);
-		if (q) {
-			memcpy(q, p, n);
-			big_drop(i);
-		}
-		pthread_mutex_unlock(&big_lock);
-		return q;
-	}
+	/* A big block stays one when it shrinks: its tail is unmapped, and
+	 * nothing is copied back into malloc's heap. */
+	q = i >= 0 ? big_resize(i, n ? n : 1) : NULL;
 	pthread_mutex_unlock(&big_lock);
+	if (i >= 0)
+		return q;
 	if (n < BIG_MIN || !(q = big_alloc(n)))
 		return realloc(p, n ? n : 1);
 	/* From malloc to a big block: copied once. */
