@@ -81,12 +81,12 @@ static int injected_failure(void)
  * written.  On the virtual machine this is measured on that trap is dear:
  * 180 MB written a page at a time took 0.7 s, 0.19 s when mapped ahead
  * with MADV_POPULATE_WRITE (pl_prefault), and 0.012 s in 2 MiB pages
- * (README, "Speed and memory").  So a block of
- * BIG_MIN bytes or more is not malloc's: it is a mapping of its own that
- * starts on a 2 MiB boundary, advised MADV_HUGEPAGE (transparent huge
- * pages in "madvise" mode, the Debian default, then fault it in 2 MiB at
- * a time; where THP is "never" the advice fails and the block is plain
- * pages).  It ends at the page after its last byte, so a partly used last
+ * (README, "Speed and memory").  So a block of BIG_MIN bytes or more is
+ * not malloc's: it is a mapping of its own that starts on a 2 MiB
+ * boundary, advised MADV_HUGEPAGE (with transparent huge pages in
+ * "madvise" mode, the Debian default, the kernel then faults it in 2 MiB
+ * at a time; where THP is "never" the advice fails and the block is in
+ * small pages).  It ends at the page after its last byte, so a partly used last
  * 2 MiB stays in small pages and costs no more than the bytes written.
  *
  * Growing one is mremap(2): in place when the addresses after it are free,
@@ -271,6 +271,7 @@ void *pl_calloc(size_t n, size_t size)
 
 void *pl_realloc(void *p, size_t n)
 {
+	size_t old;
 	void *q;
 	long i;
 
@@ -278,19 +279,21 @@ void *pl_realloc(void *p, size_t n)
 		return NULL;
 	if (!BIG_BLOCKS || !p)
 		return n >= BIG_MIN && (q = big_alloc(n)) ? q : realloc(p, n ? n : 1);
-	pthread_mutex_lock(&big_lock);
-	i = big_find(p);
-	/* A big block stays one when it shrinks: its tail is unmapped, and
-	 * nothing is copied back into malloc's heap. */
-	q = i >= 0 ? big_resize(i, n ? n : 1) : NULL;
-	pthread_mutex_unlock(&big_lock);
-	if (i >= 0)
-		return q;
+	if (!((uintptr_t)p & (HUGE_PAGE - 1))) {
+		pthread_mutex_lock(&big_lock);
+		i = big_find(p);
+		/* A big block stays one when it shrinks: its tail is
+		 * unmapped, and nothing is copied back into malloc's heap. */
+		q = i >= 0 ? big_resize(i, n ? n : 1) : NULL;
+		pthread_mutex_unlock(&big_lock);
+		if (i >= 0)
+			return q;
+	}
 	if (n < BIG_MIN || !(q = big_alloc(n)))
 		return realloc(p, n ? n : 1);
 	/* From malloc to a big block: copied once. */
-	i = (long)malloc_usable_size(p);
-	memcpy(q, p, (size_t)i < n ? (size_t)i : n);
+	old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
 	free(p);
 	return q;
 }
