@@ -47,6 +47,12 @@ void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16])
 	memcpy(hash, c.digest, 16);
 }
 
+/* Read in blocks of HASH_BLOCK: below malloc's mapping threshold (1 MiB,
+ * main.c), so the buffer is the heap's, used again by the next call,
+ * rather than a fresh mapping per file (a rerun after a chown -R hashes
+ * every file of the corpus). */
+#define HASH_BLOCK ((size_t)128 << 10)
+
 int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
 		 struct pl_error *err)
 {
@@ -62,14 +68,14 @@ int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
 		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
 			       strerror(errno));
 	st = XXH3_createState();
-	buf = pl_malloc(1 << 20);
+	buf = pl_malloc(HASH_BLOCK);
 	if (!st || !buf) {
 		rc = pl_oom(err);
 		goto out;
 	}
 	XXH3_128bits_reset(st);
 	for (;;) {
-		n = read(fd, buf, 1 << 20);
+		n = read(fd, buf, HASH_BLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

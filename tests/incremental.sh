@@ -12,7 +12,8 @@
 # ids, since a rerun keeps the old term ids and appends new ones.  Cases:
 #   a growth, b same-size edit with the mtime put back, c removal,
 #   d rename, e several reruns in a row (each in unit = paragraph and
-#   unit = document), f 1 vs 3 threads, g nothing new (also through
+#   unit = document), f 1 vs 3 threads (also with every file touched, so
+#   every file is hashed again), g nothing new (also through
 #   cache.key, the listing digest), h config changes,
 #   i status and verify, j the lock, k SIGKILL during reruns, l a damaged
 #   cache, m runs/ history and failed runs, n the old flat layout.
@@ -524,6 +525,26 @@ if [ "$r1$rc" = 00 ] && "$PY" "$EQ" same "$D/t1/current" "$D/t3/current" $IGN >"
 else
 	bad "f threads: a second rerun from each cache, same bytes" "exits $r1 $rc:" "$T/eq"
 fi
+# Every file touched (as a restore or a chown -R leaves them) and one
+# edited keeping its size and mtime: every file is hashed again, on 1 and
+# on 3 threads, and only the edited one is read.
+prev=$(prevset "$D/t3")
+touch "$C"/*.txt "$C"/more/*.txt
+sameedit "$C/2020-10-13_global-times_five-eyes-backdoors-double-standards.txt" || exit 1
+pl "$D/t1" "$C" -c run.threads=1 run "$CONF"
+r1=$rc s1=$(since)
+pl "$D/t3" "$C" -c run.threads=3 run "$CONF"
+s=$(since)
+result "f threads: every file touched, one edited: 1 and 3 threads hash them alike" \
+	"$([ "$r1$rc" = 00 ] || echo "exits $r1 $rc"
+	   [ "$s1" = "0 new, 1 changed, 0 removed, 7 unchanged" ] || echo "1 thread: '$s1'"
+	   [ "$s" = "0 new, 1 changed, 0 removed, 7 unchanged" ] || echo "3 threads: '$s'")"
+if "$PY" "$EQ" same "$D/t1/current" "$D/t3/current" $IGN >"$T/eq" 2>&1; then
+	ok "f threads: every file touched, one edited: same bytes"
+else
+	bad "f threads: every file touched, one edited: same bytes" "differ:" "$T/eq"
+fi
+compare "f threads: every file touched, one edited: equals a fresh run" "$D/t3" "$C" "$prev" -c run.threads=3
 
 # ---------------------------------------------------------------------
 # g nothing new
