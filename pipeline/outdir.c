@@ -313,6 +313,45 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The sum outdir_settle made of staged name `name` (that very string), or
+ * NULL. */
+static const struct staged_sum *sum_of(const struct ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->nsums; i++)
+		if (ctx->sums[i].name == name)
+			return &ctx->sums[i];
+	return NULL;
+}
+
+int outdir_settle(struct ctx *ctx, struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc = 0;
+
+	if (pl_grow(&ctx->sums, &ctx->sums_cap, ctx->nstaged + 1, sizeof(*ctx->sums)))
+		return pl_oom(err);
+	for (size_t i = 0; i < ctx->nstaged && rc == 0; i++) {
+		struct staged_sum *s = &ctx->sums[ctx->nsums];
+
+		if (sum_of(ctx, ctx->staged[i]))
+			continue;
+		strbuf_reset(&path);
+		if (strbuf_addf(&path, "%s/%s", ctx->staging, ctx->staged[i])) {
+			rc = pl_oom(err);
+			break;
+		}
+		if (pl_hash_file(path.buf, s->hex, &s->size, err) ||
+		    out_sync_path(path.buf, err)) {
+			rc = -1;
+			break;
+		}
+		s->name = ctx->staged[i];
+		ctx->nsums++;
+	}
+	strbuf_release(&path);
+	return rc;
+}
+
 static int write_manifest(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
@@ -332,12 +371,19 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 			(unsigned long long)ctx->config_hash[1]))
 		goto oom;
 	for (size_t i = 0; i < ctx->nstaged; i++) {
-		strbuf_reset(&path);
-		if (strbuf_addf(&path, "%s/%s", ctx->staging, ctx->staged[i]))
-			goto oom;
-		if (pl_hash_file(path.buf, hex, &size, err) ||
-		    out_sync_path(path.buf, err))
-			goto out;
+		const struct staged_sum *sum = sum_of(ctx, ctx->staged[i]);
+
+		if (sum) {
+			memcpy(hex, sum->hex, sizeof(hex));
+			size = sum->size;
+		} else {
+			strbuf_reset(&path);
+			if (strbuf_addf(&path, "%s/%s", ctx->staging, ctx->staged[i]))
+				goto oom;
+			if (pl_hash_file(path.buf, hex, &size, err) ||
+			    out_sync_path(path.buf, err))
+				goto out;
+		}
 		if (strbuf_addf(&sb, "%s\t%llu\t%s\n", ctx->staged[i],
 				(unsigned long long)size, hex))
 			goto oom;

@@ -56,6 +56,14 @@ void outdir_tidy(struct ctx *ctx);
 int outdir_adopt(struct ctx *ctx, const char *src, const char *name,
 		 struct pl_error *err);
 
+/* Hash and fsync every file staged so far that is not yet (each must be
+ * closed, and is hashed again if it is opened again): what publishing
+ * does to each, done early, while a stage works on its own thread (run.c
+ * calls it before waiting for the projection), so that publishing waits
+ * for the disk and reads the files only for those written after.  0 or
+ * -1 (PL_EX_IOERR). */
+int outdir_settle(struct ctx *ctx, struct pl_error *err);
+
 /* Write manifest.tsv, make the top-level links, switch `current` to the
  * new set, then (best effort, warnings on stderr) record runs/ID.json and
  * prune old sets and reports. */

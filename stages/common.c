@@ -559,6 +559,10 @@ int out_open(struct ctx *ctx, const char *name, struct outfile *of,
 		return pl_oom(err);
 	}
 	ctx->staged[ctx->nstaged++] = copy;
+	/* A file written again after outdir_settle is hashed again. */
+	for (size_t i = ctx->nsums; i-- > 0;)
+		if (strcmp(ctx->sums[i].name, name) == 0)
+			ctx->sums[i] = ctx->sums[--ctx->nsums];
 	/* On failure `of` holds nothing: callers need not out_close it. */
 	fd = io_injected() ? -1 :
 		open(sb.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -853,6 +857,9 @@ void out_staged_release(struct ctx *ctx)
 	pl_free(ctx->staged);
 	ctx->staged = NULL;
 	ctx->nstaged = ctx->staged_cap = 0;
+	pl_free(ctx->sums);
+	ctx->sums = NULL;
+	ctx->nsums = ctx->sums_cap = 0;
 }
 
 /* Allocates nothing, so that it works after any out-of-memory failure. */

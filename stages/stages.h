@@ -266,6 +266,8 @@ struct ctx {
 	char *staging;      /* staging folder while a run writes, else NULL */
 	char **staged;      /* names written into staging */
 	size_t nstaged, staged_cap;
+	struct staged_sum *sums; /* what outdir_settle found (pipeline/outdir.h) */
+	size_t nsums, sums_cap;
 	int stage;          /* index of the stage being run, for timing */
 	/* The output folder (pipeline/outdir.h) and what the previous run
 	 * left (pipeline/cache.h); the driver owns them. */
@@ -461,6 +463,14 @@ void frames_release(struct frames *f);
  * after every stage succeeded, so a failed or killed run never leaves a
  * half-written file under a final name.
  */
+/* A staged file already synced to disk, with its size and XXH3-128, so
+ * that manifest.tsv need not read it again (pipeline/outdir.c). */
+struct staged_sum {
+	const char *name;   /* the ctx->staged string it is of */
+	uint64_t size;
+	char hex[33];
+};
+
 struct outfile {
 	char *tmp;          /* path in the staging folder (owned) */
 	struct gzw *gz;     /* gzip writer (pipeline/gz.h), else NULL */
