@@ -406,24 +406,6 @@ void cache_free(struct cache *c)
 	pl_free(c);
 }
 
-const struct cache_file *cache_find(const struct cache *c, const char *rel)
-{
-	size_t lo = 0, hi = c->nfiles;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(c->files[mid].rel, rel);
-
-		if (d == 0)
-			return &c->files[mid];
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 /* The first line where two texts differ, for "[tokenize] min_length
  * changed".  Returns a new string or NULL. */
 static char *first_difference(const char *old, const char *now)

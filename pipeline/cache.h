@@ -180,9 +180,6 @@ int cache_write_axes(struct ctx *ctx, const double *axis, size_t d,
 		     struct pl_error *err);
 int cache_read_axes(const char *set, size_t d, double **axis, const char **why);
 
-/* The file with raw relative path `rel`, or NULL. */
-const struct cache_file *cache_find(const struct cache *c, const char *rel);
-
 /* Map segment s for replay (read-only, shared by every thread); 0 or -1
  * (a damaged segment: PL_EX_DATAERR). */
 int cache_map_segment(struct cache *c, size_t s, struct pl_error *err);

@@ -947,11 +947,21 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 		rc = pl_oom(err);
 		goto out;
 	}
-	/* First the files the cache knows, and which of them to hash. */
-	for (size_t i = 0; i < f->n; i++) {
+	/* First the files the cache knows, and which of them to hash.  Both
+	 * lists are sorted by strcmp of the relative path (list_sort; the
+	 * index is written so), so they are matched in one pass over each,
+	 * not by a binary search per file, whose probes into the index miss
+	 * the cache. */
+	for (size_t i = 0, at = 0; i < f->n; i++) {
 		struct fileinfo *fi = &f->info[i];
-		const struct cache_file *cf = cache_find(c, f->path[i] + f->rootlen);
+		const char *rel = f->path[i] + f->rootlen;
+		const struct cache_file *cf = NULL;
+		int d = 1;
 
+		while (at < c->nfiles && (d = strcmp(c->files[at].rel, rel)) < 0)
+			at++;
+		if (at < c->nfiles && d == 0)
+			cf = &c->files[at];
 		fi->old = cf ? (uint32_t)(cf - c->files) : CACHE_NONE;
 		if (!cf)
 			continue;

@@ -3,15 +3,16 @@
  * Each input is written as cache.idx into a temporary set folder (after
  * its XXH64 trailer is recomputed, so that mutations reach the parser
  * instead of stopping at the checksum) and read with cache_load under the
- * default config.  When it loads, every file is looked up again with
- * cache_find and every segment is mapped (there are none in the folder,
- * so each must fail cleanly with PL_EX_DATAERR).  Invariants, else the
+ * default config.  When it loads, the files must be in strictly
+ * increasing strcmp order of their names (what read_plan's one-pass match
+ * of the listing relies on) and every segment is mapped (there are none
+ * in the folder, so each must fail cleanly with PL_EX_DATAERR).  Invariants, else the
  * harness aborts:
  *
  *  - cache_load returns 0 (with a cache, or none and a reason) or -1 with
  *    PL_EX_OSERR; a damaged index is "none, and why", never a crash;
- *  - a loaded cache's files are sorted and found by their own names, and
- *    every record lies inside its segment;
+ *  - a loaded cache's files are sorted, without duplicates, and every
+ *    record lies inside its segment;
  *  - cache_free frees everything (LeakSanitizer checks).
  *
  * The seeds (tests/fuzz/corpus/cache) are indexes written by real runs
@@ -83,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < c->nfiles; i++) {
 			const struct cache_file *f = &c->files[i];
 
-			if (cache_find(c, f->rel) != f)
+			if (i > 0 && strcmp(c->files[i - 1].rel, f->rel) >= 0)
 				abort();
 			if (f->seg >= c->nsegs || f->off > c->segs[f->seg].size ||
 			    f->len > c->segs[f->seg].size - f->off)
