@@ -828,18 +828,6 @@ oom:
 }
 
 /*
- * Which files a run must read.  A file whose path the cache knows is
- * unchanged when its content hash is the cached one.  Hashing every file
- * on every run would cost a read of the whole corpus, so the stat data
- * stands in for the hash when it proves the file untouched: same size,
- * mtime, ctime, inode and device, and a ctime at least a second older than
- * the moment the cached hash was taken.  ctime cannot be set by a user
- * (touch -d sets mtime, and moves ctime to now), and every write moves
- * it; the second guards against writes within the file system's timestamp
- * granularity of the hash (git's "racily clean" entries).  Anything else
- * is hashed.
- */
-/*
  * A file the cache knows whose stat data changed is hashed, to see whether
  * its content did.  A restore from a backup, a fresh checkout or a chown
  * -R changes every file's ctime, and then every file is hashed: 520 MB
@@ -920,6 +908,18 @@ static int hash_files(struct ctx *ctx, const uint32_t *idx, size_t n,
 	return rc;
 }
 
+/*
+ * Which files a run must read.  A file whose path the cache knows is
+ * unchanged when its content hash is the cached one.  Hashing every file
+ * on every run would cost a read of the whole corpus, so the stat data
+ * stands in for the hash when it proves the file untouched: same size,
+ * mtime, ctime, inode and device, and a ctime at least a second older than
+ * the moment the cached hash was taken.  ctime cannot be set by a user
+ * (touch -d sets mtime, and moves ctime to now), and every write moves
+ * it; the second guards against writes within the file system's timestamp
+ * granularity of the hash (git's "racily clean" entries).  Anything else
+ * is hashed.
+ */
 int read_plan(struct ctx *ctx, struct pl_error *err)
 {
 	struct cache *c = ctx->cache;
