@@ -68,7 +68,7 @@ void pl_free(void *p);
 /* Blocks of PL_BIG_MIN bytes or more are mappings of their own, 2 MiB
  * aligned and in huge pages where the system has them (util.c says why);
  * the bytes block p has mapped, or 0 when it is malloc's.  Under
- * AddressSanitizer and ThreadSanitizer every block is malloc's. */
+ * AddressSanitizer, ThreadSanitizer and valgrind every block is malloc's. */
 #define PL_BIG_MIN ((size_t)4 << 20)
 size_t pl_alloc_mapped(const void *p);
 /* Fault injection for tests: the allocation numbered `n` (1-based, counted
