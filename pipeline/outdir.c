@@ -355,8 +355,6 @@ int outdir_settle(struct ctx *ctx, struct pl_error *err)
 static int write_manifest(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT, path = STRBUF_INIT;
-	char hex[33];
-	uint64_t size;
 	int rc = -1;
 
 	if (cache_hash_config(ctx, err))
@@ -370,22 +368,15 @@ static int write_manifest(struct ctx *ctx, struct pl_error *err)
 			(unsigned long long)ctx->config_hash[0],
 			(unsigned long long)ctx->config_hash[1]))
 		goto oom;
+	/* Every staged file hashed and synced (those outdir_settle did
+	 * while the fit ran already are). */
+	if (outdir_settle(ctx, err))
+		goto out;
 	for (size_t i = 0; i < ctx->nstaged; i++) {
 		const struct staged_sum *sum = sum_of(ctx, ctx->staged[i]);
 
-		if (sum) {
-			memcpy(hex, sum->hex, sizeof(hex));
-			size = sum->size;
-		} else {
-			strbuf_reset(&path);
-			if (strbuf_addf(&path, "%s/%s", ctx->staging, ctx->staged[i]))
-				goto oom;
-			if (pl_hash_file(path.buf, hex, &size, err) ||
-			    out_sync_path(path.buf, err))
-				goto out;
-		}
 		if (strbuf_addf(&sb, "%s\t%llu\t%s\n", ctx->staged[i],
-				(unsigned long long)size, hex))
+				(unsigned long long)sum->size, sum->hex))
 			goto oom;
 	}
 	strbuf_reset(&path);

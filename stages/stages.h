@@ -463,14 +463,6 @@ void frames_release(struct frames *f);
  * after every stage succeeded, so a failed or killed run never leaves a
  * half-written file under a final name.
  */
-/* A staged file already synced to disk, with its size and XXH3-128, so
- * that manifest.tsv need not read it again (pipeline/outdir.c). */
-struct staged_sum {
-	const char *name;   /* the ctx->staged string it is of */
-	uint64_t size;
-	char hex[33];
-};
-
 struct outfile {
 	char *tmp;          /* path in the staging folder (owned) */
 	struct gzw *gz;     /* gzip writer (pipeline/gz.h), else NULL */
@@ -479,6 +471,15 @@ struct outfile {
 	struct strbuf buf;  /* a plain file's pending bytes, flushed in large
 			     * blocks */
 };
+
+/* A staged file already synced to disk, with its size and XXH3-128, so
+ * that manifest.tsv need not read it again (pipeline/outdir.c). */
+struct staged_sum {
+	const char *name;   /* the ctx->staged string it is of */
+	uint64_t size;
+	char hex[33];
+};
+
 /* Open `name` (e.g. "docs.tsv", "tfidf.mtx.gz") for writing; gzip when the
  * name ends in ".gz": independent members compressed in threads, which
  * refer to `of`, so an open outfile must not be moved or copied.  0 or -1
