@@ -823,8 +823,7 @@ int strtab_intern_hash(struct strtab *t, const char *s, size_t len, uint32_t h,
 void pl_prefault(void *p, size_t n)
 {
 #ifdef MADV_POPULATE_WRITE
-	long ps = sysconf(_SC_PAGESIZE);
-	const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+	const uintptr_t page = page_size();
 	uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
 	uintptr_t e = ((uintptr_t)p + n) & ~(page - 1);
 

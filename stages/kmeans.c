@@ -1290,7 +1290,9 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	km.d = X->ncols;
 	km.k = o->k;
 	km.cosine = o->metric == KMEANS_COSINE;
-	km.nthreads = o->threads < 1 ? 1 : o->threads > 64 ? 64 : o->threads;
+	km.nthreads = o->threads < 1 ? 1 : o->threads;
+	if (km.nthreads > PL_MAX_THREADS)
+		km.nthreads = PL_MAX_THREADS; /* the size of the share arrays */
 
 	km.nrm2 = pl_malloc(n * sizeof(*km.nrm2));
 	km.scale = pl_malloc(n * sizeof(*km.scale));

@@ -760,8 +760,6 @@ static int is_ascii(const char *s)
 	return *s == '\0';
 }
 
-/* Sort the listing by path relative to the root, and name each file as
- * the outputs show it. */
 /*
  * The paths copied into one block in file order, the walk's blocks given
  * back.  Every later pass over the files (matching the index, the
@@ -801,6 +799,8 @@ static int repack_paths(struct files *f, size_t *len)
 	return 0;
 }
 
+/* Sort the listing by path relative to the root, and name each file as
+ * the outputs show it. */
 static int list_sort(struct ctx *ctx, struct pl_error *err)
 {
 	struct files *f = &ctx->files;
@@ -880,7 +880,6 @@ oom:
 struct hash_job {
 	struct files *f;
 	const uint32_t *idx;     /* the files to hash, in file order */
-	size_t n;
 	uint64_t *size;          /* bytes hashed, per entry of idx */
 	size_t bound[PL_MAX_THREADS + 1];
 	size_t failed[PL_MAX_THREADS]; /* entry of idx, or SIZE_MAX */
@@ -922,7 +921,6 @@ static int hash_files(struct ctx *ctx, const uint32_t *idx, size_t n,
 		return pl_oom(err);
 	job->f = &ctx->files;
 	job->idx = idx;
-	job->n = n;
 	job->size = size;
 	if (nt > n)
 		nt = n;
