@@ -93,7 +93,7 @@ struct cache {
 	double *share;
 	uint64_t prev_units, prev_terms;
 	char *run_id;            /* the run that wrote it */
-	uint8_t *raw;            /* the index bytes; rel points in here */
+	uint8_t *raw;            /* the index bytes, mapped; rel points in here */
 	size_t rawlen;
 };
 
