@@ -500,8 +500,8 @@ static int parse_index(struct cache *c, const struct config *cfg,
 		return -1;
 	/* The table at its size at once (a first pass sums the bytes), not
 	 * rehashed and copied as it doubles, and filled STRTAB_BATCH terms
-	 * at a time with their slots prefetched (as build_map does): on the
-	 * benchmark's 163,747 terms the load took ... */
+	 * at a time with their slots prefetched (as build_map does); the
+	 * benchmark's index has 163,747 terms. */
 	{
 		struct rd scan = r;
 		uint64_t bytes = 0;
