@@ -997,7 +997,7 @@ f.write(bytes([b[0] ^ 0xff]))' "$1"
 
 D=$T/damage C=$D/c
 newcorpus "$C"
-for how in truncated corrupted; do
+for how in truncated corrupted empty folder; do
 	O=$D/idx.$how
 	pl "$O" "$C" run "$CONF"
 	expect "l damaged cache.idx ($how): first run" 0
@@ -1005,6 +1005,8 @@ for how in truncated corrupted; do
 	case $how in
 	truncated) truncate -s $(($(stat -c %s "$O/current/cache.idx") / 2)) "$O/current/cache.idx" ;;
 	corrupted) flip "$O/current/cache.idx" ;;
+	empty) : >"$O/current/cache.idx" ;;
+	folder) rm "$O/current/cache.idx" && mkdir "$O/current/cache.idx" ;;
 	esac
 	# A cache.key that matches stops a run with nothing new before it
 	# reads the index (the outputs stay as they are, and stay right).
