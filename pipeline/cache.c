@@ -377,6 +377,8 @@ void cache_unmap_segments(struct cache *c)
 	}
 }
 
+static void unmap_index(uint8_t *raw, size_t len);
+
 void cache_free(struct cache *c)
 {
 	if (!c)
@@ -402,8 +404,7 @@ void cache_free(struct cache *c)
 	pl_free(c->cptr);
 	pl_free(c->cterm);
 	pl_free(c->cval);
-	if (c->raw)
-		munmap(c->raw, c->rawlen);
+	unmap_index(c->raw, c->rawlen);
 	pl_free(c);
 }
 
@@ -684,30 +685,61 @@ damaged:
  * 0 with *raw set, or 1 with *why (an index that cannot be opened or
  * mapped, or is empty), or -1 out of memory.
  */
+/* Under AddressSanitizer the mapped index is copied into a block of its
+ * exact size and unmapped (unmap_index frees the copy): a read past its
+ * end inside the mapping's last page would go unseen, and the fuzz
+ * harness of cache.idx (tests/fuzz/fuzz_cache.c) is there to see it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define INDEX_COPY 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define INDEX_COPY 1
+#endif
+#endif
+#ifndef INDEX_COPY
+#define INDEX_COPY 0
+#endif
+
+static void unmap_index(uint8_t *raw, size_t len)
+{
+	if (INDEX_COPY)
+		pl_free(raw);
+	else if (raw)
+		munmap(raw, len);
+}
+
 static int map_index(const char *path, uint8_t **raw, size_t *len, char **why)
 {
 	struct strbuf m = STRBUF_INIT;
 	struct stat st;
 	void *p = MAP_FAILED;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e = errno, empty = 0;
 
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-			 fd, 0);
-	e = errno;
+	if (fd >= 0 && fstat(fd, &st) != 0)
+		e = errno;
+	else if (fd >= 0 && (!S_ISREG(st.st_mode) || st.st_size == 0))
+		empty = 1;
+	else if (fd >= 0 && (p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+				      MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED)
+		e = errno;
 	if (fd >= 0)
 		close(fd);
 	if (p != MAP_FAILED) {
 		*raw = p;
 		*len = (size_t)st.st_size;
+		if (INDEX_COPY) {
+			*raw = pl_malloc(*len);
+			if (*raw)
+				memcpy(*raw, p, *len);
+			munmap(p, *len);
+			if (!*raw)
+				return -1;
+		}
 		return 0;
 	}
-	if (fd >= 0 && (!S_ISREG(st.st_mode) || st.st_size == 0)) {
-		if (strbuf_addf(&m, "%s is damaged", path))
-			return -1;
-	} else if (strbuf_addf(&m, "%s: %s", path, strerror(e))) {
+	if (empty ? strbuf_addf(&m, "%s is damaged", path) :
+		    strbuf_addf(&m, "%s: %s", path, strerror(e)))
 		return -1;
-	}
 	*why = m.buf;
 	return 1;
 }
@@ -736,7 +768,7 @@ int cache_load(const char *set, const struct config *cfg, const char *analysis_t
 	c = pl_calloc(1, sizeof(*c));
 	if (!c || !(c->set = pl_strdup(set))) {
 		pl_free(c);
-		munmap(raw, rawlen);
+		unmap_index(raw, rawlen);
 		return pl_oom(err);
 	}
 	c->raw = raw;

@@ -54,7 +54,8 @@
  *    lambda_2 per iteration: 0.88 on the bundled corpus (174 iterations;
  *    21 here) and 0.78 on 97,000 documents (90; 14 here), while a Krylov
  *    space gets to the top of the spectrum far sooner.  A pair costs
- *    little more than one vector (a product is bound by reading X) and,
+ *    little more than one vector (a product is bound by reading X and
+ *    its gathers and scatters, which a pair shares) and,
  *    unlike one vector, finds both axes even when lambda_1 = lambda_2.
  *    Memory: O(nnz + n + d + PJ_BASIS min(n, d) + PJ_CHUNKS d), allocated
  *    once, but for the GSL workspace of each Rayleigh-Ritz step.
