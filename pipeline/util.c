@@ -755,6 +755,8 @@ int strtab_reserve(struct strtab *t, size_t more, size_t bytes)
 {
 	size_t n = t->n + more, nslot = t->nslot ? t->nslot : 1024;
 
+	if (!more)
+		return 0; /* nothing to make room for (and maybe no pool yet) */
 	if (n < t->n || n > UINT32_MAX || bytes > SIZE_MAX / 2 - t->pool_len)
 		return -1;
 	/* strtab_intern_hash doubles the slots when n * 2 > nslot */
