@@ -377,7 +377,17 @@ void cache_unmap_segments(struct cache *c)
 	}
 }
 
-static void unmap_index(uint8_t *raw, size_t len);
+/* Under AddressSanitizer the mapped index is copied into a block of its
+ * exact size and unmapped (unmap_index frees the copy): a read past its
+ * end inside the mapping's last page would go unseen, and the fuzz
+ * harness of cache.idx (tests/fuzz/fuzz_cache.c) is there to see it. */
+static void unmap_index(uint8_t *raw, size_t len)
+{
+	if (PL_ASAN)
+		pl_free(raw);
+	else if (raw)
+		munmap(raw, len);
+}
 
 void cache_free(struct cache *c)
 {
@@ -685,29 +695,6 @@ damaged:
  * 0 with *raw set, or 1 with *why (an index that cannot be opened or
  * mapped, or is empty), or -1 out of memory.
  */
-/* Under AddressSanitizer the mapped index is copied into a block of its
- * exact size and unmapped (unmap_index frees the copy): a read past its
- * end inside the mapping's last page would go unseen, and the fuzz
- * harness of cache.idx (tests/fuzz/fuzz_cache.c) is there to see it. */
-#if defined(__SANITIZE_ADDRESS__)
-#define INDEX_COPY 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define INDEX_COPY 1
-#endif
-#endif
-#ifndef INDEX_COPY
-#define INDEX_COPY 0
-#endif
-
-static void unmap_index(uint8_t *raw, size_t len)
-{
-	if (INDEX_COPY)
-		pl_free(raw);
-	else if (raw)
-		munmap(raw, len);
-}
-
 static int map_index(const char *path, uint8_t **raw, size_t *len, char **why)
 {
 	struct strbuf m = STRBUF_INIT;
@@ -727,7 +714,7 @@ static int map_index(const char *path, uint8_t **raw, size_t *len, char **why)
 	if (p != MAP_FAILED) {
 		*raw = p;
 		*len = (size_t)st.st_size;
-		if (INDEX_COPY) {
+		if (PL_ASAN) {
 			*raw = pl_malloc(*len);
 			if (*raw)
 				memcpy(*raw, p, *len);

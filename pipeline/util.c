@@ -108,16 +108,17 @@ static int injected_failure(void)
 #define BIG_MIN PL_BIG_MIN
 #define BIG_MAX 1024 /* live big blocks at most; more come from malloc */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BIG_BLOCKS 0
+#if defined(__SANITIZE_THREAD__)
+#define PL_TSAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BIG_BLOCKS 0
+#if __has_feature(thread_sanitizer)
+#define PL_TSAN 1
 #endif
 #endif
-#ifndef BIG_BLOCKS
-#define BIG_BLOCKS 1
+#ifndef PL_TSAN
+#define PL_TSAN 0
 #endif
+#define BIG_BLOCKS (!PL_ASAN && !PL_TSAN)
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>

@@ -70,6 +70,19 @@ void pl_free(void *p);
  * the bytes block p has mapped, or 0 when it is malloc's.  Under
  * AddressSanitizer, ThreadSanitizer and valgrind every block is malloc's. */
 #define PL_BIG_MIN ((size_t)4 << 20)
+/* 1 in a build with AddressSanitizer (GCC's macro, or clang's feature
+ * test): the big blocks, and cache.c's copy of its index, are malloc's
+ * then, so that its checks cover them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PL_ASAN 1
+#endif
+#endif
+#ifndef PL_ASAN
+#define PL_ASAN 0
+#endif
 size_t pl_alloc_mapped(const void *p);
 /* Fault injection for tests: the allocation numbered `n` (1-based, counted
  * from this call) fails; with `sticky`, every later one fails too.  n = 0
