@@ -147,18 +147,62 @@ int outdir_current(const char *outdir, char **path, struct pl_error *err)
 	return 0;
 }
 
-/* Remove a set folder and the files in it (sets hold no subfolders). */
-static void remove_set(const char *path)
+/* How deep remove_tree goes into folders in a set.  A run's sets hold
+ * files only; a folder is there because someone made it (the test suite
+ * does, turning cache.idx into one), and a set that keeps it must still be
+ * pruned, or every run after leaves one more set behind. */
+#define SET_DEPTH 16
+
+/* Remove everything in the folder open as fd, folders in it up to `depth`
+ * levels down too, on its file system (dev) only.  A symbolic link is
+ * removed, never followed: a link in a set to a folder elsewhere must not
+ * empty that folder.  Best effort, as pruning is.  Closes fd. */
+static void remove_tree(int fd, int depth, dev_t dev)
 {
-	DIR *d = opendir(path);
+	DIR *d = fdopendir(fd);
 	struct dirent *de;
 
-	if (!d)
+	if (!d) {
+		close(fd);
 		return;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		int sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			if (depth > 0 && st.st_dev == dev &&
+			    (sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+					  O_NOFOLLOW | O_CLOEXEC)) >= 0)
+				remove_tree(sub, depth - 1, dev);
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+		} else {
 			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
 	closedir(d);
+}
+
+/* Remove a set folder and what it holds (see remove_tree); a set name
+ * that is a symbolic link or a file is removed itself. */
+static void remove_set(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			unlink(path);
+		return;
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return;
+	}
+	remove_tree(fd, SET_DEPTH, st.st_dev);
 	rmdir(path);
 }
 

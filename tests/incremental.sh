@@ -1022,6 +1022,21 @@ for how in truncated corrupted empty folder; do
 	pl "$O" "$C" run "$CONF"
 	expect "l damaged cache.idx ($how): the new cache serves: nothing new" 0 "nothing new since run"
 done
+# The set with a folder in it (the last case above, $before) is pruned as
+# any other once two newer sets are published; a symbolic link among the
+# sets is removed, and the folder it points to is left as it was.
+O=$D/idx.folder
+mkdir "$D/elsewhere" && echo keep >"$D/elsewhere/file"
+ln -s "$D/elsewhere" "$O/sets/20000101T000000Z-1"
+newtext prune >"$C/added.txt"
+pl "$O" "$C" run "$CONF"
+expect "l pruning: a rerun with a new file" 0
+result "l pruning: the set with a folder in it is removed" \
+	"$([ ! -e "$O/$before" ] || echo "$before is still there: $(ls -R "$O/$before" | tr '\n' ' ')")"
+result "l pruning: a link among the sets is removed, not followed" \
+	"$([ ! -L "$O/sets/20000101T000000Z-1" ] || echo "the link is still there";
+	   [ "$(cat "$D/elsewhere/file" 2>/dev/null)" = keep ] || echo "the folder it points to was emptied")"
+rm -f "$C/added.txt"
 for how in corrupted truncated; do
 	O=$D/seg.$how
 	rm -f "$C/added.txt"
