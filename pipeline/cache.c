@@ -1792,7 +1792,6 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	uint32_t *segmap = NULL;   /* old segment -> new index, or NONE */
 	size_t nsegs = 0;
 	double *shares = NULL;
-	uint64_t *kept = NULL;
 	uint64_t records = 0, live = 0;  /* bytes of records: all, in use */
 	struct idxout o = { .open = 0 };
 	int rc = -1;
@@ -1927,23 +1926,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	    put_u32(&b, km->next_label ? km->next_label : km->k + 1))
 		goto oom;
 	if (km->assign && km->k) {
-		size_t d = 0;
+		const size_t d = km->d;
 
-		kept = pl_malloc((ctx->tfidf.ncols ? ctx->tfidf.ncols : 1) * sizeof(*kept));
-		if (!kept)
-			goto oom;
-		{
-			uint8_t *has = pl_calloc(ctx->tfidf.ncols ? ctx->tfidf.ncols : 1, 1);
-
-			if (!has)
-				goto oom;
-			for (uint64_t e = 0; e < ctx->tfidf.nnz; e++)
-				has[ctx->tfidf.col[e]] = 1;
-			for (size_t t = 0; t < ctx->tfidf.ncols; t++)
-				if (has[t])
-					kept[d++] = t;
-			pl_free(has);
-		}
 		for (uint32_t j = 0; j < km->k; j++) {
 			const double *row = km->centroid + (size_t)j * d;
 			uint64_t nnz = 0;
@@ -1953,7 +1937,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			if (put_u32(&b, cluster_id(km, (int32_t)j)) || put_u64(&b, nnz))
 				goto oom;
 			for (size_t i = 0; i < d; i++)
-				if (row[i] != 0 && (put_u32(&b, (uint32_t)kept[i]) ||
+				if (row[i] != 0 && (put_u32(&b, km->col[i]) ||
 						    put_f64(&b, row[i])))
 					goto oom;
 			if (hashed_flush(&o.of, o.xs, &b, FLUSH_BYTES, NULL, err))
@@ -1992,7 +1976,6 @@ out:
 	XXH64_freeState(o.xs);
 	pl_free(segmap);
 	pl_free(shares);
-	pl_free(kept);
 	strbuf_release(&b);
 	strbuf_release(&path);
 	return rc;

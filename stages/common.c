@@ -331,6 +331,7 @@ void clustering_release(struct clustering *c)
 	pl_free(c->assign);
 	pl_free(c->sim);
 	pl_free(c->centroid);
+	pl_free(c->col);
 	pl_free(c->size);
 	pl_free(c->label);
 	memset(c, 0, sizeof(*c));

@@ -1420,6 +1420,7 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	if (renumber(&km, out) < 0)
 		goto oom;
 	out->k = km.k;
+	out->d = km.d;
 	out->objective = best_obj;
 	out->seconds = pl_now() - t_start;
 	out->all_iterations = all_iters;
@@ -2525,9 +2526,13 @@ restore:
 	pl_free(prev);
 	pl_free(rank);
 	relabel_columns(&ctx->tfidf, kept, (long)o.threads);
-	pl_free(kept);
-	if (rc < 0)
+	if (rc < 0) {
+		pl_free(kept);
 		return -1;
+	}
+	/* The centroids' columns, for the cache index (pipeline/cache.c). */
+	ctx->km.col = kept;
+	ctx->km.d = X.ncols;
 	for (i = 0; i < ctx->tfidf.nrows; i++)
 		empty += ctx->km.assign[i] < 0;
 	ctx->rep.empty_units = empty;

@@ -156,7 +156,9 @@ struct clustering {
 	uint32_t k;
 	int32_t *assign;    /* per unit: 0-based cluster, -1 for empty rows */
 	double *sim;        /* per unit: cosine similarity to its centroid */
-	double *centroid;   /* k x kept terms, row-major, dense (see below) */
+	double *centroid;   /* k x d, row-major, dense (see below) */
+	size_t d;           /* centroid columns */
+	uint32_t *col;      /* d: each centroid column's term id */
 	uint32_t *size;     /* units per cluster */
 	double objective;   /* sum of (1 - cos) or of squared distances */
 	int iterations;     /* of the kept restart */
@@ -171,8 +173,9 @@ struct clustering {
 	int warm;           /* 1 when started from the previous centroids */
 	/* centroid columns are the columns of ctx->tfidf that have entries
 	 * (the kept terms), in id order: pruned terms are zero in every
-	 * centroid and are left out, so column c is the c-th kept term, not
-	 * term id c. */
+	 * centroid and are left out, so column c is term col[c], the c-th
+	 * kept term, not term id c.  kmeans_run sets d and col; a clustering
+	 * from kmeans_fit alone has d = its matrix's columns and col NULL. */
 };
 
 /* The k sweep of the kmeans stage (stages/kmeans.c, kmeans_sweep): one
