@@ -76,7 +76,8 @@ struct km {
 	uint32_t k;
 	int cosine;
 	size_t *rows;         /* the m rows with terms, ascending */
-	double *nrm2;         /* squared norm of each raw row */
+	const double *nrm2;   /* squared norm of each raw row: o->nrm2, or */
+	double *own_nrm2;     /* computed here (when o->nrm2 is NULL) */
 	double *scale;        /* 1 / norm (cosine) or 1 (euclidean); 0 if empty */
 	int32_t *lab;         /* labels after the last centroid update */
 	int32_t *nxt;         /* labels from the assignment step */
@@ -1183,7 +1184,7 @@ static void scan_share(void *arg, size_t s, size_t ns)
 	job->longest[s] = 0;
 	job->bad[s] = SIZE_MAX;
 	for (size_t i = job->bound[s]; i < job->bound[s + 1]; i++) {
-		double v = row_norm2(X, i);
+		double v = km->own_nrm2 ? row_norm2(X, i) : km->nrm2[i];
 
 		if (X->rowptr[i + 1] - X->rowptr[i] > job->longest[s])
 			job->longest[s] = X->rowptr[i + 1] - X->rowptr[i];
@@ -1191,7 +1192,8 @@ static void scan_share(void *arg, size_t s, size_t ns)
 			job->bad[s] = i;
 			return;
 		}
-		km->nrm2[i] = v;
+		if (km->own_nrm2)
+			km->own_nrm2[i] = v;
 		km->scale[i] = v > 0 ? (km->cosine ? 1.0 / sqrt(v) : 1.0) : 0;
 		if (v > 0)
 			job->m[s]++;
@@ -1237,7 +1239,7 @@ static int scan_rows(struct km *km, struct pl_error *err)
 static void km_release(struct km *km)
 {
 	pl_free(km->rows);
-	pl_free(km->nrm2);
+	pl_free(km->own_nrm2);
 	pl_free(km->scale);
 	pl_free(km->lab);
 	pl_free(km->nxt);
@@ -1294,7 +1296,10 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 	if (km.nthreads > PL_MAX_THREADS)
 		km.nthreads = PL_MAX_THREADS; /* the size of the share arrays */
 
-	km.nrm2 = pl_malloc(n * sizeof(*km.nrm2));
+	if (!o->nrm2)
+		km.nrm2 = km.own_nrm2 = pl_malloc(n * sizeof(*km.own_nrm2));
+	else
+		km.nrm2 = o->nrm2;
 	km.scale = pl_malloc(n * sizeof(*km.scale));
 	if (!km.nrm2 || !km.scale)
 		goto oom;
@@ -1485,7 +1490,8 @@ struct kq {
 	uint32_t k;
 	size_t n, d, m;
 	int cosine;
-	double *nrm2;         /* n: squared norm of each raw row */
+	const double *nrm2;   /* n: squared norm of each raw row, given or */
+	double *own_nrm2;     /* computed here */
 	size_t *count;        /* k: rows per cluster */
 	size_t *rows;         /* m: the labelled rows, ascending */
 	size_t *pick;         /* the rows the silhouette averages over */
@@ -1505,7 +1511,7 @@ struct kq {
 
 static void kq_release(struct kq *q)
 {
-	pl_free(q->nrm2);
+	pl_free(q->own_nrm2);
 	pl_free(q->count);
 	pl_free(q->rows);
 	pl_free(q->pick);
@@ -1626,7 +1632,7 @@ static void kq_run(void *arg, size_t t, size_t nt)
 	switch (q->phase) {
 	case KQ_NORMS:
 		for (size_t i = a; i < b; i++)
-			q->nrm2[i] = row_norm2(q->X, i);
+			q->own_nrm2[i] = row_norm2(q->X, i);
 		break;
 	case KQ_SUMS:
 		cluster_sums_share(q, t, nt);
@@ -1738,9 +1744,12 @@ static void ch_db(struct kq *q, double *ch, double *db)
 	*db = smax <= 1e-8 || dmax <= 1e-8 ? 0 : sum / (double)q->k;
 }
 
-int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
-		   int metric, size_t sample, unsigned long seed, int threads,
-		   struct kmeans_quality *out, struct pl_error *err)
+/* kmeans_quality, with the rows' squared norms given (kmeans_row_norms)
+ * or NULL: computed here. */
+static int quality(const struct csr *X, const double *nrm2,
+		   const int32_t *assign, uint32_t k, int metric, size_t sample,
+		   unsigned long seed, int threads, struct kmeans_quality *out,
+		   struct pl_error *err)
 {
 	struct kq q;
 	gsl_rng *rng = NULL;
@@ -1762,12 +1771,16 @@ int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
 	q.cosine = metric == KMEANS_COSINE;
 	q.threads = threads < 1 ? 1 : threads > PL_MAX_THREADS ? PL_MAX_THREADS :
 		    (size_t)threads;
-	q.nrm2 = pl_malloc((q.n ? q.n : 1) * sizeof(*q.nrm2));
+	if (!nrm2)
+		q.nrm2 = q.own_nrm2 = pl_malloc((q.n ? q.n : 1) * sizeof(*q.own_nrm2));
+	else
+		q.nrm2 = nrm2;
 	q.count = pl_calloc(k ? k : 1, sizeof(*q.count));
 	q.rows = pl_malloc((q.n ? q.n : 1) * sizeof(*q.rows));
 	if (!q.nrm2 || !q.count || !q.rows)
 		goto oom;
-	kq_parallel(&q, KQ_NORMS, q.n);
+	if (q.own_nrm2)
+		kq_parallel(&q, KQ_NORMS, q.n);
 	for (i = 0; i < q.n; i++) {
 		if (assign[i] < -1 || assign[i] >= (int64_t)k) {
 			pl_fail(err, PL_EX_SOFTWARE,
@@ -1843,6 +1856,13 @@ done:
 	return ret;
 }
 
+int kmeans_quality(const struct csr *X, const int32_t *assign, uint32_t k,
+		   int metric, size_t sample, unsigned long seed, int threads,
+		   struct kmeans_quality *out, struct pl_error *err)
+{
+	return quality(X, NULL, assign, k, metric, sample, seed, threads, out, err);
+}
+
 /* ---- sweeping k ---- */
 
 void ksweep_release(struct ksweep *sw)
@@ -1878,31 +1898,35 @@ static double figure(const struct ksweep *sw, size_t i)
 	}
 }
 
-/* The rows of X with a positive norm, counted on `threads` threads. */
-struct count_job {
+/* kmeans_row_norms' shares: rows [bound[s], bound[s + 1]). */
+struct norms_job {
 	const struct csr *X;
+	double *nrm2;
 	size_t bound[PL_MAX_THREADS + 1];
 	size_t m[PL_MAX_THREADS];
 };
 
-static void count_share(void *arg, size_t s, size_t ns)
+static void norms_share(void *arg, size_t s, size_t ns)
 {
-	struct count_job *job = arg;
+	struct norms_job *job = arg;
 
 	(void)ns;
 	job->m[s] = 0;
-	for (size_t i = job->bound[s]; i < job->bound[s + 1]; i++)
-		job->m[s] += row_norm2(job->X, i) > 0;
+	for (size_t i = job->bound[s]; i < job->bound[s + 1]; i++) {
+		job->nrm2[i] = row_norm2(job->X, i);
+		job->m[s] += job->nrm2[i] > 0;
+	}
 }
 
-static size_t rows_with_terms(const struct csr *X, int threads)
+size_t kmeans_row_norms(const struct csr *X, int threads, double *nrm2)
 {
-	struct count_job job;
+	struct norms_job job;
 	size_t ns, m = 0;
 
 	job.X = X;
+	job.nrm2 = nrm2;
 	ns = csr_shares(X, threads < 1 ? 1 : threads, job.bound);
-	pl_parallel(ns, count_share, &job);
+	pl_parallel(ns, norms_share, &job);
 	for (size_t s = 0; s < ns; s++)
 		m += job.m[s];
 	return m;
@@ -1916,6 +1940,7 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 	struct kmeans_opts ko = *o;
 	struct clustering cur;
 	size_t m = 0, n, i, top;
+	double *nrm2;
 
 	memset(best, 0, sizeof(*best));
 	memset(sw, 0, sizeof(*sw));
@@ -1935,7 +1960,12 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 	if (X->nnz && !X->fval)
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "kmeans: the matrix has no weights");
-	m = rows_with_terms(X, o->threads);
+	/* The rows' norms, once for every fit and its figures. */
+	nrm2 = pl_malloc((X->nrows ? X->nrows : 1) * sizeof(*nrm2));
+	if (!nrm2)
+		return pl_oom(err);
+	m = kmeans_row_norms(X, o->threads, nrm2);
+	ko.nrm2 = nrm2;
 	/* hi above the rows with terms: stop there; lo above them fails in
 	 * kmeans_fit with its message */
 	top = hi;
@@ -1964,8 +1994,8 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 				(unsigned long)ko.k, (unsigned long)lo,
 				(unsigned long)top);
 		if (kmeans_fit(X, &ko, &cur, err) < 0 ||
-		    kmeans_quality(X, cur.assign, cur.k, o->metric, sample,
-				   o->seed, o->threads, &q, err) < 0)
+		    quality(X, nrm2, cur.assign, cur.k, o->metric, sample,
+			    o->seed, o->threads, &q, err) < 0)
 			goto fail;
 		sw->k[i] = ko.k;
 		sw->objective[i] = cur.objective;
@@ -1984,8 +2014,10 @@ int kmeans_sweep(const struct csr *X, const struct kmeans_opts *o,
 		}
 		memset(&cur, 0, sizeof(cur));
 	}
+	pl_free(nrm2);
 	return 0;
 fail:
+	pl_free(nrm2);
 	clustering_release(&cur);
 	clustering_release(best);
 	ksweep_release(sw);

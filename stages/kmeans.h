@@ -52,7 +52,19 @@ struct kmeans_opts {
 				   given to kmeans_fit (for the stage: the
 				   kept terms); see kmeans_fit.  Not owned:
 				   read during the call only */
+	const double *nrm2;     /* NULL (default): kmeans_fit computes the
+				   rows' squared norms.  Otherwise those of
+				   every row of X, as kmeans_row_norms gives
+				   them (kmeans_sweep passes its own, which
+				   its quality figures use too).  Not owned */
 };
+
+/*
+ * The squared norm |x_i|^2 of every row of X (X->fval, summed in double in
+ * column order) into nrm2[0 .. X->nrows), on up to `threads` threads (the
+ * bits do not depend on them).  Returns the rows with a positive norm.
+ */
+size_t kmeans_row_norms(const struct csr *X, int threads, double *nrm2);
 
 /*
  * Cluster the rows of X (X->fval holds the weights; columns sorted within

@@ -1578,6 +1578,30 @@ START_TEST(test_threads_same_bits)
 					assert_same_fit(w ? &warm1 : &one, &c, n, d, what);
 					clustering_release(&c);
 				}
+		/* The norms kmeans_sweep computes once and hands to every fit
+		 * (o.nrm2): the same on any number of threads, and the same
+		 * fit as when the fit computes them. */
+		{
+			double *n1 = malloc(n * sizeof(*n1)), *n4 = malloc(n * sizeof(*n4));
+			struct clustering c;
+			size_t m1, m4;
+
+			ck_assert(n1 && n4);
+			m1 = kmeans_row_norms(&X, 1, n1);
+			m4 = kmeans_row_norms(&X, 4, n4);
+			ck_assert_uint_eq(m1, m4);
+			ck_assert_mem_eq(n1, n4, n * sizeof(*n1));
+			o.warm = NULL;
+			o.threads = 2;
+			o.plain = 0;
+			o.nrm2 = n4;
+			fit_ok(&X, &o, &c);
+			assert_same_fit(&one, &c, n, d, "norms given");
+			clustering_release(&c);
+			o.nrm2 = NULL;
+			free(n1);
+			free(n4);
+		}
 		clustering_release(&warm1);
 		clustering_release(&one);
 	}
