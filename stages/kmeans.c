@@ -1051,8 +1051,44 @@ static void permute_rows(double *C, size_t d, const struct order *ord,
  * another k x d of fresh memory, faulted in at the end of every fit).
  * The counts array is reused to map old labels to new ones.  0 or -1 (out
  * of memory: the one row of scratch the reordering needs). */
+/* Share s of renumber's rows (km->bound[s] .. km->bound[s + 1] - 1,
+ * csr_shares): each row's cluster in the final numbering and its cosine
+ * similarity to that centroid.  Rows are independent: the same bits on
+ * any number of threads. */
+struct renumber_job {
+	struct km *km;
+	struct clustering *out;
+};
+
+static void renumber_rows(void *arg, size_t s, size_t ns)
+{
+	const struct renumber_job *job = arg;
+	const struct km *km = job->km;
+	struct clustering *out = job->out;
+	const size_t d = km->d;
+
+	(void)ns;
+	for (size_t i = km->bound[s]; i < km->bound[s + 1]; i++) {
+		double dot, den, v;
+		uint32_t j;
+
+		if (km->best_lab[i] < 0) {
+			out->assign[i] = -1;
+			out->sim[i] = 0;
+			continue;
+		}
+		j = (uint32_t)km->count[km->best_lab[i]];
+		out->assign[i] = (int32_t)j;
+		dot = row_dot(km->X, i, out->centroid + (size_t)j * d);
+		den = sqrt(km->nrm2[i]) * sqrt(km->cn2[j]);
+		v = den > 0 ? dot / den : 0;
+		out->sim[i] = v > 1 ? 1 : v < -1 ? -1 : v;
+	}
+}
+
 static int renumber(struct km *km, struct clustering *out)
 {
+	struct renumber_job job = { km, out };
 	size_t t, i, d = km->d;
 	uint32_t j;
 	double *tmp = km->C;
@@ -1086,21 +1122,7 @@ static int renumber(struct km *km, struct clustering *out)
 		out->size[j] = (uint32_t)km->ord[j].size;
 		km->cn2[j] = dense_norm2(out->centroid + (size_t)j * d, d);
 	}
-	for (i = 0; i < km->n; i++) {
-		double dot, den, s;
-
-		if (km->best_lab[i] < 0) {
-			out->assign[i] = -1;
-			out->sim[i] = 0;
-			continue;
-		}
-		j = (uint32_t)km->count[km->best_lab[i]];
-		out->assign[i] = (int32_t)j;
-		dot = row_dot(km->X, i, out->centroid + (size_t)j * d);
-		den = sqrt(km->nrm2[i]) * sqrt(km->cn2[j]);
-		s = den > 0 ? dot / den : 0;
-		out->sim[i] = s > 1 ? 1 : s < -1 ? -1 : s;
-	}
+	pl_parallel(csr_shares(km->X, km->nthreads, km->bound), renumber_rows, &job);
 	return 0;
 }
 
