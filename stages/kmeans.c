@@ -1046,11 +1046,6 @@ static void permute_rows(double *C, size_t d, const struct order *ord,
 	}
 }
 
-/* Write best_lab and best_C into out in the final numbering: best_C's
- * rows are reordered in place and become out->centroid (a copy would be
- * another k x d of fresh memory, faulted in at the end of every fit).
- * The counts array is reused to map old labels to new ones.  0 or -1 (out
- * of memory: the one row of scratch the reordering needs). */
 /* Share s of renumber's rows (km->bound[s] .. km->bound[s + 1] - 1,
  * csr_shares): each row's cluster in the final numbering and its cosine
  * similarity to that centroid.  Rows are independent: the same bits on
@@ -1086,6 +1081,11 @@ static void renumber_rows(void *arg, size_t s, size_t ns)
 	}
 }
 
+/* Write best_lab and best_C into out in the final numbering: best_C's
+ * rows are reordered in place and become out->centroid (a copy would be
+ * another k x d of fresh memory, faulted in at the end of every fit).
+ * The counts array is reused to map old labels to new ones.  0 or -1 (out
+ * of memory: the one row of scratch the reordering needs). */
 static int renumber(struct km *km, struct clustering *out)
 {
 	struct renumber_job job = { km, out };
