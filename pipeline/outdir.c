@@ -18,6 +18,7 @@
  * A failure or a kill before 4 leaves `current`, and so every output, as
  * it was; the next run removes the dead set (outdir_begin).
  */
+#define _GNU_SOURCE /* statx */
 #include "outdir.h"
 #include "cache.h"
 
@@ -147,16 +148,118 @@ int outdir_current(const char *outdir, char **path, struct pl_error *err)
 	return 0;
 }
 
+/*
+ * Pruning removes what this program made and nothing else, and only
+ * inside the output folder:
+ *  - by name: in sets/ only names that are run ids (is_run_id), in runs/
+ *    only ID.json and ID.json.tmp (outdir_record_failure's).  Whatever
+ *    else is there, a user's file or folder, or the sets/ and runs/ of a
+ *    folder that [output] dir was pointed at, is left as it is;
+ *  - through handles: below sets/ and runs/ everything is opened and
+ *    removed by openat and unlinkat relative to an open folder, with
+ *    O_NOFOLLOW, so a symbolic link is removed, never followed, at any
+ *    depth, and a folder swapped for a link while pruning runs is not
+ *    entered.  sets/ and runs/ themselves may be links to folders
+ *    elsewhere (another disk) that a user made on purpose: they are
+ *    followed, and only the names above are removed in them;
+ *  - on one file system: a folder on another device than sets/, or the
+ *    root of a mount (a bind mount of the same file system included,
+ *    statx's STATX_ATTR_MOUNT_ROOT), is not entered and not removed.
+ */
+
 /* How deep remove_tree goes into folders in a set.  A run's sets hold
  * files only; a folder is there because someone made it (the test suite
- * does, turning cache.idx into one), and a set that keeps it must still be
- * pruned, or every run after leaves one more set behind. */
+ * does, turning cache.idx into one), and a set that holds it must still be
+ * pruned, or every run after leaves one more set behind.  What lies deeper
+ * is left, and so is the set that holds it; each later run tries again. */
 #define SET_DEPTH 16
 
-/* Remove everything in the folder open as fd, folders in it up to `depth`
- * levels down too, on its file system (dev) only.  A symbolic link is
- * removed, never followed: a link in a set to a folder elsewhere must not
- * empty that folder.  Best effort, as pruning is.  Closes fd. */
+/* The digits at s[*i] onwards, up to len: how many (and *i past them). */
+static size_t skip_digits(const char *s, size_t len, size_t *i)
+{
+	size_t n = 0;
+
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+		(*i)++;
+		n++;
+	}
+	return n;
+}
+
+/* Is s[0 .. len) a run id as outdir_lock and outdir_begin make them:
+ * YYYYMMDDTHHMMSSZ-PID, or that and ".N"? */
+static int is_run_id(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (skip_digits(s, len, &i) != 8 || i >= len || s[i++] != 'T' ||
+	    skip_digits(s, len, &i) != 6 || len - i < 3 || s[i] != 'Z' ||
+	    s[i + 1] != '-')
+		return 0;
+	i += 2;
+	if (skip_digits(s, len, &i) == 0)
+		return 0;
+	if (i < len && s[i] == '.') {
+		i++;
+		if (skip_digits(s, len, &i) == 0)
+			return 0;
+	}
+	return i == len;
+}
+
+/* The length of the run id that report name `name` is of (ID.json or
+ * ID.json.tmp), or 0 when it is not a report's name. */
+static size_t report_id_len(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > 9 && strcmp(name + len - 9, ".json.tmp") == 0)
+		len -= 9;
+	else if (len > 5 && strcmp(name + len - 5, ".json") == 0)
+		len -= 5;
+	else
+		return 0;
+	return is_run_id(name, len) ? len : 0;
+}
+
+/* Is the folder open as fd the root of a mount?  0 when the system
+ * cannot tell (statx before Linux 5.8): the device check stands alone. */
+static int is_mount_root(int fd)
+{
+#ifdef STATX_ATTR_MOUNT_ROOT
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+#else
+	(void)fd;
+#endif
+	return 0;
+}
+
+/* Open folder `name` of the folder open as dirfd for removing what it
+ * holds: not through a symbolic link, and only on device `dev` and not
+ * the root of a mount.  The fd, or -1 (errno ELOOP or ENOTDIR when name
+ * is not a folder, EXDEV when it is one not to enter). */
+static int open_inside(int dirfd, const char *name, dev_t dev)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_dev != dev || is_mount_root(fd)) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return fd;
+}
+
+/* Remove everything in the folder open as fd, and folders in it up to
+ * `depth` levels down (see above).  Best effort, as pruning is.  Closes
+ * fd. */
 static void remove_tree(int fd, int depth, dev_t dev)
 {
 	DIR *d = fdopendir(fd);
@@ -174,10 +277,14 @@ static void remove_tree(int fd, int depth, dev_t dev)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode)) {
-			if (depth > 0 && st.st_dev == dev &&
-			    (sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
-					  O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			/* Left as it is when not entered, but for an empty
+			 * folder at the depth limit (rmdir removes only that). */
+			if (depth > 0) {
+				sub = open_inside(dirfd(d), de->d_name, dev);
+				if (sub < 0)
+					continue;
 				remove_tree(sub, depth - 1, dev);
+			}
 			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
 		} else {
 			unlinkat(dirfd(d), de->d_name, 0);
@@ -186,53 +293,72 @@ static void remove_tree(int fd, int depth, dev_t dev)
 	closedir(d);
 }
 
-/* Remove a set folder and what it holds (see remove_tree); a set name
- * that is a symbolic link or a file is removed itself. */
-static void remove_set(const char *path)
+/* Open OUTDIR/sub (sets or runs) as a folder; its device in *dev.  The
+ * fd, or -1 (errno ENOTDIR when it is not a folder, ENOENT when it is not
+ * there). */
+static int open_sub(const char *outdir, const char *sub, dev_t *dev)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int ofd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, e;
 	struct stat st;
+
+	/* No allocation: a run failing for want of memory still removes
+	 * its staging set (outdir_abandon). */
+	if (ofd < 0)
+		return -1;
+	fd = openat(ofd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = errno;
+	close(ofd);
+	errno = e;
+	if (fd >= 0 && fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (fd >= 0)
+		*dev = st.st_dev;
+	return fd;
+}
+
+/* Remove set `name` of the sets folder open as sfd (device dev) and what
+ * it holds (see remove_tree); a set name that is a symbolic link or a
+ * file is removed itself. */
+static void remove_set_at(int sfd, const char *name, dev_t dev)
+{
+	int fd = open_inside(sfd, name, dev);
 
 	if (fd < 0) {
 		if (errno == ENOTDIR || errno == ELOOP)
-			unlink(path);
+			unlinkat(sfd, name, 0);
 		return;
 	}
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return;
-	}
-	remove_tree(fd, SET_DEPTH, st.st_dev);
-	rmdir(path);
+	remove_tree(fd, SET_DEPTH, dev);
+	unlinkat(sfd, name, AT_REMOVEDIR);
 }
 
 /* Remove every set but `keep1` and `keep2` (names, may be NULL). */
 static void prune_sets(const char *outdir, const char *keep1, const char *keep2)
 {
-	struct strbuf sb = STRBUF_INIT;
+	dev_t dev = 0;
+	int sfd = open_sub(outdir, "sets", &dev), lfd;
 	DIR *d;
 	struct dirent *de;
 
-	if (strbuf_addf(&sb, "%s/sets", outdir))
+	if (sfd < 0)
 		return;
-	d = opendir(sb.buf);
+	lfd = dup(sfd);
+	d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d && lfd >= 0)
+		close(lfd);
 	while (d && (de = readdir(d)) != NULL) {
-		size_t len = sb.len;
-
-		if (de->d_name[0] == '.' && (!de->d_name[1] ||
-					     (de->d_name[1] == '.' && !de->d_name[2])))
+		if (!is_run_id(de->d_name, strlen(de->d_name)))
 			continue;
 		if ((keep1 && strcmp(de->d_name, keep1) == 0) ||
 		    (keep2 && strcmp(de->d_name, keep2) == 0))
 			continue;
-		if (strbuf_addf(&sb, "/%s", de->d_name) == 0)
-			remove_set(sb.buf);
-		sb.len = len;
-		sb.buf[len] = '\0';
+		remove_set_at(sfd, de->d_name, dev);
 	}
 	if (d)
 		closedir(d);
-	strbuf_release(&sb);
+	close(sfd);
 }
 
 /* The "# previous" line of a set's manifest.tsv, or NULL. */
@@ -507,26 +633,68 @@ static void prune_links(const char *outdir)
 	closedir(d);
 }
 
-/* Keep the newest `keep` reports in OUTDIR/runs. */
-static void prune_runs(const char *outdir, long keep)
+/* The pid and the N of ".N" (1 without) of report name x, after its
+ * time (report_id_len(x) > 0). */
+static void report_pid(const char *x, unsigned long long *pid, unsigned long long *n)
 {
-	struct strbuf sb = STRBUF_INIT;
+	char *e;
+
+	*pid = strtoull(x + 17, &e, 10);
+	*n = e[0] == '.' && e[1] >= '0' && e[1] <= '9' ? strtoull(e + 1, NULL, 10) : 1;
+}
+
+/* Oldest first: by the time in the run ids, then the pid, then the N of
+ * a later run of one process within the same second (ID.2 is newer than
+ * ID, though "ID.2.json" sorts before "ID.json"), then the name. */
+static int cmp_report(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	unsigned long long px, nx, py, ny;
+	int c = strncmp(x, y, 16);  /* YYYYMMDDTHHMMSSZ */
+
+	if (c)
+		return c;
+	report_pid(x, &px, &nx);
+	report_pid(y, &py, &ny);
+	if (px != py)
+		return px < py ? -1 : 1;
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	return strcmp(x, y);
+}
+
+/* Keep the newest `keep` reports in OUTDIR/runs (names as above); the
+ * report of run `self` (may be NULL) is one of them whatever its name
+ * says, as the clock may have been set back since an older one. */
+static void prune_runs(const char *outdir, long keep, const char *self)
+{
+	size_t selflen = self ? strlen(self) : 0, n = 0, cap = 0, drop;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	dev_t dev;
+	int rfd = open_sub(outdir, "runs", &dev), lfd;
 	DIR *d;
 	struct dirent *de;
 
-	if (strbuf_addf(&sb, "%s/runs", outdir))
+	if (rfd < 0)
 		return;
-	d = opendir(sb.buf);
+	lfd = dup(rfd);
+	d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d && lfd >= 0)
+		close(lfd);
 	while (d && (de = readdir(d)) != NULL) {
+		size_t idlen = report_id_len(de->d_name);
 		char *copy;
 
-		if (de->d_name[0] == '.')
+		if (idlen == 0)
 			continue;
+		if (idlen == selflen && strncmp(de->d_name, self, idlen) == 0) {
+			keep -= strcmp(de->d_name + idlen, ".json") == 0;
+			continue;
+		}
 		copy = pl_strdup(de->d_name);
 		if (!copy || pl_grow(&names, &cap, n + 1, sizeof(*names))) {
 			pl_free(copy);
+			n = 0; /* prune nothing rather than by a partial list */
 			break;
 		}
 		names[n++] = copy;
@@ -534,20 +702,15 @@ static void prune_runs(const char *outdir, long keep)
 	if (d)
 		closedir(d);
 	if (n > 1)
-		qsort(names, n, sizeof(*names), cmp_str);
+		qsort(names, n, sizeof(*names), cmp_report);
+	drop = keep < 0 ? n : (size_t)keep < n ? n - (size_t)keep : 0;
 	for (size_t i = 0; i < n; i++) {
-		if ((long)(n - i) > keep) {
-			size_t len = sb.len;
-
-			if (strbuf_addf(&sb, "/%s", names[i]) == 0)
-				unlink(sb.buf);
-			sb.len = len;
-			sb.buf[len] = '\0';
-		}
+		if (i < drop)
+			unlinkat(rfd, names[i], 0);
 		pl_free(names[i]);
 	}
 	pl_free(names);
-	strbuf_release(&sb);
+	close(rfd);
 }
 
 static void warn(const char *what, const struct pl_error *e)
@@ -596,7 +759,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 		pl_fail(&w, PL_EX_CANTCREAT, "%s: %s", path.buf, strerror(errno));
 		warn("recording the run", &w);
 	}
-	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
+	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i, ctx->run_id);
 	prune_sets(ctx->outdir, ctx->run_id, ctx_prev_id(ctx));
 	prune_links(ctx->outdir);
 	/* The set is now the current one: nothing to abandon. */
@@ -612,7 +775,14 @@ out:
 void outdir_abandon(struct ctx *ctx)
 {
 	if (ctx->staging) {
-		remove_set(ctx->staging);
+		dev_t dev = 0;
+		int sfd = open_sub(ctx->outdir, "sets", &dev);
+
+		/* The staging set is sets/RUN_ID (outdir_begin). */
+		if (sfd >= 0) {
+			remove_set_at(sfd, ctx->run_id, dev);
+			close(sfd);
+		}
 		pl_free(ctx->staging);
 		ctx->staging = NULL;
 	}
@@ -647,7 +817,7 @@ void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
 		if (fclose(fp) != 0 || bad || rename(tmp.buf, path.buf) != 0)
 			unlink(tmp.buf);
 	}
-	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i);
+	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i, ctx->run_id);
 out:
 	strbuf_release(&path);
 	strbuf_release(&sb);

@@ -24,7 +24,9 @@
  * The set that `current` replaced stays until the next run publishes, so a
  * reader that resolved `current` just before a switch can finish reading
  * it; older sets, and the half-written sets of killed runs, are removed by
- * the next run that holds the lock.
+ * the next run that holds the lock.  Pruning removes only names this
+ * program makes, through open folders, on one file system (outdir.c says
+ * exactly what).
  *
  * All functions return 0 or -1 with err filled, as util.h says.
  */

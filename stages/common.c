@@ -425,7 +425,6 @@ static void remove_stale_staging(const char *outdir)
 {
 	DIR *d = opendir(outdir);
 	struct dirent *de;
-	struct strbuf sb = STRBUF_INIT;
 
 	if (!d)
 		return;
@@ -435,6 +434,7 @@ static void remove_stale_staging(const char *outdir)
 		long pid;
 		DIR *sd;
 		struct dirent *se;
+		int fd;
 
 		if (strncmp(p, ".staging.", 9) != 0)
 			continue;
@@ -445,27 +445,22 @@ static void remove_stale_staging(const char *outdir)
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue; /* alive, or not ours to judge (EPERM) */
-		strbuf_reset(&sb);
-		if (strbuf_addf(&sb, "%s/%s", outdir, p))
-			break;
-		sd = opendir(sb.buf);
-		if (!sd)
+		/* Through the open folders, never a symbolic link: a link
+		 * named .staging.PID is not followed (and stays). */
+		fd = openat(dirfd(d), p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		sd = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!sd) {
+			if (fd >= 0)
+				close(fd);
 			continue;
-		while ((se = readdir(sd)) != NULL) {
-			size_t len = sb.len;
-
-			if (strcmp(se->d_name, ".") == 0 || strcmp(se->d_name, "..") == 0)
-				continue;
-			if (strbuf_addf(&sb, "/%s", se->d_name) == 0)
-				unlink(sb.buf);
-			sb.len = len;
-			sb.buf[len] = '\0';
 		}
+		while ((se = readdir(sd)) != NULL)
+			if (strcmp(se->d_name, ".") != 0 && strcmp(se->d_name, "..") != 0)
+				unlinkat(dirfd(sd), se->d_name, 0);
 		closedir(sd);
-		rmdir(sb.buf);
+		unlinkat(dirfd(d), p, AT_REMOVEDIR);
 	}
 	closedir(d);
-	strbuf_release(&sb);
 }
 
 int out_make_dir(const char *outdir, struct pl_error *err)

@@ -44,8 +44,10 @@ if ! "$PY" -c 'import gzip' 2>/dev/null; then
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-inc.XXXXXX") || exit 1
 BG=
+MOUNTS=
 cleanup() {
 	for p in $BG; do kill -9 "$p" 2>/dev/null; done
+	for m in $MOUNTS; do umount "$m" 2>/dev/null; done
 	chmod -R u+rwx "$T" 2>/dev/null
 	if [ "${KEEP:-0}" = 1 ]; then echo "incremental.sh: kept $T"; else rm -rf "$T"; fi
 }
@@ -1036,6 +1038,73 @@ result "l pruning: the set with a folder in it is removed" \
 result "l pruning: a link among the sets is removed, not followed" \
 	"$([ ! -L "$O/sets/20000101T000000Z-1" ] || echo "the link is still there";
 	   [ "$(cat "$D/elsewhere/file" 2>/dev/null)" = keep ] || echo "the folder it points to was emptied")"
+# Pruning removes only what this program made: in sets/ the names that
+# are run ids, in runs/ the reports ID.json.  A user's files and folders
+# there stay; the report of the run that prunes stays, though one from a
+# clock set ahead sorts after it.
+mkdir "$O/sets/experiment1" && echo keep >"$O/sets/experiment1/results.csv"
+echo keep >"$O/sets/notes.txt"
+echo keep >"$O/runs/zz-notes.txt"
+echo '{}' >"$O/runs/29990101T000000Z-1.json"
+newtext prune2 >"$C/added2.txt"
+pl "$O" "$C" -c output.keep_runs=1 run "$CONF"
+expect "l pruning: a rerun after files were put in sets/ and runs/ by hand" 0
+result "l pruning: files and folders not named as runs stay in sets/ and runs/" \
+	"$([ "$(cat "$O/sets/experiment1/results.csv" 2>/dev/null)" = keep ] || echo "sets/experiment1/results.csv is gone";
+	   [ "$(cat "$O/sets/notes.txt" 2>/dev/null)" = keep ] || echo "sets/notes.txt is gone";
+	   [ "$(cat "$O/runs/zz-notes.txt" 2>/dev/null)" = keep ] || echo "runs/zz-notes.txt is gone")"
+id=$(cur "$O")
+id=${id#sets/}
+result "l pruning: keep_runs = 1 keeps this run's report, not the one sorting after it" \
+	"$(n=$(ls "$O/runs" | grep -c '[.]json$'); [ "$n" -eq 1 ] && [ -f "$O/runs/$id.json" ] ||
+	   echo "runs/ has $(ls "$O/runs" | tr '\n' ' ')")"
+# A folder mounted at a set's name, or inside a set (a bind mount of the
+# same file system too), is neither entered nor emptied.
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$D/mnt1" "$D/mnt2" "$O/sets/20000101T000000Z-2" \
+	"$O/sets/20000101T000000Z-3/inner" && echo keep >"$D/mnt1/file" && echo keep >"$D/mnt2/file" &&
+	mount --bind "$D/mnt1" "$O/sets/20000101T000000Z-2" 2>/dev/null; then
+	MOUNTS="$O/sets/20000101T000000Z-2"
+	mount --bind "$D/mnt2" "$O/sets/20000101T000000Z-3/inner" 2>/dev/null &&
+		MOUNTS="$O/sets/20000101T000000Z-3/inner $MOUNTS"
+	newtext prune3 >"$C/added2.txt"
+	pl "$O" "$C" run "$CONF"
+	expect "l pruning: a rerun with folders mounted among the sets" 0
+	for m in $MOUNTS; do umount "$m"; done
+	MOUNTS=
+	result "l pruning: a folder mounted at a set's name is not emptied" \
+		"$([ "$(cat "$D/mnt1/file" 2>/dev/null)" = keep ] || echo "its file is gone")"
+	result "l pruning: a folder mounted inside a set is not emptied" \
+		"$([ "$(cat "$D/mnt2/file" 2>/dev/null)" = keep ] || echo "its file is gone")"
+else
+	skip "l pruning: folders mounted among the sets" "needs root and mount --bind"
+fi
+rm -f "$C/added2.txt"
+# [output] dir pointed at a folder that has a sets/ and a runs/ of its
+# own: nothing of theirs goes.
+O=$D/existing
+mkdir -p "$O/sets/experiment1" "$O/runs"
+echo keep >"$O/sets/experiment1/results.csv"
+for i in 1 2 3; do echo keep >"$O/runs/run$i.log"; done
+pl "$O" "$C" -c output.keep_runs=1 run "$CONF"
+expect "l pruning: a first run into a folder with sets/ and runs/ of its own" 0
+result "l pruning: their files stay" \
+	"$([ "$(cat "$O/sets/experiment1/results.csv" 2>/dev/null)" = keep ] || echo "sets/experiment1/results.csv is gone";
+	   [ "$(ls "$O/runs" | grep -c '^run[123][.]log$')" -eq 3 ] || echo "runs/ has $(ls "$O/runs" | tr '\n' ' ')")"
+# sets/ a link to a folder elsewhere (another disk, say): followed, the
+# old sets in it pruned, and nothing else there touched.
+O=$D/linked
+mkdir -p "$D/setsdir/userdir" "$O" && echo keep >"$D/setsdir/userdir/data.csv"
+ln -s "$D/setsdir" "$O/sets"
+for i in 1 2 3 4; do
+	newtext "linked$i" >"$C/added2.txt"
+	pl "$O" "$C" run "$CONF"
+	[ "$rc" -eq 0 ] || bad "l pruning: run $i with sets/ a link" "exit $rc"
+done
+rm -f "$C/added2.txt"
+result "l pruning: sets/ a link: the two newest sets kept, the folder's own files too" \
+	"$(n=$(ls "$D/setsdir" | grep -c '^[0-9]\{8\}T[0-9]\{6\}Z-[0-9]'); [ "$n" -eq 2 ] || echo "$n sets";
+	   [ "$(cat "$D/setsdir/userdir/data.csv" 2>/dev/null)" = keep ] || echo "userdir/data.csv is gone")"
+O=$D/idx.folder
 rm -f "$C/added.txt"
 for how in corrupted truncated; do
 	O=$D/seg.$how
