@@ -693,8 +693,10 @@ static void prune_runs(const char *outdir, long keep, const char *self)
 		}
 		copy = pl_strdup(de->d_name);
 		if (!copy || pl_grow(&names, &cap, n + 1, sizeof(*names))) {
+			/* Prune nothing rather than by a partial list. */
 			pl_free(copy);
-			n = 0; /* prune nothing rather than by a partial list */
+			while (n)
+				pl_free(names[--n]);
 			break;
 		}
 		names[n++] = copy;
