@@ -58,15 +58,15 @@ int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
 {
 	XXH3_state_t *st;
 	XXH128_canonical_t c;
+	struct stat sb;
 	char *buf;
 	ssize_t n;
 	int fd, rc = 0;
 
 	*size = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = pl_open_file(path, &sb, err);
 	if (fd < 0)
-		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
-			       strerror(errno));
+		return -1;
 	st = XXH3_createState();
 	buf = pl_malloc(HASH_BLOCK);
 	if (!st || !buf) {
@@ -700,7 +700,7 @@ static int map_index(const char *path, uint8_t **raw, size_t *len, char **why)
 	struct strbuf m = STRBUF_INIT;
 	struct stat st;
 	void *p = MAP_FAILED;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e = errno, empty = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e = errno, empty = 0;
 
 	if (fd >= 0 && fstat(fd, &st) != 0)
 		e = errno;
@@ -1106,9 +1106,9 @@ int cache_map_segment(struct cache *c, size_t s, struct pl_error *err)
 		return 0;
 	if (strbuf_addf(&path, "%s/%s", c->set, g->name))
 		return pl_oom(err);
-	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != g->size ||
-	    g->size < 40) {
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != g->size || g->size < 40) {
 		pl_fail(err, PL_EX_DATAERR, "%s: missing or of the wrong size", path.buf);
 		goto fail;
 	}

@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +31,26 @@ int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int pl_open_file(const char *path, struct stat *st, struct pl_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), e;
+
+	if (fd < 0)
+		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
+			       strerror(errno));
+	if (fstat(fd, st) != 0) {
+		e = errno;
+		close(fd);
+		return pl_fail(err, PL_EX_IOERR, "%s: cannot stat: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return pl_fail(err, PL_EX_NOINPUT, "%s: not a regular file (a FIFO, a device "
+			       "or a folder is where a file was)", path);
+	}
+	return fd;
 }
 
 int pl_mkdir(const char *path, struct pl_error *err)

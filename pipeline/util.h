@@ -46,6 +46,15 @@ int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Shorthand for the out-of-memory failure. */
 int pl_oom(struct pl_error *err);
+/* Open `path` for reading a file of the corpus or of the cache: the fd,
+ * with its stat data in *st; or -1 with PL_EX_NOINPUT when it cannot be
+ * opened or is not a regular file (a FIFO, a device or a folder put
+ * where a file was listed), PL_EX_IOERR when fstat fails.  Never waits:
+ * the open is O_NONBLOCK, so a FIFO does not wait for a writer, and a
+ * file whose reads would block (/proc/kmsg) fails them with EAGAIN
+ * rather than hang a run that holds the output folder's lock. */
+struct stat;
+int pl_open_file(const char *path, struct stat *st, struct pl_error *err);
 /* Create the folder `path` (its parent must exist) unless it is there
  * already, also when another process just made it.  0, or -1 with
  * PL_EX_CANTCREAT "PATH: cannot create: REASON". */

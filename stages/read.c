@@ -1159,14 +1159,13 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err)
 static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		       struct strbuf *sb, struct pl_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
+	int fd = pl_open_file(path, &st, err);
 	ssize_t n;
 
 	if (fd < 0)
-		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
-			       strerror(errno));
-	if (size == SIZE_UNKNOWN && fstat(fd, &st) == 0 && st.st_size > 0)
+		return -1;
+	if (size == SIZE_UNKNOWN && st.st_size > 0)
 		size = (uint64_t)st.st_size;
 	/* Size the buffer once from the file's size when it is known, with
 	 * a byte to spare (see below). */

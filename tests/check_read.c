@@ -923,6 +923,43 @@ START_TEST(no_input)
 }
 END_TEST
 
+/* A FIFO where a file was listed: the read fails at once, naming it,
+ * rather than wait for a writer forever while the run holds the output
+ * folder's lock.  So do the content hash of a rerun and a read of a list
+ * file. */
+START_TEST(never_waits)
+{
+	struct readrun r;
+	struct strbuf sb = STRBUF_INIT;
+	struct pl_error err = { 0, "" };
+	uint8_t hash[16];
+	uint64_t size;
+	char path[4300];
+
+	test_write(root, "a.txt", "First statement.\n");
+	test_write(root, "b.txt", "Second statement.\n");
+	prepare_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	ck_assert_msg(read_plan(&r.ctx, &r.err) == 0, "%s", r.err.msg);
+	ck_assert_uint_eq(r.ctx.files.n, 2);
+	snprintf(path, sizeof(path), "%s/b.txt", root);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0666), 0);
+	r.ctx.stage = 0;
+	r.rc = stage_read.run(&r.ctx, &r.err);
+	r.ctx.stage = -1;
+	assert_read_fails(&r, PL_EX_NOINPUT, path, "not a regular file");
+	read_done(&r);
+
+	ck_assert_int_eq(pl_hash_path(path, hash, &size, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_NOINPUT);
+	ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
+	ck_assert_int_eq(read_file_bytes(path, 1 << 20, &sb, &err), -1);
+	ck_assert_int_eq(err.code, PL_EX_NOINPUT);
+	strbuf_release(&sb);
+}
+END_TEST
+
 START_TEST(unit_text_bad_id)
 {
 	struct readrun r;
@@ -983,6 +1020,7 @@ Suite *suite_read(void)
 	tcase_add_loop_test(tc, gzip_damaged, 0, 3);
 	tcase_add_test(tc, max_file_mb);
 	tcase_add_test(tc, no_input);
+	tcase_add_test(tc, never_waits);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
