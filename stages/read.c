@@ -170,6 +170,9 @@ struct walker {
 	char *path;             /* a file's path, for the digest */
 	size_t pathcap;
 	int oom;                /* its path could not grow: the walk fails */
+	int serr;               /* errno of the failed stat of spath */
+	char *spath;            /* the first by path of the files it could
+				   not stat (stat_failed), or NULL */
 };
 
 /*
@@ -244,6 +247,41 @@ static void info_of(const struct statrec *sr, struct fileinfo *fi)
 	fi->cached = fi->old = CACHE_NONE;
 }
 
+/* Does a failed stat with errno e mean there is no file to read?  One
+ * gone since its folder was read (ENOENT, ENOTDIR), a dangling link
+ * (ENOENT) or a loop of links (ELOOP) is not a file of the corpus.
+ * Anything else, above all EACCES from a folder that can be listed but
+ * not searched, would drop a file from the outputs without a word: the
+ * walk fails instead, naming it. */
+static int stat_gone(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP;
+}
+
+/* Record that file i of b could not be stat'ed (errno e): the walker
+ * keeps the first such file by path, so that the error does not depend
+ * on which thread met which file first. */
+static void stat_failed(struct walker *w, struct batch *b, size_t i, int e)
+{
+	size_t need = b->pathoff[i + 1] - b->pathoff[i];
+	char *copy;
+
+	if (need > w->pathcap && pl_grow(&w->path, &w->pathcap, need, 1)) {
+		w->oom = 1;
+		return;
+	}
+	batch_path(b, i, w->path);
+	if (w->spath && strcmp(w->path, w->spath) >= 0)
+		return;
+	if (!(copy = pl_strdup(w->path))) {
+		w->oom = 1;
+		return;
+	}
+	pl_free(w->spath);
+	w->spath = copy;
+	w->serr = e;
+}
+
 /* Stat files i0 .. i1 - 1 of b. */
 static void stat_range(struct walker *w, struct batch *b, size_t i0, size_t i1)
 {
@@ -253,11 +291,16 @@ static void stat_range(struct walker *w, struct batch *b, size_t i0, size_t i1)
 		struct fileinfo fi;
 		struct stat st;
 
-		b->ok[i] = fstatat(dirfd(b->ref->d), b->names.buf + b->off[i], &st,
-				   b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
-			   S_ISREG(st.st_mode);
+		b->ok[i] = 0;
+		if (fstatat(dirfd(b->ref->d), b->names.buf + b->off[i], &st,
+			    b->link[i] ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
+			if (!stat_gone(errno))
+				stat_failed(w, b, i, errno);
+			continue;
+		}
+		b->ok[i] = S_ISREG(st.st_mode);
 		if (!b->ok[i])
-			continue; /* vanished, dangling, or a link to a folder */
+			continue; /* a link to a folder, a FIFO, a device */
 		sr->size = (uint64_t)st.st_size;
 		sr->mtime_ns = cache_ts_ns(&st.st_mtim);
 		sr->ctime_ns = cache_ts_ns(&st.st_ctim);
@@ -557,8 +600,16 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 		if ((type == DT_REG || type == DT_LNK) && !named)
 			continue;
 		if (type == DT_UNKNOWN) {
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-				continue; /* vanished while we looked */
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+				int e = errno;
+
+				if (stat_gone(e))
+					continue; /* vanished while we looked */
+				rc = pl_fail(err, e == EACCES || e == EPERM ? PL_EX_NOINPUT :
+					     PL_EX_IOERR, "%s/%s: cannot stat: %s", path->buf,
+					     de->d_name, strerror(e));
+				break;
+			}
 			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR :
 			       S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
 			if (type == DT_UNKNOWN || ((type == DT_REG || type == DT_LNK) && !named))
@@ -649,12 +700,24 @@ static int walk_all(struct files *f, struct strbuf *path, size_t nt, struct pl_e
 	pthread_mutex_unlock(&q.mu);
 	for (size_t t = 1; t < q.nw; t++)
 		pthread_join(q.w[t].tid, NULL);
+	{
+		struct walker *bad = NULL;
+
+		for (size_t t = 0; t < q.nw; t++)
+			if (q.w[t].spath && (!bad || strcmp(q.w[t].spath, bad->spath) < 0))
+				bad = &q.w[t];
+		if (bad && !rc)
+			rc = pl_fail(err, bad->serr == EACCES || bad->serr == EPERM ?
+				     PL_EX_NOINPUT : PL_EX_IOERR, "%s: cannot stat: %s",
+				     bad->spath, strerror(bad->serr));
+	}
 	for (size_t t = 0; t < q.nw; t++) {
 		f->digest[0] += q.w[t].sum[0];
 		f->digest[1] += q.w[t].sum[1];
 		if (q.w[t].oom && !rc)
 			rc = pl_oom(err);
 		pl_free(q.w[t].path);
+		pl_free(q.w[t].spath);
 	}
 	pthread_cond_destroy(&q.done);
 	pthread_cond_destroy(&q.more);

@@ -409,6 +409,31 @@ else
 	textcase "text: unreadable file" 66 "locked.txt: cannot read"
 fi
 chmod 644 "$D/locked.txt"
+# A folder that can be listed but not searched (mode 644): its files are
+# found but cannot be stat'ed.  That fails the run naming the file; it
+# must not drop them from the outputs without a word.  Root reads through
+# any mode, so as root the run goes without the capabilities that allow
+# it (setpriv, util-linux).
+newd; mkdir "$D/sub"; cp "$D/base1.txt" "$D/sub/inside.txt"; chmod 644 "$D/sub"
+PREAL=$P
+if [ "$(id -u)" -eq 0 ]; then
+	if command -v setpriv >/dev/null 2>&1 &&
+		setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-all true 2>/dev/null; then
+		printf '#!/bin/sh\nexec setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-all "%s" "$@"\n' \
+			"$PREAL" >"$T/nodac"
+		chmod 755 "$T/nodac"
+		P=$T/nodac
+	else
+		P=
+	fi
+fi
+if [ -n "$P" ]; then
+	textcase "text: a folder that lists but cannot be searched" 66 "sub/inside.txt: cannot stat: Permission denied"
+else
+	skip "text: a folder that lists but cannot be searched" "running as root without setpriv"
+fi
+P=$PREAL
+chmod 755 "$D/sub"
 
 # ------------------------------------------------------------------ gzip
 printf 'zebra member about encryption\n' | gzip -c >"$T/a.gz"
