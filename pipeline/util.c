@@ -20,16 +20,102 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+/* The bytes a message byte c is shown as (at most 4, at out): itself, or
+ * for a control character \n, \t, \r or \xNN.  A file name may hold any
+ * byte but / and NUL; a newline or a terminal's escape sequence in one
+ * must not make an error two lines, or a line that reads as another. */
+static size_t esc_byte(unsigned char c, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c >= 0x20 && c != 0x7f) {
+		out[0] = (char)c;
+		return 1;
+	}
+	out[0] = '\\';
+	out[1] = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : 'x';
+	if (out[1] != 'x')
+		return 2;
+	out[2] = hex[c >> 4];
+	out[3] = hex[c & 15];
+	return 4;
+}
+
+/* src, its control characters escaped, into dst (cap bytes, NUL-ended).
+ * When that is too long, its start and its end with " ... " between: an
+ * error is "PATH: what went wrong", and a long path must not push the
+ * reason out.  Cuts fall between UTF-8 characters. */
+#define MSG_HEAD 256
+static void set_message(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *u = (const unsigned char *)src;
+	size_t len = strlen(src), total = 0, h = 0, t = len, w = 0, hb, tb, k;
+	char e[4];
+
+	for (k = 0; k < len; k++)
+		total += esc_byte(u[k], e);
+	if (total < cap) {
+		for (k = 0; k < len; k++)
+			w += esc_byte(u[k], dst + w);
+		dst[w] = '\0';
+		return;
+	}
+	hb = MSG_HEAD;
+	tb = cap - 1 - hb - 5;
+	/* The head: whole characters whose escapes fit in hb. */
+	for (k = 0, w = 0; k < len; k++) {
+		size_t n = esc_byte(u[k], e);
+
+		if (w + n > hb)
+			break;
+		w += n;
+		if (k + 1 == len || (u[k + 1] & 0xc0) != 0x80)
+			h = k + 1;
+	}
+	/* The tail likewise, from the end. */
+	for (k = len, w = 0; k > h; k--) {
+		size_t n = esc_byte(u[k - 1], e);
+
+		if (w + n > tb)
+			break;
+		w += n;
+		if ((u[k - 1] & 0xc0) != 0x80)
+			t = k - 1;
+	}
+	for (k = 0, w = 0; k < h; k++)
+		w += esc_byte(u[k], dst + w);
+	memcpy(dst + w, " ... ", 5);
+	w += 5;
+	for (k = t; k < len; k++)
+		w += esc_byte(u[k], dst + w);
+	dst[w] = '\0';
+}
+
 int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 {
-	va_list ap;
+	char small[4096], *text = small, *big = NULL;
+	va_list ap, again;
+	int n;
 
 	if (!err)
 		return -1;
 	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	/* A message longer than that (paths nest deeper than PATH_MAX) is
+	 * made whole, so that its end, the reason, is kept; plain malloc:
+	 * a failure may be the report of an injected one. */
+	if (n >= (int)sizeof(small) && (big = malloc((size_t)n + 1)) != NULL) {
+		vsnprintf(big, (size_t)n + 1, fmt, again);
+		text = big;
+	}
+	va_end(again);
+	if (n < 0)
+		small[0] = '\0';
+	set_message(err->msg, sizeof(err->msg), text);
+	free(big);
 	return -1;
 }
 

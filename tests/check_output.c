@@ -1193,6 +1193,56 @@ START_TEST(test_gzip_outfile_faults)
 }
 END_TEST
 
+/* Is s valid UTF-8 (any code point, no overlong check needed here)? */
+static int utf8_whole(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	while (*u) {
+		int n = *u < 0x80 ? 0 : (*u & 0xe0) == 0xc0 ? 1 : (*u & 0xf0) == 0xe0 ? 2 :
+			(*u & 0xf8) == 0xf0 ? 3 : -1;
+
+		if (n < 0)
+			return 0;
+		for (u++; n > 0; n--, u++)
+			if ((*u & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+/* Error messages are one line, whatever bytes a file name holds, and a
+ * path too long for the message keeps its start and the reason. */
+START_TEST(test_error_messages)
+{
+	struct pl_error err;
+	char path[6000];
+	size_t k = 0;
+
+	pl_fail(&err, PL_EX_DATAERR, "%s: not gzip", "corpus/evil\npipeline: fake\x1b[31m\t.txt.gz");
+	ck_assert_int_eq(err.code, PL_EX_DATAERR);
+	ck_assert_str_eq(err.msg, "corpus/evil\\npipeline: fake\\x1b[31m\\t.txt.gz: not gzip");
+
+	/* corpus/ then "é/" (2 bytes) nested until about 5,900 bytes. */
+	k = (size_t)snprintf(path, sizeof(path), "corpus");
+	while (k + 4 < 5900) {
+		memcpy(path + k, "/\xc3\xa9", 3);
+		k += 3;
+	}
+	path[k] = '\0';
+	pl_fail(&err, PL_EX_NOINPUT, "%s/x.txt: cannot read: %s", path, "File name too long");
+	ck_assert_int_eq(err.code, PL_EX_NOINPUT);
+	ck_assert_uint_lt(strlen(err.msg), sizeof(err.msg));
+	ck_assert_msg(strncmp(err.msg, "corpus/\xc3\xa9/", 9) == 0, "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, " ... "), "%s", err.msg);
+	ck_assert_msg(strlen(err.msg) > 900, "only %zu bytes kept", strlen(err.msg));
+	k = strlen(err.msg);
+	ck_assert_str_eq(err.msg + k - strlen("/x.txt: cannot read: File name too long"),
+			 "/x.txt: cannot read: File name too long");
+	ck_assert_msg(utf8_whole(err.msg), "a character was cut: %s", err.msg);
+}
+END_TEST
+
 Suite *suite_output(void)
 {
 	Suite *s = suite_create("output");
@@ -1220,6 +1270,7 @@ Suite *suite_output(void)
 	tcase_add_test(tc, test_weights_exact);
 	tcase_add_test(tc, test_out_of_memory);
 	tcase_add_test(tc, test_top_terms_cut);
+	tcase_add_test(tc, test_error_messages);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("gzip");
