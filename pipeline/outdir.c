@@ -8,7 +8,9 @@
  *     hash (`pipeline verify` checks them); each file, the manifest last,
  *     is fsynced (common.c, "Durability"), then the set folder;
  *  3. the top-level links NAME -> current/NAME are made where missing (a
- *     regular file left by an older version is replaced by its link);
+ *     regular file left by an older version's flat layout is replaced by
+ *     its link; any other file or folder in a link's place fails the run
+ *     before the first link is made: link_place_free);
  *  4. a new link `current` -> sets/ID is made under a temporary name and
  *     renamed over `current`: the one atomic step, after which the run is
  *     published; the output folder is synced;
@@ -577,6 +579,54 @@ static int sync_dir(const char *path, struct pl_error *err)
 	return rc;
 }
 
+/* Does OUTDIR hold the flat layout of an older version of this program:
+ * its outputs as plain files, run.json among them?  Its files named as
+ * outputs are then this program's, to be replaced by links. */
+static int old_flat_layout(const char *outdir)
+{
+	static const char mark[] = "{\n  \"program\": \"pipeline\"";
+	struct strbuf path = STRBUF_INIT;
+	char head[sizeof(mark) - 1];
+	struct stat st;
+	int fd, flat = 0;
+
+	if (strbuf_addf(&path, "%s/run.json", outdir))
+		return 0;
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	strbuf_release(&path);
+	if (fd < 0)
+		return 0;
+	flat = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	       pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	       memcmp(head, mark, sizeof(head)) == 0;
+	close(fd);
+	return flat;
+}
+
+/* May OUTDIR/name become a link?  It may when nothing is there, when a
+ * symbolic link is (ours, from an earlier run), or a file of an older
+ * version's flat layout (flat).  Anything else is somebody's file or
+ * folder, never replaced: PL_EX_CANTCREAT, before any link is made, so
+ * the run fails with `current` and every output as they were. */
+static int link_place_free(const char *outdir, const char *name, int flat,
+			   struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+	int rc = 0;
+
+	if (strbuf_addf(&path, "%s/%s", outdir, name))
+		return pl_oom(err);
+	if (lstat(path.buf, &st) == 0 && !S_ISLNK(st.st_mode) &&
+	    !(flat && S_ISREG(st.st_mode)))
+		rc = pl_fail(err, PL_EX_CANTCREAT, "%s: a %s that this program did not "
+			     "make is where its link to the output goes; move it away or "
+			     "choose another [output] dir", path.buf,
+			     S_ISDIR(st.st_mode) ? "folder" : "file");
+	strbuf_release(&path);
+	return rc;
+}
+
 /* Make OUTDIR/name a link to `target`, atomically replacing what is there
  * (unless it already is that link). */
 static int put_link(const char *outdir, const char *name, const char *target,
@@ -728,6 +778,16 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 
 	if (write_manifest(ctx, err) || sync_dir(ctx->staging, err))
 		goto out;
+	{
+		int flat = old_flat_layout(ctx->outdir);
+
+		for (size_t i = 0; i < ctx->nstaged; i++)
+			if (is_public(ctx->staged[i]) &&
+			    link_place_free(ctx->outdir, ctx->staged[i], flat, err))
+				goto out;
+		if (link_place_free(ctx->outdir, "current", 0, err))
+			goto out;
+	}
 	for (size_t i = 0; i < ctx->nstaged; i++) {
 		if (!is_public(ctx->staged[i]))
 			continue;

@@ -1219,6 +1219,20 @@ result "n flat layout: a file of the user's is left alone" \
 rm -f "$O/notes.txt"
 layout "n flat layout: layout" "$O"
 compare "n flat layout: equals a fresh run" "$O" "$C" ""
+# A folder with a summary.md of the user's and no older version's
+# run.json: not this program's layout, so the file is not replaced by a
+# link.  The run fails before the first link, and publishes nothing.
+O=$D/mine
+mkdir -p "$O" && echo "my own summary" >"$O/summary.md"
+pl "$O" "$C" run "$CONF"
+expect "n not ours: a file of the user's named as an output: exit 73 naming it" 73 "summary.md: a file that this program did not make"
+result "n not ours: the file is left as it was, nothing published" \
+	"$([ "$(cat "$O/summary.md" 2>/dev/null)" = "my own summary" ] || echo "summary.md changed or gone";
+	   [ ! -e "$O/current" ] && [ ! -L "$O/current" ] || echo "current was made";
+	   [ ! -L "$O/docs.tsv" ] || echo "a link was made before the failure")"
+rm "$O/summary.md"
+pl "$O" "$C" run "$CONF"
+expect "n not ours: moved away, the next run publishes" 0
 
 echo "incremental: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
