@@ -44,22 +44,9 @@ trap 'rm -rf "$work"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime; }
 echo "bench_incremental: load average $(load) on $(nproc) cores before"
 
-# The corpus: a hard link to every file of big/ (cp -l; symbolic links,
-# cp -s, on another file system), and 1% new files kept aside until a
-# rerun needs them.  Hard links are real files to the pipeline, as a
-# user's corpus is; a symbolic link costs a second path lookup per file,
-# which is most of a run with nothing new.
-cp -rl "$bdir/big" "$work/corpus" 2>/dev/null || {
-	rm -rf "$work/corpus"
-	cp -rs "$bdir/big" "$work/corpus"
-}
-n=$(ls "$work/corpus" | wc -l)
-nnew=$(((n + 50) / 100))
-mkdir "$work/new"
-ls "$bdir/big" | awk -v m=$((n / nnew)) 'NR % m == 1' | head -n "$nnew" |
-	while read -r f; do
-		{ cat "$bdir/big/$f"; echo "incremental bench addition: $f"; } >"$work/new/new-$f"
-	done
+# The corpus, and 1% new files kept aside until a rerun needs them.
+. "$top/tests/bench_corpus.sh"
+rerun_corpus "$bdir/big" "$work"
 echo "bench_incremental: $n files, $(ls "$work/new" | wc -l) new ones for the rerun"
 
 cp "$top/tests/bench.conf" "$work/bench.conf"

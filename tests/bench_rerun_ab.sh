@@ -45,17 +45,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-ab.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # The corpus and the 1% new files, as bench_incremental.sh makes them.
-cp -rl "$bdir/big" "$work/corpus" 2>/dev/null || {
-	rm -rf "$work/corpus"
-	cp -rs "$bdir/big" "$work/corpus"
-}
-n=$(ls "$work/corpus" | wc -l)
-nnew=$(((n + 50) / 100))
-mkdir "$work/new"
-ls "$bdir/big" | awk -v m=$((n / nnew)) 'NR % m == 1' | head -n "$nnew" |
-	while read -r f; do
-		{ cat "$bdir/big/$f"; echo "incremental bench addition: $f"; } >"$work/new/new-$f"
-	done
+. "$top/tests/bench_corpus.sh"
+rerun_corpus "$bdir/big" "$work"
 conf="$top/tests/bench.conf"
 set -- -q -c corpus.dir="$work/corpus" -c output.tfidf_matrix=no
 # A second after the links, so that the full run hashes no file in the
