@@ -119,22 +119,35 @@ int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 	return -1;
 }
 
-int pl_open_file(const char *path, struct stat *st, struct pl_error *err)
+int pl_open_nowait(const char *path, struct pl_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), e;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
 			       strerror(errno));
-	if (fstat(fd, st) != 0) {
-		e = errno;
-		close(fd);
-		return pl_fail(err, PL_EX_IOERR, "%s: cannot stat: %s", path, strerror(e));
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
+	return fd;
+}
+
+int pl_check_regular(int fd, const char *path, struct stat *st,
+		     struct pl_error *err)
+{
+	if (fstat(fd, st) != 0)
+		return pl_fail(err, PL_EX_IOERR, "%s: cannot stat: %s", path,
+			       strerror(errno));
+	if (!S_ISREG(st->st_mode))
 		return pl_fail(err, PL_EX_NOINPUT, "%s: not a regular file (a FIFO, a device "
 			       "or a folder is where a file was)", path);
+	return 0;
+}
+
+int pl_open_file(const char *path, struct stat *st, struct pl_error *err)
+{
+	int fd = pl_open_nowait(path, err);
+
+	if (fd >= 0 && pl_check_regular(fd, path, st, err)) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }

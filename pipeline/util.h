@@ -55,6 +55,13 @@ int pl_oom(struct pl_error *err);
  * rather than hang a run that holds the output folder's lock. */
 struct stat;
 int pl_open_file(const char *path, struct stat *st, struct pl_error *err);
+/* Its two halves, for a reader that checks the type only when the bytes
+ * it gets are not what the listing said (a system call less per file):
+ * the O_NONBLOCK open (fd, or -1 with PL_EX_NOINPUT), and the check of
+ * an open fd (0, or -1 as above; *st filled). */
+int pl_open_nowait(const char *path, struct pl_error *err);
+int pl_check_regular(int fd, const char *path, struct stat *st,
+		     struct pl_error *err);
 /* Create the folder `path` (its parent must exist) unless it is there
  * already, also when another process just made it.  0, or -1 with
  * PL_EX_CANTCREAT "PATH: cannot create: REASON". */

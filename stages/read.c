@@ -1223,9 +1223,14 @@ static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		       struct strbuf *sb, struct pl_error *err)
 {
 	struct stat st;
-	int fd = pl_open_file(path, &st, err);
+	int fd, checked = size == SIZE_UNKNOWN;
 	ssize_t n;
 
+	/* A file of the listing is checked to be still a regular file
+	 * only when it does not give the bytes it was listed with (a FIFO
+	 * put in its place reads as empty, a device without end): an fstat
+	 * per file is 0.13 s of CPU on the benchmark's full run. */
+	fd = checked ? pl_open_file(path, &st, err) : pl_open_nowait(path, err);
 	if (fd < 0)
 		return -1;
 	if (size == SIZE_UNKNOWN && st.st_size > 0)
@@ -1264,6 +1269,13 @@ static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		if (n == 0)
 			break;
 		sb->len += (size_t)n;
+		if (!checked && sb->len > size) {
+			checked = 1;
+			if (pl_check_regular(fd, path, &st, err)) {
+				close(fd);
+				return -1;
+			}
+		}
 		if (sb->len > limit) {
 			close(fd);
 			return pl_fail(err, PL_EX_DATAERR,
@@ -1278,6 +1290,10 @@ static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		 * read on, to its end; one that shrank sees its end. */
 		if (sb->len == size && (size_t)n < want)
 			break;
+	}
+	if (!checked && sb->len != size && pl_check_regular(fd, path, &st, err)) {
+		close(fd);
+		return -1;
 	}
 	close(fd);
 	sb->buf[sb->len] = '\0';

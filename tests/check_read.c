@@ -951,6 +951,23 @@ START_TEST(never_waits)
 	assert_read_fails(&r, PL_EX_NOINPUT, path, "not a regular file");
 	read_done(&r);
 
+	/* A device without end (a link to /dev/zero) in a file's place:
+	 * not read to max_file_mb, but named as what it is. */
+	ck_assert_int_eq(unlink(path), 0);
+	test_write(root, "b.txt", "Second statement.\n");
+	prepare_corpus(&r, root, NULL);
+	assert_read_ok(&r);
+	ck_assert_msg(read_plan(&r.ctx, &r.err) == 0, "%s", r.err.msg);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink("/dev/zero", path), 0);
+	r.ctx.stage = 0;
+	r.rc = stage_read.run(&r.ctx, &r.err);
+	r.ctx.stage = -1;
+	assert_read_fails(&r, PL_EX_NOINPUT, path, "not a regular file");
+	read_done(&r);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0666), 0);
+
 	ck_assert_int_eq(pl_hash_path(path, hash, &size, &err), -1);
 	ck_assert_int_eq(err.code, PL_EX_NOINPUT);
 	ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
