@@ -137,13 +137,16 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 bin/pipeline $(DESTDIR)$(BINDIR)/pipeline
 	install -m 644 contrib/load.R $(DESTDIR)$(DATADIR)/load.R
+	install -m 644 README.md $(DESTDIR)$(DATADIR)/README.md
+	install -m 644 output/README.md $(DESTDIR)$(DATADIR)/outputs.md
 	install -d $(DESTDIR)$(DATADIR)/cron $(DESTDIR)$(DATADIR)/systemd
 	install -m 644 contrib/cron/pipeline.crontab $(DESTDIR)$(DATADIR)/cron/
 	install -m 644 contrib/systemd/pipeline.service contrib/systemd/pipeline.timer \
 		$(DESTDIR)$(DATADIR)/systemd/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/pipeline $(DESTDIR)$(DATADIR)/load.R
+	rm -f $(DESTDIR)$(BINDIR)/pipeline $(DESTDIR)$(DATADIR)/load.R \
+		$(DESTDIR)$(DATADIR)/README.md $(DESTDIR)$(DATADIR)/outputs.md
 	rm -rf $(DESTDIR)$(DATADIR)/cron $(DESTDIR)$(DATADIR)/systemd
 
 clean:
