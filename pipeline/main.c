@@ -204,8 +204,18 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 		return -1;
 	ctx_init(&ctx, &cfg);
 	ctx.quiet = 1; /* status says it below */
+	int keyed = 0;
+
 	rc = ctx_plan(&ctx, 0, &why, err);
-	if (rc == 0 && !ctx_nothing_new(&ctx))
+	/* A run first compares the listing with cache.key (ctx_plan's quick
+	 * path) and, when they match, stops there without reading the
+	 * index: status, which builds the whole listing for -v, asks the
+	 * key too, so that it says what a run would do even when the index
+	 * is damaged and the key is not. */
+	if (rc == 0 && ctx.cur_set && cfg.v[CFG_output_incremental].i == 0 &&
+	    (keyed = cache_key_matches(&ctx, ctx.cur_set, err)) < 0)
+		rc = -1;
+	if (rc == 0 && !keyed && !ctx_nothing_new(&ctx))
 		rc = read_check_cache(&ctx, err);
 	if (rc == 0) {
 		const struct cache *c = ctx.cache;
@@ -227,7 +237,10 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 			       "config changed, not in a way that changes the counts");
 		printf("files: %zu new, %zu changed, %zu removed, %zu unchanged\n",
 		       p->fresh, p->changed, p->removed, p->same);
-		if (ctx_nothing_new(&ctx))
+		if (keyed)
+			printf("a run now would: change nothing (the corpus listing "
+			       "matches cache.key)\n");
+		else if (ctx_nothing_new(&ctx))
 			printf("a run now would: change nothing\n");
 		else
 			printf("a run now would: read %zu of %zu files and publish a new set\n",

@@ -886,15 +886,39 @@ out:
 	strbuf_release(&tmp);
 }
 
+/* manifest.tsv's header line, and the most bytes one can have: a line per
+ * file of the set, a few dozen. */
+#define MANIFEST_HEADER "file\tbytes\txxh3_128"
+#define MANIFEST_MAX ((off_t)1 << 20)
+
+/* Add name to the names *listed (n of them, cap): 0, 1 when it is there
+ * already, -1 when out of memory. */
+static int listed_add(char ***listed, size_t *n, size_t *cap, const char *name)
+{
+	char *copy;
+
+	for (size_t k = 0; k < *n; k++)
+		if (strcmp((*listed)[k], name) == 0)
+			return 1;
+	if (!(copy = pl_strdup(name)) || pl_grow(listed, cap, *n + 1, sizeof(**listed))) {
+		pl_free(copy);
+		return -1;
+	}
+	(*listed)[(*n)++] = copy;
+	return 0;
+}
+
 int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 		  struct pl_error *err)
 {
 	struct strbuf path = STRBUF_INIT;
-	char *set = NULL, *line = NULL;
-	size_t cap = 0, files = 0;
+	char *set = NULL, *line = NULL, **listed = NULL;
+	size_t cap = 0, files = 0, nlisted = 0, listedcap = 0;
 	ssize_t n;
 	FILE *fp = NULL;
-	int rc = -1, lineno = 0, header = 0;
+	struct dirent **ents = NULL;
+	struct stat st;
+	int rc = -1, lineno = 0, header = 0, fd, nents = 0;
 
 	*bad = 0;
 	if (outdir_current(outdir, &set, err))
@@ -907,10 +931,20 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 		rc = pl_oom(err);
 		goto out;
 	}
-	fp = fopen(path.buf, "r");
-	if (!fp) {
-		rc = pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path.buf,
-			     strerror(errno));
+	/* A regular file of a manifest's size, opened without waiting (a
+	 * FIFO or a device in its place must not hang or flood verify). */
+	fd = pl_open_file(path.buf, &st, err);
+	if (fd < 0)
+		goto out;
+	if (st.st_size > MANIFEST_MAX) {
+		close(fd);
+		rc = pl_fail(err, PL_EX_DATAERR, "%s: %lld bytes, too large to be a manifest",
+			     path.buf, (long long)st.st_size);
+		goto out;
+	}
+	if (!(fp = fdopen(fd, "r"))) {
+		close(fd);
+		rc = pl_oom(err);
 		goto out;
 	}
 	while ((n = getline(&line, &cap, fp)) >= 0) {
@@ -918,19 +952,29 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 		unsigned long long want;
 		uint64_t size;
 		struct pl_error e;
+		struct stat ls;
 
 		lineno++;
 		if (n && line[n - 1] == '\n')
 			line[--n] = '\0';
-		if (line[0] == '#')
+		if (line[0] == '#' && memchr(line, '\0', (size_t)n) == NULL)
 			continue;
 		if (!header) {
+			/* The header, exactly: a manifest whose first lines are
+			 * gone must not pass for one that lists fewer files. */
 			header = 1;
+			if (strcmp(line, MANIFEST_HEADER) != 0 || (size_t)n != strlen(line)) {
+				fprintf(out, "%s/manifest.tsv:%d: not the header '%s'\n", set,
+					lineno, "file\\tbytes\\txxh3_128");
+				++*bad;
+			}
 			continue;
 		}
 		tab1 = strchr(line, '\t');
 		tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
-		if (!tab2 || strchr(line, '/')) {
+		if (!tab2 || strchr(tab2 + 1, '\t') || strchr(line, '/') ||
+		    strchr(line, '\r') || (size_t)n != strlen(line) || tab1 == line ||
+		    !(tab1[1] >= '0' && tab1[1] <= '9')) {
 			fprintf(out, "%s/manifest.tsv:%d: malformed line\n", set, lineno);
 			++*bad;
 			continue;
@@ -944,7 +988,21 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 			goto out;
 		}
 		files++;
-		if (pl_hash_file(path.buf, hex, &size, &e)) {
+		switch (listed_add(&listed, &nlisted, &listedcap, line)) {
+		case -1:
+			rc = pl_oom(err);
+			goto out;
+		case 1:
+			fprintf(out, "%s/manifest.tsv:%d: %s listed twice\n", set, lineno, line);
+			++*bad;
+			continue;
+		}
+		if (lstat(path.buf, &ls) == 0 && S_ISLNK(ls.st_mode)) {
+			/* What the set holds, not what a link leads to. */
+			fprintf(out, "%s: a symbolic link where a file of the set belongs\n",
+				path.buf);
+			++*bad;
+		} else if (pl_hash_file(path.buf, hex, &size, &e)) {
 			fprintf(out, "%s: %s\n", line, e.msg);
 			++*bad;
 		} else if (*end || errno || size != want || strcmp(hex, tab2 + 1) != 0) {
@@ -973,12 +1031,34 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 		}
 	}
 	if (ferror(fp)) {
-		rc = pl_fail(err, PL_EX_IOERR, "%s/manifest.tsv: read error", set);
+		rc = pl_fail(err, PL_EX_IOERR, "%s/manifest.tsv: read error: %s", set,
+			     strerror(errno));
 		goto out;
 	}
 	if (!files) {
 		fprintf(out, "%s/manifest.tsv: lists no files\n", set);
 		++*bad;
+	}
+	/* Every file of the set must be listed: a manifest cut at a line
+	 * end, or with a line deleted, leaves files out. */
+	if ((nents = scandir(set, &ents, NULL, alphasort)) < 0) {
+		rc = errno == ENOMEM ? pl_oom(err) :
+			pl_fail(err, PL_EX_IOERR, "%s: cannot list: %s", set, strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < nents; i++) {
+		const char *name = ents[i]->d_name;
+		size_t k;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		    strcmp(name, "manifest.tsv") == 0)
+			continue;
+		for (k = 0; k < nlisted && strcmp(listed[k], name) != 0; k++)
+			;
+		if (k == nlisted) {
+			fprintf(out, "%s/%s: in the set but not in manifest.tsv\n", set, name);
+			++*bad;
+		}
 	}
 	fprintf(out, "%s: %zu files checked, %zu problem%s\n", set, files, *bad,
 		*bad == 1 ? "" : "s");
@@ -988,6 +1068,12 @@ out:
 		fclose(fp);
 	free(line);
 	pl_free(set);
+	for (size_t k = 0; k < nlisted; k++)
+		pl_free(listed[k]);
+	pl_free(listed);
+	for (int i = 0; i < nents; i++)
+		free(ents[i]);
+	free(ents);
 	strbuf_release(&path);
 	return rc;
 }

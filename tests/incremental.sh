@@ -789,6 +789,52 @@ rm "$D/tamper/clusters.tsv"
 pl "$D/tamper" "$C" verify "$CONF"
 expect "i verify: a top-level link missing: 65" 65
 result "i verify: names the link" "$(grep -q clusters.tsv "$T/stdout" "$T/stderr" || echo "clusters.tsv not named")"
+# A manifest that lists less than the set holds: its header line gone, or
+# cut at a line end.  Neither may pass for a shorter list.
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+sed -i '/^file	bytes/d' "$D/tamper/current/manifest.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: the manifest's header line gone: 65" 65
+result "i verify: says so" "$(grep -q "not the header" "$T/stdout" || echo "$(head -c 300 "$T/stdout")")"
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+head -n 8 "$D/tamper/current/manifest.tsv" >"$T/m" && cat "$T/m" >"$D/tamper/current/manifest.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: the manifest cut at a line end: 65" 65
+result "i verify: names a file the manifest lost" \
+	"$(grep -q "in the set but not in manifest.tsv" "$T/stdout" || echo "$(head -c 300 "$T/stdout")")"
+# A symbolic link where a file of the set belongs, to an identical copy
+# outside: the set is what is checked, not what a link leads to.
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+cp "$D/tamper/current/frames.tsv" "$D/frames.copy"
+rm "$D/tamper/current/frames.tsv" && ln -s "$D/frames.copy" "$D/tamper/current/frames.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: a link to an identical copy where a file belongs: 65" 65
+result "i verify: names it" "$(grep -q "frames.tsv: a symbolic link" "$T/stdout" || echo "$(head -c 300 "$T/stdout")")"
+# manifest.tsv a FIFO: refused at once (under timeout: it used to wait
+# for a writer forever).
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+rm "$D/tamper/current/manifest.tsv" && mkfifo "$D/tamper/current/manifest.tsv"
+timeout 60 "$P" -c output.dir="$D/tamper" verify "$CONF" >"$T/stdout" 2>"$T/stderr" </dev/null
+rc=$?
+expect "i verify: manifest.tsv a FIFO: 66 at once" 66 "manifest.tsv: not a regular file"
+rm -rf "$D/tamper"
+# status with cache.idx damaged and cache.key intact says what a run does:
+# the key matches, so nothing (a run does not read the index then).
+# (A fresh folder, two seconds after the corpus last changed, so that the
+# run's files are settled and it writes the key: see cache.h.)
+sleep 2
+pl "$D/keyed" "$C" run "$CONF"
+if [ -f "$D/keyed/current/cache.key" ]; then
+	printf 'X' | dd of="$D/keyed/current/cache.idx" bs=1 seek=100 conv=notrunc 2>/dev/null
+	pl "$D/keyed" "$C" status "$CONF"
+	expect "i status: cache.idx damaged, cache.key matching: a run would change nothing" 0 \
+		"a run now would: change nothing" out
+	pl "$D/keyed" "$C" run "$CONF"
+	expect "i status: and a run indeed changes nothing" 0 "nothing new since run"
+else
+	skip "i status: cache.idx damaged, cache.key matching" "no cache.key (files changed within a second of the run)"
+fi
+rm -rf "$D/keyed"
 
 # ---------------------------------------------------------------------
 # The larger corpus for j and k: the bundled corpus BIG_COPIES (400)
