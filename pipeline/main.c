@@ -12,6 +12,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <libstemmer.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,11 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 		printf("output: %s\n", cfg.v[CFG_output_dir].path);
 		if (!ctx_prev_id(&ctx))
 			printf("published: nothing yet\n");
+		else if (access(ctx.cur_set, F_OK) != 0)
+			/* current names a set that is gone: verify fails (66),
+			 * and a run reads every file and publishes a new set. */
+			printf("published: run %s, but its set %s is missing: %s\n",
+			       ctx_prev_id(&ctx), ctx.cur_set, strerror(errno));
 		else
 			printf("published: run %s\n", ctx_prev_id(&ctx));
 		if (why)
@@ -235,8 +241,15 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 			printf("cache: usable; %s\n", c->config_hash ==
 			       ctx.config_hash[2] ? "config unchanged" :
 			       "config changed, not in a way that changes the counts");
-		printf("files: %zu new, %zu changed, %zu removed, %zu unchanged\n",
-		       p->fresh, p->changed, p->removed, p->same);
+		if (keyed && !c)
+			/* The key matched, the index cannot say file by file:
+			 * a run changes nothing now, and the first one that
+			 * finds a change reads every file. */
+			printf("files: %zu unchanged, by cache.key (cache.idx cannot "
+			       "list them file by file)\n", ctx.files.n);
+		else
+			printf("files: %zu new, %zu changed, %zu removed, %zu unchanged\n",
+			       p->fresh, p->changed, p->removed, p->same);
 		if (keyed)
 			printf("a run now would: change nothing (the corpus listing "
 			       "matches cache.key)\n");

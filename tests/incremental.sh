@@ -829,12 +829,21 @@ if [ -f "$D/keyed/current/cache.key" ]; then
 	pl "$D/keyed" "$C" status "$CONF"
 	expect "i status: cache.idx damaged, cache.key matching: a run would change nothing" 0 \
 		"a run now would: change nothing" out
+	expect "i status: and does not call the files new" 0 \
+		" unchanged, by cache.key" out
 	pl "$D/keyed" "$C" run "$CONF"
 	expect "i status: and a run indeed changes nothing" 0 "nothing new since run"
 else
 	skip "i status: cache.idx damaged, cache.key matching" "no cache.key (files changed within a second of the run)"
 fi
-rm -rf "$D/keyed"
+# current naming a set that is gone: status says so (verify fails, 66)
+set_dir=$(cd "$D/keyed" && readlink current)
+mv "$D/keyed/$set_dir" "$D/keyed.gone"
+pl "$D/keyed" "$C" status "$CONF"
+expect "i status: the published set missing: says so" 0 "is missing" out
+pl "$D/keyed" "$C" verify "$CONF"
+expect "i status: and verify fails" 66 "manifest.tsv"
+rm -rf "$D/keyed" "$D/keyed.gone"
 
 # ---------------------------------------------------------------------
 # The larger corpus for j and k: the bundled corpus BIG_COPIES (400)
