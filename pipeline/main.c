@@ -13,7 +13,9 @@
 #include <gsl/gsl_errno.h>
 #include <libstemmer.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -364,6 +366,60 @@ static int cmd_version(const struct options *o, struct pl_error *err)
 	return 0;
 }
 
+/*
+ * What a run unattended needs from the process it is started in:
+ *  - descriptors 0, 1 and 2 open.  Started with one closed (cron and
+ *    shells can do that: `2>&-`), the next open() would get it, and the
+ *    lock file opened as descriptor 2 would take every message written
+ *    to stderr in place of its pid.  A closed one is opened on /dev/null.
+ *  - SIGPIPE and SIGXFSZ ignored.  A run whose stderr is a pipe that
+ *    closed (`pipeline run conf 2>&1 | head -1`) would be killed by its
+ *    next message, before it publishes, and one over `ulimit -f` at its
+ *    next write, with no message.  Ignored, the write fails with EPIPE or
+ *    EFBIG instead: a message that cannot be shown is lost, the run goes
+ *    on, and a file that cannot be written fails the run with 74, naming
+ *    it, as any write error does.  (gnuplot's child gets the defaults
+ *    back, plot.c.)
+ * 0, or -1 when a descriptor cannot be opened (nothing to report it on).
+ */
+static int sane_process(void)
+{
+	struct sigaction sa;
+
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+
+		if (nfd < 0)
+			return -1;
+		if (nfd != fd) {
+			/* a lower one was closed too, and is open now */
+			if (dup2(nfd, fd) < 0)
+				return -1;
+			close(nfd);
+		}
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPIPE, &sa, NULL) || sigaction(SIGXFSZ, &sa, NULL))
+		return -1;
+	return 0;
+}
+
+/* What a command printed on stdout (status, verify, help) must have
+ * reached it: a full disk or a closed stdout is an error (74), not an
+ * exit 0 with the report lost. */
+static int flush_stdout(struct pl_error *err)
+{
+	if (fflush(stdout) != 0)
+		return pl_fail(err, PL_EX_IOERR, "standard output: %s", strerror(errno));
+	if (ferror(stdout))
+		return pl_fail(err, PL_EX_IOERR, "standard output: a write failed");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -373,6 +429,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&o, 0, sizeof(o));
+	if (sane_process())
+		return PL_EX_OSERR;
 	gsl_set_error_handler_off();
 	/* Arrays of a megabyte or more get their own mappings, which free()
 	 * gives back to the system at once.  glibc's default threshold rises
@@ -391,6 +449,10 @@ int main(int argc, char **argv)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			free(o.overrides);
+			if (flush_stdout(&err)) {
+				fprintf(stderr, "pipeline: %s\n", err.msg);
+				return err.code;
+			}
 			return 0;
 		} else if (strcmp(a, "--version") == 0) {
 			name = "version";
@@ -437,6 +499,8 @@ int main(int argc, char **argv)
 	}
 	rc = cmd->fn(&o, &err);
 	free(o.overrides);
+	if (rc == 0)
+		rc = flush_stdout(&err);
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "pipeline: %s\n", err.msg);

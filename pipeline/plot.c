@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1334,6 +1335,9 @@ static int run_gnuplot(struct plot *pl, const char *name, struct pl_error *err)
 		argv[0] = "gnuplot";
 		argv[1] = script.buf;
 		argv[2] = NULL;
+		/* main ignores these (sane_process); gnuplot gets the usual */
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
 		if (chdir(pl->plotdir.buf) == 0 && dup2(STDERR_FILENO, STDOUT_FILENO) >= 0)
 			execvp(argv[0], argv);
 		child_errno = errno;

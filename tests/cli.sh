@@ -195,6 +195,20 @@ for f in $OUTPUTS; do
 	run_case "untouched by the failed run: $f" 0 any "" "cmp \"\$T/one/$f\" \"\$T/two/$f\""
 done
 
+# The process a scheduler starts: its stdout or stderr closed, a pipe
+# that closes, a file size limit (main.c, sane_process).
+run_table <<'EOF'
+# (Reruns with another k, which say "since run ..." on stderr.)
+a first run for the two below|0|quiet||"$P" -q -c output.dir="$T/pipe" run pipeline.conf && "$P" -q -c output.dir="$T/nostderr" run pipeline.conf && readlink "$T/pipe/current" >"$T/pipe.before"
+stderr a pipe that closes: the run still publishes|0|out|rc 0 published|{ "$P" -c kmeans.k=2 -c output.dir="$T/pipe" run pipeline.conf 2>&1; echo "rc $?" >"$T/pipe.rc"; } | true; test "$(readlink "$T/pipe/current")" != "$(cat "$T/pipe.before")" && echo "$(cat "$T/pipe.rc") published"
+stderr closed: the lock file holds its pid alone|0|out|lock clean|"$P" -c kmeans.k=2 -c output.dir="$T/nostderr" run pipeline.conf 2>&- && grep -qx '[0-9]*' "$T/nostderr/.lock" && echo "lock clean"
+over ulimit -f: exit 74 naming the file|74|err|File too large|(ulimit -f 8; "$P" -q -c output.dir="$T/fsize" run pipeline.conf)
+over ulimit -f: nothing published|0|any||test ! -e "$T/fsize/current"
+verify into a full device: exit 74|74|err|standard output: No space left on device|"$P" -c output.dir="$T/one" verify pipeline.conf >/dev/full
+status into a full device: exit 74|74|err|standard output|"$P" -c output.dir="$T/one" status pipeline.conf >/dev/full
+--help into a full device: exit 74|74|err|standard output|"$P" --help >/dev/full
+EOF
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] || exit 1
 exit 0
