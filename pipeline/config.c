@@ -519,6 +519,8 @@ static char *dirname_of(const char *path)
 
 int config_load(struct config *cfg, const char *path, struct pl_error *err)
 {
+	const char *why;
+	int too_big;
 	struct parse_state st = { 0 };
 	int rc;
 
@@ -537,10 +539,10 @@ int config_load(struct config *cfg, const char *path, struct pl_error *err)
 			      cfg->dir, 0, err))
 			return -1;
 	}
-	st.fp = fopen(path, "r");
+	st.fp = pl_fopen_small(path, PL_CONFIG_MAX, &why, &too_big);
 	if (!st.fp)
-		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
-			       strerror(errno));
+		return pl_fail(err, too_big ? PL_EX_CONFIG : PL_EX_NOINPUT,
+			       "%s: cannot read: %s", path, why);
 	st.cfg = cfg;
 	st.path = path;
 	st.err = err;

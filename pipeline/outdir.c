@@ -770,10 +770,55 @@ static void warn(const char *what, const struct pl_error *e)
 	fprintf(stderr, "pipeline: warning: %s: %s\n", what, e->msg);
 }
 
+/* Write report `path` (runs/ID.json) as len bytes of data, through
+ * PATH.tmp and rename(2): runs/ID.json may be a hard link into a
+ * published set (a run of the same process that had the same id), which
+ * must never be written through.  0, or -1 with errno set. */
+static int put_report(const char *path, const char *data, size_t len)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	FILE *fp;
+	int e = 0;
+
+	if (strbuf_addf(&tmp, "%s.tmp", path)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!(fp = fopen(tmp.buf, "w"))) {
+		e = errno;
+	} else {
+		if (fwrite(data, 1, len, fp) != len)
+			e = errno ? errno : EIO;
+		if (fclose(fp) != 0 && !e)
+			e = errno;
+		if (!e && rename(tmp.buf, path) != 0)
+			e = errno;
+		if (e)
+			unlink(tmp.buf);
+	}
+	strbuf_release(&tmp);
+	errno = e;
+	return e ? -1 : 0;
+}
+
+/* A copy of the published run.json `from` as report `to`, where a hard
+ * link cannot be made (runs/ on another file system).  0 or -1 (w). */
+static int copy_report(const char *from, const char *to, struct pl_error *w)
+{
+	struct strbuf data = STRBUF_INIT;
+	int rc = read_file_bytes(from, (uint64_t)64 << 20, &data, w);
+
+	if (rc == 0 && put_report(to, data.buf, data.len))
+		rc = pl_fail(w, PL_EX_CANTCREAT, "%s: %s", to, strerror(errno));
+	strbuf_release(&data);
+	return rc;
+}
+
 int outdir_publish(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf target = STRBUF_INIT, path = STRBUF_INIT;
 	struct pl_error w;
+	uint8_t *fresh = NULL;
 	int rc = -1;
 
 	if (write_manifest(ctx, err) || sync_dir(ctx->staging, err))
@@ -788,24 +833,39 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 		if (link_place_free(ctx->outdir, "current", 0, err))
 			goto out;
 	}
+	/* Every link is current/NAME, so one that is there already stays as
+	 * it is; a new name's link leads nowhere until current moves.  If
+	 * the publish fails before that, the links it made go again (fresh
+	 * marks them), so a failed run leaves the folder as it found it. */
+	if (!(fresh = pl_calloc(ctx->nstaged + 1, 1))) {
+		pl_oom(err);
+		goto out;
+	}
 	for (size_t i = 0; i < ctx->nstaged; i++) {
+		struct stat st;
+
 		if (!is_public(ctx->staged[i]))
 			continue;
 		strbuf_reset(&target);
-		if (strbuf_addf(&target, "current/%s", ctx->staged[i])) {
+		strbuf_reset(&path);
+		if (strbuf_addf(&target, "current/%s", ctx->staged[i]) ||
+		    strbuf_addf(&path, "%s/%s", ctx->outdir, ctx->staged[i])) {
 			pl_oom(err);
-			goto out;
+			goto unlink_fresh;
 		}
-		if (put_link(ctx->outdir, ctx->staged[i], target.buf, err))
-			goto out;
+		fresh[i] = lstat(path.buf, &st) != 0 && errno == ENOENT;
+		if (put_link(ctx->outdir, ctx->staged[i], target.buf, err)) {
+			fresh[i] = 0; /* put_link removed its own temporary */
+			goto unlink_fresh;
+		}
 	}
 	strbuf_reset(&target);
 	if (strbuf_addf(&target, "sets/%s", ctx->run_id)) {
 		pl_oom(err);
-		goto out;
+		goto unlink_fresh;
 	}
 	if (put_link(ctx->outdir, "current", target.buf, err))
-		goto out;
+		goto unlink_fresh;
 	/* Published.  What follows cannot undo that, so it only warns. */
 	rc = 0;
 	if (sync_dir(ctx->outdir, &w))
@@ -817,10 +877,11 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	    strbuf_addf(&path, "/%s.json", ctx->run_id) == 0 &&
 	    strbuf_addf(&target, "%s/run.json", ctx->staging) == 0 &&
 	    link(target.buf, path.buf) != 0 &&
-	    (errno != EEXIST || unlink(path.buf) != 0 || link(target.buf, path.buf) != 0)) {
-		pl_fail(&w, PL_EX_CANTCREAT, "%s: %s", path.buf, strerror(errno));
+	    (errno != EEXIST || unlink(path.buf) != 0 || link(target.buf, path.buf) != 0) &&
+	    copy_report(target.buf, path.buf, &w))
+		/* runs/ on another disk than sets/ (both may be links, as
+		 * output/README.md says) takes a copy; only if that fails too: */
 		warn("recording the run", &w);
-	}
 	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i, ctx->run_id);
 	prune_sets(ctx->outdir, ctx->run_id, ctx_prev_id(ctx));
 	prune_links(ctx->outdir);
@@ -828,7 +889,17 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	out_staged_release(ctx);
 	pl_free(ctx->staging);
 	ctx->staging = NULL;
+	goto out;
+unlink_fresh:
+	for (size_t i = 0; i < ctx->nstaged; i++) {
+		if (!fresh[i])
+			continue;
+		strbuf_reset(&path);
+		if (strbuf_addf(&path, "%s/%s", ctx->outdir, ctx->staged[i]) == 0)
+			unlink(path.buf);
+	}
 out:
+	pl_free(fresh);
 	strbuf_release(&target);
 	strbuf_release(&path);
 	return rc;
@@ -853,8 +924,7 @@ void outdir_abandon(struct ctx *ctx)
 
 void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
 {
-	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT, tmp = STRBUF_INIT;
-	FILE *fp;
+	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT;
 
 	if (!ctx->run_id || ctx->lockfd < 0)
 		return;
@@ -867,23 +937,11 @@ void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
 	    strbuf_add_json(&sb, e->msg, strlen(e->msg)) ||
 	    strbuf_addstr(&sb, "\n}\n"))
 		goto out;
-	/* Through a temporary name and rename(2): runs/ID.json may be a hard
-	 * link into a published set (a run of the same process that had the
-	 * same id), which must never be written through. */
-	if (strbuf_addf(&tmp, "%s.tmp", path.buf))
-		goto out;
-	fp = fopen(tmp.buf, "w");
-	if (fp) {
-		int bad = fwrite(sb.buf, 1, sb.len, fp) != sb.len;
-
-		if (fclose(fp) != 0 || bad || rename(tmp.buf, path.buf) != 0)
-			unlink(tmp.buf);
-	}
+	(void)put_report(path.buf, sb.buf, sb.len);
 	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i, ctx->run_id);
 out:
 	strbuf_release(&path);
 	strbuf_release(&sb);
-	strbuf_release(&tmp);
 }
 
 /* manifest.tsv's header line, and the most bytes one can have: a line per

@@ -152,6 +152,44 @@ int pl_open_file(const char *path, struct stat *st, struct pl_error *err)
 	return fd;
 }
 
+FILE *pl_fopen_small(const char *path, long long max, const char **why, int *too_big)
+{
+	static char big[96];
+	struct stat st;
+	FILE *fp;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	*too_big = 0;
+	if (fd < 0) {
+		*why = strerror(errno);
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0) {
+		*why = strerror(errno);
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = S_ISDIR(st.st_mode) ? "a folder, not a file" :
+		       "not a regular file (a FIFO or a device)";
+		close(fd);
+		return NULL;
+	}
+	if ((long long)st.st_size > max) {
+		snprintf(big, sizeof(big), "%lld bytes, more than the %lld such a file may have",
+			 (long long)st.st_size, max);
+		*why = big;
+		*too_big = 1;
+		close(fd);
+		return NULL;
+	}
+	if (!(fp = fdopen(fd, "r"))) {
+		*why = strerror(errno);
+		close(fd);
+	}
+	return fp;
+}
+
 int pl_mkdir(const char *path, struct pl_error *err)
 {
 	if (mkdir(path, 0777) != 0 && errno != EEXIST)

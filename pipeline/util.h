@@ -55,6 +55,18 @@ int pl_oom(struct pl_error *err);
  * rather than hang a run that holds the output folder's lock. */
 struct stat;
 int pl_open_file(const char *path, struct stat *st, struct pl_error *err);
+/* A small text file the config names (the config itself, a stop-word or
+ * boilerplate list), for getline: opened as pl_open_file does (never
+ * waiting on a FIFO, regular files only) and refused when over max
+ * bytes, so that neither a FIFO nor /dev/zero given as one can hang a
+ * run or fill its memory.  NULL with *why the reason, for the caller's
+ * message: strerror's, "not a regular file ...", or "larger than ...";
+ * *too_big says it was the size. */
+FILE *pl_fopen_small(const char *path, long long max, const char **why, int *too_big);
+/* The most bytes such a file may have: the config (a few kB as shipped),
+ * a stop-word or boilerplate list (README, "Bad input"). */
+#define PL_CONFIG_MAX (1LL << 20)
+#define PL_LIST_MAX (64LL << 20)
 /* Its two halves, for a reader that checks the type only when the bytes
  * it gets are not what the listing said (a system call less per file):
  * the O_NONBLOCK open (fd, or -1 with PL_EX_NOINPUT), and the check of

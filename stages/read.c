@@ -1545,16 +1545,18 @@ static int on_unit(struct ctx *ctx, void *arg, const char *text, size_t len,
 static int load_boilerplate(struct reader *r, const char *path,
 			    struct pl_error *err)
 {
-	FILE *fp = fopen(path, "r");
+	const char *why;
+	int too_big;
+	FILE *fp = pl_fopen_small(path, PL_LIST_MAX, &why, &too_big);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	int lineno = 0, rc = 0;
 
 	if (!fp)
-		return pl_fail(err, PL_EX_NOINPUT,
+		return pl_fail(err, too_big ? PL_EX_DATAERR : PL_EX_NOINPUT,
 			       "%s: cannot read the [corpus] boilerplate file: %s",
-			       path, strerror(errno));
+			       path, why);
 	while ((n = getline(&line, &cap, fp)) >= 0) {
 		int e;
 

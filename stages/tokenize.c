@@ -933,6 +933,8 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 	const char *spec = cfg->v[CFG_tokenize_stopwords].text;
 	char where[4200];
 	struct strbuf path = STRBUF_INIT;
+	const char *why;
+	int too_big;
 	FILE *fp;
 	char *line = NULL;
 	size_t cap = 0;
@@ -955,13 +957,13 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 		return pl_oom(err);
 	if (strbuf_addstr(&path, spec))
 		return pl_oom(err);
-	fp = fopen(path.buf, "r");
+	fp = pl_fopen_small(path.buf, PL_LIST_MAX, &why, &too_big);
 	if (!fp) {
-		pl_fail(err, PL_EX_NOINPUT,
+		pl_fail(err, too_big ? PL_EX_DATAERR : PL_EX_NOINPUT,
 			"%s: [tokenize] stopwords: cannot read '%s': %s "
 			"(use english, none, or a file with one word a line)",
 			config_where(cfg, CFG_tokenize_stopwords, where, sizeof(where)),
-			path.buf, strerror(errno));
+			path.buf, why);
 		strbuf_release(&path);
 		return -1;
 	}

@@ -230,6 +230,23 @@ run "config: NUL byte" 78 "nul.conf:6: NUL byte in the line" "$C/nul.conf"
 run "config: missing config file" 66 "nosuch.conf: cannot read" "$C/nosuch.conf"
 mkdir "$C/dir.conf"
 run "config: config is a folder" 66 "dir.conf" "$C/dir.conf"
+# A FIFO or a device where the config or a list file belongs fails at once
+# (the build before waited on the FIFO for ever, and read /dev/zero until
+# memory ran out: these run under timeout 60).
+mkfifo "$C/fifo"
+Pbare=$P P=$T/pl-timeout
+printf '#!/bin/sh
+exec timeout 60 "%s" "$@"
+' "$Pbare" >"$P" && chmod +x "$P"
+cfgcase "config: stop-word file a FIFO" 66 "stopwords: cannot read" "$h[tokenize]\nstopwords = fifo\n[kmeans]\nk = 2\n"
+expect "config: stop-word file a FIFO: says what it is" "grep -qF 'not a regular file (a FIFO or a device)' '$T/stderr'"
+cfgcase "config: stop-word file /dev/zero" 66 "'/dev/zero': not a regular file" "$h[tokenize]\nstopwords = /dev/zero\n[kmeans]\nk = 2\n"
+cfgcase "config: boilerplate file a FIFO" 66 "boilerplate file: not a regular file" "${h}boilerplate = fifo\n[kmeans]\nk = 2\n"
+run "config: config a FIFO" 66 "fifo: cannot read: not a regular file" "$C/fifo"
+run "config: config /dev/zero" 66 "/dev/zero: cannot read: not a regular file" /dev/zero
+P=$Pbare
+{ printf "$h[kmeans]\nk = 2\n"; yes '# padding' | head -c 1100000; } >"$C/big.conf"
+run "config: a config over 1 MiB" 78 "big.conf: cannot read: 1100053 bytes, more than the 1048576" "$C/big.conf"
 run "config: -c with a bad value" 78 "-c kmeans.k=x: [kmeans] k: 'x'" "$T/good.conf" -c kmeans.k=x
 cfgcase "config: a phrase with no forms" 78 ".conf:5: [phrases] foo: no forms" "$h[phrases]\nfoo =\n[kmeans]\nk = 2\n"
 cfgcase "config: a frame with no entries" 78 ".conf:5: [frames] foo: no entries" "$h[frames]\nfoo =\n[kmeans]\nk = 2\n"

@@ -21,8 +21,9 @@ if [ ! -x "$P" ]; then
 fi
 VERSION=$(sed -n 's/^#define PIPELINE_VERSION "\(.*\)"$/\1/p' pipeline/run.h)
 T=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
-trap 'rm -rf "$T"; exit 130' INT TERM
+# (The mounts some cases make, if they were interrupted.)
+trap 'umount "$T/inodes" "$T/xdev/mnt" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'umount "$T/inodes" "$T/xdev/mnt" 2>/dev/null; rm -rf "$T"; exit 130' INT TERM
 pass=0
 fail=0
 
@@ -208,6 +209,58 @@ verify into a full device: exit 74|74|err|standard output: No space left on devi
 status into a full device: exit 74|74|err|standard output|"$P" -c output.dir="$T/one" status pipeline.conf >/dev/full
 --help into a full device: exit 74|74|err|standard output|"$P" --help >/dev/full
 EOF
+
+# sets/ a link to another file system (output/README.md allows it): the
+# report in runs/ cannot be a hard link into the set, so it is a copy,
+# and the run says nothing under -q.
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/xdev/mnt" "$T/xdev/out" &&
+	mount -t tmpfs tmpfs "$T/xdev/mnt" 2>/dev/null; then
+	mkdir "$T/xdev/mnt/sets" && ln -s "$T/xdev/mnt/sets" "$T/xdev/out/sets"
+	run_case "sets/ on another file system: a quiet run" 0 quiet "" \
+		"\"\$P\" -q -c output.dir=\"\$T/xdev/out\" run pipeline.conf"
+	run_case "sets/ on another file system: the run's report in runs/" 0 any "" \
+		"cmp \"\$T/xdev/out/runs/\"*.json \"\$T/xdev/out/current/run.json\""
+	umount "$T/xdev/mnt"
+else
+	echo "skip sets/ on another file system (needs root and a tmpfs mount)"
+fi
+
+# Inodes run out at each step of a rerun that publishes a new name
+# (tfidf.mtx.gz, after a run without it): whatever step fails, the run
+# exits non-zero with current where it was and no link leading nowhere;
+# with enough inodes it publishes.  (outdir.c, outdir_publish.)
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/inodes" &&
+	mount -t tmpfs -o size=50m tmpfs "$T/inodes" 2>/dev/null; then
+	umount "$T/inodes"
+	bad= failed=0 published=0 extra=8
+	while [ $extra -le 40 ]; do
+		mount -t tmpfs -o size=50m tmpfs "$T/inodes" || break
+		o=$T/inodes/o
+		"$P" -q -c output.dir="$o" -c output.tfidf_matrix=no run pipeline.conf
+		used=$(df -i "$T/inodes" | awk 'NR == 2 { print $3 }')
+		mount -o remount,nr_inodes=$((used + extra)) "$T/inodes"
+		before=$(readlink "$o/current")
+		"$P" -q -c output.dir="$o" run pipeline.conf 2>/dev/null
+		rc=$?
+		for l in "$o"/*; do
+			if [ -L "$l" ] && [ ! -e "$l" ]; then bad="$bad; +$extra: $l leads nowhere"; fi
+		done
+		if [ $rc -eq 0 ]; then
+			published=$((published + 1))
+		else
+			failed=$((failed + 1))
+			[ "$(readlink "$o/current")" = "$before" ] || bad="$bad; +$extra: current moved"
+		fi
+		umount "$T/inodes"
+		extra=$((extra + 1))
+	done
+	run_case "inodes run out at each step of a publish: no dangling link, current kept" 0 any "" \
+		"test -z \"\$bad\" || { echo \"\$bad\" >&2; false; }"
+	run_case "inodes run out: both failed and published runs were seen" 0 any "" \
+		"test \$failed -gt 0 && test \$published -gt 0"
+else
+	echo "skip inodes run out at each step of a publish (needs root and a tmpfs mount)"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] || exit 1
