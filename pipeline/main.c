@@ -156,7 +156,10 @@ static int cmd_run(const struct options *o, struct pl_error *err)
 	ctx.verbose = o->verbose;
 	ctx.quiet = o->quiet;
 	ctx.progress = !o->quiet && isatty(STDERR_FILENO);
-	rc = ctx_run(&ctx, err);
+	rc = outdir_watch(&ctx, err);
+	if (rc == 0)
+		rc = ctx_run(&ctx, err);
+	outdir_unwatch();
 	ctx_release(&ctx);
 	config_release(&cfg);
 	return rc;

@@ -27,6 +27,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -52,6 +55,19 @@ static int is_public(const char *name)
 {
 	return strncmp(name, "cache", 5) != 0;
 }
+
+/*
+ * A run ends once: published (outdir_publish), failed with its report
+ * written (outdir_record_failure), or stopped by a signal (the watcher,
+ * below).  end_lock makes it one of them: each takes it and sets `ended`,
+ * so a SIGTERM that comes while current is being switched waits for the
+ * switch and then finds the run published, and a run that failed and a
+ * signal never both write runs/ID.json.  It also guards the ctx fields
+ * the watcher reads (run_id, lockfd), which outdir_lock and outdir_begin
+ * set.
+ */
+static pthread_mutex_t end_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ended;
 
 int outdir_lock(struct ctx *ctx, struct pl_error *err)
 {
@@ -95,13 +111,18 @@ int outdir_lock(struct ctx *ctx, struct pl_error *err)
 		/* Harmless: the message would show "?". */
 	}
 	strbuf_release(&sb);
-	ctx->lockfd = fd;
 	gmtime_r(&now, &tm);
+	pthread_mutex_lock(&end_lock);
+	ctx->lockfd = fd;
+	ended = 0;
 	if (strbuf_addf(&sb, "%04d%02d%02dT%02d%02d%02dZ-%ld", tm.tm_year + 1900,
 			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			(long)getpid()))
+			(long)getpid())) {
+		pthread_mutex_unlock(&end_lock);
 		return pl_oom(err);
+	}
 	ctx->run_id = sb.buf;
+	pthread_mutex_unlock(&end_lock);
 	return 0;
 }
 
@@ -427,8 +448,10 @@ int outdir_begin(struct ctx *ctx, struct pl_error *err)
 			strbuf_release(&sb);
 			return pl_oom(err);
 		}
+		pthread_mutex_lock(&end_lock);
 		pl_free(ctx->run_id);
 		ctx->run_id = id;
+		pthread_mutex_unlock(&end_lock);
 	}
 	ctx->staging = sb.buf;
 	return 0;
@@ -819,7 +842,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	struct strbuf target = STRBUF_INIT, path = STRBUF_INIT;
 	struct pl_error w;
 	uint8_t *fresh = NULL;
-	int rc = -1;
+	int rc = -1, locked = 0;
 
 	if (write_manifest(ctx, err) || sync_dir(ctx->staging, err))
 		goto out;
@@ -841,6 +864,9 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 		pl_oom(err);
 		goto out;
 	}
+	/* From the first link to the report in runs/: a signal waits. */
+	pthread_mutex_lock(&end_lock);
+	locked = 1;
 	for (size_t i = 0; i < ctx->nstaged; i++) {
 		struct stat st;
 
@@ -868,6 +894,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 		goto unlink_fresh;
 	/* Published.  What follows cannot undo that, so it only warns. */
 	rc = 0;
+	ended = 1;
 	if (sync_dir(ctx->outdir, &w))
 		warn("syncing the output folder", &w);
 	strbuf_reset(&path);
@@ -899,6 +926,8 @@ unlink_fresh:
 			unlink(path.buf);
 	}
 out:
+	if (locked)
+		pthread_mutex_unlock(&end_lock);
 	pl_free(fresh);
 	strbuf_release(&target);
 	strbuf_release(&path);
@@ -922,7 +951,8 @@ void outdir_abandon(struct ctx *ctx)
 	out_staged_release(ctx);
 }
 
-void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
+/* outdir_record_failure's work; the caller holds end_lock. */
+static void record_failure(struct ctx *ctx, const struct pl_error *e)
 {
 	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT;
 
@@ -942,6 +972,122 @@ void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
 out:
 	strbuf_release(&path);
 	strbuf_release(&sb);
+}
+
+void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
+{
+	pthread_mutex_lock(&end_lock);
+	if (!ended) {
+		record_failure(ctx, e);
+		ended = 1;
+	}
+	pthread_mutex_unlock(&end_lock);
+}
+
+/*
+ * The watcher: a thread that waits (sigwait) for SIGTERM, SIGINT and
+ * SIGHUP, which every other thread of the run has blocked.  systemd's
+ * stop and its TimeoutStartSec, `timeout`, a shutdown and Ctrl-C stop a
+ * run that way; without the watcher it died with no report in runs/.
+ * With it, the run that has not published writes its failure report
+ * ("exit": 128 + the signal, as a shell shows it; "error": "stopped by
+ * SIGTERM ..."), says so on stderr, and dies of the signal as before, so
+ * that its parent sees what it sent.  Its half-written set is left for
+ * the next run to remove (outdir_begin), as a SIGKILL's is.  A signal
+ * the run was started with ignored (nohup's SIGHUP; SIGINT for a
+ * shell's background job) stays ignored.
+ */
+static struct {
+	pthread_t tid;
+	sigset_t set, old;
+	struct ctx *ctx;
+	int on, first;
+	atomic_int quit;
+} watcher;
+
+static const char *sig_name(int sig)
+{
+	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" :
+	       sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		sigset_t one;
+		int sig;
+
+		if (sigwait(&watcher.set, &sig) != 0)
+			continue;
+		if (atomic_load(&watcher.quit))
+			return NULL;
+		pthread_mutex_lock(&end_lock);
+		if (!ended) {
+			struct pl_error e;
+
+			pl_fail(&e, 128 + sig, "%s: stopped by %s before it published; "
+				"the previous outputs are as they were",
+				watcher.ctx->cfg->v[CFG_output_dir].path, sig_name(sig));
+			fprintf(stderr, "pipeline: %s\n", e.msg);
+			if (watcher.ctx->run_id && watcher.ctx->lockfd >= 0)
+				record_failure(watcher.ctx, &e);
+		}
+		ended = 1;
+		/* Die of it, end_lock held: nothing else ends the run now. */
+		signal(sig, SIG_DFL);
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+		raise(sig);
+		_exit(128 + sig); /* not reached */
+	}
+}
+
+int outdir_watch(struct ctx *ctx, struct pl_error *err)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	int e;
+
+	watcher.on = 0;
+	watcher.first = 0;
+	watcher.ctx = ctx;
+	atomic_store(&watcher.quit, 0);
+	sigemptyset(&watcher.set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
+		if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&watcher.set, sigs[i]);
+		if (!watcher.first)
+			watcher.first = sigs[i];
+	}
+	if (!watcher.first)
+		return 0;
+	if ((e = pthread_sigmask(SIG_BLOCK, &watcher.set, &watcher.old)) != 0)
+		return pl_fail(err, PL_EX_OSERR, "blocking signals: %s", strerror(e));
+	if ((e = pthread_create(&watcher.tid, NULL, watch_main, NULL)) != 0) {
+		pthread_sigmask(SIG_SETMASK, &watcher.old, NULL);
+		return pl_fail(err, PL_EX_OSERR, "starting the signal thread: %s",
+			       strerror(e));
+	}
+	watcher.on = 1;
+	return 0;
+}
+
+void outdir_unwatch(void)
+{
+	if (!watcher.on)
+		return;
+	/* The run has ended: a signal from here on kills it as usual. */
+	pthread_mutex_lock(&end_lock);
+	ended = 1;
+	pthread_mutex_unlock(&end_lock);
+	atomic_store(&watcher.quit, 1);
+	pthread_kill(watcher.tid, watcher.first);
+	pthread_join(watcher.tid, NULL);
+	pthread_sigmask(SIG_SETMASK, &watcher.old, NULL);
+	watcher.on = 0;
 }
 
 /* manifest.tsv's header line, and the most bytes one can have: a line per

@@ -77,6 +77,15 @@ void outdir_abandon(struct ctx *ctx);
 /* Record runs/ID.json for a run that failed with `e` (best effort). */
 void outdir_record_failure(struct ctx *ctx, const struct pl_error *e);
 
+/* Watch for SIGTERM, SIGINT and SIGHUP (those not ignored) on a thread of
+ * their own while a run goes on: one that comes before the run published
+ * records its failure in runs/ and kills the process with that signal.
+ * Call before any other thread is started (they must inherit the blocked
+ * signals), and outdir_unwatch when the run has ended, before releasing
+ * ctx.  0 or -1. */
+int outdir_watch(struct ctx *ctx, struct pl_error *err);
+void outdir_unwatch(void);
+
 /* Drop the lock and free what outdir_lock set. */
 void outdir_release(struct ctx *ctx);
 

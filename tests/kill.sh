@@ -190,6 +190,63 @@ for delay in $DELAYS; do
 	i=$((i + 1))
 done
 
+# SIGTERM and SIGHUP (systemctl stop, a timeout, a hang-up) once the run
+# holds the lock: it dies of the signal, leaves the old outputs, and its
+# report in runs/ says what stopped it (outdir.c, the watcher).  Started
+# with SIGHUP ignored (nohup), a SIGHUP does not stop it.
+OUT_KILLED=$OUT OUT=$T/sig
+for sig in TERM HUP nohup; do
+	rm -rf "$OUT" && cp -a "$OLD" "$OUT" || exit 1
+	if [ $sig = nohup ]; then
+		sh -c 'trap "" HUP; exec "$@"' sh "$P" -q -c output.dir="$OUT" run "$T/kill.conf" \
+			2>"$T/stderr" &
+	else
+		"$P" -q -c output.dir="$OUT" run "$T/kill.conf" 2>"$T/stderr" &
+	fi
+	pid=$!
+	# until the run has written its pid into the lock file
+	n=0
+	while [ "$(cat "$OUT/.lock" 2>/dev/null)" != "$pid" ] && [ $n -lt 200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	kill -s "${sig#no}" "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
+	rc=$?
+	if [ $sig = nohup ]; then
+		why=
+		[ $rc -eq 0 ] || why="exit $rc: $(head -n 1 "$T/stderr")"
+		[ "$(readlink "$OUT/current")" != "$(readlink "$OLD/current")" ] ||
+			why="${why:+$why; }nothing published"
+		if [ -z "$why" ]; then ok "SIGHUP with SIGHUP ignored (nohup): the run publishes"
+		else bad "SIGHUP with SIGHUP ignored (nohup): the run publishes" "$why"
+		fi
+		continue
+	fi
+	check_out "SIG$sig after the lock: exit $rc"
+	case $sig in TERM) want=15 ;; HUP) want=1 ;; esac
+	report=$(ls -t "$OUT"/runs/*.json 2>/dev/null | head -n 1)
+	why=
+	[ $rc -eq $((128 + want)) ] || why="exit $rc, expected $((128 + want))"
+	[ "$(readlink "$OUT/current")" = "$(readlink "$OLD/current")" ] ||
+		why="${why:+$why; }current moved"
+	grep -q '"status": "failed"' "$report" 2>/dev/null &&
+		grep -q "\"exit\": $((128 + want))," "$report" &&
+		grep -q "stopped by SIG$sig" "$report" ||
+		why="${why:+$why; }no report of the stop in runs/ (newest: ${report:-none})"
+	grep -q "stopped by SIG$sig before it published" "$T/stderr" ||
+		why="${why:+$why; }stderr lacks 'stopped by SIG$sig'"
+	if [ -z "$why" ]; then ok "SIG$sig after the lock: dies of it, reports it in runs/"
+	else bad "SIG$sig after the lock: dies of it, reports it in runs/" "$why"
+	fi
+	if "$P" -q -c output.dir="$OUT" run "$T/kill.conf"; then
+		ok "SIG$sig: the next run succeeds"
+	else
+		bad "SIG$sig: the next run succeeds" "exit $?"
+	fi
+done
+OUT=$OUT_KILLED
+
 # A last run (from the old folder again, with the last killed run's set):
 # succeeds, gives the new outputs, removes the dead set.
 dead=0
