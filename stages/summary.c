@@ -31,7 +31,8 @@
  *
  * With a previous run to compare with (its cache, pipeline/cache.h), the
  * stage also writes changes.tsv (statements new, moved to another cluster,
- * or removed) and the "Since the last run" section of summary.md.
+ * or removed), the "Since the last run" section of summary.md and the same
+ * figures as summary.json's "since" (null on a first run).
  *
  * Memory stays proportional to the vocabulary plus k x frames x frames: each
  * cluster's terms are ranked and written before the next cluster's.
@@ -1075,7 +1076,7 @@ static int json_head(struct summary *s, struct strbuf *sb)
 			 s->k ? ctx->km.iterations : 0, s->k ? ctx->km.restart : 0,
 			 s->k && ctx->km.converged ? "true" : "false",
 			 s->nclustered, s->nu - s->nclustered) ||
-	     json_ksweep(s, sb) || strbuf_addstr(sb, "\"clusters\":[");
+	     json_ksweep(s, sb);
 	return rc;
 }
 
@@ -1169,18 +1170,81 @@ static int by_df_desc(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The "Since the last run" section: what changed, in numbers, and how each
- * frame's share of statements moved in each cluster that kept its id. */
-static int md_since(struct summary *s, struct strbuf *md, size_t nnew,
-		    size_t nmoved, size_t nremoved)
+/* The new terms listed under "Since the last run". */
+#define SINCE_TERMS 10
+
+/* What "Since the last run" says, computed once for summary.md and
+ * summary.json alike. */
+struct since {
+	size_t nnew, nmoved, nremoved;  /* the lines of changes.tsv */
+	size_t newterms;                /* term ids the previous run lacked */
+	uint32_t term[SINCE_TERMS];     /* the new terms in the most statements,
+					 * by df descending, then by id */
+	size_t nterm;
+	size_t kept_ids;                /* clusters that kept a previous id */
+	double *now;                    /* k x nf unit shares, or NULL when
+					 * there is no share table; owned */
+};
+
+/* Fill sn's terms, kept ids and shares (its counts are already there);
+ * 0 or -1 (out of memory). */
+static int since_prepare(struct summary *s, struct since *sn)
 {
 	const struct ctx *ctx = s->ctx;
 	const struct cache *c = ctx->cache;
-	const struct clustering *km = &ctx->km;
 	const struct vocab *v = &ctx->vocab;
-	size_t newterms = v->tab.n > c->prev_terms ? v->tab.n - c->prev_terms : 0;
-	size_t kept_ids = 0;
-	double *now = NULL;
+
+	sn->newterms = v->tab.n > c->prev_terms ? v->tab.n - c->prev_terms : 0;
+	if (sn->newterms) {
+		uint32_t *ids = pl_malloc(sn->newterms * sizeof(*ids));
+
+		if (!ids)
+			return -1;
+		for (size_t i = 0; i < sn->newterms; i++)
+			ids[i] = (uint32_t)(c->prev_terms + i);
+		sort_df = v->df;
+		qsort(ids, sn->newterms, sizeof(*ids), by_df_desc);
+		while (sn->nterm < sn->newterms && sn->nterm < SINCE_TERMS &&
+		       v->df[ids[sn->nterm]]) {
+			sn->term[sn->nterm] = ids[sn->nterm];
+			sn->nterm++;
+		}
+		pl_free(ids);
+	}
+	for (uint32_t j = 0; j < s->k; j++)
+		for (uint32_t i = 0; i < c->k; i++)
+			sn->kept_ids += c->clabel[i] == CID(s, j);
+	if (!s->k || !s->nf || !c->nframes || !sn->kept_ids)
+		return 0;
+	return cache_frame_shares(ctx, &sn->now);
+}
+
+/* The share of cluster j's statements that carried frame f in the previous
+ * run, into *then: 1 when the previous run had both the frame and a cluster
+ * with j's id, else 0. */
+static int since_then(const struct summary *s, size_t f, uint32_t j, double *then)
+{
+	const struct cache *c = s->ctx->cache;
+	size_t g = 0;
+	uint32_t i = 0;
+
+	while (g < c->nframes && strcmp(c->frame[g], s->ctx->frames.name[f]))
+		g++;
+	while (i < c->k && c->clabel[i] != CID(s, j))
+		i++;
+	if (g == c->nframes || i == c->k)
+		return 0;
+	*then = c->share[(size_t)i * c->nframes + g];
+	return 1;
+}
+
+/* The "Since the last run" section of summary.md: what changed, in
+ * numbers, and how each frame's share of statements moved in each cluster
+ * that kept its id. */
+static int md_since(struct summary *s, const struct since *sn, struct strbuf *md)
+{
+	const struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
 	int rc;
 
 	rc = strbuf_addf(md, "\n## Since the last run\n\nCompared with run %s "
@@ -1188,85 +1252,125 @@ static int md_since(struct summary *s, struct strbuf *md, size_t nnew,
 			 "removed, %zu moved to another cluster (changes.tsv lists them); "
 			 "%zu new %s",
 			 ctx_prev_id(ctx) ? ctx_prev_id(ctx) : "?", c->prev_units, s->nu,
-			 nnew, plural(nnew, "statement", "statements"), nremoved, nmoved,
-			 newterms, plural(newterms, "term", "terms"));
-	if (!rc && newterms) {
-		uint32_t *ids = pl_malloc(newterms * sizeof(*ids));
+			 sn->nnew, plural(sn->nnew, "statement", "statements"),
+			 sn->nremoved, sn->nmoved,
+			 sn->newterms, plural(sn->newterms, "term", "terms"));
+	/* The number after each term is its df, not its occurrences. */
+	if (!rc && sn->nterm && sn->nterm == sn->newterms)
+		rc = strbuf_addf(md, " (in brackets: how many statements contain %s)",
+				 plural(sn->nterm, "it", "each, most first"));
+	else if (!rc && sn->nterm)
+		rc = strbuf_addf(md, ", the %zu in the most statements (in brackets: "
+				 "how many statements contain each)", sn->nterm);
+	rc = rc || (sn->nterm && strbuf_addstr(md, ": "));
+	for (size_t i = 0; !rc && i < sn->nterm; i++) {
+		struct strbuf d = STRBUF_INIT;
 
-		if (!ids)
-			return -1;
-		for (size_t i = 0; i < newterms; i++)
-			ids[i] = (uint32_t)(c->prev_terms + i);
-		sort_df = v->df;
-		qsort(ids, newterms, sizeof(*ids), by_df_desc);
-		rc = strbuf_addstr(md, ", the most frequent: ");
-		for (size_t i = 0; !rc && i < newterms && i < 10 && v->df[ids[i]]; i++) {
-			struct strbuf d = STRBUF_INIT;
-
-			rc = term_display(ctx, ids[i], &d) ||
-			     strbuf_addstr(md, i ? ", " : "") ||
-			     md_add(md, d.buf ? d.buf : "", d.len) ||
-			     strbuf_addf(md, " (%" PRIu32 ")", v->df[ids[i]]);
-			strbuf_release(&d);
-		}
-		pl_free(ids);
+		rc = term_display(ctx, sn->term[i], &d) ||
+		     strbuf_addstr(md, i ? ", " : "") ||
+		     md_add(md, d.buf ? d.buf : "", d.len) ||
+		     strbuf_addf(md, " (%" PRIu32 ")", ctx->vocab.df[sn->term[i]]);
+		strbuf_release(&d);
 	}
 	rc = rc || strbuf_addstr(md, ".\n");
 	if (rc || !s->k)
 		return rc;
-	for (uint32_t j = 0; j < s->k; j++)
-		for (uint32_t i = 0; i < c->k; i++)
-			kept_ids += c->clabel[i] == CID(s, j);
 	rc = strbuf_addf(md, "\nClusters: %zu of %" PRIu32 " kept the id of a previous "
 			 "cluster (the best match by centroid similarity, at least "
-			 "%g)%s.\n", kept_ids, s->k,
+			 "%g)%s.\n", sn->kept_ids, s->k,
 			 ctx->cfg->v[CFG_kmeans_match_min].r,
-			 km->warm ? "; k-means started from the previous centroids" : "");
-	if (rc || !s->nf || !c->nframes || !kept_ids)
+			 ctx->km.warm ? "; k-means started from the previous centroids" : "");
+	if (rc || !sn->now)
 		return rc;
-	if (cache_frame_shares(ctx, &now))
-		return -1;
 	rc = strbuf_addstr(md, "\nShare of each cluster's statements that carry the "
-			   "frame, then and now:\n\n| frame | cluster | then | now | "
+			   "frame, then and now, and the change in percentage "
+			   "points:\n\n| frame | cluster | then | now | "
 			   "change |\n| --- | ---: | ---: | ---: | ---: |\n");
-	for (size_t f = 0; !rc && now && f < s->nf; f++) {
-		size_t g = 0;
-
-		while (g < c->nframes && strcmp(c->frame[g], ctx->frames.name[f]))
-			g++;
-		if (g == c->nframes)
-			continue;
+	for (size_t f = 0; !rc && f < s->nf; f++) {
 		for (uint32_t j = 0; !rc && j < s->k; j++) {
-			uint32_t i = 0;
-			double then, x;
+			double then, x = sn->now[(size_t)j * s->nf + f];
 
-			while (i < c->k && c->clabel[i] != CID(s, j))
-				i++;
-			if (i == c->k)
+			if (!since_then(s, f, j, &then))
 				continue;
-			then = c->share[(size_t)i * c->nframes + g];
-			x = now[(size_t)j * s->nf + f];
 			rc = strbuf_addstr(md, "| ") || md_addstr(md, ctx->frames.name[f]) ||
 			     strbuf_addf(md, " | %" PRIu32 " | %.1f%% | %.1f%% | %+.1f |\n",
 					 CID(s, j), 100 * then, 100 * x, 100 * (x - then));
 		}
 	}
-	pl_free(now);
 	return rc;
 }
 
-/* changes.tsv, and the "Since the last run" section of summary.md. */
-static int write_changes(struct summary *s, struct strbuf *md, struct pl_error *err)
+/* summary.json's "since": the same figures as md_since, shares as
+ * fractions at full precision (output/README.md, summary.json). */
+static int json_since(struct summary *s, const struct since *sn, struct strbuf *sb)
+{
+	const struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
+	struct strbuf d = STRBUF_INIT;
+	int rc, first = 1;
+
+	rc = strbuf_addstr(sb, "\"since\":{\"previous_run\":") ||
+	     (ctx_prev_id(ctx) ? json_str(sb, ctx_prev_id(ctx)) :
+				 strbuf_addstr(sb, "null")) ||
+	     strbuf_addf(sb, ",\"units_then\":%" PRIu64 ",\"units_now\":%zu,"
+			 "\"new\":%zu,\"removed\":%zu,\"moved\":%zu,"
+			 "\"new_terms\":%zu,\"top_new_terms\":[",
+			 c->prev_units, s->nu, sn->nnew, sn->nremoved, sn->nmoved,
+			 sn->newterms);
+	for (size_t i = 0; !rc && i < sn->nterm; i++) {
+		uint32_t t = sn->term[i];
+
+		strbuf_reset(&d);
+		rc = strbuf_addstr(sb, i ? ",{\"term\":" : "{\"term\":") ||
+		     strbuf_add_json(sb, strtab_str(&ctx->vocab.tab, t),
+				     strtab_len(&ctx->vocab.tab, t)) ||
+		     strbuf_addstr(sb, ",\"surface\":") ||
+		     term_display(ctx, t, &d) ||
+		     strbuf_add_json(sb, d.buf ? d.buf : "", d.len) ||
+		     strbuf_addf(sb, ",\"df\":%" PRIu32 "}", ctx->vocab.df[t]);
+	}
+	strbuf_release(&d);
+	rc = rc || strbuf_addf(sb, "],\"clusters_kept_id\":%zu,\"match_min\":",
+			       sn->kept_ids) ||
+	     json_exact(sb, ctx->cfg->v[CFG_kmeans_match_min].r) ||
+	     strbuf_addf(sb, ",\"warm\":%s,\"frame_shares\":[",
+			 s->k && ctx->km.warm ? "true" : "false");
+	for (size_t f = 0; !rc && sn->now && f < s->nf; f++) {
+		for (uint32_t j = 0; !rc && j < s->k; j++) {
+			double then, x = sn->now[(size_t)j * s->nf + f];
+
+			if (!since_then(s, f, j, &then))
+				continue;
+			rc = strbuf_addstr(sb, first ? "\n{\"frame\":" : ",\n{\"frame\":") ||
+			     json_str(sb, ctx->frames.name[f]) ||
+			     strbuf_addf(sb, ",\"cluster\":%" PRIu32 ",\"then\":", CID(s, j)) ||
+			     json_exact(sb, then) ||
+			     strbuf_addstr(sb, ",\"now\":") || json_exact(sb, x) ||
+			     strbuf_addstr(sb, ",\"change\":") || json_exact(sb, x - then) ||
+			     strbuf_addch(sb, '}');
+			first = 0;
+		}
+	}
+	return rc || strbuf_addstr(sb, "]},\n");
+}
+
+/* changes.tsv, the "Since the last run" section of summary.md and the
+ * "since" member of summary.json ("since":null with nothing to compare
+ * with). */
+static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *json,
+			 struct pl_error *err)
 {
 	struct ctx *ctx = s->ctx;
 	const struct cache *c = ctx->cache;
 	const struct files *fl = &ctx->files;
 	struct strbuf sb = STRBUF_INIT;
 	struct outfile of;
-	size_t nnew = 0, nmoved = 0, nremoved = 0, u = 0;
+	struct since sn;
+	size_t u = 0;
 	uint8_t *seen = NULL;
 	int rc = -1;
 
+	memset(&sn, 0, sizeof(sn));
 	if (out_open(ctx, "changes.tsv", &of, err))
 		return -1;
 	if (out_printf(err, &of, "change\tfile\tparagraph\tstatement\tcluster\t"
@@ -1276,7 +1380,8 @@ static int write_changes(struct summary *s, struct strbuf *md, struct pl_error *
 		if (strbuf_addstr(md, "\n## Since the last run\n\nNothing to compare "
 				  "with: this is the first run into this output folder, "
 				  "or its cache could not serve this run (see the run's "
-				  "messages).\n"))
+				  "messages).\n") ||
+		    strbuf_addstr(json, "\"since\":null,\n"))
 			goto oom;
 		return out_close(&of, err);
 	}
@@ -1308,18 +1413,18 @@ static int write_changes(struct summary *s, struct strbuf *md, struct pl_error *
 
 				if (unit_label(s, a) != before) {
 					r = change_line(s, &sb, "moved", fl->rel[i], pa, a, before);
-					nmoved++;
+					sn.nmoved++;
 				}
 				a++;
 				b++;
 			} else if (a < u + nu && (b >= pn || pa < pb)) {
 				r = change_line(s, &sb, "new", fl->rel[i], pa, a, 0);
-				nnew++;
+				sn.nnew++;
 				a++;
 			} else {
 				r = change_line(s, &sb, "removed", fl->rel[i], pb, SIZE_MAX,
 						(uint32_t)c->label[pu + b]);
-				nremoved++;
+				sn.nremoved++;
 				b++;
 			}
 			if (r)
@@ -1338,19 +1443,22 @@ static int write_changes(struct summary *s, struct strbuf *md, struct pl_error *
 					c->para[c->files[j].unit0 + k], SIZE_MAX,
 					(uint32_t)c->label[c->files[j].unit0 + k]))
 				goto oom;
-			nremoved++;
+			sn.nremoved++;
 			if (out_write(&of, sb.buf, sb.len, err))
 				goto fail;
 		}
 	}
-	if (md_since(s, md, nnew, nmoved, nremoved))
+	if (since_prepare(s, &sn) || md_since(s, &sn, md) ||
+	    json_since(s, &sn, json))
 		goto oom;
+	pl_free(sn.now);
 	pl_free(seen);
 	strbuf_release(&sb);
 	return out_close(&of, err);
 oom:
 	pl_oom(err);
 fail:
+	pl_free(sn.now);
 	pl_free(seen);
 	strbuf_release(&sb);
 	out_close(&of, NULL);
@@ -1404,8 +1512,12 @@ static int summary_run(struct ctx *ctx, struct pl_error *err)
 		pl_oom(err);
 		goto done;
 	}
-	if (write_changes(&s, &mb, err))
+	if (write_changes(&s, &mb, &jb, err))
 		goto done;
+	if (strbuf_addstr(&jb, "\"clusters\":[")) {
+		pl_oom(err);
+		goto done;
+	}
 	for (uint32_t c = 0; c < s.k; c++) {
 		cluster_terms(&s, c);
 		if (cluster_reps(&s, c, err))

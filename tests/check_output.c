@@ -31,6 +31,7 @@
  * To debug one case: CK_RUN_SUITE=output CK_RUN_CASE=files CK_FORK=no.
  */
 #include "lib.h"
+#include "../pipeline/cache.h"
 #include "../pipeline/gz.h"
 
 #include <errno.h>
@@ -539,6 +540,7 @@ START_TEST(test_summary_md)
 			   "it shares statements most often with double_standard "
 			   "(2 statements).\n");
 	ck_assert_contains(t, "- double_standard: cluster 1 has the most hits (50.0%, 1 of 2)");
+	ck_assert_contains(t, "\n## Since the last run\n\nNothing to compare with: ");
 	check_md_tables(t);
 	free(t);
 }
@@ -571,6 +573,8 @@ START_TEST(test_summary_json)
 			   "\"hits\":5,\"units\":4,\"unclustered_hits\":1,"
 			   "\"unclustered_units\":1,\"by_cluster\":[{\"cluster\":1,"
 			   "\"units\":2,\"unit_share\":1,\"hits\":3,\"hit_share\":0.6}");
+	/* A first run: nothing to compare with. */
+	ck_assert_contains(t, "],\n\"since\":null,\n\"clusters\":[\n");
 	ck_assert_contains(t, "\"cooccurrence\":{\"frames\":[\"surveillance\","
 			   "\"double_standard\"],\"units\":[[4,2],[2,2]]}}\n");
 	/* The cut quote is at most 240 bytes plus the ellipsis. */
@@ -664,6 +668,121 @@ START_TEST(test_no_clusters_no_frames)
 	ck_assert_contains(t, "\"clusters\":[],\n\"frames\":[],\n\"cooccurrence\":"
 			   "{\"frames\":[],\"units\":[]}}\n");
 	free(t);
+}
+END_TEST
+
+/* ---- a rerun: "Since the last run" and summary.json's "since" ---- */
+
+/* The previous run, as its cache tells it: FILE0's two statements, both in
+ * cluster 1, and press/old.txt's one, since removed; terms 1-3; frame
+ * shares 0.5 (surveillance) and 0.1 (double_standard) in cluster 1.  Now
+ * statement 2 is in cluster 2 (moved), FILE1's two statements are new, and
+ * terms 4 (encrypt, df 1) and 5 (china, df 1) are new. */
+static void set_prev_cache(struct cache *c)
+{
+	static struct cache_file files[2];
+	static uint32_t para[] = { 1, 2, 1 };
+	static int32_t label[] = { 1, 1, 1 };
+	static uint32_t clabel[] = { 1 };
+	static char *frame[] = { "surveillance", "double_standard" };
+	static double share[] = { 0.5, 0.1 };
+
+	memset(c, 0, sizeof(*c));
+	memset(files, 0, sizeof(files));
+	files[0].rel = FILE0;
+	files[0].nunits = 2;
+	files[1].rel = "press/old.txt";
+	files[1].nunits = 1;
+	files[1].unit0 = 2;
+	c->files = files;
+	c->nfiles = 2;
+	c->para = para;
+	c->label = label;
+	c->nunits = 3;
+	c->k = 1;
+	c->clabel = clabel;
+	c->nframes = 2;
+	c->frame = frame;
+	c->share = share;
+	c->prev_units = 3;
+	c->prev_terms = 3;
+	ctx.files.info = pl_calloc(2, sizeof(*ctx.files.info));
+	ck_assert_ptr_nonnull(ctx.files.info);
+	ctx.files.info[0].old = 0;
+	ctx.files.info[1].old = CACHE_NONE;
+}
+
+START_TEST(test_since)
+{
+	struct pl_error err = { 0 };
+	struct cache prev;
+	unsigned long n;
+	char *t;
+
+	set_prev_cache(&prev);
+	ck_assert_msg(stage_counts.run(&ctx, &err) == 0, "%s", err.msg);
+	ck_assert_msg(write_tfidf(&err) == 0, "%s", err.msg);
+	ck_assert_msg(stage_write.run(&ctx, &err) == 0, "%s", err.msg);
+	ctx.cache = &prev;
+	ck_assert_msg(stage_summary.run(&ctx, &err) == 0, "%s", err.msg);
+	ctx.cache = NULL;
+	ck_assert_msg(out_publish(&ctx, &err) == 0, "%s", err.msg);
+
+	t = slurp("changes.tsv");
+	ck_assert_str_eq(t, "change\tfile\tparagraph\tstatement\tcluster\tprevious_cluster\n"
+			 "moved\t" "press/2019-03.txt\t2\t2\t2\t1\n"
+			 "new\tpress/back\\\\slash\\ttab|pipe.txt\t1\t3\tNA\tNA\n"
+			 "new\tpress/back\\\\slash\\ttab|pipe.txt\t2\t4\t1\tNA\n"
+			 "removed\tpress/old.txt\t1\tNA\tNA\t1\n");
+	free(t);
+	t = slurp("summary.md");
+	ck_assert_contains(t, "\n## Since the last run\n\nCompared with run ? (3 statements "
+			   "then, 4 now): 2 new statements, 1 removed, 1 moved to another "
+			   "cluster (changes.tsv lists them); 2 new terms (in brackets: how "
+			   "many statements contain each, most first): encryption (1), "
+			   "china (1).\n\nClusters: 1 of 2 kept the id of a previous "
+			   "cluster (the best match by centroid similarity, at least 0.5).\n");
+	ck_assert_contains(t, "then and now, and the change in percentage points:\n\n"
+			   "| frame | cluster | then | now | change |\n"
+			   "| --- | ---: | ---: | ---: | ---: |\n"
+			   "| surveillance | 1 | 50.0% | 100.0% | +50.0 |\n"
+			   "| double_standard | 1 | 10.0% | 50.0% | +40.0 |\n\n## Cluster 1");
+	check_md_tables(t);
+	free(t);
+	/* The same figures, shares as fractions to the last bit: then 0.1,
+	 * now 0.5, change 0.5 - 0.1. */
+	t = slurp("summary.json");
+	ck_assert_contains(t, "],\n\"since\":{\"previous_run\":null,\"units_then\":3,"
+			   "\"units_now\":4,\"new\":2,\"removed\":1,\"moved\":1,"
+			   "\"new_terms\":2,\"top_new_terms\":[{\"term\":\"encrypt\","
+			   "\"surface\":\"encryption\",\"df\":1},{\"term\":\"china\","
+			   "\"surface\":\"china\",\"df\":1}],\"clusters_kept_id\":1,"
+			   "\"match_min\":0.5,\"warm\":false,\"frame_shares\":[\n"
+			   "{\"frame\":\"surveillance\",\"cluster\":1,\"then\":0.5,"
+			   "\"now\":1,\"change\":0.5},\n"
+			   "{\"frame\":\"double_standard\",\"cluster\":1,"
+			   "\"then\":0.10000000000000001,\"now\":0.5,"
+			   "\"change\":0.40000000000000002}]},\n\"clusters\":[\n");
+	free(t);
+
+	/* Every allocation in turn fails: "out of memory", nothing leaked. */
+	for (n = 1; n < 100000; n++) {
+		int rc;
+
+		pl_alloc_fail_at(n, 0);
+		ctx.cache = &prev;
+		rc = out_begin(&ctx, &err);
+		if (rc == 0)
+			rc = stage_summary.run(&ctx, &err);
+		ctx.cache = NULL;
+		pl_alloc_fail_at(0, 0);
+		out_abandon(&ctx);
+		if (rc == 0)
+			break;
+		ck_assert_msg(err.code == PL_EX_OSERR, "allocation %lu: %d %s", n,
+			      err.code, err.msg);
+	}
+	ck_assert_uint_lt(n, 100000);
 }
 END_TEST
 
@@ -1270,6 +1389,7 @@ Suite *suite_output(void)
 	tcase_add_test(tc, test_weights_exact);
 	tcase_add_test(tc, test_out_of_memory);
 	tcase_add_test(tc, test_top_terms_cut);
+	tcase_add_test(tc, test_since);
 	tcase_add_test(tc, test_error_messages);
 	suite_add_tcase(s, tc);
 

@@ -271,6 +271,62 @@ case_growth() {
 	fi
 	result "[changes.tsv] [$UNIT] a growth: summary.md has 'Since the last run'" \
 		"$(grep -q '^## Since the last run' "$O/summary.md" || echo "no such section")"
+	# summary.json's "since" holds the figures of summary.md's section, and
+	# they agree with changes.tsv and the two sets' terms.tsv.gz.
+	"$PY" -c '
+import gzip, json, re, sys
+cur, prev, figures = sys.argv[1], sys.argv[2], sys.argv[3]
+bad = []
+s = json.load(open(cur + "/summary.json", encoding="utf-8"))
+md = open(cur + "/summary.md", encoding="utf-8").read()
+if not isinstance(s.get("since"), dict):
+    sys.exit("summary.json: since is %r, not an object" % (s.get("since"),))
+j = s["since"]
+fig = dict(kv.split("=") for kv in figures.split())
+for key in ("new", "removed", "moved"):
+    if str(j[key]) != fig[key]:
+        bad.append("since.%s = %s, changes.tsv says %s" % (key, j[key], fig[key]))
+def rows(path):
+    with (gzip.open if path.endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+        return [l.rstrip("\n").split("\t") for l in f][1:]
+if j["units_now"] != len(rows(cur + "/docs.tsv")) or j["units_then"] != len(rows(prev + "/docs.tsv")):
+    bad.append("units_then/units_now %s/%s do not match the two docs.tsv" % (j["units_then"], j["units_now"]))
+terms = {r[1]: int(r[4]) for r in rows(cur + "/terms.tsv.gz")}
+old = {r[1] for r in rows(prev + "/terms.tsv.gz")}
+if j["new_terms"] != len(set(terms) - old):
+    bad.append("new_terms = %s, the terms.tsv.gz differ by %d" % (j["new_terms"], len(set(terms) - old)))
+for t in j["top_new_terms"]:
+    if t["term"] in old or terms.get(t["term"]) != t["df"]:
+        bad.append("top_new_terms: %r is not new or its df is not terms.tsv.gz df" % t)
+dfs = [t["df"] for t in j["top_new_terms"]]
+if dfs != sorted(dfs, reverse=True) or not 0 < len(dfs) <= min(10, j["new_terms"]):
+    bad.append("top_new_terms: df %s not descending, or a wrong count" % dfs)
+sec = md.split("\n## Since the last run\n", 1)[-1].split("\n## ", 1)[0]
+m = re.search(r"run (\S+) \((\d+) statements then, (\d+) now\): (\d+) new statements?, (\d+) removed, (\d+) moved .*?; (\d+) new terms?", sec)
+if not m or list(m.groups()) != [j["previous_run"]] + [str(j[k]) for k in ("units_then", "units_now", "new", "removed", "moved", "new_terms")]:
+    bad.append("summary.md says %r" % (m.groups() if m else sec[:200],))
+line = [l for l in sec.split("\n") if l.startswith("Compared with")] + [""]
+listed = re.findall(r"(?:: |, )([^,:]+?) \((\d+)\)", line[0].split("contain", 1)[-1])
+want = [(t["surface"], str(t["df"])) for t in j["top_new_terms"]]
+if [(re.sub(r"\\(.)", r"\1", a), b) for a, b in listed] != want:
+    bad.append("summary.md lists %s, summary.json %s" % (listed, want))
+m = re.search(r"Clusters: (\d+) of (\d+) kept", sec)
+if not m or int(m.group(1)) != j["clusters_kept_id"] or int(m.group(2)) != s["corpus"]["k"]:
+    bad.append("clusters_kept_id %s; summary.md: %s" % (j["clusters_kept_id"], m and m.group(0)))
+table = re.findall(r"^\| (\S+) \| (\d+) \| ([0-9.]+%) \| ([0-9.]+%) \| ([-+][0-9.]+) \|$", sec, re.M)
+mine = [(r["frame"], str(r["cluster"]), "%.1f%%" % (100 * r["then"]), "%.1f%%" % (100 * r["now"]),
+         "%+.1f" % (100 * r["change"])) for r in j["frame_shares"]]
+if table != mine or (j["clusters_kept_id"] and not mine):
+    bad.append("frame shares: summary.md %s, summary.json %s" % (table[:3], mine[:3]))
+share = {(c["cluster"], f): v["unit_share"] for c in s["clusters"] for f, v in c["frames"].items()}
+for r in j["frame_shares"]:
+    if r["change"] != r["now"] - r["then"] or float("%.6g" % r["now"]) != share[(r["cluster"], r["frame"])]:
+        bad.append("frame_shares: %r: change is not now - then, or now is not the unit_share" % r)
+if bad:
+    print("\n".join(bad[:10]))
+' "$O/current" "$prev" "$(cat "$T/changes")" >"$T/since" 2>&1
+	result "[changes.tsv] [$UNIT] a growth: summary.json's since has summary.md's figures" \
+		"$([ -s "$T/since" ] && sed -n 1,3p "$T/since" | tr '\n' ' ')"
 }
 
 # sameedit FILE: change FILE's content keeping its size, inode and mtime
