@@ -457,9 +457,13 @@ static int handler(void *user, const char *section, const char *name,
 			/* An indented line continues the previous entry's list. */
 			struct cfg_entry *e = &fe->v[fe->n - 1];
 			struct strbuf sb = STRBUF_INIT;
+			size_t len = strlen(e->value);
+			/* "a, b," then "c": one comma (the list reads the same
+			 * either way; the text is what summary.json shows) */
+			const char *sep = !len ? "" : e->value[len - 1] == ',' ? " " : ", ";
 
 			if (strbuf_addstr(&sb, e->value) ||
-			    strbuf_addstr(&sb, e->value[0] ? ", " : "") ||
+			    strbuf_addstr(&sb, sep) ||
 			    strbuf_addstr(&sb, value)) {
 				strbuf_release(&sb);
 				pl_oom(st->err);
