@@ -712,11 +712,50 @@ static void set_prev_cache(struct cache *c)
 	ctx.files.info[1].old = CACHE_NONE;
 }
 
+/* Run `run` (after out_begin) with allocation 1, 2, ... failing in
+ * turn until one run needs no more: each failure must be "out of memory"
+ * and leak nothing (the sanitizer build checks the leaks).  The number of
+ * the allocation that was not made, a run's allocations plus one. */
+static unsigned long each_allocation_fails(int (*run)(struct pl_error *))
+{
+	unsigned long n;
+
+	for (n = 1; n < 100000; n++) {
+		struct pl_error err = { 0 };
+		int rc;
+
+		pl_alloc_fail_at(n, 0);
+		rc = out_begin(&ctx, &err);
+		if (rc == 0)
+			rc = run(&err);
+		pl_alloc_fail_at(0, 0);
+		out_abandon(&ctx);
+		if (rc == 0)
+			break;
+		ck_assert_msg(err.code == PL_EX_OSERR, "allocation %lu: %d %s", n,
+			      err.code, err.msg);
+	}
+	ck_assert_uint_lt(n, 100000);
+	return n;
+}
+
+/* test_since's previous run, for summary_since. */
+static struct cache *since_prev;
+
+static int summary_since(struct pl_error *err)
+{
+	int rc;
+
+	ctx.cache = since_prev;
+	rc = stage_summary.run(&ctx, err);
+	ctx.cache = NULL;
+	return rc;
+}
+
 START_TEST(test_since)
 {
 	struct pl_error err = { 0 };
 	struct cache prev;
-	unsigned long n;
 	char *t;
 
 	set_prev_cache(&prev);
@@ -766,23 +805,9 @@ START_TEST(test_since)
 	free(t);
 
 	/* Every allocation in turn fails: "out of memory", nothing leaked. */
-	for (n = 1; n < 100000; n++) {
-		int rc;
-
-		pl_alloc_fail_at(n, 0);
-		ctx.cache = &prev;
-		rc = out_begin(&ctx, &err);
-		if (rc == 0)
-			rc = stage_summary.run(&ctx, &err);
-		ctx.cache = NULL;
-		pl_alloc_fail_at(0, 0);
-		out_abandon(&ctx);
-		if (rc == 0)
-			break;
-		ck_assert_msg(err.code == PL_EX_OSERR, "allocation %lu: %d %s", n,
-			      err.code, err.msg);
-	}
-	ck_assert_uint_lt(n, 100000);
+	since_prev = &prev;
+	each_allocation_fails(summary_since);
+	since_prev = NULL;
 }
 END_TEST
 
@@ -898,33 +923,15 @@ END_TEST
 
 /* Every allocation in turn fails: the stages report "out of memory" and
  * leak nothing (the sanitizer build checks the leaks). */
+static int output_stages(struct pl_error *err)
+{
+	return stage_counts.run(&ctx, err) || write_tfidf(err) ||
+	       stage_write.run(&ctx, err) || stage_summary.run(&ctx, err) ? -1 : 0;
+}
+
 START_TEST(test_out_of_memory)
 {
-	unsigned long n;
-
-	for (n = 1; n < 100000; n++) {
-		struct pl_error err = { 0 };
-		int rc;
-
-		pl_alloc_fail_at(n, 0);
-		rc = out_begin(&ctx, &err);
-		if (rc == 0)
-			rc = stage_counts.run(&ctx, &err);
-		if (rc == 0)
-			rc = write_tfidf(&err);
-		if (rc == 0)
-			rc = stage_write.run(&ctx, &err);
-		if (rc == 0)
-			rc = stage_summary.run(&ctx, &err);
-		pl_alloc_fail_at(0, 0);
-		out_abandon(&ctx);
-		if (rc == 0)
-			break;
-		ck_assert_msg(err.code == PL_EX_OSERR, "allocation %lu: %d %s", n,
-			      err.code, err.msg);
-	}
-	ck_assert_uint_gt(n, 10);
-	ck_assert_uint_lt(n, 100000);
+	ck_assert_uint_gt(each_allocation_fails(output_stages), 10);
 }
 END_TEST
 
