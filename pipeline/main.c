@@ -412,8 +412,9 @@ static int sane_process(void)
 }
 
 /* What a command printed on stdout (status, verify, help) must have
- * reached it: a full disk or a closed stdout is an error (74), not an
- * exit 0 with the report lost. */
+ * reached it: a full disk or a broken pipe is an error (74), not an exit
+ * 0 with the report lost.  (A stdout closed at the start is /dev/null by
+ * then, as sane_process says: output thrown away on purpose.) */
 static int flush_stdout(struct pl_error *err)
 {
 	if (fflush(stdout) != 0)

@@ -837,6 +837,37 @@ static int copy_report(const char *from, const char *to, struct pl_error *w)
 	return rc;
 }
 
+/* The old flat layout's file OUTDIR/NAME while its link replaces it:
+ * how 0 keeps it (a hard link, OUTDIR/.NAME.flat, no byte copied), 1
+ * puts it back over the link (the publish failed), 2 drops the second
+ * name (the publish is done).  0, or -1 with err set. */
+static int flat_backup(const char *outdir, const char *name, int how,
+		       struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT, keep = STRBUF_INIT;
+	int rc = 0;
+
+	if (strbuf_addf(&path, "%s/%s", outdir, name) ||
+	    strbuf_addf(&keep, "%s/.%s.flat", outdir, name)) {
+		rc = pl_oom(err);
+	} else if (how == 0) {
+		unlink(keep.buf); /* a killed run's */
+		if (link(path.buf, keep.buf) != 0)
+			rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot keep the old "
+				     "layout's file as %s: %s", path.buf, keep.buf,
+				     strerror(errno));
+	} else if (how == 1 ? rename(keep.buf, path.buf) : unlink(keep.buf)) {
+		rc = pl_fail(err, PL_EX_CANTCREAT, "%s: %s", keep.buf, strerror(errno));
+	} else if (how == 1) {
+		/* rename(2) of a name onto another of the same file (the
+		 * link was not made yet) leaves both */
+		unlink(keep.buf);
+	}
+	strbuf_release(&path);
+	strbuf_release(&keep);
+	return rc;
+}
+
 int outdir_publish(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf target = STRBUF_INIT, path = STRBUF_INIT;
@@ -879,11 +910,18 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 			pl_oom(err);
 			goto unlink_fresh;
 		}
-		fresh[i] = lstat(path.buf, &st) != 0 && errno == ENOENT;
-		if (put_link(ctx->outdir, ctx->staged[i], target.buf, err)) {
-			fresh[i] = 0; /* put_link removed its own temporary */
-			goto unlink_fresh;
+		if (lstat(path.buf, &st) == 0 && !S_ISLNK(st.st_mode)) {
+			/* A file of the old flat layout (link_place_free let
+			 * it pass): kept under a second name until the publish
+			 * is done, and put back if it fails. */
+			if (flat_backup(ctx->outdir, ctx->staged[i], 0, err))
+				goto unlink_fresh;
+			fresh[i] = 2;
+		} else {
+			fresh[i] = lstat(path.buf, &st) != 0 && errno == ENOENT;
 		}
+		if (put_link(ctx->outdir, ctx->staged[i], target.buf, err))
+			goto unlink_fresh; /* put_link removed its own temporary */
 	}
 	strbuf_reset(&target);
 	if (strbuf_addf(&target, "sets/%s", ctx->run_id)) {
@@ -895,6 +933,9 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	/* Published.  What follows cannot undo that, so it only warns. */
 	rc = 0;
 	ended = 1;
+	for (size_t i = 0; i < ctx->nstaged; i++)
+		if (fresh[i] == 2)
+			(void)flat_backup(ctx->outdir, ctx->staged[i], 2, &w);
 	if (sync_dir(ctx->outdir, &w))
 		warn("syncing the output folder", &w);
 	strbuf_reset(&path);
@@ -918,8 +959,12 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	ctx->staging = NULL;
 	goto out;
 unlink_fresh:
-	for (size_t i = 0; i < ctx->nstaged; i++) {
-		if (!fresh[i])
+	for (size_t i = 0; fresh && i < ctx->nstaged; i++) {
+		if (fresh[i] == 2) {
+			(void)flat_backup(ctx->outdir, ctx->staged[i], 1, &w);
+			continue;
+		}
+		if (fresh[i] != 1)
 			continue;
 		strbuf_reset(&path);
 		if (strbuf_addf(&path, "%s/%s", ctx->outdir, ctx->staged[i]) == 0)
@@ -1005,6 +1050,9 @@ static struct {
 	atomic_int quit;
 } watcher;
 
+/* Seconds the watcher gives the report and the message (see watch_main). */
+#define WATCH_GRACE 30
+
 static const char *sig_name(int sig)
 {
 	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" :
@@ -1015,13 +1063,26 @@ static void *watch_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
+		siginfo_t info;
 		sigset_t one;
-		int sig;
+		int sig = sigwaitinfo(&watcher.set, &info);
 
-		if (sigwait(&watcher.set, &sig) != 0)
+		if (sig < 0)
 			continue;
-		if (atomic_load(&watcher.quit))
+		/* outdir_unwatch's own signal (pthread_kill: sent by this
+		 * process, which sends these signals for nothing else) ends
+		 * the watch; any other, even one that comes after the run
+		 * ended, is a real one and kills the process below.  (The
+		 * si_code of a pthread_kill is SI_TKILL on some systems and
+		 * SI_USER on others; si_pid is ours on both.) */
+		if (atomic_load(&watcher.quit) && info.si_pid == getpid())
 			return NULL;
+		/* Should writing the report or the message hang (a stderr
+		 * pipe nobody reads, runs/ on a hung mount), or the main
+		 * thread hold end_lock too long, the process still dies, and
+		 * its lock with it: of SIGALRM, after WATCH_GRACE seconds. */
+		signal(SIGALRM, SIG_DFL);
+		alarm(WATCH_GRACE);
 		pthread_mutex_lock(&end_lock);
 		if (!ended) {
 			struct pl_error e;
@@ -1029,9 +1090,9 @@ static void *watch_main(void *arg)
 			pl_fail(&e, 128 + sig, "%s: stopped by %s before it published; "
 				"the previous outputs are as they were",
 				watcher.ctx->cfg->v[CFG_output_dir].path, sig_name(sig));
-			fprintf(stderr, "pipeline: %s\n", e.msg);
 			if (watcher.ctx->run_id && watcher.ctx->lockfd >= 0)
 				record_failure(watcher.ctx, &e);
+			fprintf(stderr, "pipeline: %s\n", e.msg);
 		}
 		ended = 1;
 		/* Die of it, end_lock held: nothing else ends the run now. */
@@ -1042,6 +1103,13 @@ static void *watch_main(void *arg)
 		raise(sig);
 		_exit(128 + sig); /* not reached */
 	}
+}
+
+void outdir_ended(void)
+{
+	pthread_mutex_lock(&end_lock);
+	ended = 1;
+	pthread_mutex_unlock(&end_lock);
 }
 
 int outdir_watch(struct ctx *ctx, struct pl_error *err)
@@ -1080,9 +1148,7 @@ void outdir_unwatch(void)
 	if (!watcher.on)
 		return;
 	/* The run has ended: a signal from here on kills it as usual. */
-	pthread_mutex_lock(&end_lock);
-	ended = 1;
-	pthread_mutex_unlock(&end_lock);
+	outdir_ended();
 	atomic_store(&watcher.quit, 1);
 	pthread_kill(watcher.tid, watcher.first);
 	pthread_join(watcher.tid, NULL);

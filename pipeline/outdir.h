@@ -85,6 +85,9 @@ void outdir_record_failure(struct ctx *ctx, const struct pl_error *e);
  * ctx.  0 or -1. */
 int outdir_watch(struct ctx *ctx, struct pl_error *err);
 void outdir_unwatch(void);
+/* The run will write nothing more (nothing was new): a signal from here
+ * on kills it without a report. */
+void outdir_ended(void);
 
 /* Drop the lock and free what outdir_lock set. */
 void outdir_release(struct ctx *ctx);

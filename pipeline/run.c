@@ -287,6 +287,7 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 	if (plan_run(ctx, err))
 		goto fail;
 	if (ctx_nothing_new(ctx)) {
+		outdir_ended(); /* it writes no report: a signal leaves none */
 		outdir_tidy(ctx); /* a killed run's set, if any */
 		if (!ctx->quiet)
 			fprintf(stderr, "pipeline: nothing new since run %s (%zu files "

@@ -1580,6 +1580,10 @@ static int load_boilerplate(struct reader *r, const char *path,
 		}
 		r->nre++;
 	}
+	/* A failed read (EIO, EAGAIN) is not the end of the list. */
+	if (rc == 0 && ferror(fp))
+		rc = pl_fail(err, PL_EX_IOERR, "%s: cannot read the [corpus] boilerplate file: %s",
+			     path, strerror(errno));
 	free(line);
 	fclose(fp);
 	return rc;

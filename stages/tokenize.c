@@ -987,6 +987,12 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 			break;
 		}
 	}
+	/* A read that failed (EIO; EAGAIN from a file whose reads would
+	 * block, as /proc/kmsg's) must not pass for the end of the list. */
+	if (rc == 0 && ferror(fp))
+		rc = pl_fail(err, PL_EX_IOERR, "%s: [tokenize] stopwords: cannot read '%s': %s",
+			     config_where(cfg, CFG_tokenize_stopwords, where, sizeof(where)),
+			     path.buf, strerror(errno));
 	free(line);
 	fclose(fp);
 	strbuf_release(&path);

@@ -258,6 +258,44 @@ if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/inodes" &&
 		"test -z \"\$bad\" || { echo \"\$bad\" >&2; false; }"
 	run_case "inodes run out: both failed and published runs were seen" 0 any "" \
 		"test \$failed -gt 0 && test \$published -gt 0"
+	# The same over an older version's flat layout (plain files, which
+	# a publish replaces with links): a failed publish leaves every one
+	# of them as it was.
+	"$P" -q -c output.dir="$T/flatref" run pipeline.conf
+	bad= failed=0 published=0 extra=8
+	while [ $extra -le 40 ]; do
+		mount -t tmpfs -o size=50m tmpfs "$T/inodes" || break
+		o=$T/inodes/o
+		mkdir "$o"
+		names=
+		for f in "$T/flatref"/*; do
+			b=${f##*/}
+			[ -L "$f" ] && [ "$b" != current ] || continue
+			case $b in manifest.tsv | sources.tsv | changes.tsv) continue ;; esac
+			cp -L "$f" "$o/$b"
+			names="$names $b"
+		done
+		used=$(df -i "$T/inodes" | awk 'NR == 2 { print $3 }')
+		mount -o remount,nr_inodes=$((used + extra)) "$T/inodes"
+		"$P" -q -c output.dir="$o" -c kmeans.k=3 run pipeline.conf 2>/dev/null
+		rc=$?
+		for b in $names; do
+			f=$o/$b
+			if [ $rc -eq 0 ]; then
+				[ "$(readlink "$f")" = "current/$b" ] || bad="$bad; +$extra: $b not a link"
+			elif [ -L "$f" ] || ! cmp -s "$f" "$T/flatref/$b"; then
+				bad="$bad; +$extra: $b is not the old file"
+			fi
+		done
+		if [ $rc -eq 0 ]; then published=$((published + 1)); else failed=$((failed + 1)); fi
+		! ls -A "$o" | grep -q '[.]flat$' || bad="$bad; +$extra: a .flat file left"
+		umount "$T/inodes"
+		extra=$((extra + 1))
+	done
+	run_case "inodes run out over the flat layout: a failed publish keeps its files" 0 any "" \
+		"test -z \"\$bad\" || { echo \"\$bad\" >&2; false; }"
+	run_case "inodes run out over the flat layout: both failed and published runs were seen" 0 any "" \
+		"test \$failed -gt 0 && test \$published -gt 0"
 else
 	echo "skip inodes run out at each step of a publish (needs root and a tmpfs mount)"
 fi

@@ -245,6 +245,40 @@ for sig in TERM HUP nohup; do
 		bad "SIG$sig: the next run succeeds" "exit $?"
 	fi
 done
+# The same SIGTERM with stderr a full pipe nobody reads (a stalled
+# logger): writing "stopped by SIGTERM" blocks, and the run must still
+# die (of SIGALRM, 30 s on: outdir.c, WATCH_GRACE) with its report
+# written and its lock gone, not hang holding the lock.
+rm -rf "$OUT" && cp -a "$OLD" "$OUT" || exit 1
+rm -f "$T/full" && mkfifo "$T/full" && exec 3<>"$T/full" && head -c 65536 /dev/zero >&3
+start=$(date +%s)
+"$P" -q -c output.dir="$OUT" run "$T/kill.conf" 2>"$T/full" &
+pid=$!
+n=0
+while [ "$(cat "$OUT/.lock" 2>/dev/null)" != "$pid" ] && [ $n -lt 200 ]; do
+	sleep 0.05
+	n=$((n + 1))
+done
+kill -s TERM "$pid" 2>/dev/null
+# (a build that hangs here fails the check instead of hanging the test)
+(sleep 90; kill -9 "$pid") >/dev/null 2>&1 </dev/null &
+guard=$!
+{ wait "$pid"; } 2>/dev/null
+rc=$?
+kill "$guard" 2>/dev/null
+exec 3>&-
+took=$(($(date +%s) - start))
+why=
+case $rc in 142 | 143) ;; *) why="exit $rc, expected 142 (SIGALRM) or 143" ;; esac
+[ "$took" -lt 90 ] || why="${why:+$why; }took ${took}s"
+grep -qs "stopped by SIGTERM" "$(ls -t "$OUT"/runs/*.json | head -n 1)" ||
+	why="${why:+$why; }no report of the stop in runs/"
+if command -v flock >/dev/null 2>&1; then
+	flock -n "$OUT/.lock" true || why="${why:+$why; }the lock is still held"
+fi
+if [ -z "$why" ]; then ok "SIGTERM with stderr a full pipe: dies within the grace, report written (exit $rc, ${took}s)"
+else bad "SIGTERM with stderr a full pipe: dies within the grace, report written" "$why"
+fi
 OUT=$OUT_KILLED
 
 # A last run (from the old folder again, with the last killed run's set):
