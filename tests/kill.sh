@@ -194,6 +194,15 @@ done
 # holds the lock: it dies of the signal, leaves the old outputs, and its
 # report in runs/ says what stopped it (outdir.c, the watcher).  Started
 # with SIGHUP ignored (nohup), a SIGHUP does not stop it.
+# wait_locked PID: until run PID has written its pid into $OUT/.lock
+# (it holds the lock), 10 s at most.
+wait_locked() {
+	n=0
+	while [ "$(cat "$OUT/.lock" 2>/dev/null)" != "$1" ] && [ $n -lt 200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+}
 OUT_KILLED=$OUT OUT=$T/sig
 for sig in TERM HUP nohup; do
 	rm -rf "$OUT" && cp -a "$OLD" "$OUT" || exit 1
@@ -204,12 +213,7 @@ for sig in TERM HUP nohup; do
 		"$P" -q -c output.dir="$OUT" run "$T/kill.conf" 2>"$T/stderr" &
 	fi
 	pid=$!
-	# until the run has written its pid into the lock file
-	n=0
-	while [ "$(cat "$OUT/.lock" 2>/dev/null)" != "$pid" ] && [ $n -lt 200 ]; do
-		sleep 0.05
-		n=$((n + 1))
-	done
+	wait_locked "$pid"
 	kill -s "${sig#no}" "$pid" 2>/dev/null
 	{ wait "$pid"; } 2>/dev/null
 	rc=$?
@@ -254,11 +258,7 @@ rm -f "$T/full" && mkfifo "$T/full" && exec 3<>"$T/full" && head -c 65536 /dev/z
 start=$(date +%s)
 "$P" -q -c output.dir="$OUT" run "$T/kill.conf" 2>"$T/full" &
 pid=$!
-n=0
-while [ "$(cat "$OUT/.lock" 2>/dev/null)" != "$pid" ] && [ $n -lt 200 ]; do
-	sleep 0.05
-	n=$((n + 1))
-done
+wait_locked "$pid"
 kill -s TERM "$pid" 2>/dev/null
 # (a build that hangs here fails the check instead of hanging the test)
 (sleep 90; kill -9 "$pid") >/dev/null 2>&1 </dev/null &
