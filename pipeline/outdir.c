@@ -900,6 +900,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	locked = 1;
 	for (size_t i = 0; i < ctx->nstaged; i++) {
 		struct stat st;
+		int there;
 
 		if (!is_public(ctx->staged[i]))
 			continue;
@@ -910,7 +911,8 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 			pl_oom(err);
 			goto unlink_fresh;
 		}
-		if (lstat(path.buf, &st) == 0 && !S_ISLNK(st.st_mode)) {
+		there = lstat(path.buf, &st) == 0;
+		if (there && !S_ISLNK(st.st_mode)) {
 			/* A file of the old flat layout (link_place_free let
 			 * it pass): kept under a second name until the publish
 			 * is done, and put back if it fails. */
@@ -918,7 +920,7 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 				goto unlink_fresh;
 			fresh[i] = 2;
 		} else {
-			fresh[i] = lstat(path.buf, &st) != 0 && errno == ENOENT;
+			fresh[i] = !there && errno == ENOENT;
 		}
 		if (put_link(ctx->outdir, ctx->staged[i], target.buf, err))
 			goto unlink_fresh; /* put_link removed its own temporary */
@@ -1161,15 +1163,23 @@ void outdir_unwatch(void)
 #define MANIFEST_HEADER "file\tbytes\txxh3_128"
 #define MANIFEST_MAX ((off_t)1 << 20)
 
+/* Is name among the n names of listed? */
+static int listed_has(char *const *listed, size_t n, const char *name)
+{
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(listed[k], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Add name to the names *listed (n of them, cap): 0, 1 when it is there
  * already, -1 when out of memory. */
 static int listed_add(char ***listed, size_t *n, size_t *cap, const char *name)
 {
 	char *copy;
 
-	for (size_t k = 0; k < *n; k++)
-		if (strcmp((*listed)[k], name) == 0)
-			return 1;
+	if (listed_has(*listed, *n, name))
+		return 1;
 	if (!(copy = pl_strdup(name)) || pl_grow(listed, cap, *n + 1, sizeof(**listed))) {
 		pl_free(copy);
 		return -1;
@@ -1318,14 +1328,11 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 	}
 	for (int i = 0; i < nents; i++) {
 		const char *name = ents[i]->d_name;
-		size_t k;
 
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 		    strcmp(name, "manifest.tsv") == 0)
 			continue;
-		for (k = 0; k < nlisted && strcmp(listed[k], name) != 0; k++)
-			;
-		if (k == nlisted) {
+		if (!listed_has(listed, nlisted, name)) {
 			fprintf(out, "%s/%s: in the set but not in manifest.tsv\n", set, name);
 			++*bad;
 		}

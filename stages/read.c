@@ -258,6 +258,13 @@ static int stat_gone(int e)
 	return e == ENOENT || e == ENOTDIR || e == ELOOP;
 }
 
+/* The exit code of a stat that failed otherwise: 66 when the file may
+ * not be looked at (EACCES, EPERM), 74 for an error of the system. */
+static int stat_code(int e)
+{
+	return e == EACCES || e == EPERM ? PL_EX_NOINPUT : PL_EX_IOERR;
+}
+
 /* Record that file i of b could not be stat'ed (errno e): the walker
  * keeps the first such file by path, so that the error does not depend
  * on which thread met which file first. */
@@ -605,9 +612,8 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 
 				if (stat_gone(e))
 					continue; /* vanished while we looked */
-				rc = pl_fail(err, e == EACCES || e == EPERM ? PL_EX_NOINPUT :
-					     PL_EX_IOERR, "%s/%s: cannot stat: %s", path->buf,
-					     de->d_name, strerror(e));
+				rc = pl_fail(err, stat_code(e), "%s/%s: cannot stat: %s",
+					     path->buf, de->d_name, strerror(e));
 				break;
 			}
 			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR :
@@ -707,8 +713,7 @@ static int walk_all(struct files *f, struct strbuf *path, size_t nt, struct pl_e
 			if (q.w[t].spath && (!bad || strcmp(q.w[t].spath, bad->spath) < 0))
 				bad = &q.w[t];
 		if (bad && !rc)
-			rc = pl_fail(err, bad->serr == EACCES || bad->serr == EPERM ?
-				     PL_EX_NOINPUT : PL_EX_IOERR, "%s: cannot stat: %s",
+			rc = pl_fail(err, stat_code(bad->serr), "%s: cannot stat: %s",
 				     bad->spath, strerror(bad->serr));
 	}
 	for (size_t t = 0; t < q.nw; t++) {

@@ -923,6 +923,31 @@ START_TEST(no_input)
 }
 END_TEST
 
+/* A corpus of root's files with path (one of them, "Second statement.")
+ * listed and planned, then swapped for a FIFO (link NULL) or a symbolic
+ * link to `link` before the read: the read fails, naming path as not a
+ * regular file. */
+static void read_swapped(struct readrun *r, const char *path, const char *link)
+{
+	const char *base = strrchr(path, '/') + 1;
+
+	test_write(root, base, "Second statement.\n");
+	prepare_corpus(r, root, NULL);
+	assert_read_ok(r);
+	ck_assert_msg(read_plan(&r->ctx, &r->err) == 0, "%s", r->err.msg);
+	ck_assert_uint_eq(r->ctx.files.n, 2);
+	ck_assert_int_eq(unlink(path), 0);
+	if (link)
+		ck_assert_int_eq(symlink(link, path), 0);
+	else
+		ck_assert_int_eq(mkfifo(path, 0666), 0);
+	r->ctx.stage = 0;
+	r->rc = stage_read.run(&r->ctx, &r->err);
+	r->ctx.stage = -1;
+	assert_read_fails(r, PL_EX_NOINPUT, path, "not a regular file");
+	read_done(r);
+}
+
 /* A FIFO where a file was listed: the read fails at once, naming it,
  * rather than wait for a writer forever while the run holds the output
  * folder's lock.  So do the content hash of a rerun and a read of a list
@@ -937,34 +962,12 @@ START_TEST(never_waits)
 	char path[4300];
 
 	test_write(root, "a.txt", "First statement.\n");
-	test_write(root, "b.txt", "Second statement.\n");
-	prepare_corpus(&r, root, NULL);
-	assert_read_ok(&r);
-	ck_assert_msg(read_plan(&r.ctx, &r.err) == 0, "%s", r.err.msg);
-	ck_assert_uint_eq(r.ctx.files.n, 2);
 	snprintf(path, sizeof(path), "%s/b.txt", root);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(mkfifo(path, 0666), 0);
-	r.ctx.stage = 0;
-	r.rc = stage_read.run(&r.ctx, &r.err);
-	r.ctx.stage = -1;
-	assert_read_fails(&r, PL_EX_NOINPUT, path, "not a regular file");
-	read_done(&r);
-
+	read_swapped(&r, path, NULL);
 	/* A device without end (a link to /dev/zero) in a file's place:
 	 * not read to max_file_mb, but named as what it is. */
 	ck_assert_int_eq(unlink(path), 0);
-	test_write(root, "b.txt", "Second statement.\n");
-	prepare_corpus(&r, root, NULL);
-	assert_read_ok(&r);
-	ck_assert_msg(read_plan(&r.ctx, &r.err) == 0, "%s", r.err.msg);
-	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(symlink("/dev/zero", path), 0);
-	r.ctx.stage = 0;
-	r.rc = stage_read.run(&r.ctx, &r.err);
-	r.ctx.stage = -1;
-	assert_read_fails(&r, PL_EX_NOINPUT, path, "not a regular file");
-	read_done(&r);
+	read_swapped(&r, path, "/dev/zero");
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(mkfifo(path, 0666), 0);
 
