@@ -407,6 +407,69 @@ static char *manifest_previous(const char *set)
 	return prev;
 }
 
+static void prune_links(const char *outdir);
+
+/* What a run killed (SIGKILL, a power cut) while it replaced an older
+ * version's flat layout by links left: each replaced file kept as
+ * .NAME.flat (flat_backup), NAME perhaps a link already.  Without
+ * `current` that publish never happened: each file goes back to NAME and
+ * the links it made to nothing are removed, so the folder is the flat
+ * layout again and this run migrates it.  With `current` it did happen
+ * (killed before the second names went): they go.  Best effort, under
+ * the lock.  A .NAME.flat that is not a regular file, or whose NAME is
+ * neither the link current/NAME nor the same file, is not ours to touch. */
+static void flat_recover(const char *outdir)
+{
+	DIR *d = opendir(outdir);
+	struct dirent *de;
+	struct stat keep, st;
+	int published, found = 0;
+
+	if (!d)
+		return;
+	published = fstatat(dirfd(d), "current", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char name[256];
+		int linked;
+
+		if (len < 7 || de->d_name[0] != '.' ||
+		    strcmp(de->d_name + len - 5, ".flat") != 0)
+			continue;
+		memcpy(name, de->d_name + 1, len - 6);
+		name[len - 6] = '\0';
+		if (fstatat(dirfd(d), de->d_name, &keep, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(keep.st_mode))
+			continue;
+		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			char target[300];
+			ssize_t n = readlinkat(dirfd(d), name, target, sizeof(target));
+
+			linked = n == (ssize_t)(8 + strlen(name)) &&
+				 memcmp(target, "current/", 8) == 0 &&
+				 memcmp(target + 8, name, (size_t)n - 8) == 0;
+			if (!linked)
+				continue;
+		} else if (st.st_ino == keep.st_ino && st.st_dev == keep.st_dev) {
+			linked = 0;
+		} else {
+			continue;
+		}
+		found = 1;
+		if (published || !linked)
+			/* done, or its link was never made: both names are
+			 * the one file */
+			unlinkat(dirfd(d), de->d_name, 0);
+		else
+			(void)renameat(dirfd(d), de->d_name, dirfd(d), name);
+	}
+	closedir(d);
+	if (found && !published)
+		prune_links(outdir);
+}
+
 int outdir_begin(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -414,6 +477,7 @@ int outdir_begin(struct ctx *ctx, struct pl_error *err)
 	/* ctx_plan found the current set already (run.c). */
 	if (!ctx->cur_set && outdir_current(ctx->outdir, &ctx->cur_set, err))
 		return -1;
+	flat_recover(ctx->outdir);
 	outdir_tidy(ctx);
 	if (strbuf_addf(&sb, "%s/sets", ctx->outdir))
 		return pl_oom(err);

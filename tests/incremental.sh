@@ -1330,6 +1330,36 @@ result "n flat layout: a file of the user's is left alone" \
 rm -f "$O/notes.txt"
 layout "n flat layout: layout" "$O"
 compare "n flat layout: equals a fresh run" "$O" "$C" ""
+# A run killed (SIGKILL) while it replaced the flat layout by links: some
+# files kept as .NAME.flat with NAME a link already (run.json), or not yet
+# (docs.tsv), a new name's link made (changes.tsv), no `current`.  The
+# next run puts the layout back and migrates it.
+O=$D/killed
+mkdir -p "$O"
+for b in $names; do cp -L "$D/ref/$b" "$O/$b"; done
+ln "$O/run.json" "$O/.run.json.flat" && ln -sfn current/run.json "$O/run.json"
+ln "$O/docs.tsv" "$O/.docs.tsv.flat"
+ln -s current/changes.tsv "$O/changes.tsv"
+pl "$O" "$C" run "$CONF"
+expect "n flat layout, a migration killed: the next run publishes" 0
+why=
+for b in $names; do
+	[ "$(readlink "$O/$b")" = "current/$b" ] || why="${why:+$why; }$b is not a link to current/$b"
+done
+! ls -A "$O" | grep -q '[.]flat$' || why="${why:+$why; }a .flat file left: $(ls -A "$O" | grep '[.]flat$' | tr '\n' ' ')"
+result "n flat layout, a migration killed: every output a link, no .flat left" "$why"
+compare "n flat layout, a migration killed: equals a fresh run" "$O" "$C" ""
+# Killed after `current` moved, before the second names went: they go.
+cp "$D/ref/summary.md" "$O/.summary.md.flat"
+echo "a note" >"$O/.notes.flat"
+ln -s elsewhere "$O/.terms.tsv.gz.flat"
+pl "$O" "$C" -c output.incremental=no run "$CONF"
+expect "n flat layout, killed after publishing: the next run publishes" 0
+result "n flat layout, killed after publishing: the old file's second name goes, others stay" \
+	"$([ ! -e "$O/.summary.md.flat" ] || echo ".summary.md.flat left";
+	   [ "$(cat "$O/.notes.flat" 2>/dev/null)" = "a note" ] || echo ".notes.flat (no such output) touched";
+	   [ -L "$O/.terms.tsv.gz.flat" ] || echo ".terms.tsv.gz.flat (a link) touched")"
+rm -f "$O/.notes.flat" "$O/.terms.tsv.gz.flat"
 # A folder with a summary.md of the user's and no older version's
 # run.json: not this program's layout, so the file is not replaced by a
 # link.  The run fails before the first link, and publishes nothing.
