@@ -477,7 +477,6 @@ int outdir_begin(struct ctx *ctx, struct pl_error *err)
 	/* ctx_plan found the current set already (run.c). */
 	if (!ctx->cur_set && outdir_current(ctx->outdir, &ctx->cur_set, err))
 		return -1;
-	flat_recover(ctx->outdir);
 	outdir_tidy(ctx);
 	if (strbuf_addf(&sb, "%s/sets", ctx->outdir))
 		return pl_oom(err);
@@ -525,6 +524,7 @@ void outdir_tidy(struct ctx *ctx)
 {
 	char *before;
 
+	flat_recover(ctx->outdir);
 	if (!ctx->cur_set)
 		return;
 	/* Keep the current set and the one it replaced: a reader may still

@@ -50,7 +50,9 @@ int outdir_current(const char *outdir, char **path, struct pl_error *err);
 int outdir_begin(struct ctx *ctx, struct pl_error *err);
 
 /* Remove the sets that are neither current nor the one it replaced (old
- * ones, and those of killed runs).  Needs the lock; best effort. */
+ * ones, and those of killed runs), and put right what a run killed while
+ * it replaced an older version's flat layout left (outdir.c,
+ * flat_recover).  Needs the lock; best effort. */
 void outdir_tidy(struct ctx *ctx);
 
 /* Hard-link the file `src` into the new set as `name` (a cache segment a
