@@ -139,15 +139,20 @@ install: all
 	install -m 644 contrib/load.R $(DESTDIR)$(DATADIR)/load.R
 	install -m 644 README.md $(DESTDIR)$(DATADIR)/README.md
 	install -m 644 output/README.md $(DESTDIR)$(DATADIR)/outputs.md
+	install -m 644 pipeline.conf $(DESTDIR)$(DATADIR)/pipeline.conf.example
+	install -m 644 corpus/boilerplate.regex $(DESTDIR)$(DATADIR)/boilerplate.regex
 	install -d $(DESTDIR)$(DATADIR)/cron $(DESTDIR)$(DATADIR)/systemd
 	install -m 644 contrib/cron/pipeline.crontab $(DESTDIR)$(DATADIR)/cron/
 	install -m 644 contrib/systemd/pipeline.service contrib/systemd/pipeline.timer \
 		$(DESTDIR)$(DATADIR)/systemd/
 
+# Removes what install put there, then $(DATADIR) itself when that left it empty.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pipeline $(DESTDIR)$(DATADIR)/load.R \
-		$(DESTDIR)$(DATADIR)/README.md $(DESTDIR)$(DATADIR)/outputs.md
+		$(DESTDIR)$(DATADIR)/README.md $(DESTDIR)$(DATADIR)/outputs.md \
+		$(DESTDIR)$(DATADIR)/pipeline.conf.example $(DESTDIR)$(DATADIR)/boilerplate.regex
 	rm -rf $(DESTDIR)$(DATADIR)/cron $(DESTDIR)$(DATADIR)/systemd
+	rmdir $(DESTDIR)$(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-san build-fuzz bin
