@@ -403,6 +403,7 @@ void cache_free(struct cache *c)
 	pl_free(c->share);
 	pl_free(c->set);
 	pl_free(c->analysis_text);
+	pl_free(c->stale);
 	pl_free(c->version);
 	pl_free(c->run_id);
 	strtab_release(&c->terms);
@@ -495,11 +496,13 @@ static int parse_index(struct cache *c, const struct config *cfg,
 				     "changes the counts", key ? key : "the config");
 
 		pl_free(key);
-		strbuf_release(&now);
-		if (rc)
+		if (rc) {
+			strbuf_release(&now);
 			return -1;
-		*why = m.buf;
-		return 1;
+		}
+		/* The counts are stale, not the ids: the rest is read as
+		 * usual, for the terms and the clustering (cache.h). */
+		c->stale = m.buf;
 	}
 	strbuf_release(&now);
 	/* terms */

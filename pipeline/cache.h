@@ -93,6 +93,13 @@ struct cache {
 	double *share;
 	uint64_t prev_units, prev_terms;
 	char *run_id;            /* the run that wrote it */
+	/* Not NULL when a config line that decides the counts changed since
+	 * (it says which, as "KEY changed since the last run, and it
+	 * changes the counts"): no record is replayed, every file is read
+	 * again (read_plan sets plan.rebuild), but the term table, the
+	 * previous clustering and the totals serve as always, so term ids,
+	 * cluster ids and "Since the last run" carry over. */
+	char *stale;
 	uint8_t *raw;            /* the index bytes, mapped; rel points in here */
 	size_t rawlen;
 };
@@ -112,10 +119,10 @@ int cache_hash_config(struct ctx *ctx, struct pl_error *err);
 
 /*
  * Load the cache of the set folder `set`.  *out is NULL (and 0 returned)
- * when there is none, or when it cannot serve this config: then *why says
- * in one line why (a damaged file, another program version, the first
- * config key that changes the counts), to be reported before every file
- * is read.  analysis_text is the config's text to compare (a run's
+ * when there is none, or when it cannot serve at all: then *why says in
+ * one line why (a damaged file, another program version), to be reported
+ * before every file is read.  A config that changes the counts loads it
+ * all the same, with (*out)->stale saying which key changed.  analysis_text is the config's text to compare (a run's
  * ctx->config_text), or NULL: cache_config_text(cfg, 1) now.  The caller
  * frees *why and cache_free()s *out.  -1 only when out of memory.
  */

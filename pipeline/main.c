@@ -51,8 +51,10 @@ static const struct command commands[] = {
 	  "Example: pipeline -c kmeans.k=6 run pipeline.conf" },
 	{ "check", cmd_check, "pipeline [-c section.key=value]... check CONF",
 	  "Validate CONF: every key and value, the stop-word, boilerplate, phrase\n"
-	  "and frame lists, the stemmer language and the corpus folder.  Writes\n"
-	  "nothing.  Prints 'CONF: ok' and exits 0, or the first error." },
+	  "and frame lists, the stemmer language, and that the corpus folder can\n"
+	  "be opened.  Reads no corpus file and writes nothing, so an empty corpus\n"
+	  "or an output folder that cannot be created shows only in a run.\n"
+	  "Prints 'CONF: ok' and exits 0, or the first error." },
 	{ "plot", cmd_plot, "pipeline [-q] [-c section.key=value]... plot CONF",
 	  "Draw PNG plots of the outputs a run left in CONF's [output] dir, with\n"
 	  "gnuplot, into [output] dir/plots/: cluster_map.png (the statements on\n"
@@ -69,7 +71,9 @@ static const struct command commands[] = {
 	  "anything.  With -v, one line per file that is new, changed or removed\n"
 	  "(new, changed, removed, then a tab and the path).  Takes no lock and\n"
 	  "writes nothing; hashes the files whose stat data cannot prove them\n"
-	  "unchanged.  Exits 0." },
+	  "unchanged.  Exits 0, or as a run would for what stops it from\n"
+	  "looking: 66 when the config, the corpus folder or a list file is\n"
+	  "missing or the corpus is empty, 78 for a config error." },
 	{ "verify", cmd_verify, "pipeline [-c section.key=value]... verify CONF",
 	  "Check the published outputs in CONF's [output] dir against the sizes\n"
 	  "and XXH3-128 hashes in their manifest.tsv, and that every top-level\n"
@@ -239,6 +243,9 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 			printf("published: run %s\n", ctx_prev_id(&ctx));
 		if (why)
 			printf("cache: cannot serve: %s\n", why);
+		else if (c && c->stale)
+			printf("cache: %s: a run reads every file again, keeping the "
+			       "term and cluster ids\n", c->stale);
 		else if (!c)
 			printf("cache: none%s\n", cfg.v[CFG_output_incremental].i ?
 			       " ([output] incremental = no)" : "");
@@ -363,9 +370,14 @@ static int cmd_help(const struct options *o, struct pl_error *err)
 
 static int cmd_version(const struct options *o, struct pl_error *err)
 {
+	struct pl_library lib[PL_NLIBS];
+	size_t n = pipeline_libraries(lib);
+
 	(void)o;
 	(void)err;
 	printf("pipeline %s\n", PIPELINE_VERSION);
+	for (size_t i = 0; i < n; i++)
+		printf("  %s %s\n", lib[i].name, lib[i].version);
 	return 0;
 }
 

@@ -11,9 +11,12 @@
 #include "outdir.h"
 
 #include <gsl/gsl_version.h>
+#include <libdeflate.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <utf8proc.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 const struct stage *const stages[] = {
@@ -78,6 +81,64 @@ int ctx_prepare(struct ctx *ctx, struct pl_error *err)
 	return 0;
 }
 
+size_t pipeline_libraries(struct pl_library lib[PL_NLIBS])
+{
+	unsigned x = XXH_versionNumber();
+	size_t n = 0;
+
+	lib[n].name = "gsl";
+	snprintf(lib[n++].version, sizeof(lib->version), "%s", gsl_version);
+	lib[n].name = "zlib";
+	snprintf(lib[n++].version, sizeof(lib->version), "%s", zlibVersion());
+	lib[n].name = "libdeflate";
+	snprintf(lib[n++].version, sizeof(lib->version), "%s", LIBDEFLATE_VERSION_STRING);
+	lib[n].name = "utf8proc";
+	snprintf(lib[n++].version, sizeof(lib->version), "%s", utf8proc_version());
+	lib[n].name = "xxhash";
+	snprintf(lib[n++].version, sizeof(lib->version), "%u.%u.%u", x / 10000,
+		 x / 100 % 100, x % 100);
+	lib[n].name = "libstemmer";
+	snprintf(lib[n++].version, sizeof(lib->version), "%s",
+		 "libstemmer_c (Snowball; no version exported)");
+	lib[n].name = "inih";
+	snprintf(lib[n++].version, sizeof(lib->version), "r%s", PIPELINE_INIH_VERSION);
+	return n;
+}
+
+/* run.json's "previous": the run this one followed, what it found changed
+ * since, and why it read every file when it did (output/README.md). */
+static int write_previous(const struct ctx *ctx, struct strbuf *sb)
+{
+	const struct plan *p = &ctx->plan;
+	const struct cache *c = ctx->cache;
+	const char *prev = ctx_prev_id(ctx), *why = NULL;
+
+	if (!prev)
+		return strbuf_addstr(sb, "  \"previous\": null,\n");
+	if (c && c->stale)
+		why = c->stale;
+	else if (p->why)
+		why = p->why;
+	else if (!c && ctx->cfg->v[CFG_output_incremental].i)
+		why = "output.incremental = no";
+	else if (!c)
+		why = "that run left no cache in its set";
+	else if (p->rebuild)
+		why = "the cache was mostly stale";
+	if (strbuf_addstr(sb, "  \"previous\": {\"run\": ") ||
+	    strbuf_add_json(sb, prev, strlen(prev)) ||
+	    (c ? strbuf_addf(sb, ", \"new\": %zu, \"changed\": %zu, \"removed\": %zu, "
+			     "\"unchanged\": %zu", p->fresh, p->changed, p->removed, p->same)
+	       : /* without its cache, nothing says what changed */
+	       strbuf_addstr(sb, ", \"new\": null, \"changed\": null, \"removed\": null, "
+			     "\"unchanged\": null")) ||
+	    strbuf_addstr(sb, ", \"read_all\": "))
+		return -1;
+	if (!why)
+		return strbuf_addstr(sb, "null},\n");
+	return strbuf_add_json(sb, why, strlen(why)) || strbuf_addstr(sb, "},\n");
+}
+
 static int write_report(struct ctx *ctx, struct pl_error *err)
 {
 	const struct config *cfg = ctx->cfg;
@@ -94,12 +155,19 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 	    strbuf_addf(&sb, ",\n  \"config_hash\": \"%016llx\",\n  \"seed\": %ld,\n",
 			(unsigned long long)pl_fnv1a(PL_FNV_OFFSET, conf.buf, conf.len),
 			cfg->v[CFG_kmeans_seed].i) ||
-	    strbuf_addf(&sb, "  \"libraries\": {\"gsl\": \"%s\", \"zlib\": \"%s\", "
-			"\"utf8proc\": \"%s\", \"libstemmer\": \"%s\", \"inih\": \"%s\"},\n",
-			GSL_VERSION, zlibVersion(), utf8proc_version(),
-			"libstemmer_c (Snowball; no version exported)",
-			"r" PIPELINE_INIH_VERSION))
+	    strbuf_addstr(&sb, "  \"libraries\": {"))
 		goto oom;
+	{
+		struct pl_library lib[PL_NLIBS];
+		size_t n = pipeline_libraries(lib);
+
+		for (size_t i = 0; i < n; i++)
+			if (strbuf_addf(&sb, "%s\"%s\": ", i ? ", " : "", lib[i].name) ||
+			    strbuf_add_json(&sb, lib[i].version, strlen(lib[i].version)))
+				goto oom;
+		if (strbuf_addstr(&sb, "},\n"))
+			goto oom;
+	}
 	if (strbuf_addf(&sb, "  \"counts\": {\"files\": %zu, \"units\": %zu, "
 			"\"bytes\": %llu, \"tokens\": %llu, \"terms\": %zu, "
 			"\"terms_kept\": %zu, \"invalid_bytes\": %llu, "
@@ -113,6 +181,8 @@ static int write_report(struct ctx *ctx, struct pl_error *err)
 			(unsigned long long)ctx->rep.long_tokens,
 			(unsigned long long)ctx->rep.boilerplate_lines,
 			(unsigned long long)ctx->rep.empty_units))
+		goto oom;
+	if (write_previous(ctx, &sb))
 		goto oom;
 	{
 		char tf[16], idf[16], norm[16];
@@ -268,7 +338,8 @@ static int plan_run(struct ctx *ctx, struct pl_error *err)
 	if (why && !ctx->quiet)
 		fprintf(stderr, "pipeline: the cache cannot be used: %s; "
 			"reading every file\n", why);
-	pl_free(why);
+	pl_free(ctx->plan.why);
+	ctx->plan.why = why; /* for run.json and summary.md */
 	return 0;
 }
 
@@ -297,7 +368,12 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 	}
 	if (read_check_cache(ctx, err))
 		goto fail;
-	if (!ctx->quiet && ctx->cache)
+	if (!ctx->quiet && ctx->cache && ctx->cache->stale)
+		fprintf(stderr, "pipeline: since run %s: %zu new, %zu changed, %zu removed, "
+			"%zu unchanged files; %s: reading every file again (term and "
+			"cluster ids are kept)\n", ctx_prev_id(ctx), p->fresh, p->changed,
+			p->removed, p->same, ctx->cache->stale);
+	else if (!ctx->quiet && ctx->cache)
 		fprintf(stderr, "pipeline: since run %s: %zu new, %zu changed, %zu removed, "
 			"%zu unchanged files%s\n", ctx_prev_id(ctx), p->fresh, p->changed,
 			p->removed, p->same,
@@ -373,6 +449,8 @@ void ctx_release(struct ctx *ctx)
 			stages[i]->release(ctx);
 	if (ctx->owns_cache)
 		cache_free(ctx->cache);
+	pl_free(ctx->plan.why);
+	ctx->plan.why = NULL;
 	newcache_free(ctx->ncache); /* only the main ctx has one */
 	strbuf_release(&ctx->config_text);
 	ctx->config_hashed = 0;

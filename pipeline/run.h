@@ -10,6 +10,17 @@
 #define PIPELINE_INIH_VERSION "unknown"
 #endif
 
+/* The libraries a run uses and their versions (run.json's "libraries",
+ * `pipeline version`): up to PL_NLIBS entries, names fixed, versions as
+ * the library reports them at run time where it can (libdeflate: the
+ * header's, at build time).  Returns how many. */
+#define PL_NLIBS 8
+struct pl_library {
+	const char *name;
+	char version[64];
+};
+size_t pipeline_libraries(struct pl_library lib[PL_NLIBS]);
+
 /* What a run would do now (pipeline status, and the start of a run): list
  * the corpus, load the cache of the current set and compare the corpus
  * with it (ctx->plan, ctx->files.info).  With `quick`, a listing that

@@ -1115,9 +1115,10 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 		p->removed += !seen[j];
 	for (size_t s = 0; s < c->nsegs; s++)
 		total += c->segs[s].records;
-	/* Mostly dead segments, or too many: read everything again, which
-	 * writes one compact cache (term ids are kept all the same). */
-	if (p->same && (live < total / 2 || c->nsegs > 64)) {
+	/* Mostly dead segments, or too many, or counts the config no longer
+	 * makes (c->stale): read everything again, which writes one compact
+	 * cache (term ids are kept all the same). */
+	if ((p->same && (live < total / 2 || c->nsegs > 64)) || c->stale) {
 		p->rebuild = 1;
 		for (size_t i = 0; i < f->n; i++)
 			if (f->info[i].cached != CACHE_NONE) {

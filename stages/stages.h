@@ -297,6 +297,9 @@ struct ctx {
 		int rebuild;    /* the cache is mostly dead: read everything */
 		int unchanged;  /* the listing matched cache.key: nothing new,
 				   and ctx->cache was not loaded */
+		char *why;      /* why the previous run's cache could not serve
+				   at all (damaged, another version), or NULL;
+				   owned */
 	} plan;
 	struct newcache *ncache; /* what this run adds to the cache, or NULL */
 };

@@ -1377,10 +1377,20 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 		       "previous_cluster\n"))
 		goto fail;
 	if (!c) {
-		if (strbuf_addstr(md, "\n## Since the last run\n\nNothing to compare "
-				  "with: this is the first run into this output folder, "
-				  "or its cache could not serve this run (see the run's "
-				  "messages).\n") ||
+		const char *why = ctx->plan.why;
+
+		/* Without a cache the text does not depend on the folder's
+		 * history, so such a run gives the same bytes every time. */
+		if (strbuf_addstr(md, "\n## Since the last run\n\nNothing to compare with: ") ||
+		    (ctx->cfg->v[CFG_output_incremental].i ?
+		     strbuf_addstr(md, "this run does not use the cache "
+				   "(output.incremental = no).\n") :
+		     !ctx_prev_id(ctx) ? strbuf_addstr(md, "this is the first run into "
+						       "this output folder.\n") :
+		     why ? strbuf_addf(md, "the cache of run %s could not serve this "
+				       "run: %s.\n", ctx_prev_id(ctx), why) :
+		     strbuf_addf(md, "run %s left no cache in its set.\n",
+				 ctx_prev_id(ctx))) ||
 		    strbuf_addstr(json, "\"since\":null,\n"))
 			goto oom;
 		return out_close(&of, err);

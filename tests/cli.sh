@@ -97,6 +97,7 @@ help stem offers none|0|out|  none (no stemming)|"$P" help stem
 help exit|0|out|78  configuration error|"$P" help exit
 help exit explains 66|0|out|66  the config file, corpus folder|"$P" help exit
 --version|0|out|pipeline $VERSION|"$P" --version
+version: the libraries with their versions|0|out|  libdeflate |"$P" version
 version|0|out|pipeline $VERSION|"$P" version
 
 # check: the config and the corpus folder, nothing written.
