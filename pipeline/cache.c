@@ -150,8 +150,10 @@ int cache_config_text(const struct config *cfg, int analysis, struct strbuf *tex
 		}
 		return 0;
 	}
-	if (strbuf_addf(text, "program = pipeline %s, utf8proc %s\n", PIPELINE_VERSION,
-			utf8proc_version()))
+	/* "text 2": UTF-16 files decoded, files with a NUL early refused
+	 * (stages/read.c, as_text): a cache of counts made before says so. */
+	if (strbuf_addf(text, "program = pipeline %s (text 2), utf8proc %s\n",
+			PIPELINE_VERSION, utf8proc_version()))
 		return -1;
 	for (int id = 0; id < CFG_NKEYS; id++) {
 		const char *sec = cfg_keys[id].section;

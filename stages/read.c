@@ -1417,6 +1417,103 @@ int read_file_bytes(const char *path, uint64_t limit, struct strbuf *sb,
 	return rc;
 }
 
+/*
+ * What the statements of a file are read from: its bytes as UTF-8 text.
+ * A file that starts with a UTF-16 byte-order mark (FF FE little-endian,
+ * FE FF big-endian: what Windows tools write as "Unicode" text) is
+ * decoded to UTF-8; an unpaired surrogate or an odd last byte becomes
+ * U+FFFD and its bytes count as invalid.  Then a NUL byte among the first
+ * TEXT_PROBE bytes marks the file as no text at all (an executable, a
+ * PDF, an image, text in UTF-16 or UTF-32 without a mark: git's test for
+ * binary files): PL_EX_DATAERR naming the file, rather than a cluster of
+ * byte soup.  A NUL further on is read as a separator, as before.
+ * `text` holds the bytes (its hash is taken before: the bytes on disk),
+ * `tmp` is scratch; *invalid counts the replaced bytes.  0 or -1.
+ */
+#define TEXT_PROBE 8192
+
+static int utf16_to_utf8(const unsigned char *p, size_t n, int be,
+			 struct strbuf *out, uint64_t *invalid)
+{
+	size_t i = 0, o = 0;
+	char *q;
+
+	/* 3 bytes per unit at most (a pair of 2 units makes 4) */
+	if (pl_grow(&out->buf, &out->cap, 3 * (n / 2) + 4, 1))
+		return -1;
+	q = out->buf;
+	while (i + 2 <= n) {
+		uint32_t c = be ? (uint32_t)p[i] << 8 | p[i + 1] : (uint32_t)p[i + 1] << 8 | p[i];
+
+		i += 2;
+		if (c >= 0xD800 && c <= 0xDBFF && i + 2 <= n) {
+			uint32_t d = be ? (uint32_t)p[i] << 8 | p[i + 1]
+					: (uint32_t)p[i + 1] << 8 | p[i];
+
+			if (d >= 0xDC00 && d <= 0xDFFF) {
+				c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+				i += 2;
+			}
+		}
+		if (c >= 0xD800 && c <= 0xDFFF) {
+			c = 0xFFFD; /* a surrogate left unpaired */
+			*invalid += 2;
+		}
+		if (c < 0x80) {
+			q[o++] = (char)c;
+		} else if (c < 0x800) {
+			q[o++] = (char)(0xC0 | c >> 6);
+			q[o++] = (char)(0x80 | (c & 0x3F));
+		} else if (c < 0x10000) {
+			q[o++] = (char)(0xE0 | c >> 12);
+			q[o++] = (char)(0x80 | (c >> 6 & 0x3F));
+			q[o++] = (char)(0x80 | (c & 0x3F));
+		} else {
+			q[o++] = (char)(0xF0 | c >> 18);
+			q[o++] = (char)(0x80 | (c >> 12 & 0x3F));
+			q[o++] = (char)(0x80 | (c >> 6 & 0x3F));
+			q[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	if (i < n) { /* an odd byte at the end */
+		memcpy(q + o, "\xEF\xBF\xBD", 3);
+		o += 3;
+		*invalid += 1;
+	}
+	q[o] = '\0';
+	out->len = o;
+	return 0;
+}
+
+static int as_text(const char *path, struct strbuf *text, struct strbuf *tmp,
+		   uint64_t *invalid, struct pl_error *err)
+{
+	const unsigned char *p = (const unsigned char *)text->buf;
+	const char *how = "";
+	const void *nul;
+
+	if (text->len >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF))) {
+		struct strbuf t;
+
+		strbuf_reset(tmp);
+		if (utf16_to_utf8(p + 2, text->len - 2, p[0] == 0xFE, tmp, invalid))
+			return pl_oom(err);
+		t = *text;
+		*text = *tmp;
+		*tmp = t;
+		how = " once decoded from UTF-16";
+	}
+	nul = text->len ? memchr(text->buf, 0, text->len < TEXT_PROBE ? text->len : TEXT_PROBE)
+			: NULL;
+	if (nul)
+		return pl_fail(err, PL_EX_DATAERR, "%s: not text: a NUL byte at byte %zu of "
+			       "its text%s (a binary file, or UTF-16 or UTF-32 text without "
+			       "a byte-order mark); convert it to UTF-8 or move it out of "
+			       "the corpus", path, (size_t)((const char *)nul - text->buf) + 1,
+			       how);
+	return 0;
+}
+
 static int is_blank(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -1669,6 +1766,9 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 			pl_hash_bytes(r->file.buf, r->file.len, fi->hash);
 			fi->size = r->file.len;
 		}
+		rc = as_text(files->path[i], &r->file, &r->raw, &ctx->rep.invalid_bytes, err);
+		if (rc)
+			break;
 		files->bytes[i] = r->file.len;
 		ctx->rep.bytes += r->file.len;
 		u.file = (uint32_t)i;
@@ -2005,7 +2105,7 @@ int read_unit_text(struct ctx *ctx, uint32_t id, char **text, size_t *len,
 	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
 	struct find f = { 0 };
 	uint32_t fi;
-	uint64_t before = ctx->rep.boilerplate_lines;
+	uint64_t before = ctx->rep.boilerplate_lines, invalid = 0;
 	int rc;
 
 	*text = NULL;
@@ -2016,9 +2116,12 @@ int read_unit_text(struct ctx *ctx, uint32_t id, char **text, size_t *len,
 	f.para = ctx->units.para[id];
 	rc = read_file_bytes(ctx->files.path[fi], limit, &r->file, err);
 	if (rc == 0)
+		rc = as_text(ctx->files.path[fi], &r->file, &r->raw, &invalid, err);
+	if (rc == 0)
 		rc = split_units(ctx, on_find, &f, err);
 	ctx->rep.boilerplate_lines = before; /* counted once, by the run */
 	strbuf_release(&r->file);
+	strbuf_release(&r->raw);
 	if (rc) {
 		pl_free(f.text);
 		return -1;

@@ -335,10 +335,41 @@ expect "text: no invalid bytes at the 64 KiB boundary" '[ "$(report invalid_byte
 gzip -c "$D/edge.txt" >"$D/edge2.txt.gz"
 textcase "text: the same across a gzip block boundary" 0 ""
 expect "text: no invalid bytes at the gzip boundary" '[ "$(report invalid_bytes)" -eq 0 ]'
+# A NUL among the first 8 KiB: no text (git's test for a binary file).
 newd; printf 'nul\000bytes in\000 the encryption text\n\000\000\n' >"$D/nul.txt"
-textcase "text: NUL bytes" 0 ""
+textcase "text: NUL bytes at the start: not text, 65" 65 "nul.txt: not text: a NUL byte at byte 4 of its text"
 newd; head -c 100000 /bin/ls >"$D/binary.txt"
-textcase "text: a binary file" 0 ""
+textcase "text: a binary file: 65 naming it" 65 "binary.txt: not text: a NUL byte"
+newd; head -c 100000 /bin/ls | gzip -c >"$D/binary.txt.gz"
+textcase "text: a gzip of a binary file: 65 naming it" 65 "binary.txt.gz: not text: a NUL byte"
+# Further on, a NUL is read as a separator.
+newd; { head -c 9000 /dev/zero | tr '\0' ' '; printf 'nul\000bytes in\000 the encryption text\n'; } >"$D/latenul.txt"
+textcase "text: NUL bytes after the first 8 KiB: read as separators" 0 ""
+expect "text: late NULs: the words are there" 'zcat "$OUT/terms.tsv.gz" | cut -f2 | grep -qx "nul"'
+# UTF-16 with a byte-order mark (Windows' "Unicode" text) is decoded: the
+# outputs equal those of the same text in UTF-8.
+if command -v iconv >/dev/null 2>&1; then
+	newd; printf 'Encryption backdoors \360\237\224\222 and surveillance.\n\nA second paragraph, caf\303\251.\n' >"$D/u8.txt"
+	textcase "text: the UTF-8 reference" 0 ""
+	cp "$OUT/terms.tsv.gz" "$T/u8.terms.gz"
+	cut -f2- "$OUT/docs.tsv" | sed 's/u8[.]txt/X/' >"$T/u8.docs"
+	newd; { printf '\377\376'; printf 'Encryption backdoors \360\237\224\222 and surveillance.\n\nA second paragraph, caf\303\251.\n' | iconv -f UTF-8 -t UTF-16LE; } >"$D/u8.txt"
+	textcase "text: UTF-16LE with a byte-order mark" 0 ""
+	expect "text: UTF-16LE: the same terms and statements as UTF-8" \
+		'cmp -s "$OUT/terms.tsv.gz" "$T/u8.terms.gz" && cut -f2- "$OUT/docs.tsv" | sed "s/u8[.]txt/X/" | cmp -s - "$T/u8.docs"'
+	expect "text: UTF-16LE: no invalid bytes" '[ "$(report invalid_bytes)" -eq 0 ]'
+	newd; { printf '\376\377'; printf 'Encryption backdoors \360\237\224\222 and surveillance.\n\nA second paragraph, caf\303\251.\n' | iconv -f UTF-8 -t UTF-16BE; } >"$D/u8.txt"
+	textcase "text: UTF-16BE with a byte-order mark" 0 ""
+	expect "text: UTF-16BE: the same terms and statements as UTF-8" \
+		'cmp -s "$OUT/terms.tsv.gz" "$T/u8.terms.gz" && cut -f2- "$OUT/docs.tsv" | sed "s/u8[.]txt/X/" | cmp -s - "$T/u8.docs"'
+	newd; printf 'Encryption backdoors and surveillance.\n' | iconv -f UTF-8 -t UTF-16LE >"$D/nobom.txt"
+	textcase "text: UTF-16 without a byte-order mark: 65, says so" 65 "UTF-16 or UTF-32 text without a byte-order mark"
+fi
+# An unpaired surrogate (D800 then a letter) and an odd last byte.
+newd; printf '\377\376e\000n\000\000\330c\000r\000y\000p\000t\000 \000w\000o\000r\000d\000\n\000x' >"$D/bad16.txt"
+textcase "text: UTF-16 with an unpaired surrogate and an odd last byte" 0 ""
+expect "text: their bytes counted as invalid (2 + 1)" '[ "$(report invalid_bytes)" -eq 3 ]'
+
 newd; head -c 1000000 /dev/zero | tr '\0' a >"$D/long.txt"
 textcase "text: a token of a million letters" 0 ""
 expect "text: the million-letter token counted as long" '[ "$(report long_tokens)" -eq 1 ]'
