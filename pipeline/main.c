@@ -164,6 +164,12 @@ static int cmd_run(const struct options *o, struct pl_error *err)
 	if (rc == 0)
 		rc = ctx_run(&ctx, err);
 	outdir_unwatch();
+	if (rc == 0 && !o->quiet && !ctx_nothing_new(&ctx))
+		/* The last word of a run at a terminal, or in a log: where
+		 * its results are. */
+		fprintf(stderr, "pipeline: published run %s: %zu statements from %zu "
+			"files, %u clusters; start with %s/summary.md\n", ctx.run_id,
+			ctx.units.n, ctx.files.n, ctx.km.k, ctx.outdir);
 	ctx_release(&ctx);
 	config_release(&cfg);
 	return rc;

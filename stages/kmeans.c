@@ -1438,8 +1438,20 @@ int kmeans_fit(const struct csr *X, const struct kmeans_opts *o,
 			out->converged = conv;
 		}
 	}
-	if (o->progress)
-		fputc('\n', o->progress);
+	if (o->progress) {
+		/* The last progress line was the last restart's: say which
+		 * one is kept. */
+		char line[160];
+
+		if (o->warm || o->restarts == 1)
+			snprintf(line, sizeof(line), "kmeans: objective %.6g after %d "
+				 "iterations", best_obj, out->iterations);
+		else
+			snprintf(line, sizeof(line), "kmeans: kept restart %d of %d: "
+				 "objective %.6g after %d iterations", out->restart + 1,
+				 o->restarts, best_obj, out->iterations);
+		fprintf(o->progress, "\r%-72s\n", line);
+	}
 	/* The transposed centroids are done with: give their memory back
 	 * before renumber(), which may take a row of scratch. */
 	pl_free(km.Ct);

@@ -124,6 +124,7 @@ run_table <<'EOF'
 # Runs, always into $T (never the repository's output/).
 -q run|0|quiet||"$P" -q -c output.dir="$T/one" run pipeline.conf
 second run|0|quiet||"$P" -q -c output.dir="$T/two" run pipeline.conf
+without -q, the last line says where the results are|0|err|/pub/summary.md|"$P" -c output.dir="$T/pub" run pipeline.conf 2>&1 >/dev/null | tail -n 1 | grep '^pipeline: published run .*: 42 statements from 5 files, 4 clusters; start with ' >&2
 -v names the stages|0|err|pipeline: kmeans|"$P" -v -c output.dir="$T/three" run pipeline.conf
 k above the statements|65|err|k = 1000 is larger than the|"$P" -q -c kmeans.k=1000 -c output.dir="$T/fail" run pipeline.conf
 a failed run publishes nothing|0|any||test ! -e "$T/fail/current" && test ! -e "$T/fail/docs.tsv" && test -z "$(ls -A "$T/fail/sets")" && grep -q "\"status\": \"failed\"" "$T"/fail/runs/*.json
