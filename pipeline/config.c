@@ -622,14 +622,19 @@ const char *config_where(const struct config *cfg, enum cfg_id id, char *buf,
 
 int config_validate(const struct config *cfg, struct pl_error *err)
 {
-	char where[4200];
+	char where[4200], other[4200];
 
+	/* Two keys: each named where it was set (the file's line, a -c
+	 * override, or the default), so an override is not blamed on the
+	 * file. */
 	if (cfg->v[CFG_tokenize_min_length].i > cfg->v[CFG_tokenize_max_length].i)
 		return pl_fail(err, PL_EX_CONFIG,
-			       "%s: [tokenize] min_length %ld is larger than max_length %ld",
+			       "%s: [tokenize] min_length %ld is larger than max_length %ld "
+			       "(max_length from %s)",
 			       config_where(cfg, CFG_tokenize_min_length, where, sizeof(where)),
 			       cfg->v[CFG_tokenize_min_length].i,
-			       cfg->v[CFG_tokenize_max_length].i);
+			       cfg->v[CFG_tokenize_max_length].i,
+			       config_where(cfg, CFG_tokenize_max_length, other, sizeof(other)));
 	if (!cfg->v[CFG_corpus_dir].path)
 		return pl_fail(err, PL_EX_CONFIG, "%s: [corpus] dir is empty",
 			       config_where(cfg, CFG_corpus_dir, where, sizeof(where)));
