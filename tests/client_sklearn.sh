@@ -91,9 +91,11 @@ raw = [
 for i, t in enumerate(docs):
     with open(os.path.join(d, "t%d.txt" % i), "w", encoding="utf-8") as f:
         f.write(t)
+# 8 KiB of spaces first (no token): a NUL among a file's first 8 KiB
+# marks it as no text (README, "Bad input"), further on it separates.
 for i, b in enumerate(raw):
     with open(os.path.join(d, "r%d.txt" % i), "wb") as f:
-        f.write(b)
+        f.write(b" " * 8192 + b)
 EOF
 fail=0
 compare tricky "$T/tricky" "the hard cases" || fail=1
@@ -117,8 +119,9 @@ for c in range(0x110000):
 for k in range(0, len(cps), 500):
     with open(os.path.join(sys.argv[1], "u%03d.txt" % (k // 500)), "w",
               encoding="utf-8") as f:
-        f.write("".join(f"A\u03a3{c}A {c}\u03a3A xx{c}yy {c}{c} A\u03a3{c}\n"
-                        for c in cps[k:k + 500]))
+        # (8 KiB of spaces first: U+0000 is among the characters, see r*.txt)
+        f.write(" " * 8192 + "".join(f"A\u03a3{c}A {c}\u03a3A xx{c}yy {c}{c} A\u03a3{c}\n"
+                                     for c in cps[k:k + 500]))
 EOF
 compare unicode "$T/unicode" \
 	"every Unicode character (Python's Unicode $("$PY" -c 'import unicodedata; print(unicodedata.unidata_version)'))" || fail=1
