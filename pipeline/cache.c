@@ -22,7 +22,10 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
-#define IDX_MAGIC "PLCIDX01"
+#define IDX_MAGIC "PLCIDX02"
+/* The format before statements had their text's hash in the index: read
+ * all the same (changes.tsv then matches statements by paragraph). */
+#define IDX_MAGIC_1 "PLCIDX01"
 #define SEG_MAGIC "PLCSEG01"
 #define KEY_MAGIC "PLCKEY01"
 
@@ -413,6 +416,7 @@ void cache_free(struct cache *c)
 	pl_free(c->files);
 	pl_free(c->para);
 	pl_free(c->label);
+	pl_free(c->uhash);
 	pl_free(c->clabel);
 	pl_free(c->cptr);
 	pl_free(c->cterm);
@@ -452,9 +456,12 @@ static int parse_index(struct cache *c, const struct config *cfg,
 	size_t len;
 	uint64_t n, total = 0;
 	uint32_t nfields;
+	int hashes;
 
-	if (c->rawlen < 16 || memcmp(c->raw, IDX_MAGIC, 8) != 0)
+	if (c->rawlen < 16 || (memcmp(c->raw, IDX_MAGIC, 8) != 0 &&
+				memcmp(c->raw, IDX_MAGIC_1, 8) != 0))
 		goto damaged;
+	hashes = memcmp(c->raw, IDX_MAGIC, 8) == 0;
 	{
 		uint64_t want;
 		const uint8_t *t = c->raw + c->rawlen - 8;
@@ -611,16 +618,20 @@ static int parse_index(struct cache *c, const struct config *cfg,
 			goto damaged;
 		nfields++;
 	}
-	if (total > (uint64_t)(r.end - r.p) / 8)
+	if (total > (uint64_t)(r.end - r.p) / (hashes ? 16 : 8))
 		goto damaged;
 	c->nunits = total;
 	c->para = pl_malloc((total ? total : 1) * sizeof(*c->para));
 	c->label = pl_malloc((total ? total : 1) * sizeof(*c->label));
-	if (!c->para || !c->label)
+	if (hashes)
+		c->uhash = pl_malloc((total ? total : 1) * sizeof(*c->uhash));
+	if (!c->para || !c->label || (hashes && !c->uhash))
 		return -1;
 	for (uint64_t u = 0; u < total; u++) {
 		c->para[u] = get_u32(&r);
 		c->label[u] = (int32_t)get_u32(&r);
+		if (hashes)
+			c->uhash[u] = get_u64(&r);
 	}
 	/* the previous clustering */
 	c->k = get_u32(&r);
@@ -1657,6 +1668,8 @@ int cache_replay(struct ctx *ctx, struct cache *c, struct replaymaps **maps,
 			return r.bad ? damaged_seg(c, f->seg, err) : pl_oom(err);
 		id = (uint32_t)ctx->units.n - 1;
 		ctx->units.ntok[id] = ntok;
+		/* the text's hash is the index's (segments do not hold it) */
+		ctx->units.hash[id] = c->uhash ? c->uhash[f->unit0 + u] : 0;
 		if (vocabulary_row(ctx, id, rm->term, rm->cnt, n, err))
 			return err->code == PL_EX_DATAERR ? damaged_seg(c, f->seg, err) : -1;
 	}
@@ -1920,7 +1933,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 		int32_t a = km->assign && km->k ? km->assign[u] : -1;
 
 		if (put_u32(&b, ctx->units.para[u]) ||
-		    put_u32(&b, a >= 0 ? cluster_id(km, a) : 0))
+		    put_u32(&b, a >= 0 ? cluster_id(km, a) : 0) ||
+		    put_u64(&b, ctx->units.hash[u]))
 			goto oom;
 		if (hashed_flush(&o.of, o.xs, &b, FLUSH_BYTES, NULL, err))
 			goto out;

@@ -8,8 +8,9 @@
  *    table in id order (ids are append-only: a rerun interns these first,
  *    so a term keeps its column forever), and per source file: its raw
  *    relative path, size, mtime, ctime, inode, device, XXH3-128 content
- *    hash, where its record is, and its statements' paragraph numbers and
- *    clusters; then the previous clustering (labels and centroids, for the
+ *    hash, where its record is, and its statements' paragraph numbers,
+ *    clusters and text hashes (XXH3-64; an index of the first format,
+ *    "PLCIDX01", has none and still serves); then the previous clustering (labels and centroids, for the
  *    warm start and for matching cluster ids), the frame shares per
  *    cluster and the totals "since the last run" compares with.
  *  - cache.key: the digest of the listing a rerun with nothing new
@@ -77,6 +78,8 @@ struct cache {
 	size_t nfiles;
 	uint32_t *para;          /* per statement of every file, in order */
 	int32_t *label;          /* its cluster id, 0 when not clustered */
+	uint64_t *uhash;         /* its text's hash (struct units' hash), or
+				    NULL from an index that predates them */
 	uint64_t nunits;
 	struct cache_seg *segs;
 	size_t nsegs;

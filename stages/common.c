@@ -323,6 +323,7 @@ void units_release(struct units *u)
 	pl_free(u->para);
 	pl_free(u->line);
 	pl_free(u->ntok);
+	pl_free(u->hash);
 	memset(u, 0, sizeof(*u));
 }
 

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
+#include <xxhash.h>
 #include <zlib.h>
 
 /* Files and bytes read so far by every thread, for the progress line the
@@ -1608,21 +1609,24 @@ int units_add(struct ctx *ctx, uint32_t file, uint32_t para, uint32_t line)
 	if (u->n >= UINT32_MAX - 1)
 		return -1;
 	if (u->n == u->cap) {
-		size_t c1 = u->cap, c2 = u->cap, c3 = u->cap, c4 = u->cap;
+		size_t c1 = u->cap, c2 = u->cap, c3 = u->cap, c4 = u->cap, c5 = u->cap;
 
 		if (pl_grow(&u->file, &c1, u->n + 1, sizeof(*u->file)) ||
 		    pl_grow(&u->para, &c2, u->n + 1, sizeof(*u->para)) ||
 		    pl_grow(&u->line, &c3, u->n + 1, sizeof(*u->line)) ||
-		    pl_grow(&u->ntok, &c4, u->n + 1, sizeof(*u->ntok)))
+		    pl_grow(&u->ntok, &c4, u->n + 1, sizeof(*u->ntok)) ||
+		    pl_grow(&u->hash, &c5, u->n + 1, sizeof(*u->hash)))
 			return -1;
 		u->cap = c1 < c2 ? c1 : c2;
 		u->cap = u->cap < c3 ? u->cap : c3;
 		u->cap = u->cap < c4 ? u->cap : c4;
+		u->cap = u->cap < c5 ? u->cap : c5;
 	}
 	u->file[u->n] = file;
 	u->para[u->n] = para;
 	u->line[u->n] = line;
 	u->ntok[u->n] = 0;
+	u->hash[u->n] = 0;
 	u->n++;
 	return 0;
 }
@@ -1636,6 +1640,7 @@ static int on_unit(struct ctx *ctx, void *arg, const char *text, size_t len,
 	if (units_add(ctx, u->file, para, line))
 		return pl_oom(err);
 	u->id = (uint32_t)ctx->units.n - 1;
+	ctx->units.hash[u->id] = XXH3_64bits(text, len);
 	u->text = text;
 	u->len = len;
 	u->para = para;
@@ -1895,6 +1900,7 @@ static int merge_shard(struct ctx *ctx, struct shard *sh, struct pl_error *err)
 			goto out;
 		}
 		ud->ntok[ud->n - 1] = us->ntok[i];
+		ud->hash[ud->n - 1] = us->hash[i];
 	}
 	ctx->rep.bytes += src->rep.bytes;
 	ctx->rep.tokens += src->rep.tokens;

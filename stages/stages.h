@@ -87,6 +87,9 @@ struct units {
 	uint32_t *para;     /* 1-based paragraph number; 0 in document mode */
 	uint32_t *line;     /* 1-based line where the unit starts */
 	uint32_t *ntok;     /* tokens counted (after stop words, with n-grams) */
+	uint64_t *hash;     /* XXH3-64 of its text as cut (its kept lines):
+			       changes.tsv knows a statement by it when
+			       its file changed (stages/summary.c) */
 	size_t n, cap;
 };
 

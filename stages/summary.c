@@ -1357,6 +1357,154 @@ static int json_since(struct summary *s, const struct since *sn, struct strbuf *
 /* changes.tsv, the "Since the last run" section of summary.md and the
  * "since" member of summary.json ("since":null with nothing to compare
  * with). */
+/* The lines of changes.tsv for one file: its statements now, nu of them
+ * from row u, against the pn the previous run had from pu in its index.
+ * 0 or -1 (err filled).  emit() writes one line and counts it. */
+static int emit(struct summary *s, struct outfile *of, struct since *sn,
+		const char *what, const char *file, uint32_t para, size_t now,
+		uint32_t before, struct pl_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int rc = change_line(s, &sb, what, file, para, now, before);
+
+	if (rc)
+		rc = pl_oom(err);
+	else
+		rc = out_write(of, sb.buf, sb.len, err);
+	strbuf_release(&sb);
+	if (rc == 0)
+		*(what[0] == 'n' ? &sn->nnew : what[0] == 'm' ? &sn->nmoved : &sn->nremoved) += 1;
+	return rc;
+}
+
+/* The same statement then (old, index in the previous run) and now: a
+ * line only when its cluster changed. */
+static int emit_pair(struct summary *s, struct outfile *of, struct since *sn,
+		     const char *file, size_t now, uint64_t old, struct pl_error *err)
+{
+	const struct cache *c = s->ctx->cache;
+	uint32_t before = (uint32_t)c->label[old];
+
+	if (unit_label(s, now) == before)
+		return 0;
+	return emit(s, of, sn, "moved", file, s->ctx->units.para[now], now, before, err);
+}
+
+/* An unchanged file, or an index without text hashes: statement p then is
+ * statement p now (paragraph numbers ascend in both lists: merge them). */
+static int merge_paragraphs(struct summary *s, struct outfile *of, struct since *sn,
+			    const char *file, size_t u, size_t nu, uint64_t pu,
+			    size_t pn, struct pl_error *err)
+{
+	const struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
+	size_t a = u, b = 0;
+	int rc = 0;
+
+	while (rc == 0 && (a < u + nu || b < pn)) {
+		uint32_t pa = a < u + nu ? ctx->units.para[a] : UINT32_MAX;
+		uint32_t pb = b < pn ? c->para[pu + b] : UINT32_MAX;
+
+		if (a < u + nu && b < pn && pa == pb)
+			rc = emit_pair(s, of, sn, file, a++, pu + b++, err);
+		else if (a < u + nu && (b >= pn || pa < pb))
+			rc = emit(s, of, sn, "new", file, pa, a++, 0, err);
+		else
+			rc = emit(s, of, sn, "removed", file, pb, SIZE_MAX,
+				  (uint32_t)c->label[pu + b++], err);
+	}
+	return rc;
+}
+
+/* Cells of the alignment table at most (4 bytes each): a file whose
+ * changed middle is larger matches only its unchanged start and end. */
+#define ALIGN_CELLS ((uint64_t)4 << 20)
+
+/*
+ * A file that changed: its statements then and now are matched by their
+ * text (struct units' hash), as diff matches lines, so that a paragraph
+ * put in or taken out does not shift every one after it.  The unchanged
+ * start and end match first; between them, a longest common subsequence
+ * (a table of LCS lengths, within ALIGN_CELLS).  Between two matched
+ * statements, the statements left on both sides are paired in order (the
+ * same statement, edited: a line only when its cluster changed); those
+ * left over are removed (then) or new (now).  Lines go in that order.
+ */
+static int align_file(struct summary *s, struct outfile *of, struct since *sn,
+		      const char *file, size_t u, size_t nu, uint64_t pu,
+		      size_t pn, struct pl_error *err)
+{
+	const struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
+	const uint64_t *hn = ctx->units.hash + u, *ho = c->uhash + pu;
+	size_t pre = 0, suf = 0, m, n, po = 0, pw = 0;
+	uint32_t *L = NULL;
+	size_t *mo = NULL; /* the old statement matched to each new one */
+	int rc = 0;
+
+	while (pre < nu && pre < pn && hn[pre] == ho[pre])
+		pre++;
+	while (suf < nu - pre && suf < pn - pre && hn[nu - 1 - suf] == ho[pn - 1 - suf])
+		suf++;
+	m = pn - pre - suf;
+	n = nu - pre - suf;
+	if (!(mo = pl_malloc(nu * sizeof(*mo))))
+		return pl_oom(err);
+	for (size_t i = 0; i < nu; i++)
+		mo[i] = SIZE_MAX;
+	for (size_t i = 0; i < pre; i++)
+		mo[i] = i;
+	for (size_t i = 0; i < suf; i++)
+		mo[nu - 1 - i] = pn - 1 - i;
+	if (m && n && (uint64_t)(m + 1) * (n + 1) <= ALIGN_CELLS) {
+		/* L[i][j]: LCS of old pre+i.. and new pre+j.. (the middles) */
+		const size_t w = n + 1;
+
+		if (!(L = pl_calloc((m + 1) * w, sizeof(*L)))) {
+			pl_free(mo);
+			return pl_oom(err);
+		}
+		for (size_t i = m; i-- > 0;)
+			for (size_t j = n; j-- > 0;)
+				L[i * w + j] = ho[pre + i] == hn[pre + j] ?
+					L[(i + 1) * w + j + 1] + 1 :
+					L[(i + 1) * w + j] >= L[i * w + j + 1] ?
+					L[(i + 1) * w + j] : L[i * w + j + 1];
+		for (size_t i = 0, j = 0; i < m && j < n;) {
+			if (ho[pre + i] == hn[pre + j]) {
+				mo[pre + j] = pre + i;
+				i++;
+				j++;
+			} else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) {
+				i++;
+			} else {
+				j++;
+			}
+		}
+		pl_free(L);
+	}
+	/* The matches, in order, then an end mark: the gaps between. */
+	for (size_t i = 0; rc == 0 && i <= nu; i++) {
+		size_t o = i < nu ? mo[i] : pn, k;
+
+		if (o == SIZE_MAX)
+			continue;
+		for (k = 0; rc == 0 && po + k < o && pw + k < i; k++)
+			rc = emit_pair(s, of, sn, file, u + pw + k, pu + po + k, err);
+		for (size_t j = po + k; rc == 0 && j < o; j++)
+			rc = emit(s, of, sn, "removed", file, c->para[pu + j], SIZE_MAX,
+				  (uint32_t)c->label[pu + j], err);
+		for (size_t j = pw + k; rc == 0 && j < i; j++)
+			rc = emit(s, of, sn, "new", file, ctx->units.para[u + j], u + j, 0, err);
+		if (rc == 0 && i < nu)
+			rc = emit_pair(s, of, sn, file, u + i, pu + o, err);
+		po = o + 1;
+		pw = i + 1;
+	}
+	pl_free(mo);
+	return rc;
+}
+
 static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *json,
 			 struct pl_error *err)
 {
@@ -1400,8 +1548,9 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 		goto oom;
 	for (size_t i = 0; i < fl->n; i++) {
 		const struct fileinfo *fi = &fl->info[i];
-		size_t nu = 0, a, b = 0, pn = 0;
+		size_t nu = 0, pn = 0;
 		uint64_t pu = 0;
+		int r;
 
 		while (u + nu < s->nu && ctx->units.file[u + nu] == i)
 			nu++;
@@ -1410,38 +1559,12 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 			pu = c->files[fi->old].unit0;
 			pn = c->files[fi->old].nunits;
 		}
-		a = u;
-		/* Paragraph numbers ascend in both lists: merge them. */
-		while (a < u + nu || b < pn) {
-			uint32_t pa = a < u + nu ? ctx->units.para[a] : UINT32_MAX;
-			uint32_t pb = b < pn ? c->para[pu + b] : UINT32_MAX;
-			int r = 0;
-
-			strbuf_reset(&sb);
-			if (a < u + nu && b < pn && pa == pb) {
-				uint32_t before = (uint32_t)c->label[pu + b];
-
-				if (unit_label(s, a) != before) {
-					r = change_line(s, &sb, "moved", fl->rel[i], pa, a, before);
-					sn.nmoved++;
-				}
-				a++;
-				b++;
-			} else if (a < u + nu && (b >= pn || pa < pb)) {
-				r = change_line(s, &sb, "new", fl->rel[i], pa, a, 0);
-				sn.nnew++;
-				a++;
-			} else {
-				r = change_line(s, &sb, "removed", fl->rel[i], pb, SIZE_MAX,
-						(uint32_t)c->label[pu + b]);
-				sn.nremoved++;
-				b++;
-			}
-			if (r)
-				goto oom;
-			if (sb.len && out_write(&of, sb.buf, sb.len, err))
-				goto fail;
-		}
+		if (fi->old != CACHE_NONE && fi->cached == CACHE_NONE && c->uhash && nu && pn)
+			r = align_file(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
+		else
+			r = merge_paragraphs(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
+		if (r)
+			goto fail;
 		u += nu;
 	}
 	for (size_t j = 0; j < c->nfiles; j++) {

@@ -549,6 +549,57 @@ else
 	bad "[changes.tsv] stable ids: changes.tsv" "wrong:" "$T/changes"
 fi
 
+# Statements are matched by their text in a file that changed: a
+# paragraph put in at the top or taken out of the middle is one new or one
+# removed statement, not a shift of every paragraph after it (each "moved"
+# must be the same text's cluster change: its previous cluster is that of
+# the paragraph it was before).
+D=$T/align C=$D/c O=$D/out
+newcorpus "$C"
+f=2020-09-12_trn-online_global-data-security-initiative.txt
+pl "$O" "$C" run "$CONF"
+expect "[changes.tsv] align: first run" 0
+cp "$O/docs.tsv" "$D/docs.before"
+{ printf "Editor's note: this transcript was corrected on 14 September.\n\n"; cat "$C/$f"; } >"$D/t" && mv "$D/t" "$C/$f"
+pl "$O" "$C" run "$CONF"
+expect "[changes.tsv] align: a paragraph put in at the top" 0
+# aligned F SHIFT: the lines of changes.tsv for file F are one "new" at
+# paragraph 1 (SHIFT 1) or one "removed" (SHIFT -1), and "moved" lines
+# whose previous cluster is the cluster of paragraph p - SHIFT before
+# (for SHIFT -1: p + 1 from the removed one on).
+aligned() {
+	awk -F '\t' -v f="$1" -v sh="$2" -v gone="${3:-0}" '
+		FNR == 1 { next }
+		NR == FNR { if ($2 == f) old[$3] = $6; next }
+		$2 != f { next }
+		$1 == "new" { nnew++; if (sh != 1 || $3 != 1) bad = bad " new at " $3; next }
+		$1 == "removed" { nrem++; if (sh != -1 || $3 != gone) bad = bad " removed " $3; next }
+		$1 == "moved" {
+			p = (sh == 1) ? $3 - 1 : ($3 >= gone ? $3 + 1 : $3)
+			if (old[p] != $6) bad = bad " moved " $3 " from " $6 " (was " old[p] ")"
+			next
+		}
+		END {
+			if (sh == 1 && (nnew != 1 || nrem)) bad = bad " new=" nnew " removed=" nrem
+			if (sh == -1 && (nrem != 1 || nnew)) bad = bad " new=" nnew " removed=" nrem
+			print bad
+		}' "$D/docs.before" "$O/changes.tsv"
+}
+result "[changes.tsv] align: one new statement, nothing shifted" "$(aligned "$f" 1)"
+# The third paragraph (of four or more) taken out again.
+cp "$O/docs.tsv" "$D/docs.before"
+awk 'BEGIN { RS = ""; ORS = "\n\n" } NR != 3' "$C/$f" >"$D/t" && mv "$D/t" "$C/$f"
+pl "$O" "$C" run "$CONF"
+expect "[changes.tsv] align: a paragraph taken out of the middle" 0
+result "[changes.tsv] align: one removed statement, nothing shifted" "$(aligned "$f" -1 3)"
+# A word changed in place: the same statement, edited (no new, no removed).
+cp "$O/docs.tsv" "$D/docs.before"
+sed 's/data security/data-security/' "$C/$f" >"$D/t" && mv "$D/t" "$C/$f"
+pl "$O" "$C" run "$CONF"
+expect "[changes.tsv] align: a word changed" 0 "0 new, 1 changed"
+result "[changes.tsv] align: an edited paragraph is the same statement" \
+	"$(awk -F '\t' -v f="$f" '$2 == f && $1 != "moved" { print $1 " " $3 }' "$O/changes.tsv")"
+
 # ---------------------------------------------------------------------
 # f threads
 # ---------------------------------------------------------------------
