@@ -425,24 +425,50 @@ void cache_free(struct cache *c)
 	pl_free(c);
 }
 
-/* The first line where two texts differ, for "[tokenize] min_length
- * changed".  Returns a new string or NULL. */
+/* The key of a line "KEY = VALUE" of an analysis text (the whole line
+ * when it has no " = "): its length. */
+static size_t key_len(const char *line, size_t len)
+{
+	for (size_t i = 0; i + 3 <= len; i++)
+		if (memcmp(line + i, " = ", 3) == 0)
+			return i;
+	return len;
+}
+
+/* The line of `text` whose key is key[0..klen), or NULL; *len its length. */
+static const char *find_key_line(const char *text, const char *key, size_t klen,
+				 size_t *len)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		if (key_len(text, n) == klen && memcmp(text, key, klen) == 0) {
+			*len = n;
+			return text;
+		}
+		text += n + (text[n] == '\n');
+	}
+	return NULL;
+}
+
+/* The first key whose line differs between two analysis texts, for
+ * "tokenize.min_length changed": by key, not by position, so a phrase or
+ * frame taken out names itself, not the line after it.  The old text's
+ * keys in order (changed or gone), then the new text's (added).  Returns
+ * a new string, or NULL (out of memory, or no difference). */
 static char *first_difference(const char *old, const char *now)
 {
-	while (*old || *now) {
-		size_t lo = strcspn(old, "\n"), ln = strcspn(now, "\n");
+	for (int pass = 0; pass < 2; pass++) {
+		const char *a = pass ? now : old, *b = pass ? old : now;
 
-		if (lo != ln || memcmp(old, now, lo) != 0) {
-			const char *line = ln ? now : old;
-			size_t len = ln ? ln : lo;
-			const char *eq = memchr(line, '=', len);
+		while (*a) {
+			size_t n = strcspn(a, "\n"), k = key_len(a, n), m;
+			const char *other = find_key_line(b, a, k, &m);
 
-			if (eq && eq > line)
-				len = (size_t)(eq - line - 1);
-			return pl_strndup(line, len);
+			if (!other || (!pass && (m != n || memcmp(other, a, n) != 0)))
+				return pl_strndup(a, k);
+			a += n + (a[n] == '\n');
 		}
-		old += lo + (old[lo] == '\n');
-		now += ln + (now[ln] == '\n');
 	}
 	return NULL;
 }
@@ -560,6 +586,13 @@ static int parse_index(struct cache *c, const struct config *cfg,
 				goto damaged;
 		}
 	}
+	/* A phrase the config that made the cache had may be gone: its name
+	 * is preloaded as a word, which the phrases stage (its init comes
+	 * first) makes a phrase again if it is still one (stems_intern_hash),
+	 * so a term's kind is what a fresh run would give it. */
+	for (size_t t = 0; c->stale && t < c->terms.n; t++)
+		if (c->term_kind[t] == TERM_PHRASE)
+			c->term_kind[t] = TERM_WORD;
 	/* segments */
 	n = get_u64(&r);
 	if (n > (uint64_t)(r.end - r.p) / 12)

@@ -71,8 +71,9 @@ int config_override(struct config *cfg, const char *assignment,
 int config_validate(const struct config *cfg, struct pl_error *err);
 void config_release(struct config *cfg);
 
-/* Where a key was set, for messages: "pipeline.conf:12", "-c", "default".
- * Returns buf. */
+/* Where a key was set, for messages: "pipeline.conf:12", "-c
+ * section.key", or "pipeline.conf (default)" when it was not.  Returns
+ * buf. */
 const char *config_where(const struct config *cfg, enum cfg_id id,
 			 char *buf, size_t size);
 

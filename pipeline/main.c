@@ -168,8 +168,9 @@ static int cmd_run(const struct options *o, struct pl_error *err)
 		/* The last word of a run at a terminal, or in a log: where
 		 * its results are. */
 		fprintf(stderr, "pipeline: published run %s: %zu statements from %zu "
-			"files, %u clusters; start with %s/summary.md\n", ctx.run_id,
-			ctx.units.n, ctx.files.n, ctx.km.k, ctx.outdir);
+			"files, %u cluster%s; start with %s/summary.md\n", ctx.run_id,
+			ctx.units.n, ctx.files.n, ctx.km.k, ctx.km.k == 1 ? "" : "s",
+			ctx.outdir);
 	ctx_release(&ctx);
 	config_release(&cfg);
 	return rc;
@@ -222,7 +223,11 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 	ctx.quiet = 1; /* status says it below */
 	int keyed = 0;
 
-	rc = ctx_plan(&ctx, 0, &why, err);
+	/* As a run does first: a list file that is missing or unreadable,
+	 * or a bad stemmer language, is the error a run would stop on. */
+	rc = ctx_prepare(&ctx, err);
+	if (rc == 0)
+		rc = ctx_plan(&ctx, 0, &why, err);
 	/* A run first compares the listing with cache.key (ctx_plan's quick
 	 * path) and, when they match, stops there without reading the
 	 * index: status, which builds the whole listing for -v, asks the
@@ -286,7 +291,12 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 					seen[fi->old] = 1;
 				if (c && fi->old == CACHE_NONE)
 					printf("new\t%s\n", ctx.files.rel[i]);
-				else if (c && fi->cached == CACHE_NONE && !p->rebuild)
+				else if (c && (p->rebuild ?
+					       memcmp(fi->hash, c->files[fi->old].hash, 16) != 0 ||
+					       fi->size != c->files[fi->old].size :
+					       fi->cached == CACHE_NONE))
+					/* (a run that reads every file again has no
+					 * cached ones: the hashes tell) */
 					printf("changed\t%s\n", ctx.files.rel[i]);
 			}
 			for (size_t j = 0; seen && j < c->nfiles; j++)

@@ -409,15 +409,21 @@ static char *manifest_previous(const char *set)
 
 static void prune_links(const char *outdir);
 
+/* A migration from the flat layout is under way: made (and synced)
+ * before the first .NAME.flat, removed after the last (outdir_publish).
+ * Only while it is there are .NAME.flat files this program's. */
+#define FLAT_MARK ".flat-migration"
+
 /* What a run killed (SIGKILL, a power cut) while it replaced an older
- * version's flat layout by links left: each replaced file kept as
- * .NAME.flat (flat_backup), NAME perhaps a link already.  Without
+ * version's flat layout by links left: FLAT_MARK, each replaced file kept
+ * as .NAME.flat (flat_backup), NAME perhaps a link already.  Without
  * `current` that publish never happened: each file goes back to NAME and
  * the links it made to nothing are removed, so the folder is the flat
  * layout again and this run migrates it.  With `current` it did happen
  * (killed before the second names went): they go.  Best effort, under
- * the lock.  A .NAME.flat that is not a regular file, or whose NAME is
- * neither the link current/NAME nor the same file, is not ours to touch. */
+ * the lock.  Without FLAT_MARK nothing is touched (a .NAME.flat is then a
+ * user's file); nor is a .NAME.flat that is not a regular file, or whose
+ * NAME is neither the link current/NAME nor the same file. */
 static void flat_recover(const char *outdir)
 {
 	DIR *d = opendir(outdir);
@@ -427,6 +433,11 @@ static void flat_recover(const char *outdir)
 
 	if (!d)
 		return;
+	if (fstatat(dirfd(d), FLAT_MARK, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode)) {
+		closedir(d);
+		return;
+	}
 	published = fstatat(dirfd(d), "current", &st, AT_SYMLINK_NOFOLLOW) == 0;
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
@@ -465,9 +476,10 @@ static void flat_recover(const char *outdir)
 		else
 			(void)renameat(dirfd(d), de->d_name, dirfd(d), name);
 	}
-	closedir(d);
 	if (found && !published)
 		prune_links(outdir);
+	unlinkat(dirfd(d), FLAT_MARK, 0);
+	closedir(d);
 }
 
 int outdir_begin(struct ctx *ctx, struct pl_error *err)
@@ -932,12 +944,39 @@ static int flat_backup(const char *outdir, const char *name, int how,
 	return rc;
 }
 
+/* FLAT_MARK made and on disk before a .NAME.flat can be; 0 or -1. */
+static int flat_mark(const char *outdir, struct pl_error *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	int fd, rc = 0;
+
+	if (strbuf_addf(&path, "%s/%s", outdir, FLAT_MARK))
+		return pl_oom(err);
+	fd = open(path.buf, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+	if (fd < 0)
+		rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", path.buf,
+			     strerror(errno));
+	else
+		close(fd);
+	strbuf_release(&path);
+	return rc ? rc : sync_dir(outdir, err);
+}
+
+static void flat_unmark(const char *outdir)
+{
+	struct strbuf path = STRBUF_INIT;
+
+	if (strbuf_addf(&path, "%s/%s", outdir, FLAT_MARK) == 0)
+		unlink(path.buf);
+	strbuf_release(&path);
+}
+
 int outdir_publish(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf target = STRBUF_INIT, path = STRBUF_INIT;
 	struct pl_error w;
 	uint8_t *fresh = NULL;
-	int rc = -1, locked = 0;
+	int rc = -1, locked = 0, marked = 0;
 
 	if (write_manifest(ctx, err) || sync_dir(ctx->staging, err))
 		goto out;
@@ -980,6 +1019,9 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 			/* A file of the old flat layout (link_place_free let
 			 * it pass): kept under a second name until the publish
 			 * is done, and put back if it fails. */
+			if (!marked && flat_mark(ctx->outdir, err))
+				goto unlink_fresh;
+			marked = 1;
 			if (flat_backup(ctx->outdir, ctx->staged[i], 0, err))
 				goto unlink_fresh;
 			fresh[i] = 2;
@@ -1002,6 +1044,8 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 	for (size_t i = 0; i < ctx->nstaged; i++)
 		if (fresh[i] == 2)
 			(void)flat_backup(ctx->outdir, ctx->staged[i], 2, &w);
+	if (marked)
+		flat_unmark(ctx->outdir);
 	if (sync_dir(ctx->outdir, &w))
 		warn("syncing the output folder", &w);
 	strbuf_reset(&path);
@@ -1036,6 +1080,8 @@ unlink_fresh:
 		if (strbuf_addf(&path, "%s/%s", ctx->outdir, ctx->staged[i]) == 0)
 			unlink(path.buf);
 	}
+	if (marked)
+		flat_unmark(ctx->outdir);
 out:
 	if (locked)
 		pthread_mutex_unlock(&end_lock);

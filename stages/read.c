@@ -1493,6 +1493,10 @@ static int as_text(const char *path, struct strbuf *text, struct strbuf *tmp,
 	const char *how = "";
 	const void *nul;
 
+	if (text->len >= 4 && ((p[0] == 0xFF && p[1] == 0xFE && p[2] == 0 && p[3] == 0) ||
+			       (p[0] == 0 && p[1] == 0 && p[2] == 0xFE && p[3] == 0xFF)))
+		return pl_fail(err, PL_EX_DATAERR, "%s: UTF-32 text (its byte-order mark "
+			       "says so) is not read; convert it to UTF-8", path);
 	if (text->len >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF))) {
 		struct strbuf t;
 

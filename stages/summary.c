@@ -65,6 +65,8 @@ struct summary {
 	size_t nu, nt, nf;
 	uint32_t k;
 	int document;               /* corpus.unit = document */
+	int prev_document;          /* the same, in the previous run (its
+				       cache's analysis text) */
 	size_t ntop, nrep;          /* output.top_terms, output.snippets */
 	size_t nclustered;
 	uint32_t *size;             /* k: statements per cluster */
@@ -1147,7 +1149,8 @@ static int change_line(struct summary *s, struct strbuf *sb, const char *what,
 	int rc = strbuf_addstr(sb, what) || strbuf_addch(sb, '\t') ||
 		 strbuf_add_tsv(sb, file, strlen(file));
 
-	if (!rc && s->document)
+	/* A removed statement's paragraph is as the previous run cut it. */
+	if (!rc && (now == SIZE_MAX ? s->prev_document : s->document))
 		rc = strbuf_addstr(sb, "\tNA");
 	else if (!rc)
 		rc = strbuf_addf(sb, "\t%" PRIu32, para);
@@ -1214,7 +1217,10 @@ static int since_prepare(struct summary *s, struct since *sn)
 	for (uint32_t j = 0; j < s->k; j++)
 		for (uint32_t i = 0; i < c->k; i++)
 			sn->kept_ids += c->clabel[i] == CID(s, j);
-	if (!s->k || !s->nf || !c->nframes || !sn->kept_ids)
+	/* Shares of paragraphs then and of documents now (or the other way)
+	 * do not compare: no table (md_since says why). */
+	if (!s->k || !s->nf || !c->nframes || !sn->kept_ids ||
+	    s->prev_document != s->document)
 		return 0;
 	return cache_frame_shares(ctx, &sn->now);
 }
@@ -1280,6 +1286,11 @@ static int md_since(struct summary *s, const struct since *sn, struct strbuf *md
 			 "%g)%s.\n", sn->kept_ids, s->k,
 			 ctx->cfg->v[CFG_kmeans_match_min].r,
 			 ctx->km.warm ? "; k-means started from the previous centroids" : "");
+	if (!rc && s->prev_document != s->document)
+		rc = strbuf_addf(md, "\nThe statements were %s then, %s now ([corpus] unit "
+				 "changed): their frame shares are not compared.\n",
+				 s->prev_document ? "whole files" : "paragraphs",
+				 s->document ? "whole files" : "paragraphs");
 	if (rc || !sn->now)
 		return rc;
 	rc = strbuf_addstr(md, "\nShare of each cluster's statements that carry the "
@@ -1413,6 +1424,25 @@ static int merge_paragraphs(struct summary *s, struct outfile *of, struct since 
 			rc = emit(s, of, sn, "removed", file, pb, SIZE_MAX,
 				  (uint32_t)c->label[pu + b++], err);
 	}
+	return rc;
+}
+
+/* [corpus] unit changed: paragraphs then, whole files now, or the other
+ * way.  No statement is the one it was: every one then is removed, every
+ * one now is new. */
+static int cut_otherwise(struct summary *s, struct outfile *of, struct since *sn,
+			 const char *file, size_t u, size_t nu, uint64_t pu,
+			 size_t pn, struct pl_error *err)
+{
+	const struct ctx *ctx = s->ctx;
+	const struct cache *c = ctx->cache;
+	int rc = 0;
+
+	for (size_t j = 0; rc == 0 && j < pn; j++)
+		rc = emit(s, of, sn, "removed", file, c->para[pu + j], SIZE_MAX,
+			  (uint32_t)c->label[pu + j], err);
+	for (size_t i = 0; rc == 0 && i < nu; i++)
+		rc = emit(s, of, sn, "new", file, ctx->units.para[u + i], u + i, 0, err);
 	return rc;
 }
 
@@ -1559,7 +1589,10 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 			pu = c->files[fi->old].unit0;
 			pn = c->files[fi->old].nunits;
 		}
-		if (fi->old != CACHE_NONE && fi->cached == CACHE_NONE && c->uhash && nu && pn)
+		if (s->prev_document != s->document)
+			r = cut_otherwise(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
+		else if (fi->old != CACHE_NONE && fi->cached == CACHE_NONE && c->uhash &&
+			 nu && pn)
 			r = align_file(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
 		else
 			r = merge_paragraphs(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
@@ -1625,6 +1658,9 @@ static int summary_run(struct ctx *ctx, struct pl_error *err)
 	s.nf = ctx->frames.n;
 	s.k = ctx->km.assign ? ctx->km.k : 0;
 	s.document = cfg->v[CFG_corpus_unit].i == 0;
+	s.prev_document = ctx->cache && ctx->cache->analysis_text ?
+		strstr(ctx->cache->analysis_text, "\ncorpus.unit = document\n") != NULL :
+		s.document;
 	s.ntop = (size_t)cfg->v[CFG_output_top_terms].i;
 	s.nrep = (size_t)cfg->v[CFG_output_snippets].i;
 	if (summary_prepare(&s, err))

@@ -364,6 +364,8 @@ if command -v iconv >/dev/null 2>&1; then
 		'cmp -s "$OUT/terms.tsv.gz" "$T/u8.terms.gz" && cut -f2- "$OUT/docs.tsv" | sed "s/u8[.]txt/X/" | cmp -s - "$T/u8.docs"'
 	newd; printf 'Encryption backdoors and surveillance.\n' | iconv -f UTF-8 -t UTF-16LE >"$D/nobom.txt"
 	textcase "text: UTF-16 without a byte-order mark: 65, says so" 65 "UTF-16 or UTF-32 text without a byte-order mark"
+	newd; { printf '\377\376\000\000'; printf 'Encryption backdoors.\n' | iconv -f UTF-8 -t UTF-32LE; } >"$D/u32.txt"
+	textcase "text: UTF-32 with a byte-order mark: 65, says so" 65 "u32.txt: UTF-32 text (its byte-order mark says so) is not read"
 fi
 # An unpaired surrogate (D800 then a letter) and an odd last byte.
 newd; printf '\377\376e\000n\000\000\330c\000r\000y\000p\000t\000 \000w\000o\000r\000d\000\n\000x' >"$D/bad16.txt"

@@ -863,6 +863,45 @@ compare "h config: boilerplate content changed: equals a fresh run, the old term
 	-c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex"
 result "[changes.tsv] h config: boilerplate content changed: changes.tsv agrees with both runs' clusters" \
 	"$(changes "$O" "$prev" || cat "$T/changes")"
+# A phrase taken out whose name is also a word ("backdoor = backdoor,
+# back door"): the term keeps its id and becomes a word, as in a fresh run;
+# the message names the phrase, not the line after it.
+grep -v '^backdoor = backdoor, back door$' "$CONF" >"$D/nophrase.conf"
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" \
+	status "$D/nophrase.conf"
+expect "h config: a phrase taken out: status names it" 0 "cache: phrases.backdoor changed" out
+prev=$(prevset "$O")
+pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" \
+	run "$D/nophrase.conf"
+expect "h config: a phrase taken out: read again" 0 "phrases.backdoor changed since the last run"
+CONF_SAVED=$CONF CONF=$D/nophrase.conf
+compare "h config: a phrase taken out: equals a fresh run (backdoor a word), ids kept" "$O" "$C" "$prev" \
+	-c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex"
+CONF=$CONF_SAVED
+# [corpus] unit switched: no statement is the one it was (all removed,
+# all new, each removed one with its paragraph as it was), and the frame
+# shares of paragraphs and of files are not compared.
+for to in document paragraph; do
+	prev=$(prevset "$O")
+	pl "$O" "$C" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" \
+		-c corpus.unit=$to run "$CONF"
+	expect "h config: unit switched to $to: read again" 0 "corpus.unit changed since the last run"
+	result "[changes.tsv] h config: unit switched to $to: changes.tsv agrees with both runs" \
+		"$(changes "$O" "$prev" || cat "$T/changes")"
+	result "h config: unit switched to $to: no share table, says why" \
+		"$(grep -q 'corpus\] unit changed): their frame shares are not compared' "$O/summary.md" || echo 'no such sentence';
+		   ! grep -q '^| frame | cluster | then | now' "$O/summary.md" || echo 'a share table')"
+done
+# status as a run would: a missing stop-word file is 66; with a key that
+# changes the counts and a file edited, -v lists it as changed.
+pl "$O" "$C" -c tokenize.stopwords="$D/no-such-list.txt" status "$CONF"
+expect "h config: status with a missing stop-word file: 66 as a run" 66 "no-such-list.txt"
+f=$(ls "$C" | head -n 1)
+cp "$C/$f" "$D/saved"
+echo "One more sentence about encryption." >>"$C/$f"
+pl "$O" "$C" -v -c tokenize.numbers=keep status "$CONF"
+expect "h config: status -v under a config change lists the edited file" 0 "$(printf 'changed\t%s' "$f")" out
+cat "$D/saved" >"$C/$f" # the same bytes again: unchanged by its hash
 # corpus.dir is not part of the counts: a moved corpus is served
 cp -a "$C" "$D/moved"
 pl "$O" "$D/moved" -c tokenize.min_length=3 -c kmeans.k=3 -c corpus.boilerplate="$D/bp.regex" run "$CONF"
@@ -1404,13 +1443,15 @@ result "n flat layout: a file of the user's is left alone" \
 rm -f "$O/notes.txt"
 layout "n flat layout: layout" "$O"
 compare "n flat layout: equals a fresh run" "$O" "$C" ""
-# A run killed (SIGKILL) while it replaced the flat layout by links: some
-# files kept as .NAME.flat with NAME a link already (run.json), or not yet
-# (docs.tsv), a new name's link made (changes.tsv), no `current`.  The
-# next run puts the layout back and migrates it.
+# A run killed (SIGKILL) while it replaced the flat layout by links: its
+# mark .flat-migration, some files kept as .NAME.flat with NAME a link
+# already (run.json), or not yet (docs.tsv), a new name's link made
+# (changes.tsv), no `current`.  The next run puts the layout back and
+# migrates it.
 O=$D/killed
 mkdir -p "$O"
 for b in $names; do cp -L "$D/ref/$b" "$O/$b"; done
+: >"$O/.flat-migration"
 ln "$O/run.json" "$O/.run.json.flat" && ln -sfn current/run.json "$O/run.json"
 ln "$O/docs.tsv" "$O/.docs.tsv.flat"
 ln -s current/changes.tsv "$O/changes.tsv"
@@ -1421,9 +1462,24 @@ for b in $names; do
 	[ "$(readlink "$O/$b")" = "current/$b" ] || why="${why:+$why; }$b is not a link to current/$b"
 done
 ! ls -A "$O" | grep -q '[.]flat$' || why="${why:+$why; }a .flat file left: $(ls -A "$O" | grep '[.]flat$' | tr '\n' ' ')"
+[ ! -e "$O/.flat-migration" ] || why="${why:+$why; }the mark is left"
 result "n flat layout, a migration killed: every output a link, no .flat left" "$why"
 compare "n flat layout, a migration killed: equals a fresh run" "$O" "$C" ""
+# Without the mark, a .NAME.flat is a user's file: left alone, whether
+# NAME is the link current/NAME or `current` is missing.
+echo "my notes" >"$O/.summary.md.flat"
+pl "$O" "$C" run "$CONF"
+expect "n flat layout: a user's .summary.md.flat, no mark: the run succeeds" 0
+result "n flat layout: a user's .summary.md.flat, no mark: left alone" \
+	"$([ "$(cat "$O/.summary.md.flat" 2>/dev/null)" = "my notes" ] || echo ".summary.md.flat changed or gone")"
+rm -f "$O/.summary.md.flat"
+mkdir -p "$D/nocur" && ln -s current/summary.md "$D/nocur/summary.md" && echo mine >"$D/nocur/.summary.md.flat"
+pl "$D/nocur" "$C" run "$CONF"
+expect "n flat layout: no current, a user's .summary.md.flat, no mark: the run succeeds" 0
+result "n flat layout: no current, a user's .summary.md.flat, no mark: left alone" \
+	"$([ "$(cat "$D/nocur/.summary.md.flat" 2>/dev/null)" = mine ] || echo ".summary.md.flat changed or gone")"
 # Killed after `current` moved, before the second names went: they go.
+: >"$O/.flat-migration"
 cp "$D/ref/summary.md" "$O/.summary.md.flat"
 echo "a note" >"$O/.notes.flat"
 ln -s elsewhere "$O/.terms.tsv.gz.flat"
