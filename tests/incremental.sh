@@ -188,6 +188,19 @@ changes() {
 # field NAME: the figure NAME=N that `incremental_equal.py changes` printed.
 field() { tr ' ' '\n' <"$T/changes" | sed -n "s/^$1=//p"; }
 
+# most_keep NAME: $O's changes.tsv agrees with its set and $prev's, and
+# fewer than half the statements both runs have moved cluster.
+most_keep() {
+	if changes "$O" "$prev"; then
+		e=$(field existing)
+		m=$(field moved)
+		result "$1: most statements keep their cluster id ($(cat "$T/changes"))" \
+			"$([ $((2 * m)) -lt "$e" ] || echo "$m of $e existing statements moved")"
+	else
+		bad "$1: changes.tsv" "wrong:" "$T/changes"
+	fi
+}
+
 # snap DIR: every entry with its type, size, mtime, link target and
 # content hash (.lock: only that it is there).
 snap() {
@@ -540,14 +553,7 @@ prev=$(prevset "$O")
 printf 'A small new statement about encryption backdoors and surveillance.\n' >"$C/zz-small.txt"
 pl "$O" "$C" run "$CONF"
 expect "[changes.tsv] stable ids: rerun with one small file" 0
-if changes "$O" "$prev"; then
-	e=$(field existing)
-	m=$(field moved)
-	result "[changes.tsv] stable ids: most statements keep their cluster id ($(cat "$T/changes"))" \
-		"$([ $((2 * m)) -lt "$e" ] || echo "$m of $e existing statements moved")"
-else
-	bad "[changes.tsv] stable ids: changes.tsv" "wrong:" "$T/changes"
-fi
+most_keep "[changes.tsv] stable ids"
 
 # Statements are matched by their text in a file that changed: a
 # paragraph put in at the top or taken out of the middle is one new or one
@@ -809,14 +815,7 @@ pl "$O" "$C" -c tokenize.min_length=3 run "$CONF"
 expect "h config: min_length 3: the message names the key" 0 "tokenize.min_length changed"
 expect "h config: min_length 3: every file is read again, ids kept" 0 \
 	"reading every file again (term and cluster ids are kept)"
-if changes "$O" "$prev"; then
-	e=$(field existing)
-	m=$(field moved)
-	result "[changes.tsv] h config: min_length 3: most statements keep their cluster id ($(cat "$T/changes"))" \
-		"$([ $((2 * m)) -lt "$e" ] || echo "$m of $e existing statements moved")"
-else
-	bad "[changes.tsv] h config: min_length 3: changes.tsv" "wrong:" "$T/changes"
-fi
+most_keep "[changes.tsv] h config: min_length 3"
 result "h config: min_length 3: run.json says why every file was read (-q prints nothing)" \
 	"$(grep -q '"read_all": "tokenize.min_length changed since the last run, and it changes the counts"}' "$O/run.json" ||
 	   grep '"previous"' "$O/run.json" || echo 'no "previous" in run.json')"
