@@ -484,6 +484,17 @@ static int parse_index(struct cache *c, const struct config *cfg,
 	uint32_t nfields;
 	int hashes;
 
+	if (c->rawlen >= 16 && memcmp(c->raw, IDX_MAGIC, 6) == 0 &&
+	    memcmp(c->raw, IDX_MAGIC, 8) != 0 && memcmp(c->raw, IDX_MAGIC_1, 8) != 0) {
+		struct strbuf m = STRBUF_INIT;
+
+		if (strbuf_addf(&m, "its format (%.8s) is not one pipeline %s reads "
+				"(another version made it)", (const char *)c->raw,
+				PIPELINE_VERSION))
+			return -1;
+		*why = m.buf;
+		return 1;
+	}
 	if (c->rawlen < 16 || (memcmp(c->raw, IDX_MAGIC, 8) != 0 &&
 				memcmp(c->raw, IDX_MAGIC_1, 8) != 0))
 		goto damaged;
@@ -510,15 +521,11 @@ static int parse_index(struct cache *c, const struct config *cfg,
 	c->analysis_text = pl_strndup(s, len);
 	if (!c->version || !c->run_id || !c->analysis_text)
 		return -1;
-	if (strcmp(c->version, PIPELINE_VERSION) != 0) {
-		struct strbuf m = STRBUF_INIT;
-
-		if (strbuf_addf(&m, "it was made by pipeline %s, this is %s",
-				c->version, PIPELINE_VERSION))
-			return -1;
-		*why = m.buf;
-		return 1;
-	}
+	/* Another program version: its analysis text's first line
+	 * ("program = pipeline VERSION ...") differs, so the cache is stale
+	 * below (every file read again, ids kept).  What this version cannot
+	 * parse has another IDX_MAGIC: a new layout of cache.idx takes a new
+	 * magic, as PLCIDX02 did. */
 	if (analysis_text ? strbuf_addstr(&now, analysis_text)
 			  : cache_config_text(cfg, 1, &now)) {
 		strbuf_release(&now);
@@ -1701,7 +1708,8 @@ int cache_replay(struct ctx *ctx, struct cache *c, struct replaymaps **maps,
 			return r.bad ? damaged_seg(c, f->seg, err) : pl_oom(err);
 		id = (uint32_t)ctx->units.n - 1;
 		ctx->units.ntok[id] = ntok;
-		/* the text's hash is the index's (segments do not hold it) */
+		/* the text's hash is the index's (segments do not hold it); 0
+		 * from an index that has none: unknown (summary.c) */
 		ctx->units.hash[id] = c->uhash ? c->uhash[f->unit0 + u] : 0;
 		if (vocabulary_row(ctx, id, rm->term, rm->cnt, n, err))
 			return err->code == PL_EX_DATAERR ? damaged_seg(c, f->seg, err) : -1;

@@ -615,8 +615,9 @@ const char *config_where(const struct config *cfg, enum cfg_id id, char *buf,
 		snprintf(buf, size, "%s:%d", cfg->file ? cfg->file : "?", line);
 	else if (line < 0)
 		snprintf(buf, size, "-c %s.%s", cfg_keys[id].section, cfg_keys[id].name);
-	else /* not set: the default, for the config file */
-		snprintf(buf, size, "%s (default)", cfg->file ? cfg->file : "the config");
+	else /* not set: the default */
+		snprintf(buf, size, "the default (not set in %s)",
+			 cfg->file ? cfg->file : "the config");
 	return buf;
 }
 

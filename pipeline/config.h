@@ -72,7 +72,7 @@ int config_validate(const struct config *cfg, struct pl_error *err);
 void config_release(struct config *cfg);
 
 /* Where a key was set, for messages: "pipeline.conf:12", "-c
- * section.key", or "pipeline.conf (default)" when it was not.  Returns
+ * section.key", or "the default (not set in pipeline.conf)".  Returns
  * buf. */
 const char *config_where(const struct config *cfg, enum cfg_id id,
 			 char *buf, size_t size);

@@ -927,7 +927,9 @@ static int flat_backup(const char *outdir, const char *name, int how,
 	    strbuf_addf(&keep, "%s/.%s.flat", outdir, name)) {
 		rc = pl_oom(err);
 	} else if (how == 0) {
-		unlink(keep.buf); /* a killed run's */
+		/* A killed run's is gone already (flat_recover, under
+		 * FLAT_MARK); one that is there now is a user's: the link
+		 * fails (EEXIST) rather than lose it. */
 		if (link(path.buf, keep.buf) != 0)
 			rc = pl_fail(err, PL_EX_CANTCREAT, "%s: cannot keep the old "
 				     "layout's file as %s: %s", path.buf, keep.buf,
@@ -1071,7 +1073,10 @@ int outdir_publish(struct ctx *ctx, struct pl_error *err)
 unlink_fresh:
 	for (size_t i = 0; fresh && i < ctx->nstaged; i++) {
 		if (fresh[i] == 2) {
-			(void)flat_backup(ctx->outdir, ctx->staged[i], 1, &w);
+			/* a file not put back keeps the mark, for the next
+			 * run's flat_recover */
+			if (flat_backup(ctx->outdir, ctx->staged[i], 1, &w))
+				marked = 0;
 			continue;
 		}
 		if (fresh[i] != 1)

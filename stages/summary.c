@@ -1427,6 +1427,20 @@ static int merge_paragraphs(struct summary *s, struct outfile *of, struct since 
 	return rc;
 }
 
+/* Does the previous run's index have the text hash of statements pu ..
+ * pu + pn - 1?  Not when it predates them (PLCIDX01), nor when they were
+ * replayed from such an index since (0, which XXH3-64 of a text is not in
+ * practice): those match by paragraph until their file is read again. */
+static int hashes_known(const struct cache *c, uint64_t pu, size_t pn)
+{
+	if (!c->uhash)
+		return 0;
+	for (size_t j = 0; j < pn; j++)
+		if (c->uhash[pu + j] == 0)
+			return 0;
+	return 1;
+}
+
 /* [corpus] unit changed: paragraphs then, whole files now, or the other
  * way.  No statement is the one it was: every one then is removed, every
  * one now is new. */
@@ -1591,8 +1605,8 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 		}
 		if (s->prev_document != s->document)
 			r = cut_otherwise(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
-		else if (fi->old != CACHE_NONE && fi->cached == CACHE_NONE && c->uhash &&
-			 nu && pn)
+		else if (fi->old != CACHE_NONE && fi->cached == CACHE_NONE && nu && pn &&
+			 hashes_known(c, pu, pn))
 			r = align_file(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
 		else
 			r = merge_paragraphs(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);

@@ -6,6 +6,7 @@ usage:
   incremental_equal.py sound DIR
   incremental_equal.py changes DIR PREV
   incremental_equal.py same DIR1 DIR2 [IGNORED...]
+  incremental_equal.py to_v1 CACHE_IDX
 
 RERUN, FRESH, PREV and DIR are output folders (or set folders: anything
 holding docs.tsv, terms.tsv.gz, counts.mtx.gz, tfidf.mtx.gz).
@@ -37,7 +38,14 @@ changes  DIR's changes.tsv against DIR's docs.tsv and PREV's docs.tsv
          paragraph) PREV lacks, one `moved` line per statement whose cluster
          differs, one `removed` line per statement of PREV that DIR lacks,
          nothing else.  Prints "existing=N moved=M" (statements in both
-         sets, and how many of them moved).
+         sets, and how many of them moved).  These are the rules of a file
+         that did not change, or of one matched by paragraph (an index
+         without text hashes); a changed file whose statements were put in
+         or taken out is matched by text (output/README.md, changes.tsv),
+         which incremental.sh's "align" cases check on their own.
+to_v1    Rewrite CACHE_IDX (a cache.idx of format PLCIDX02) as the format
+         before it, PLCIDX01: without the statements' text hashes (needs
+         Python's xxhash module for the checksum).
 same     Every regular file in DIR1 is byte-identical to the one of the same
          name in DIR2 and neither has a file the other lacks, except the
          IGNORED names (shell patterns).  Run ids (YYYYMMDDTHHMMSSZ-PID,
@@ -347,6 +355,51 @@ def cmd_same(d1, d2, ignored):
         print("same: %d files" % len(a & b))
 
 
+def cmd_to_v1(path):
+    import struct
+    import xxhash
+    b = open(path, "rb").read()
+    if b[:8] != b"PLCIDX02":
+        problem("to_v1", "%s: not a PLCIDX02 index" % path)
+        return
+    body, o = b[:-8], 8
+
+    def u32():
+        nonlocal o
+        o += 4
+        return struct.unpack_from("<I", body, o - 4)[0]
+
+    def u64():
+        nonlocal o
+        o += 8
+        return struct.unpack_from("<Q", body, o - 8)[0]
+
+    def skip_str():
+        nonlocal o
+        n = u32()
+        o += n
+
+    skip_str(); skip_str(); u64(); u64(); skip_str()  # version, run, hashes, text
+    for _ in range(u64()):      # terms: kind, string
+        o += 1
+        skip_str()
+    for _ in range(u64()):      # segments: name, size, records
+        skip_str(); u64(); u64()
+    nunits = 0
+    for _ in range(u64()):      # files: path, 6 x u64, hash, seg, off, len, units
+        skip_str()
+        o += 8 * 6 + 16
+        u32(); u64(); u64()
+        nunits += u32()
+    out = bytearray(b"PLCIDX01" + body[8:o])
+    for _ in range(nunits):     # (para, label, hash) -> (para, label)
+        out += body[o:o + 8]
+        o += 16
+    out += body[o:]
+    out += struct.pack("<Q", xxhash.xxh64_intdigest(bytes(out), 0))
+    open(path, "wb").write(out)
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "equal" and len(argv) <= 5:
         cmd_equal(*argv[2:])
@@ -356,6 +409,8 @@ def main(argv):
         cmd_changes(argv[2], argv[3])
     elif len(argv) >= 4 and argv[1] == "same":
         cmd_same(argv[2], argv[3], argv[4:])
+    elif len(argv) == 3 and argv[1] == "to_v1":
+        cmd_to_v1(argv[2])
     else:
         sys.stderr.write(__doc__)
         return 2
