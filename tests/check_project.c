@@ -390,6 +390,54 @@ START_TEST(equal_eigenvalues)
 }
 END_TEST
 
+/* Six identical statements ("Thank you.") and four of one word each, no
+ * two alike: the centred matrix has rank 4, one eigenvalue above three
+ * equal ones.  The basis soon spans the whole statements side and the
+ * check's residual stays at what rounding allows, above PROJECT_TOL: the
+ * fit used to go on to PROJECT_MAX_ITER, restart on rounding noise and
+ * return the axes swapped (variances 1.004 and 2.93).  It now stops at
+ * the check that no longer improves: the axes in order, the variances
+ * right, converged or not. */
+START_TEST(exhausted_basis)
+{
+	/* the TF-IDF rows of such a corpus, as a review ran it through the
+	 * pipeline: "thank" alone, or a paragraph of its own words, some
+	 * twice */
+	static const double w1[] = { 1, 2, 1, 2 }, w2[] = { 1, 2, 1, 1, 1 },
+			    w3[] = { 1, 2, 1, 2 }, w4[] = { 1, 1, 1, 1, 1, 1 };
+	static const double *const w[4] = { w1, w2, w3, w4 };
+	static const size_t nw[4] = { 4, 5, 4, 6 }, row[4] = { 1, 3, 4, 7 };
+	double a[10 * 20] = { 0 }, sigma2[3];
+	struct csr X;
+	struct projection p;
+	size_t col = 1;
+
+	for (size_t i = 0; i < 10; i++)
+		a[i * 20] = 1;
+	for (size_t g = 0; g < 4; g++) {
+		double nrm = 0;
+
+		for (size_t t = 0; t < nw[g]; t++)
+			nrm += w[g][t] * w[g][t];
+		a[row[g] * 20] = 0;
+		for (size_t t = 0; t < nw[g]; t++)
+			a[row[g] * 20 + col + t] = w[g][t] / sqrt(nrm);
+		col += nw[g];
+	}
+	round_to_float(a, 10 * 20);
+	dense_sigma2(a, 10, 20, sigma2);
+	csr_dense(&X, a, 10, 20);
+	fit_ok(&X, 1, &p);
+	ck_assert_int_lt(p.iterations, PROJECT_MAX_ITER);
+	ck_assert_msg(p.sigma2[0] >= p.sigma2[1], "axes out of order: %g, %g",
+		      p.sigma2[0], p.sigma2[1]);
+	ck_assert_double_eq_tol(p.sigma2[0], sigma2[0], 1e-6);
+	ck_assert_double_eq_tol(p.sigma2[1], sigma2[1], 1e-6);
+	projection_release(&p);
+	csr_done(&X);
+}
+END_TEST
+
 /* A statement with no terms is at -mu.v on each axis (its row of the
  * centred matrix is -mu). */
 START_TEST(empty_row)
@@ -888,6 +936,7 @@ Suite *suite_project(void)
 	tcase_add_test(tc, random_sparse_matrices);
 	tcase_add_test(tc, close_eigenvalues);
 	tcase_add_test(tc, equal_eigenvalues);
+	tcase_add_test(tc, exhausted_basis);
 	tcase_add_test(tc, empty_row);
 	tcase_add_test(tc, deterministic);
 	tcase_add_test(tc, rank_deficient);
