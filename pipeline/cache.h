@@ -123,11 +123,14 @@ int cache_hash_config(struct ctx *ctx, struct pl_error *err);
 /*
  * Load the cache of the set folder `set`.  *out is NULL (and 0 returned)
  * when there is none, or when it cannot serve at all: then *why says in
- * one line why (a damaged file, another program version), to be reported
- * before every file is read.  A config that changes the counts loads it
- * all the same, with (*out)->stale saying which key changed.  analysis_text is the config's text to compare (a run's
- * ctx->config_text), or NULL: cache_config_text(cfg, 1) now.  The caller
- * frees *why and cache_free()s *out.  -1 only when out of memory.
+ * one line why (a damaged file, an index format this version does not
+ * read), to be reported before every file is read.  A config that
+ * changes the counts, or
+ * another program version (the analysis text's first line), loads it all
+ * the same, with (*out)->stale saying which key changed.  analysis_text
+ * is the config's text to compare (a run's ctx->config_text), or NULL:
+ * cache_config_text(cfg, 1) now.  The caller frees *why and
+ * cache_free()s *out.  -1 only when out of memory.
  */
 int cache_load(const char *set, const struct config *cfg, const char *analysis_text,
 	       struct cache **out, char **why, struct pl_error *err);
