@@ -1420,7 +1420,9 @@ outputs "$O" >"$T/out.before"
 printf 'this is not gzip data at all, only its name says so\n' >"$C/broken.txt.gz"
 pl "$O" "$C" -c output.keep_runs=2 -c kmeans.k=2 run "$CONF"
 expect "m runs: a corrupt .txt.gz: exit 65 naming it" 65 "broken.txt.gz"
-newest=$(ls "$O/runs" | LC_ALL=C sort | tail -n 1)
+# (newest by time, then by pid as a number, as the program orders them:
+# within one second pid 1003 comes after pid 964)
+newest=$(ls "$O/runs" | LC_ALL=C sort -t- -k1,1 -k2,2n | tail -n 1)
 result "m runs: the failed run's report: status failed, exit 65" \
 	"$(grep -q '"status": "failed"' "$O/runs/$newest" && grep -q '"exit": 65' "$O/runs/$newest" ||
 	   echo "runs/$newest: $(tr '\n' ' ' <"$O/runs/$newest")")"
