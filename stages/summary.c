@@ -94,6 +94,7 @@ struct summary {
 	uint32_t *rep;              /* nrep statement ids */
 	size_t nrepc;
 	struct strbuf *snippet;     /* nrep cleaned quotes */
+	struct strbuf line;         /* one line of changes.tsv (emit) */
 };
 
 static double ratio(double a, double b)
@@ -292,6 +293,7 @@ static void summary_release(struct summary *s)
 	for (size_t i = 0; s->snippet && i < s->nrep; i++)
 		strbuf_release(&s->snippet[i]);
 	pl_free(s->snippet);
+	strbuf_release(&s->line);
 	pl_free(s->size);
 	pl_free(s->order);
 	pl_free(s->start);
@@ -1375,14 +1377,14 @@ static int emit(struct summary *s, struct outfile *of, struct since *sn,
 		const char *what, const char *file, uint32_t para, size_t now,
 		uint32_t before, struct pl_error *err)
 {
-	struct strbuf sb = STRBUF_INIT;
-	int rc = change_line(s, &sb, what, file, para, now, before);
+	int rc;
 
+	strbuf_reset(&s->line);
+	rc = change_line(s, &s->line, what, file, para, now, before);
 	if (rc)
 		rc = pl_oom(err);
 	else
-		rc = out_write(of, sb.buf, sb.len, err);
-	strbuf_release(&sb);
+		rc = out_write(of, s->line.buf, s->line.len, err);
 	if (rc == 0)
 		*(what[0] == 'n' ? &sn->nnew : what[0] == 'm' ? &sn->nmoved : &sn->nremoved) += 1;
 	return rc;
@@ -1555,7 +1557,6 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 	struct ctx *ctx = s->ctx;
 	const struct cache *c = ctx->cache;
 	const struct files *fl = &ctx->files;
-	struct strbuf sb = STRBUF_INIT;
 	struct outfile of;
 	struct since sn;
 	size_t u = 0;
@@ -1617,30 +1618,23 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 	for (size_t j = 0; j < c->nfiles; j++) {
 		if (seen[j])
 			continue;
-		for (uint32_t k = 0; k < c->files[j].nunits; k++) {
-			strbuf_reset(&sb);
-			if (change_line(s, &sb, "removed", c->files[j].rel,
-					c->para[c->files[j].unit0 + k], SIZE_MAX,
-					(uint32_t)c->label[c->files[j].unit0 + k]))
-				goto oom;
-			sn.nremoved++;
-			if (out_write(&of, sb.buf, sb.len, err))
+		for (uint32_t k = 0; k < c->files[j].nunits; k++)
+			if (emit(s, &of, &sn, "removed", c->files[j].rel,
+				 c->para[c->files[j].unit0 + k], SIZE_MAX,
+				 (uint32_t)c->label[c->files[j].unit0 + k], err))
 				goto fail;
-		}
 	}
 	if (since_prepare(s, &sn) || md_since(s, &sn, md) ||
 	    json_since(s, &sn, json))
 		goto oom;
 	pl_free(sn.now);
 	pl_free(seen);
-	strbuf_release(&sb);
 	return out_close(&of, err);
 oom:
 	pl_oom(err);
 fail:
 	pl_free(sn.now);
 	pl_free(seen);
-	strbuf_release(&sb);
 	out_close(&of, NULL);
 	return rc;
 }
