@@ -484,10 +484,14 @@ static int parse_index(struct cache *c, const struct config *cfg,
 	uint32_t nfields;
 	int hashes;
 
-	if (c->rawlen >= 16 && memcmp(c->raw, IDX_MAGIC, 6) == 0 &&
-	    memcmp(c->raw, IDX_MAGIC, 8) != 0 && memcmp(c->raw, IDX_MAGIC_1, 8) != 0) {
+	if (c->rawlen < 16)
+		goto damaged;
+	hashes = memcmp(c->raw, IDX_MAGIC, 8) == 0;
+	if (!hashes && memcmp(c->raw, IDX_MAGIC_1, 8) != 0) {
 		struct strbuf m = STRBUF_INIT;
 
+		if (memcmp(c->raw, IDX_MAGIC, 6) != 0)
+			goto damaged;
 		if (strbuf_addf(&m, "its format (%.8s) is not one pipeline %s reads "
 				"(another version made it)", (const char *)c->raw,
 				PIPELINE_VERSION))
@@ -495,10 +499,6 @@ static int parse_index(struct cache *c, const struct config *cfg,
 		*why = m.buf;
 		return 1;
 	}
-	if (c->rawlen < 16 || (memcmp(c->raw, IDX_MAGIC, 8) != 0 &&
-				memcmp(c->raw, IDX_MAGIC_1, 8) != 0))
-		goto damaged;
-	hashes = memcmp(c->raw, IDX_MAGIC, 8) == 0;
 	{
 		uint64_t want;
 		const uint8_t *t = c->raw + c->rawlen - 8;
