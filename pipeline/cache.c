@@ -56,8 +56,8 @@ void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16])
  * every file of the corpus). */
 #define HASH_BLOCK ((size_t)128 << 10)
 
-int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
-		 struct pl_error *err)
+int pl_hash_path(const char *path, uint64_t limit, uint8_t hash[16],
+		 uint64_t *size, struct pl_error *err)
 {
 	XXH3_state_t *st;
 	XXH128_canonical_t c;
@@ -77,8 +77,15 @@ int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
 		goto out;
 	}
 	XXH3_128bits_reset(st);
-	for (;;) {
-		n = read(fd, buf, HASH_BLOCK);
+	/* Never past limit + 1 bytes: a file that is still being written
+	 * (a log, a download) would otherwise keep the run reading as long
+	 * as its writer writes. */
+	while (*size <= limit) {
+		size_t want = HASH_BLOCK;
+
+		if (limit - *size < want)
+			want = (size_t)(limit - *size) + 1;
+		n = read(fd, buf, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -944,7 +951,7 @@ void cache_settle_racy(struct ctx *ctx)
 			       cache_ts_ns(&st.st_mtim) == fi->mtime_ns &&
 			       cache_ts_ns(&st.st_ctim) == fi->ctime_ns;
 			if (same && pass == 0)
-				same = pl_hash_path(f->path[i], hash, &size, &e) == 0 &&
+				same = pl_hash_path(f->path[i], fi->size, hash, &size, &e) == 0 &&
 				       size == fi->size && memcmp(hash, fi->hash, 16) == 0;
 		}
 		if (same)

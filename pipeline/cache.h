@@ -252,10 +252,14 @@ static inline int64_t cache_ts_ns(const struct timespec *ts)
 }
 int64_t cache_wall_ns(void);
 
-/* XXH3-128 of the file at `path`, canonical (big-endian) bytes.  0 or -1
- * (PL_EX_NOINPUT, PL_EX_IOERR, PL_EX_OSERR). */
-int pl_hash_path(const char *path, uint8_t hash[16], uint64_t *size,
-		 struct pl_error *err);
+/* XXH3-128 of the file at `path`, canonical (big-endian) bytes, and its
+ * length in *size.  It reads at most limit + 1 bytes: when *size comes
+ * back over limit, the hash is of that much only (the caller knows the
+ * file is too long, or not the one it expected, and the read ends even
+ * when a writer keeps the file growing).  0 or -1 (PL_EX_NOINPUT,
+ * PL_EX_IOERR, PL_EX_OSERR). */
+int pl_hash_path(const char *path, uint64_t limit, uint8_t hash[16],
+		 uint64_t *size, struct pl_error *err);
 void pl_hash_bytes(const void *data, size_t len, uint8_t hash[16]);
 /* The 32 hex digits of a hash, and a NUL. */
 void pl_hash_hex(const uint8_t hash[16], char hex[33]);

@@ -524,7 +524,7 @@ static char *dirname_of(const char *path)
 int config_load(struct config *cfg, const char *path, struct pl_error *err)
 {
 	const char *why;
-	int too_big;
+	int code;
 	struct parse_state st = { 0 };
 	int rc;
 
@@ -543,18 +543,13 @@ int config_load(struct config *cfg, const char *path, struct pl_error *err)
 			      cfg->dir, 0, err))
 			return -1;
 	}
-	st.fp = pl_fopen_small(path, PL_CONFIG_MAX, &why, &too_big);
+	st.fp = pl_fopen_small(path, PL_CONFIG_MAX, PL_EX_CONFIG, &why, &code);
 	if (!st.fp)
-		return pl_fail(err, too_big ? PL_EX_CONFIG : PL_EX_NOINPUT,
-			       "%s: cannot read: %s", path, why);
+		return pl_fail(err, code, "%s: cannot read: %s", path, why);
 	st.cfg = cfg;
 	st.path = path;
 	st.err = err;
 	rc = ini_parse_stream(reader, &st, handler, &st);
-	if (!st.failed && ferror(st.fp)) {
-		pl_fail(err, PL_EX_NOINPUT, "%s: read error", path);
-		st.failed = 1;
-	}
 	fclose(st.fp);
 	free(st.buf); /* getline's buffer comes from malloc */
 	/* inih goes on after a syntax error, so a later line may have

@@ -38,12 +38,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-int pl_hash_file(const char *path, char hex[33], uint64_t *size,
+int pl_hash_file(const char *path, uint64_t limit, char hex[33], uint64_t *size,
 		 struct pl_error *err)
 {
 	uint8_t h[16];
 
-	if (pl_hash_path(path, h, size, err))
+	if (pl_hash_path(path, limit, h, size, err))
 		return -1;
 	pl_hash_hex(h, hex);
 	return 0;
@@ -611,7 +611,7 @@ int outdir_settle(struct ctx *ctx, struct pl_error *err)
 			rc = pl_oom(err);
 			break;
 		}
-		if (pl_hash_file(path.buf, s->hex, &s->size, err) ||
+		if (pl_hash_file(path.buf, UINT64_MAX, s->hex, &s->size, err) ||
 		    out_sync_path(path.buf, err)) {
 			rc = -1;
 			break;
@@ -1397,8 +1397,14 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 			fprintf(out, "%s: a symbolic link where a file of the set belongs\n",
 				path.buf);
 			++*bad;
-		} else if (pl_hash_file(path.buf, hex, &size, &e)) {
+		} else if (pl_hash_file(path.buf, want, hex, &size, &e)) {
 			fprintf(out, "%s: %s\n", line, e.msg);
+			++*bad;
+		} else if (size > want) {
+			/* Read no further than that proves: the file may be
+			 * one that something keeps writing. */
+			fprintf(out, "%s: differs from the manifest (longer than "
+				"the %s bytes it lists)\n", path.buf, tab1 + 1);
 			++*bad;
 		} else if (*end || errno || size != want || strcmp(hex, tab2 + 1) != 0) {
 			fprintf(out, "%s: differs from the manifest (%llu bytes, "

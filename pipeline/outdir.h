@@ -102,8 +102,9 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 		  struct pl_error *err);
 
 /* XXH3-128 of a file's bytes as 32 hex digits (hex has room for 33);
- * *size gets its length.  0 or -1 (PL_EX_NOINPUT, PL_EX_IOERR). */
-int pl_hash_file(const char *path, char hex[33], uint64_t *size,
+ * *size gets its length.  At most limit + 1 bytes are read (as
+ * pl_hash_path).  0 or -1 (PL_EX_NOINPUT, PL_EX_IOERR). */
+int pl_hash_file(const char *path, uint64_t limit, char hex[33], uint64_t *size,
 		 struct pl_error *err);
 
 #endif

@@ -152,14 +152,50 @@ int pl_open_file(const char *path, struct stat *st, struct pl_error *err)
 	return fd;
 }
 
-FILE *pl_fopen_small(const char *path, long long max, const char **why, int *too_big)
+/* The stream pl_fopen_small returns: its copy of the file, read-only
+ * (fopencookie, so that fclose frees the copy). */
+struct small_file {
+	char *buf;
+	size_t len, at;
+};
+
+static ssize_t small_read(void *cookie, char *out, size_t n)
 {
+	struct small_file *m = cookie;
+
+	if (n > m->len - m->at)
+		n = m->len - m->at;
+	memcpy(out, m->buf + m->at, n);
+	m->at += n;
+	return (ssize_t)n;
+}
+
+static int small_close(void *cookie)
+{
+	struct small_file *m = cookie;
+
+	pl_free(m->buf);
+	pl_free(m);
+	return 0;
+}
+
+static const cookie_io_functions_t small_io = {
+	.read = small_read,
+	.close = small_close,
+};
+
+FILE *pl_fopen_small(const char *path, long long max, int big_code, const char **why,
+		     int *code)
+{
+	struct small_file *mem;
 	static char big[96];
 	struct stat st;
 	FILE *fp;
+	char *buf;
+	size_t len, cap;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
-	*too_big = 0;
+	*code = PL_EX_NOINPUT;
 	if (fd < 0) {
 		*why = strerror(errno);
 		return NULL;
@@ -179,13 +215,74 @@ FILE *pl_fopen_small(const char *path, long long max, const char **why, int *too
 		snprintf(big, sizeof(big), "%lld bytes, more than the %lld such a file may have",
 			 (long long)st.st_size, max);
 		*why = big;
-		*too_big = 1;
+		*code = big_code;
 		close(fd);
 		return NULL;
 	}
-	if (!(fp = fdopen(fd, "r"))) {
-		*why = strerror(errno);
-		close(fd);
+	/* Read here, to max + 1 bytes at most, and handed over as a stream
+	 * in memory: the size checked above says nothing of a file that
+	 * grows while it is read (a list something keeps appending to),
+	 * and getline on the file itself would read on as long as it grows. */
+	len = 0;
+	cap = (size_t)st.st_size + 1;
+	buf = pl_malloc(cap);
+	while (buf) {
+		ssize_t n;
+		size_t want;
+
+		if (len == cap && (long long)len <= max) {
+			char *more = pl_realloc(buf, cap * 2);
+
+			if (!more) {
+				pl_free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		if ((long long)len > max) {
+			snprintf(big, sizeof(big), "more than the %lld bytes such a file may "
+				 "have (it grew while it was read)", max);
+			*why = big;
+			*code = big_code;
+			pl_free(buf);
+			close(fd);
+			return NULL;
+		}
+		want = cap - len;
+		if ((long long)want > max + 1 - (long long)len)
+			want = (size_t)(max + 1 - (long long)len);
+		n = read(fd, buf + len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* EIO; EAGAIN from a file whose reads would block
+			 * (/proc/kmsg): not a list cut short. */
+			*why = strerror(errno);
+			*code = PL_EX_IOERR;
+			pl_free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf || !(mem = pl_malloc(sizeof(*mem)))) {
+		*why = strerror(ENOMEM);
+		*code = PL_EX_OSERR;
+		pl_free(buf);
+		return NULL;
+	}
+	mem->buf = buf;
+	mem->len = len;
+	mem->at = 0;
+	if (!(fp = fopencookie(mem, "r", small_io))) {
+		*why = strerror(ENOMEM);
+		*code = PL_EX_OSERR;
+		small_close(mem);
 	}
 	return fp;
 }

@@ -57,12 +57,17 @@ struct stat;
 int pl_open_file(const char *path, struct stat *st, struct pl_error *err);
 /* A small text file the config names (the config itself, a stop-word or
  * boilerplate list), for getline: opened as pl_open_file does (never
- * waiting on a FIFO, regular files only) and refused when over max
- * bytes, so that neither a FIFO nor /dev/zero given as one can hang a
- * run or fill its memory.  NULL with *why the reason, for the caller's
- * message: strerror's, "not a regular file ...", or "larger than ...";
- * *too_big says it was the size. */
-FILE *pl_fopen_small(const char *path, long long max, const char **why, int *too_big);
+ * waiting on a FIFO, regular files only), read whole, to max + 1 bytes at
+ * most, and handed back as a stream that reads that copy in memory (its
+ * reads cannot fail).  So neither a FIFO nor /dev/zero given as one can
+ * hang a run or fill its memory, nor can a file that grows while it is
+ * read.  NULL with *why the reason, for the caller's message (strerror's,
+ * "not a regular file ...", "... more than ...") and *code the exit code:
+ * PL_EX_NOINPUT (missing, not a regular file, unreadable), big_code
+ * (over max bytes), PL_EX_IOERR (a read failed: EIO, or EAGAIN from a file
+ * whose reads would block, as /proc/kmsg's) or PL_EX_OSERR (memory). */
+FILE *pl_fopen_small(const char *path, long long max, int big_code, const char **why,
+		     int *code);
 /* The most bytes such a file may have: the config (a few kB as shipped),
  * a stop-word or boilerplate list (README, "Bad input"). */
 #define PL_CONFIG_MAX (1LL << 20)

@@ -948,6 +948,7 @@ oom:
  */
 struct hash_job {
 	struct files *f;
+	const struct cache *c;   /* the files' fileinfo.old index into it */
 	const uint32_t *idx;     /* the files to hash, in file order */
 	uint64_t *size;          /* bytes hashed, per entry of idx */
 	size_t bound[PL_MAX_THREADS + 1];
@@ -965,8 +966,11 @@ static void hash_share(void *arg, size_t t, size_t nt)
 		size_t i = job->idx[j];
 		struct fileinfo *fi = &job->f->info[i];
 
+		/* Past its cached size a file has changed, whatever follows
+		 * (and one that keeps growing must not keep this going). */
 		fi->hashed_ns = cache_wall_ns();
-		if (pl_hash_path(job->f->path[i], fi->hash, &job->size[j], &job->err[t])) {
+		if (pl_hash_path(job->f->path[i], job->c->files[fi->old].size, fi->hash,
+				 &job->size[j], &job->err[t])) {
 			job->failed[t] = j;
 			return;
 		}
@@ -989,6 +993,7 @@ static int hash_files(struct ctx *ctx, const uint32_t *idx, size_t n,
 	if (!job)
 		return pl_oom(err);
 	job->f = &ctx->files;
+	job->c = ctx->cache;
 	job->idx = idx;
 	job->size = size;
 	if (nt > n)
@@ -1658,16 +1663,15 @@ static int load_boilerplate(struct reader *r, const char *path,
 			    struct pl_error *err)
 {
 	const char *why;
-	int too_big;
-	FILE *fp = pl_fopen_small(path, PL_LIST_MAX, &why, &too_big);
+	int code;
+	FILE *fp = pl_fopen_small(path, PL_LIST_MAX, PL_EX_DATAERR, &why, &code);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	int lineno = 0, rc = 0;
 
 	if (!fp)
-		return pl_fail(err, too_big ? PL_EX_DATAERR : PL_EX_NOINPUT,
-			       "%s: cannot read the [corpus] boilerplate file: %s",
+		return pl_fail(err, code, "%s: cannot read the [corpus] boilerplate file: %s",
 			       path, why);
 	while ((n = getline(&line, &cap, fp)) >= 0) {
 		int e;
@@ -1692,10 +1696,6 @@ static int load_boilerplate(struct reader *r, const char *path,
 		}
 		r->nre++;
 	}
-	/* A failed read (EIO, EAGAIN) is not the end of the list. */
-	if (rc == 0 && ferror(fp))
-		rc = pl_fail(err, PL_EX_IOERR, "%s: cannot read the [corpus] boilerplate file: %s",
-			     path, strerror(errno));
 	free(line);
 	fclose(fp);
 	return rc;

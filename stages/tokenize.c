@@ -934,7 +934,7 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 	char where[4200];
 	struct strbuf path = STRBUF_INIT;
 	const char *why;
-	int too_big;
+	int code;
 	FILE *fp;
 	char *line = NULL;
 	size_t cap = 0;
@@ -957,9 +957,9 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 		return pl_oom(err);
 	if (strbuf_addstr(&path, spec))
 		return pl_oom(err);
-	fp = pl_fopen_small(path.buf, PL_LIST_MAX, &why, &too_big);
+	fp = pl_fopen_small(path.buf, PL_LIST_MAX, PL_EX_DATAERR, &why, &code);
 	if (!fp) {
-		pl_fail(err, too_big ? PL_EX_DATAERR : PL_EX_NOINPUT,
+		pl_fail(err, code,
 			"%s: [tokenize] stopwords: cannot read '%s': %s "
 			"(use english, none, or a file with one word a line)",
 			config_where(cfg, CFG_tokenize_stopwords, where, sizeof(where)),
@@ -987,12 +987,6 @@ static int load_stopwords(struct tokenizer *t, const struct config *cfg,
 			break;
 		}
 	}
-	/* A read that failed (EIO; EAGAIN from a file whose reads would
-	 * block, as /proc/kmsg's) must not pass for the end of the list. */
-	if (rc == 0 && ferror(fp))
-		rc = pl_fail(err, PL_EX_IOERR, "%s: [tokenize] stopwords: cannot read '%s': %s",
-			     config_where(cfg, CFG_tokenize_stopwords, where, sizeof(where)),
-			     path.buf, strerror(errno));
 	free(line);
 	fclose(fp);
 	strbuf_release(&path);

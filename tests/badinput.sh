@@ -242,6 +242,13 @@ cfgcase "config: stop-word file a FIFO" 66 "stopwords: cannot read" "$h[tokenize
 expect "config: stop-word file a FIFO: says what it is" "grep -qF 'not a regular file (a FIFO or a device)' '$T/stderr'"
 cfgcase "config: stop-word file /dev/zero" 66 "'/dev/zero': not a regular file" "$h[tokenize]\nstopwords = /dev/zero\n[kmeans]\nk = 2\n"
 cfgcase "config: boilerplate file a FIFO" 66 "boilerplate file: not a regular file" "${h}boilerplate = fifo\n[kmeans]\nk = 2\n"
+# A list whose read fails is an I/O error, never a list cut short: /proc's
+# files say 0 bytes and /proc/self/mem fails its first read with EIO.  And
+# one that says 0 bytes and reads more than the limit (a list that grows
+# while it is read) is refused as too large, not read on to its end.
+cfgcase "config: stop-word file that fails to read" 74 "stopwords: cannot read '/proc/self/mem': Input/output error" "$h[tokenize]\nstopwords = /proc/self/mem\n[kmeans]\nk = 2\n"
+cfgcase "config: boilerplate file that fails to read" 74 "boilerplate file: Input/output error" "${h}boilerplate = /proc/self/mem\n[kmeans]\nk = 2\n"
+run "config: config that fails to read" 74 "/proc/self/mem: cannot read: Input/output error" /proc/self/mem
 run "config: config a FIFO" 66 "fifo: cannot read: not a regular file" "$C/fifo"
 run "config: config /dev/zero" 66 "/dev/zero: cannot read: not a regular file" /dev/zero
 P=$Pbare

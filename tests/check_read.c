@@ -971,12 +971,102 @@ START_TEST(never_waits)
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(mkfifo(path, 0666), 0);
 
-	ck_assert_int_eq(pl_hash_path(path, hash, &size, &err), -1);
+	ck_assert_int_eq(pl_hash_path(path, UINT64_MAX, hash, &size, &err), -1);
 	ck_assert_int_eq(err.code, PL_EX_NOINPUT);
 	ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
 	ck_assert_int_eq(read_file_bytes(path, 1 << 20, &sb, &err), -1);
 	ck_assert_int_eq(err.code, PL_EX_NOINPUT);
 	strbuf_release(&sb);
+}
+END_TEST
+
+/* The content hash reads no more than its limit and one byte: a file
+ * that a writer keeps growing (a log in the corpus folder) must not keep
+ * a rerun hashing it for as long as it grows.  What it returns is the
+ * hash of what it read, and that length, over the limit. */
+START_TEST(hash_stops_past_limit)
+{
+	struct pl_error err = { 0, "" };
+	uint8_t hash[16], want[16];
+	uint64_t size;
+	size_t len = (size_t)300 << 10;
+	char *data = malloc(len), path[4300];
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)('a' + i * 7 % 26);
+	snprintf(path, sizeof(path), "%s/long.txt", root);
+	fp = fopen(path, "wb");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+
+	/* Under the limit (and at it): the whole file. */
+	pl_hash_bytes(data, len, want);
+	ck_assert_int_eq(pl_hash_path(path, len, hash, &size, &err), 0);
+	ck_assert_uint_eq(size, len);
+	ck_assert_mem_eq(hash, want, 16);
+	ck_assert_int_eq(pl_hash_path(path, UINT64_MAX, hash, &size, &err), 0);
+	ck_assert_uint_eq(size, len);
+	ck_assert_mem_eq(hash, want, 16);
+	/* Over it, within the first block and past it. */
+	for (uint64_t limit = 0; limit < len; limit += 150001) {
+		ck_assert_int_eq(pl_hash_path(path, limit, hash, &size, &err), 0);
+		ck_assert_uint_eq(size, limit + 1);
+		pl_hash_bytes(data, (size_t)limit + 1, want);
+		ck_assert_mem_eq(hash, want, 16);
+	}
+	ck_assert_int_eq(pl_hash_path(path, len - 1, hash, &size, &err), 0);
+	ck_assert_uint_eq(size, len);
+	free(data);
+}
+END_TEST
+
+/* A list or config file is read to its limit and one byte at most,
+ * whatever its size said when it was opened: a file that grows while it
+ * is read must not keep a run reading.  /proc/self/status stands in for
+ * one: stat gives it 0 bytes and a read gives more than 100. */
+START_TEST(small_file_capped_as_read)
+{
+	const char *why = NULL;
+	int code = 0;
+	FILE *fp = pl_fopen_small("/proc/self/status", 100, PL_EX_DATAERR, &why, &code);
+	char *line = NULL;
+	size_t cap = 0, lines = 0;
+
+	ck_assert_ptr_null(fp);
+	ck_assert_int_eq(code, PL_EX_DATAERR);
+	ck_assert_msg(strstr(why, "grew while it was read"), "%s", why);
+	/* Within its limit, the stream reads the whole file, line by line. */
+	fp = pl_fopen_small("/proc/self/status", 1 << 20, PL_EX_DATAERR, &why, &code);
+	ck_assert_ptr_nonnull(fp);
+	while (getline(&line, &cap, fp) >= 0)
+		lines += strncmp(line, "Name:", 5) == 0 || strncmp(line, "Pid:", 4) == 0;
+	ck_assert_uint_eq(lines, 2);
+	ck_assert_int_eq(ferror(fp), 0);
+	fclose(fp);
+	free(line);
+	/* A read that fails (/proc/self/mem at address 0: EIO) is an I/O
+	 * error, not a list that ends there. */
+	fp = pl_fopen_small("/proc/self/mem", 1 << 20, PL_EX_DATAERR, &why, &code);
+	ck_assert_ptr_null(fp);
+	ck_assert_int_eq(code, PL_EX_IOERR);
+	ck_assert_msg(strstr(why, "Input/output error"), "%s", why);
+	/* An empty file: a stream at its end. */
+	{
+		char path[4300];
+
+		snprintf(path, sizeof(path), "%s/empty.lst", root);
+		fp = fopen(path, "w");
+		ck_assert_ptr_nonnull(fp);
+		fclose(fp);
+		fp = pl_fopen_small(path, 100, PL_EX_DATAERR, &why, &code);
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_int_eq(fgetc(fp), EOF);
+		ck_assert_int_eq(ferror(fp), 0);
+		fclose(fp);
+	}
 }
 END_TEST
 
@@ -1041,6 +1131,8 @@ Suite *suite_read(void)
 	tcase_add_test(tc, max_file_mb);
 	tcase_add_test(tc, no_input);
 	tcase_add_test(tc, never_waits);
+	tcase_add_test(tc, hash_stops_past_limit);
+	tcase_add_test(tc, small_file_capped_as_read);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 

@@ -975,6 +975,10 @@ printf 'x' >>"$D/tamper/current/docs.tsv"
 pl "$D/tamper" "$C" verify "$CONF"
 expect "i verify: a published file changed: 65" 65
 result "i verify: names the file" "$(grep -q docs.tsv "$T/stdout" "$T/stderr" || echo "docs.tsv not named")"
+# It reads no further than the length the manifest gives and a byte (a
+# file something keeps writing must not keep verify reading), so it says
+# "longer", not a length and a hash of part of the file.
+result "i verify: a longer file is called longer" "$(grep -q "docs.tsv: differs from the manifest (longer than the [0-9]* bytes it lists)" "$T/stdout" || { echo "got:"; cat "$T/stdout"; })"
 rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
 rm "$D/tamper/current/ksweep.tsv"
 pl "$D/tamper" "$C" verify "$CONF"
