@@ -482,6 +482,35 @@ static void flat_recover(const char *outdir)
 	closedir(d);
 }
 
+/* 1 when run id `id` is in use by something other than a set of that
+ * name: a report runs/ID.json (an earlier run's, which the new one would
+ * overwrite), or a cache segment cache-ID-N.seg in the current set (a
+ * segment the new run would write under the same name as one it carries
+ * over).  Both happen when an id comes round again: the clock set back
+ * (a VM snapshot restored, an NTP step) in a container where the run is
+ * always pid 1.  0 when the id is free, or the folders cannot be read
+ * (mkdir then decides, as before). */
+static int id_taken(const struct ctx *ctx, const char *id)
+{
+	struct strbuf path = STRBUF_INIT;
+	size_t idlen = strlen(id);
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int taken = 0;
+
+	if (strbuf_addf(&path, "%s/runs/%s.json", ctx->outdir, id) == 0)
+		taken = lstat(path.buf, &st) == 0;
+	strbuf_release(&path);
+	if (taken || !ctx->cur_set || !(d = opendir(ctx->cur_set)))
+		return taken;
+	while (!taken && (de = readdir(d)) != NULL)
+		taken = strncmp(de->d_name, "cache-", 6) == 0 &&
+			strncmp(de->d_name + 6, id, idlen) == 0 && de->d_name[6 + idlen] == '-';
+	closedir(d);
+	return taken;
+}
+
 int outdir_begin(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -497,16 +526,20 @@ int outdir_begin(struct ctx *ctx, struct pl_error *err)
 		return -1;
 	}
 	/* Two runs of one process within a second (a program using the
-	 * library) would get the same id: the later one takes ID.2, ID.3... */
+	 * library) would get the same id: the later one takes ID.2, ID.3...
+	 * So does a run whose id an earlier run's report or cache segments
+	 * still use (id_taken). */
 	for (int n = 1;; n++) {
 		size_t len = sb.len;
+		int taken;
 
 		if ((n == 1 ? strbuf_addf(&sb, "/%s", ctx->run_id)
 			    : strbuf_addf(&sb, "/%s.%d", ctx->run_id, n)))
 			return pl_oom(err);
-		if (mkdir(sb.buf, 0777) == 0)
+		taken = id_taken(ctx, strrchr(sb.buf, '/') + 1);
+		if (!taken && mkdir(sb.buf, 0777) == 0)
 			break;
-		if (errno != EEXIST || n == 1000) {
+		if ((!taken && errno != EEXIST) || n == 1000) {
 			pl_fail(err, PL_EX_CANTCREAT, "%s: cannot create: %s", sb.buf,
 				strerror(errno));
 			strbuf_release(&sb);
@@ -567,12 +600,16 @@ int outdir_adopt(struct ctx *ctx, const char *src, const char *name,
 
 	if (strbuf_addf(&to, "%s/%s", ctx->staging, name))
 		return pl_oom(err);
-	if (link(src, to.buf) != 0) {
+	if (link(src, to.buf) == 0) {
+		rc = add_staged(ctx, name, err);
+	} else if (errno == EEXIST) {
+		/* Never copied over a file of this run's own (outdir_begin
+		 * picks an id no segment carried over has). */
+		rc = pl_fail(err, PL_EX_SOFTWARE, "%s: already in the new set", to.buf);
+	} else {
 		/* No hard links here (or another file system): copy. */
 		rc = read_file_bytes(src, UINT64_MAX, &data, err) ||
 		     out_file(ctx, name, data.buf, data.len, err) ? -1 : 0;
-	} else {
-		rc = add_staged(ctx, name, err);
 	}
 	strbuf_release(&to);
 	strbuf_release(&data);

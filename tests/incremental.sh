@@ -1448,6 +1448,42 @@ else
 	skip "m runs: an unreadable subfolder" "running as root, who reads everything"
 fi
 
+# The run id comes round again: the program always pid 1 (a container)
+# and the clock set back to a second it has used (unshare makes the run
+# pid 1, tests/clock_shim.c fixes its clock).  Four runs with one id, each reading a new file, two read
+# threads: the fourth's own new segment cache-ID-1.seg has the name of one
+# it carries over from the first, and its report that of the first's.
+# It must pick another id (ID.2, ...), not copy the old segment over its
+# own (which made the set fail verify and every later run exit 65) nor
+# overwrite the first run's report.
+D=$T/sameid C=$D/c O=$D/out
+newcorpus "$C"
+if ! unshare --pid --fork --mount-proc true 2>"$T/cc.err"; then
+	skip "m same id" "no PID namespace for pid 1: $(head -n 1 "$T/cc.err")"
+elif ${CC:-cc} -shared -fPIC -o "$T/clock_shim.so" "$TOP/tests/clock_shim.c" -ldl 2>"$T/cc.err"; then
+	for i in 1 2 3 4; do
+		[ "$i" -eq 1 ] || newtext "sameid$i" >"$C/sameid$i.txt"
+		# (not through pl: an assignment before a shell function may
+		# outlive the call in some shells)
+		unshare --pid --fork --mount-proc \
+			env LD_PRELOAD="$T/clock_shim.so" SHIM_TIME=1790000000 \
+			"$P" -c output.dir="$O" -c corpus.dir="$C" -c corpus.unit="$UNIT" \
+			-c run.threads=2 run "$CONF" >"$T/stdout" 2>"$T/stderr" </dev/null
+		rc=$?
+		[ "$rc" -eq 0 ] || bad "m same id: run $i" "exit $rc: $(tail -n 2 "$T/stderr" | tr '\n' ' ')"
+	done
+	result "m same id: each run got an id of its own" \
+		"$([ "$(ls "$O/runs" | wc -l)" -eq 4 ] || echo "runs/ has $(ls "$O/runs" | tr '\n' ' ')")"
+	layout "m same id: the fourth set passes verify" "$O"
+	prev=$(prevset "$O")
+	newtext sameid5 >"$C/sameid5.txt"
+	pl "$O" "$C" run "$CONF"
+	expect "m same id: the next run, at the real time, reads its cache" 0 "1 new, 0 changed, 0 removed"
+	compare "m same id: and equals a fresh run" "$O" "$C" "$prev"
+else
+	skip "m same id" "no C compiler for the clock shim: $(head -n 1 "$T/cc.err")"
+fi
+
 # ---------------------------------------------------------------------
 # n the old flat layout
 # ---------------------------------------------------------------------
