@@ -129,8 +129,9 @@ static int add_file_hash(struct strbuf *text, const char *what, const char *path
 	int rc;
 
 	/* An unreadable list file fails the run later, with a message; here
-	 * it only has to hash differently from a readable one. */
-	if (read_file_bytes(path, (uint64_t)1 << 30, &data, &e) != 0)
+	 * it only has to hash differently from a readable one.  So does one
+	 * over the limit: it is read no further than that. */
+	if (read_file_bytes(path, (uint64_t)PL_LIST_MAX, &data, &e) != 0)
 		rc = strbuf_addf(text, "%s = unreadable %s\n", what, path);
 	else
 		rc = strbuf_addf(text, "%s = %016llx\n", what,

@@ -1414,6 +1414,11 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 		*tab1 = *tab2 = '\0';
 		errno = 0;
 		want = strtoull(tab1 + 1, &end, 10);
+		if (*end || errno) {
+			fprintf(out, "%s/manifest.tsv:%d: malformed line\n", set, lineno);
+			++*bad;
+			continue;
+		}
 		strbuf_reset(&path);
 		if (strbuf_addf(&path, "%s/%s", set, line)) {
 			rc = pl_oom(err);
@@ -1441,9 +1446,9 @@ int outdir_verify(const char *outdir, FILE *out, size_t *bad,
 			/* Read no further than that proves: the file may be
 			 * one that something keeps writing. */
 			fprintf(out, "%s: differs from the manifest (longer than "
-				"the %s bytes it lists)\n", path.buf, tab1 + 1);
+				"the %llu bytes it lists)\n", path.buf, want);
 			++*bad;
-		} else if (*end || errno || size != want || strcmp(hex, tab2 + 1) != 0) {
+		} else if (size != want || strcmp(hex, tab2 + 1) != 0) {
 			fprintf(out, "%s: differs from the manifest (%llu bytes, "
 				"xxh3_128 %s; manifest: %s bytes, %s)\n", path.buf,
 				(unsigned long long)size, hex, tab1 + 1, tab2 + 1);

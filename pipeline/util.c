@@ -243,7 +243,7 @@ FILE *pl_fopen_small(const char *path, long long max, int big_code, const char *
 		}
 		if ((long long)len > max) {
 			snprintf(big, sizeof(big), "more than the %lld bytes such a file may "
-				 "have (it grew while it was read)", max);
+				 "have (more than its size said)", max);
 			*why = big;
 			*code = big_code;
 			pl_free(buf);

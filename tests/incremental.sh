@@ -1002,6 +1002,14 @@ pl "$D/tamper" "$C" verify "$CONF"
 expect "i verify: the manifest cut at a line end: 65" 65
 result "i verify: names a file the manifest lost" \
 	"$(grep -q "in the set but not in manifest.tsv" "$T/stdout" || echo "$(head -c 300 "$T/stdout")")"
+# A length field that is not a number (its digits then more): the line is
+# malformed, not a file "longer than" part of the field.
+rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
+sed -i 's/^\(clusters\.tsv\t[0-9]*\)\t/\1x\t/' "$D/tamper/current/manifest.tsv"
+pl "$D/tamper" "$C" verify "$CONF"
+expect "i verify: a length field that is not a number: 65" 65
+result "i verify: calls the line malformed" \
+	"$(grep -q "manifest.tsv:[0-9]*: malformed line" "$T/stdout" || echo "$(head -c 300 "$T/stdout")")"
 # A symbolic link where a file of the set belongs, to an identical copy
 # outside: the set is what is checked, not what a link leads to.
 rm -rf "$D/tamper" && cp -a "$O" "$D/tamper"
@@ -1450,9 +1458,10 @@ fi
 
 # The run id comes round again: the program always pid 1 (a container)
 # and the clock set back to a second it has used (unshare makes the run
-# pid 1, tests/clock_shim.c fixes its clock).  Four runs with one id, each reading a new file, two read
-# threads: the fourth's own new segment cache-ID-1.seg has the name of one
-# it carries over from the first, and its report that of the first's.
+# pid 1, tests/shim/clock_shim.c fixes its clock).  Four runs with one id,
+# each reading a new file, two read threads: the fourth's own new segment
+# cache-ID-1.seg has the name of one it carries over from the first, and
+# its report that of the first's.
 # It must pick another id (ID.2, ...), not copy the old segment over its
 # own (which made the set fail verify and every later run exit 65) nor
 # overwrite the first run's report.
@@ -1460,7 +1469,7 @@ D=$T/sameid C=$D/c O=$D/out
 newcorpus "$C"
 if ! unshare --pid --fork --mount-proc true 2>"$T/cc.err"; then
 	skip "m same id" "no PID namespace for pid 1: $(head -n 1 "$T/cc.err")"
-elif ${CC:-cc} -shared -fPIC -o "$T/clock_shim.so" "$TOP/tests/clock_shim.c" -ldl 2>"$T/cc.err"; then
+elif ${CC:-cc} -shared -fPIC -o "$T/clock_shim.so" "$TOP/tests/shim/clock_shim.c" -ldl 2>"$T/cc.err"; then
 	for i in 1 2 3 4; do
 		[ "$i" -eq 1 ] || newtext "sameid$i" >"$C/sameid$i.txt"
 		# (not through pl: an assignment before a shell function may
