@@ -1150,13 +1150,16 @@ void outdir_abandon(struct ctx *ctx)
 	out_staged_release(ctx);
 }
 
-/* outdir_record_failure's work; the caller holds end_lock. */
-static void record_failure(struct ctx *ctx, const struct pl_error *e)
+/* outdir_record_failure's work; the caller holds end_lock.  0, or -1
+ * with errno set when runs/ID.json could not be written. */
+static int record_failure(struct ctx *ctx, const struct pl_error *e)
 {
 	struct strbuf path = STRBUF_INIT, sb = STRBUF_INIT;
+	int rc = -1;
 
 	if (!ctx->run_id || ctx->lockfd < 0)
-		return;
+		return 0;
+	errno = ENOMEM;
 	if (strbuf_addf(&path, "%s/runs", ctx->outdir) ||
 	    (mkdir(path.buf, 0777) != 0 && errno != EEXIST) ||
 	    strbuf_addf(&path, "/%s.json", ctx->run_id) ||
@@ -1166,18 +1169,31 @@ static void record_failure(struct ctx *ctx, const struct pl_error *e)
 	    strbuf_add_json(&sb, e->msg, strlen(e->msg)) ||
 	    strbuf_addstr(&sb, "\n}\n"))
 		goto out;
-	(void)put_report(path.buf, sb.buf, sb.len);
-	prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i, ctx->run_id);
+	rc = put_report(path.buf, sb.buf, sb.len);
+	if (rc == 0)
+		prune_runs(ctx->outdir, ctx->cfg->v[CFG_output_keep_runs].i, ctx->run_id);
 out:
 	strbuf_release(&path);
 	strbuf_release(&sb);
+	return rc;
 }
 
 void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
 {
 	pthread_mutex_lock(&end_lock);
 	if (!ended) {
-		record_failure(ctx, e);
+		/* A run that failed for want of room (ENOSPC, a quota) may
+		 * have filled the disk with its own half-written set: that
+		 * goes first, and the report is tried again.  If it still
+		 * cannot be written, say so: the scheduler's log then has
+		 * the reason the report is missing. */
+		if (record_failure(ctx, e) != 0) {
+			outdir_abandon(ctx);
+			if (record_failure(ctx, e) != 0)
+				fprintf(stderr, "pipeline: warning: recording the run: "
+					"%s/runs/%s.json: %s\n", ctx->outdir, ctx->run_id,
+					strerror(errno));
+		}
 		ended = 1;
 	}
 	pthread_mutex_unlock(&end_lock);
