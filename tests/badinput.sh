@@ -322,6 +322,27 @@ textcase "text: blank lines only" 0 ""
 newd; echo "the and of to which would could" >"$D/stop.txt"
 textcase "text: a file of stop words only" 0 ""
 expect "text: stop words only: the statement is NA" 'grep -q "stop.txt	NA	1	0	NA	NA" "$OUT/docs.tsv"'
+# A boilerplate pattern tried on a 2 MiB line (a scraped page saved on
+# one line) with its prefix every 97 bytes and no match: regexec tries it
+# from every position, and the run took 23 s at 1 MiB, 4 times that at
+# 2 MiB (a 100 MB line: days, holding the lock).  A line over 4096 bytes
+# is text, never boilerplate: not tested, kept, even one that would match
+# (credit.txt, which the pattern used to drop whole); a short credit line
+# is still dropped.
+newd
+printf '# image credits\nPhoto: .*Getty Images\n' >"$D.regex"
+conf "$D.conf" "text$n" "[corpus]" "boilerplate = $D.regex"
+{ yes 'The foreign ministry spokesperson said the allegations were groundless. Photo: Reuters/AFP. ' |
+	head -c 2097152 | tr -d '\n'; echo; } >"$D/page.txt"
+{ yes 'Officials rejected the surveillance accusations. Photo: Reuters. ' |
+	head -c 8192 | tr -d '\n'; echo 'Photo: staff / Getty Images'; } >"$D/credit.txt"
+printf 'Photo: staff / Getty Images\nA statement about encryption.\n' >"$D/short.txt"
+Pbare=$P P=$T/pl-timeout
+textcase "text: a boilerplate pattern on a 2 MiB line: done at once" 0 ""
+P=$Pbare
+expect "text: lines over 4096 bytes are kept, the short credit line dropped" \
+	'[ "$(report boilerplate_lines)" -eq 1 ] &&
+	 awk -F "\t" "\$2 == \"page.txt\" && \$5 > 1000 { p = 1 } \$2 == \"credit.txt\" && \$5 > 100 { c = 1 } END { exit !(p && c) }" "$OUT/docs.tsv"'
 newd; printf 'bad\300\257overlong encryption\n' >"$D/x.txt"
 textcase "text: overlong C0 AF" 0 ""
 expect "text: overlong bytes counted" '[ "$(report invalid_bytes)" -ge 2 ]'
