@@ -207,6 +207,20 @@ int cache_config_text(const struct config *cfg, int analysis, struct strbuf *tex
 		if (rc)
 			return -1;
 	}
+	/* libstemmer has no version to ask: its file stands for it (a
+	 * distribution's new libstemmer, with revised Snowball rules,
+	 * changes stems; so, harmlessly, does a rebuild of the same rules:
+	 * the run then reads every file once, ids kept).  Last, so that a
+	 * change of [stem] language is named as that, not as this line's
+	 * coming or going. */
+	if (strcmp(cfg->v[CFG_stem_language].text, "none") != 0) {
+		uint64_t h;
+
+		if (stem_library_hash(&h) == 0 ?
+		    strbuf_addf(text, "stem.library = %016llx\n", (unsigned long long)h) :
+		    strbuf_addstr(text, "stem.library = unknown\n"))
+			return -1;
+	}
 	return 0;
 }
 

@@ -110,7 +110,8 @@ struct cache {
 /* The hash of the config lines that decide the counts (analysis = 1:
  * [corpus] but dir, max_file_mb and the boilerplate file's path, [tokenize],
  * [stem], [phrases], [frames], the contents of the stop-word and
- * boilerplate files, the program and utf8proc versions), of the whole
+ * boilerplate files, the program and utf8proc versions, and unless
+ * [stem] language = none the hash of the libstemmer file), of the whole
  * config (analysis = 0, the config_hash of run.json), or of everything that
  * changes an output (analysis = 2: all but [run] threads).
  * 0 or -1 (out of memory).  cache_config_text appends the lines hashed
