@@ -114,7 +114,8 @@ static void usage(FILE *fp)
 		    "  -q                    no progress output\n"
 		    "  -v                    name each stage as it runs\n"
 		    "  -h, --help            this help\n"
-		    "  --version             print the version\n\n"
+		    "  --version             print the version\n"
+		    "  --                    what follows is not an option (a CONF named -x.conf)\n\n"
 		    "Quick start: pipeline run pipeline.conf\n");
 }
 
@@ -475,10 +476,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pipeline: out of memory\n");
 		return PL_EX_OSERR;
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1, opts = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		if (opts && strcmp(a, "--") == 0) {
+			/* The rest are words, not options: a config -x.conf. */
+			opts = 0;
+		} else if (!opts || a[0] != '-' || !a[1]) {
+			if (!name) {
+				name = a;
+			} else if (o.nargs < 4) {
+				o.args[o.nargs++] = a;
+			} else {
+				fprintf(stderr, "pipeline: too many arguments\n");
+				free(o.overrides);
+				return PL_EX_USAGE;
+			}
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			free(o.overrides);
 			if (flush_stdout(&err)) {
@@ -502,17 +516,9 @@ int main(int argc, char **argv)
 				return PL_EX_USAGE;
 			}
 			o.overrides[o.noverrides++] = v;
-		} else if (a[0] == '-' && a[1]) {
+		} else {
 			fprintf(stderr, "pipeline: unknown option '%s'\n", a);
 			usage(stderr);
-			free(o.overrides);
-			return PL_EX_USAGE;
-		} else if (!name) {
-			name = a;
-		} else if (o.nargs < 4) {
-			o.args[o.nargs++] = a;
-		} else {
-			fprintf(stderr, "pipeline: too many arguments\n");
 			free(o.overrides);
 			return PL_EX_USAGE;
 		}

@@ -85,6 +85,7 @@ no arguments|64|err|usage: pipeline|"$P"
 unknown command|64|err|'frobnicate' is not a command|"$P" frobnicate pipeline.conf
 unknown option|64|err|unknown option '--frobnicate'|"$P" --frobnicate check pipeline.conf
 unknown option shows the usage|64|err|usage: pipeline|"$P" -x check pipeline.conf
+a config named -x.conf after --|0|any||cp pipeline.conf "$T/-x.conf" && sed -i "s#^dir = corpus\$#dir = $PWD/corpus#; s#^boilerplate = corpus/#boilerplate = $PWD/corpus/#; s#^dir = output\$#dir = $T/dash-out#" -- "$T/-x.conf" && (p=$(cd "$(dirname "$P")" && pwd)/${P##*/} && cd "$T" && "$p" -q check -- -x.conf)
 -c without a value|64|err|-c needs section.key=value|"$P" check pipeline.conf -c
 run without a config file|64|err|expected one config file|"$P" run
 too many arguments|64|err|too many arguments|"$P" check a b c d e
@@ -111,7 +112,7 @@ check a missing file|66|err|$T/missing.conf: cannot read|"$P" check "$T/missing.
 config with an unknown key|78|err|$T/bad.conf:3: unknown key 'kk' in [kmeans]|"$P" check "$T/bad.conf"
 missing corpus folder|66|err|cannot open the corpus folder|"$P" -c corpus.dir="$T/nocorpus" check pipeline.conf
 min_length above max_length|78|err|min_length 9 is larger than max_length 3|"$P" -c tokenize.min_length=9 -c tokenize.max_length=3 check pipeline.conf
-an override is named as such, not blamed on the file|78|err|pipeline.conf:38: [tokenize] min_length 2 is larger than max_length 1 (max_length from -c tokenize.max_length)|"$P" -c tokenize.max_length=1 check pipeline.conf
+an override is named as such, not blamed on the file|78|err|pipeline.conf:39: [tokenize] min_length 2 is larger than max_length 1 (max_length from -c tokenize.max_length)|"$P" -c tokenize.max_length=1 check pipeline.conf
 EOF
 
 # help config: every section of config.def, plus the free [phrases] and
