@@ -96,7 +96,7 @@ static const char exit_codes[] =
 	"      number of statements, a corrupt gzip file, a file over max_file_mb)\n"
 	"  66  the config file, corpus folder or a list file is missing or unreadable\n"
 	"  70  internal error (a bug: please report it)\n"
-	"  71  out of memory\n"
+	"  71  out of memory, or of file descriptors (ulimit -n)\n"
 	"  73  the output folder or a file in it cannot be created, backed up\n"
 	"      or renamed into place\n"
 	"  74  read or write error (a write, flush, fsync or close failed)\n"

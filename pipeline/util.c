@@ -119,13 +119,24 @@ int pl_fail(struct pl_error *err, int code, const char *fmt, ...)
 	return -1;
 }
 
+int pl_open_code(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM ? PL_EX_OSERR : PL_EX_NOINPUT;
+}
+
+const char *pl_open_hint(int e)
+{
+	return e == EMFILE || e == ENFILE ? " (raise the limit: ulimit -n)" : "";
+}
+
 int pl_open_nowait(const char *path, struct pl_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int e = errno;
 
 	if (fd < 0)
-		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot read: %s", path,
-			       strerror(errno));
+		return pl_fail(err, pl_open_code(e), "%s: cannot read: %s%s", path,
+			       strerror(e), pl_open_hint(e));
 	return fd;
 }
 
@@ -198,6 +209,7 @@ FILE *pl_fopen_small(const char *path, long long max, int big_code, const char *
 	*code = PL_EX_NOINPUT;
 	if (fd < 0) {
 		*why = strerror(errno);
+		*code = pl_open_code(errno);
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0) {

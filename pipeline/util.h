@@ -55,6 +55,12 @@ int pl_oom(struct pl_error *err);
  * rather than hang a run that holds the output folder's lock. */
 struct stat;
 int pl_open_file(const char *path, struct stat *st, struct pl_error *err);
+/* The exit code for an open(2) or opendir(3) that failed with errno e:
+ * 71 (PL_EX_OSERR) when the process or system ran out of descriptors or
+ * memory (EMFILE, ENFILE, ENOMEM: nothing is wrong with the file), else
+ * 66; and a hint for the message ("" or " (raise the limit: ulimit -n)"). */
+int pl_open_code(int e);
+const char *pl_open_hint(int e);
 /* A small text file the config names (the config itself, a stop-word or
  * boilerplate list), for getline: opened as pl_open_file does (never
  * waiting on a FIFO, regular files only), read whole, to max + 1 bytes at

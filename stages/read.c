@@ -578,9 +578,12 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 		return pl_fail(err, PL_EX_DATAERR, "%s: folders nested deeper than 64",
 			       path->buf);
 	d = opendir(path->buf);
-	if (!d)
-		return pl_fail(err, PL_EX_NOINPUT, "%s: cannot open folder: %s",
-			       path->buf, strerror(errno));
+	if (!d) {
+		int e = errno;
+
+		return pl_fail(err, pl_open_code(e), "%s: cannot open folder: %s%s",
+			       path->buf, strerror(e), pl_open_hint(e));
+	}
 	ref = pl_malloc(sizeof(*ref));
 	if (!ref) {
 		closedir(d);

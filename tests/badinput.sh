@@ -472,6 +472,16 @@ for i in $(seq 70); do deep=$deep/d; done
 mkdir -p "$deep"
 echo "deep down" >"$deep/deep.txt"
 textcase "names: folders nested 70 deep" 65 "folders nested deeper than 64"
+# Out of file descriptors (ulimit -n 16; the walk holds a folder open at
+# each level of 30): 71, a resource of the system, not 66 as though the
+# corpus were missing; the message says which limit.
+newd
+deep=$D
+for i in $(seq 30); do deep=$deep/d$i; mkdir "$deep"; echo "level $i text" >"$deep/f.txt"; done
+Pbare=$P P=$T/pl-fd16
+printf '#!/bin/sh\nulimit -n 16\nexec "%s" "$@"\n' "$Pbare" >"$P" && chmod +x "$P"
+textcase "names: out of file descriptors: 71, not 66" 71 "Too many open files (raise the limit: ulimit -n)"
+P=$Pbare
 # Paragraphs: CRLF text, lines of only CR or spaces between paragraphs.
 newd
 printf 'first paragraph encryption\r\nstill first\r\n\r\nsecond paragraph wiretap\r\n \t\r\nthird paragraph hypocrisy\r\n' >"$D/crlf.txt"
