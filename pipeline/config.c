@@ -7,6 +7,8 @@
  * to ini_parse_stream() counts lines itself; it also rejects lines longer
  * than inih's 200-byte buffer instead of letting inih cut them silently.
  */
+/* realpath */
+#define _DEFAULT_SOURCE
 #include "config.h"
 
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const struct cfg_key cfg_keys[] = {
 #define CFG(sec, key, type, def, min, max, choices, help) \
@@ -531,7 +534,19 @@ int config_load(struct config *cfg, const char *path, struct pl_error *err)
 	pl_free(cfg->file);
 	pl_free(cfg->dir);
 	cfg->file = pl_strdup(path);
-	cfg->dir = dirname_of(path);
+	/* Relative paths in it start from the folder the config file is in:
+	 * for a symbolic link (~/pipeline.conf -> /srv/pipeline/pipeline.conf),
+	 * the folder of the file it leads to, where its corpus and lists are,
+	 * not the link's.  Otherwise the path as given (./output stays
+	 * relative in messages). */
+	{
+		struct stat ls;
+		char *real = lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode) ?
+			     realpath(path, NULL) : NULL;
+
+		cfg->dir = dirname_of(real ? real : path);
+		free(real); /* realpath's, from malloc */
+	}
 	if (!cfg->file || !cfg->dir)
 		return pl_oom(err);
 	/* The defaults' relative paths start from the config file too. */

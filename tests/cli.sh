@@ -85,6 +85,7 @@ no arguments|64|err|usage: pipeline|"$P"
 unknown command|64|err|'frobnicate' is not a command|"$P" frobnicate pipeline.conf
 unknown option|64|err|unknown option '--frobnicate'|"$P" --frobnicate check pipeline.conf
 unknown option shows the usage|64|err|usage: pipeline|"$P" -x check pipeline.conf
+a config that is a symbolic link: its paths from the folder of the file it leads to|0|out|pipeline.conf: ok|mkdir -p "$T/linkdir" && ln -sf "$PWD/pipeline.conf" "$T/linkdir/pipeline.conf" && (p=$(cd "$(dirname "$P")" && pwd)/${P##*/} && cd "$T/linkdir" && "$p" check pipeline.conf)
 a config named -x.conf after --|0|any||cp pipeline.conf "$T/-x.conf" && sed -i "s#^dir = corpus\$#dir = $PWD/corpus#; s#^boilerplate = corpus/#boilerplate = $PWD/corpus/#; s#^dir = output\$#dir = $T/dash-out#" -- "$T/-x.conf" && (p=$(cd "$(dirname "$P")" && pwd)/${P##*/} && cd "$T" && "$p" -q check -- -x.conf)
 -c without a value|64|err|-c needs section.key=value|"$P" check pipeline.conf -c
 run without a config file|64|err|expected one config file|"$P" run
