@@ -344,7 +344,7 @@ static int open_sub(const char *outdir, const char *sub, dev_t *dev)
 /* Remove set `name` of the sets folder open as sfd (device dev) and what
  * it holds (see remove_tree); a set name that is a symbolic link or a
  * file is removed itself. */
-static void remove_set_at(int sfd, const char *name, dev_t dev)
+static void remove_set_at(const char *outdir, int sfd, const char *name, dev_t dev)
 {
 	int fd = open_inside(sfd, name, dev);
 
@@ -354,7 +354,14 @@ static void remove_set_at(int sfd, const char *name, dev_t dev)
 		return;
 	}
 	remove_tree(fd, SET_DEPTH, dev);
-	unlinkat(sfd, name, AT_REMOVEDIR);
+	/* A set that stays (one a run as another user made, as root by
+	 * sudo; a mount inside it) would stay for good, unsaid, one more
+	 * each time: every run that tries says so. */
+	if (unlinkat(sfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		fprintf(stderr, "pipeline: warning: cannot remove %s/sets/%s: %s%s\n",
+			outdir, name, strerror(errno),
+			errno == EACCES || errno == EPERM || errno == ENOTEMPTY ?
+			" (made by another user, or a mount inside it?)" : "");
 }
 
 /* Remove every set but `keep1` and `keep2` (names, may be NULL). */
@@ -377,7 +384,7 @@ static void prune_sets(const char *outdir, const char *keep1, const char *keep2)
 		if ((keep1 && strcmp(de->d_name, keep1) == 0) ||
 		    (keep2 && strcmp(de->d_name, keep2) == 0))
 			continue;
-		remove_set_at(sfd, de->d_name, dev);
+		remove_set_at(outdir, sfd, de->d_name, dev);
 	}
 	if (d)
 		closedir(d);
@@ -1141,7 +1148,7 @@ void outdir_abandon(struct ctx *ctx)
 
 		/* The staging set is sets/RUN_ID (outdir_begin). */
 		if (sfd >= 0) {
-			remove_set_at(sfd, ctx->run_id, dev);
+			remove_set_at(ctx->outdir, sfd, ctx->run_id, dev);
 			close(sfd);
 		}
 		pl_free(ctx->staging);

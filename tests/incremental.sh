@@ -1362,6 +1362,8 @@ if [ "$(id -u)" -eq 0 ] && mkdir -p "$D/mnt1" "$D/mnt2" "$O/sets/20000101T000000
 	newtext prune3 >"$C/added2.txt"
 	pl "$O" "$C" run "$CONF"
 	expect "l pruning: a rerun with folders mounted among the sets" 0
+	result "l pruning: a set left with a mount inside is said (every run that tries)" \
+		"$(grep -q 'warning: cannot remove .*/sets/20000101T000000Z-3: ' "$T/stderr" || { echo "no warning; stderr:"; cat "$T/stderr"; })"
 	for m in $MOUNTS; do umount "$m"; done
 	MOUNTS=
 	result "l pruning: a folder mounted at a set's name is not emptied" \
