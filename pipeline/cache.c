@@ -214,11 +214,10 @@ int cache_config_text(const struct config *cfg, int analysis, struct strbuf *tex
 	 * change of [stem] language is named as that, not as this line's
 	 * coming or going. */
 	if (strcmp(cfg->v[CFG_stem_language].text, "none") != 0) {
-		uint64_t h;
+		const char *lib = stem_library_path();
 
-		if (stem_library_hash(&h) == 0 ?
-		    strbuf_addf(text, "stem.library = %016llx\n", (unsigned long long)h) :
-		    strbuf_addstr(text, "stem.library = unknown\n"))
+		if (lib ? add_file_hash(text, "stem.library", lib)
+			: strbuf_addstr(text, "stem.library = unknown\n"))
 			return -1;
 	}
 	return 0;

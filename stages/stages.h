@@ -632,11 +632,12 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err);
  * run's), or NULL: the last part of ctx->cur_set (common.c). */
 const char *ctx_prev_id(const struct ctx *ctx);
 
-/* XXH3-64 of the file libstemmer was loaded from (stem.c), into *hash:
- * 0, or -1 when it cannot be found or read.  libstemmer exports no
- * version, and a new one (new Snowball rules) changes the stems, so the
- * cache's config text carries this instead. */
-int stem_library_hash(uint64_t *hash);
+/* The file libstemmer was loaded from (the shared object that holds
+ * sb_stemmer_new; the program itself when linked statically), or NULL
+ * (stem.c).  libstemmer exports no version, and a new one (new Snowball
+ * rules) changes the stems, so the cache's config text carries this
+ * file's hash instead. */
+const char *stem_library_path(void);
 
 /* Statements (read.c): append one to ctx->units; 0 or -1 (out of memory). */
 int units_add(struct ctx *ctx, uint32_t file, uint32_t para, uint32_t line);

@@ -13,10 +13,8 @@
 
 #include <dlfcn.h>
 #include <libstemmer.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include <xxhash.h>
 
 struct stemmer {
 	struct sb_stemmer *sb;   /* NULL for language = none */
@@ -103,30 +101,12 @@ const struct stage stage_stem = {
 	.analysis = 1,
 };
 
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static uint64_t lib_hash;
-static int lib_known;
-
-/* The shared object that holds sb_stemmer_new (the program itself when
- * linked statically), read once a process. */
-static void lib_read(void)
+const char *stem_library_path(void)
 {
-	struct strbuf data = STRBUF_INIT;
-	struct pl_error e;
 	Dl_info info;
 
 	if (dladdr((void *)(uintptr_t)sb_stemmer_new, &info) && info.dli_fname &&
-	    info.dli_fname[0] &&
-	    read_file_bytes(info.dli_fname, (uint64_t)256 << 20, &data, &e) == 0) {
-		lib_hash = XXH3_64bits(data.buf, data.len);
-		lib_known = 1;
-	}
-	strbuf_release(&data);
-}
-
-int stem_library_hash(uint64_t *hash)
-{
-	pthread_once(&lib_once, lib_read);
-	*hash = lib_hash;
-	return lib_known ? 0 : -1;
+	    info.dli_fname[0])
+		return info.dli_fname;
+	return NULL;
 }
