@@ -1195,11 +1195,14 @@ void outdir_record_failure(struct ctx *ctx, const struct pl_error *e)
 		 * cannot be written, say so: the scheduler's log then has
 		 * the reason the report is missing. */
 		if (record_failure(ctx, e) != 0) {
+			struct pl_error w;
+
 			outdir_abandon(ctx);
-			if (record_failure(ctx, e) != 0)
-				fprintf(stderr, "pipeline: warning: recording the run: "
-					"%s/runs/%s.json: %s\n", ctx->outdir, ctx->run_id,
-					strerror(errno));
+			if (record_failure(ctx, e) != 0) {
+				pl_fail(&w, PL_EX_IOERR, "%s/runs/%s.json: %s", ctx->outdir,
+					ctx->run_id, strerror(errno));
+				warn("recording the run", &w);
+			}
 		}
 		ended = 1;
 	}
