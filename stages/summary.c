@@ -1392,6 +1392,23 @@ static int emit(struct summary *s, struct outfile *of, struct since *sn,
 
 /* The same statement then (old, index in the previous run) and now: a
  * line only when its cluster changed. */
+/* "removed": statement `old` of the previous run (its index in the
+ * cache's para[] and label[]); "new": statement `now` of this run. */
+static int emit_removed(struct summary *s, struct outfile *of, struct since *sn,
+			const char *file, uint64_t old, struct pl_error *err)
+{
+	const struct cache *c = s->ctx->cache;
+
+	return emit(s, of, sn, "removed", file, c->para[old], SIZE_MAX,
+		    (uint32_t)c->label[old], err);
+}
+
+static int emit_new(struct summary *s, struct outfile *of, struct since *sn,
+		    const char *file, size_t now, struct pl_error *err)
+{
+	return emit(s, of, sn, "new", file, s->ctx->units.para[now], now, 0, err);
+}
+
 static int emit_pair(struct summary *s, struct outfile *of, struct since *sn,
 		     const char *file, size_t now, uint64_t old, struct pl_error *err)
 {
@@ -1421,10 +1438,9 @@ static int merge_paragraphs(struct summary *s, struct outfile *of, struct since 
 		if (a < u + nu && b < pn && pa == pb)
 			rc = emit_pair(s, of, sn, file, a++, pu + b++, err);
 		else if (a < u + nu && (b >= pn || pa < pb))
-			rc = emit(s, of, sn, "new", file, pa, a++, 0, err);
+			rc = emit_new(s, of, sn, file, a++, err);
 		else
-			rc = emit(s, of, sn, "removed", file, pb, SIZE_MAX,
-				  (uint32_t)c->label[pu + b++], err);
+			rc = emit_removed(s, of, sn, file, pu + b++, err);
 	}
 	return rc;
 }
@@ -1450,15 +1466,12 @@ static int cut_otherwise(struct summary *s, struct outfile *of, struct since *sn
 			 const char *file, size_t u, size_t nu, uint64_t pu,
 			 size_t pn, struct pl_error *err)
 {
-	const struct ctx *ctx = s->ctx;
-	const struct cache *c = ctx->cache;
 	int rc = 0;
 
 	for (size_t j = 0; rc == 0 && j < pn; j++)
-		rc = emit(s, of, sn, "removed", file, c->para[pu + j], SIZE_MAX,
-			  (uint32_t)c->label[pu + j], err);
+		rc = emit_removed(s, of, sn, file, pu + j, err);
 	for (size_t i = 0; rc == 0 && i < nu; i++)
-		rc = emit(s, of, sn, "new", file, ctx->units.para[u + i], u + i, 0, err);
+		rc = emit_new(s, of, sn, file, u + i, err);
 	return rc;
 }
 
@@ -1538,10 +1551,9 @@ static int align_file(struct summary *s, struct outfile *of, struct since *sn,
 		for (k = 0; rc == 0 && po + k < o && pw + k < i; k++)
 			rc = emit_pair(s, of, sn, file, u + pw + k, pu + po + k, err);
 		for (size_t j = po + k; rc == 0 && j < o; j++)
-			rc = emit(s, of, sn, "removed", file, c->para[pu + j], SIZE_MAX,
-				  (uint32_t)c->label[pu + j], err);
+			rc = emit_removed(s, of, sn, file, pu + j, err);
 		for (size_t j = pw + k; rc == 0 && j < i; j++)
-			rc = emit(s, of, sn, "new", file, ctx->units.para[u + j], u + j, 0, err);
+			rc = emit_new(s, of, sn, file, u + j, err);
 		if (rc == 0 && i < nu)
 			rc = emit_pair(s, of, sn, file, u + i, pu + o, err);
 		po = o + 1;
@@ -1619,9 +1631,8 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 		if (seen[j])
 			continue;
 		for (uint32_t k = 0; k < c->files[j].nunits; k++)
-			if (emit(s, &of, &sn, "removed", c->files[j].rel,
-				 c->para[c->files[j].unit0 + k], SIZE_MAX,
-				 (uint32_t)c->label[c->files[j].unit0 + k], err))
+			if (emit_removed(s, &of, &sn, c->files[j].rel,
+					 c->files[j].unit0 + k, err))
 				goto fail;
 	}
 	if (since_prepare(s, &sn) || md_since(s, &sn, md) ||
