@@ -19,11 +19,16 @@ if [ ! -x "$P" ]; then
 	echo "cli.sh: $P is not an executable; build it first (make)" >&2
 	exit 1
 fi
+# Absolute, so that a case may cd (as tests/incremental.sh has it).
+case $P in
+/*) ;;
+*) P=$(pwd)/$P ;;
+esac
 VERSION=$(sed -n 's/^#define PIPELINE_VERSION "\(.*\)"$/\1/p' pipeline/run.h)
 T=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-cli.XXXXXX") || exit 1
 # (The mounts some cases make, if they were interrupted.)
-trap 'umount "$T/inodes" "$T/xdev/mnt" 2>/dev/null; rm -rf "$T"' EXIT
-trap 'umount "$T/inodes" "$T/xdev/mnt" 2>/dev/null; rm -rf "$T"; exit 130' INT TERM
+trap 'umount "$T/inodes" "$T/xdev/mnt" "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'umount "$T/inodes" "$T/xdev/mnt" "$T/full" 2>/dev/null; rm -rf "$T"; exit 130' INT TERM
 pass=0
 fail=0
 
@@ -85,8 +90,8 @@ no arguments|64|err|usage: pipeline|"$P"
 unknown command|64|err|'frobnicate' is not a command|"$P" frobnicate pipeline.conf
 unknown option|64|err|unknown option '--frobnicate'|"$P" --frobnicate check pipeline.conf
 unknown option shows the usage|64|err|usage: pipeline|"$P" -x check pipeline.conf
-a config that is a symbolic link: its paths from the folder of the file it leads to|0|out|pipeline.conf: ok|mkdir -p "$T/linkdir" && ln -sf "$PWD/pipeline.conf" "$T/linkdir/pipeline.conf" && (p=$(cd "$(dirname "$P")" && pwd)/${P##*/} && cd "$T/linkdir" && "$p" check pipeline.conf)
-a config named -x.conf after --|0|any||cp pipeline.conf "$T/-x.conf" && sed -i "s#^dir = corpus\$#dir = $PWD/corpus#; s#^boilerplate = corpus/#boilerplate = $PWD/corpus/#; s#^dir = output\$#dir = $T/dash-out#" -- "$T/-x.conf" && (p=$(cd "$(dirname "$P")" && pwd)/${P##*/} && cd "$T" && "$p" -q check -- -x.conf)
+a config that is a symbolic link: its paths from the folder of the file it leads to|0|out|pipeline.conf: ok|mkdir -p "$T/linkdir" && ln -sf "$PWD/pipeline.conf" "$T/linkdir/pipeline.conf" && (cd "$T/linkdir" && "$P" check pipeline.conf)
+a config named -x.conf after --|0|any||cp pipeline.conf "$T/-x.conf" && sed -i "s#^dir = corpus\$#dir = $PWD/corpus#; s#^boilerplate = corpus/#boilerplate = $PWD/corpus/#; s#^dir = output\$#dir = $T/dash-out#" -- "$T/-x.conf" && (cd "$T" && "$P" -q check -- -x.conf)
 -c without a value|64|err|-c needs section.key=value|"$P" check pipeline.conf -c
 run without a config file|64|err|expected one config file|"$P" run
 too many arguments|64|err|too many arguments|"$P" check a b c d e
