@@ -22,9 +22,13 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
-#define IDX_MAGIC "PLCIDX02"
-/* The format before statements had their text's hash in the index: read
- * all the same (changes.tsv then matches statements by paragraph). */
+#define IDX_MAGIC "PLCIDX03"
+/* The formats before files had their length as max_file_mb counts it
+ * (PLCIDX02) and before statements had their text's hash (PLCIDX01):
+ * read all the same.  Without lengths, a gzip file's is learnt when it is
+ * replayed (read.c); without hashes, changes.tsv matches statements by
+ * paragraph. */
+#define IDX_MAGIC_2 "PLCIDX02"
 #define IDX_MAGIC_1 "PLCIDX01"
 #define SEG_MAGIC "PLCSEG01"
 #define KEY_MAGIC "PLCKEY01"
@@ -503,12 +507,15 @@ static int parse_index(struct cache *c, const struct config *cfg,
 	size_t len;
 	uint64_t n, total = 0;
 	uint32_t nfields;
-	int hashes;
+	int format, hashes;
 
 	if (c->rawlen < 16)
 		goto damaged;
-	hashes = memcmp(c->raw, IDX_MAGIC, 8) == 0;
-	if (!hashes && memcmp(c->raw, IDX_MAGIC_1, 8) != 0) {
+	format = memcmp(c->raw, IDX_MAGIC, 8) == 0 ? 3 :
+		 memcmp(c->raw, IDX_MAGIC_2, 8) == 0 ? 2 :
+		 memcmp(c->raw, IDX_MAGIC_1, 8) == 0 ? 1 : 0;
+	hashes = format >= 2;
+	if (!format) {
 		struct strbuf m = STRBUF_INIT;
 
 		if (memcmp(c->raw, IDX_MAGIC, 6) != 0)
@@ -670,6 +677,8 @@ static int parse_index(struct cache *c, const struct config *cfg,
 		f->off = get_u64(&r);
 		f->len = get_u64(&r);
 		f->nunits = get_u32(&r);
+		f->readlen = format >= 3 ? get_u64(&r) :
+			     pl_has_suffix(f->rel, ".gz") ? READLEN_UNKNOWN : f->size;
 		f->unit0 = total;
 		total += f->nunits;
 		if (f->seg >= c->nsegs || f->off > c->segs[f->seg].size ||
@@ -1985,7 +1994,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			    put_u64(&b, (uint64_t)fi->hashed_ns) || put_u64(&b, fi->ino) ||
 			    put_u64(&b, fi->dev) || put(&b, fi->hash, 16) ||
 			    put_u32(&b, seg) || put_u64(&b, off) || put_u64(&b, len) ||
-			    put_u32(&b, (uint32_t)nu))
+			    put_u32(&b, (uint32_t)nu) || put_u64(&b, fi->readlen))
 				goto oom;
 			if (hashed_flush(&o.of, o.xs, &b, FLUSH_BYTES, NULL, err))
 				goto out;

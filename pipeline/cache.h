@@ -8,11 +8,15 @@
  *    table in id order (ids are append-only: a rerun interns these first,
  *    so a term keeps its column forever), and per source file: its raw
  *    relative path, size, mtime, ctime, inode, device, XXH3-128 content
- *    hash, where its record is, and its statements' paragraph numbers,
- *    clusters and text hashes (XXH3-64; an index of the first format,
- *    "PLCIDX01", has none and still serves); then the previous clustering (labels and centroids, for the
- *    warm start and for matching cluster ids), the frame shares per
- *    cluster and the totals "since the last run" compares with.
+ *    hash, where its record is and its number of statements, then (from
+ *    "PLCIDX03" on) its length as [corpus] max_file_mb counts it
+ *    (inflated, for gzip); then per statement of every file its
+ *    paragraph number, cluster and text hash (XXH3-64; an index of the
+ *    first format, "PLCIDX01", has none and still serves, as "PLCIDX02",
+ *    without lengths, does); then the previous clustering (labels and
+ *    centroids, for the warm start and for matching cluster ids), the
+ *    frame shares per cluster and the totals "since the last run"
+ *    compares with.
  *  - cache.key: the digest of the listing a rerun with nothing new
  *    recognises without loading cache.idx (below, cache_key_matches).
  *  - cache-ID-N.seg: segments, written by read thread N of run ID while it
@@ -45,6 +49,7 @@
 struct cache_file {
 	const char *rel;     /* raw relative path (points into the index) */
 	uint64_t size;
+	uint64_t readlen;    /* struct fileinfo's */
 	int64_t mtime_ns, ctime_ns, hashed_ns;
 	uint64_t ino, dev;
 	uint8_t hash[16];

@@ -604,6 +604,13 @@ char *pl_strndup(const char *s, size_t n)
 	return d;
 }
 
+int pl_has_suffix(const char *s, const char *suf)
+{
+	size_t ls = strlen(s), lf = strlen(suf);
+
+	return ls > lf && strcmp(s + ls - lf, suf) == 0;
+}
+
 char *pl_strdup(const char *s)
 {
 	return pl_strndup(s, strlen(s));

@@ -103,6 +103,8 @@ void *pl_calloc(size_t n, size_t size);
 void *pl_realloc(void *p, size_t n);
 char *pl_strdup(const char *s);
 char *pl_strndup(const char *s, size_t n);
+/* 1 when s ends with suf and is longer than it ("x.gz", not ".gz"). */
+int pl_has_suffix(const char *s, const char *suf);
 void pl_free(void *p);
 /* Blocks of PL_BIG_MIN bytes or more are mappings of their own, 2 MiB
  * aligned and in huge pages where the system has them (util.c says why);

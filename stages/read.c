@@ -65,11 +65,17 @@ static struct reader *reader_of(struct ctx *ctx)
 	return ctx->reader;
 }
 
-static int has_suffix(const char *s, const char *suf)
+/* A file over [corpus] max_file_mb (`limit` bytes) on disk, or once
+ * inflated: the run stops, whether the file is being read or would be
+ * replayed from the cache (read_plan), as a fresh run would. */
+static int too_large(const char *path, uint64_t limit, int inflated,
+		     struct pl_error *err)
 {
-	size_t ls = strlen(s), lf = strlen(suf);
-
-	return ls > lf && strcmp(s + ls - lf, suf) == 0;
+	return pl_fail(err, PL_EX_DATAERR,
+		       "%s: larger than [corpus] max_file_mb = %llu MiB%s; "
+		       "raise the limit or remove the file", path,
+		       (unsigned long long)(limit >> 20),
+		       inflated ? " (after decompression)" : "");
 }
 
 /* [run] threads, or the cores present for 0 (at least 1). */
@@ -606,7 +612,7 @@ static int walk(struct walkq *q, struct files *f, struct strbuf *path, int depth
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		named = has_suffix(de->d_name, ".txt") || has_suffix(de->d_name, ".txt.gz");
+		named = pl_has_suffix(de->d_name, ".txt") || pl_has_suffix(de->d_name, ".txt.gz");
 		type = de->d_type;
 		if ((type == DT_REG || type == DT_LNK) && !named)
 			continue;
@@ -1045,6 +1051,7 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 	uint32_t *idx = NULL;
 	uint64_t *size = NULL;
 	uint64_t live = 0, total = 0;
+	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
 	size_t nhash = 0, h = 0;
 	int rc = -1;
 
@@ -1111,6 +1118,17 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 			fi->size = size[h++];
 		}
 		if (same) {
+			/* Not read, but a fresh run would stop on it: so does
+			 * this one (and status says so) when max_file_mb was
+			 * lowered since, not when the summary happens to quote
+			 * it.  A gzip file's inflated length from an index
+			 * without lengths is checked when replayed. */
+			fi->readlen = cf->readlen;
+			if (fi->size > limit ||
+			    (fi->readlen != READLEN_UNKNOWN && fi->readlen > limit)) {
+				rc = too_large(f->path[i], limit, fi->size <= limit, err);
+				goto out;
+			}
 			memcpy(fi->hash, cf->hash, 16);
 			fi->cached = fi->old;
 			f->bytes[i] = cf->len; /* what replaying costs, for balance */
@@ -1293,10 +1311,7 @@ static int slurp_plain(const char *path, uint64_t size, uint64_t limit,
 		}
 		if (sb->len > limit) {
 			close(fd);
-			return pl_fail(err, PL_EX_DATAERR,
-				       "%s: larger than [corpus] max_file_mb = %llu MiB; "
-				       "raise the limit or remove the file",
-				       path, (unsigned long long)(limit >> 20));
+			return too_large(path, limit, 0, err);
 		}
 		/* A read of a regular file comes back short only at its
 		 * end: one that gave all the size it was listed with and
@@ -1359,10 +1374,7 @@ static int inflate_gz(const char *path, const struct strbuf *in, uint64_t limit,
 		zrc = inflate(&z, Z_NO_FLUSH);
 		sb->len += room - z.avail_out;
 		if (sb->len > limit) {
-			rc = pl_fail(err, PL_EX_DATAERR,
-				     "%s: larger than [corpus] max_file_mb = %llu MiB "
-				     "(after decompression); raise the limit or remove the file",
-				     path, (unsigned long long)(limit >> 20));
+			rc = too_large(path, limit, 1, err);
 			break;
 		}
 		if (zrc == Z_STREAM_END) {
@@ -1408,7 +1420,7 @@ static int read_listed_file(const char *path, uint64_t size, uint64_t limit,
 			    struct pl_error *err)
 {
 	strbuf_reset(sb);
-	if (!has_suffix(path, ".gz"))
+	if (!pl_has_suffix(path, ".gz"))
 		return slurp_plain(path, size, limit, sb, err);
 	strbuf_reset(raw);
 	if (slurp_plain(path, size, limit, raw, err))
@@ -1773,6 +1785,23 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 					  (uint32_t)i, &files->bytes[i], err);
 			if (rc)
 				break;
+			/* A gzip file from an index without lengths (read_plan):
+			 * the record's bytes are its inflated length, unless its
+			 * text was UTF-16, whose length as UTF-8 is at least
+			 * half that less the byte-order mark and may be more.
+			 * When that leaves it in doubt it is inflated once, as
+			 * a fresh run would, and the new index records the
+			 * length. */
+			if (fi->readlen == READLEN_UNKNOWN) {
+				fi->readlen = files->bytes[i];
+				if (fi->readlen > (limit - 2) / 2) {
+					rc = read_listed_file(files->path[i], fi->size, limit,
+							      &r->file, &r->raw, err);
+					if (rc)
+						break;
+					fi->readlen = r->file.len;
+				}
+			}
 			goto progress;
 		}
 		before = ctx->rep;
@@ -1783,9 +1812,10 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 				      &r->raw, err);
 		if (rc)
 			break;
+		fi->readlen = r->file.len;
 		/* The content hash of what was read: the bytes themselves, or
 		 * for gzip the bytes on disk they were inflated from. */
-		if (has_suffix(files->path[i], ".gz")) {
+		if (pl_has_suffix(files->path[i], ".gz")) {
 			pl_hash_bytes(r->raw.buf, r->raw.len, fi->hash);
 			fi->size = r->raw.len;
 		} else {

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #define ID_NONE UINT32_MAX
+#define READLEN_UNKNOWN UINT64_MAX
 
 /* Surface flags. */
 enum { SURF_STOP = 1, SURF_NUMBER = 2, SURF_PHRASE = 4 };
@@ -69,6 +70,9 @@ struct files {
 /* A corpus file as found on disk and as the cache sees it. */
 struct fileinfo {
 	uint64_t size;      /* on disk */
+	uint64_t readlen;   /* what [corpus] max_file_mb limits: its bytes,
+			       or a gzip file's once inflated; READLEN_UNKNOWN
+			       from an index that predates PLCIDX03 */
 	int64_t mtime_ns, ctime_ns;
 	uint64_t ino, dev;
 	uint8_t hash[16];   /* XXH3-128 of the bytes on disk, once hashed */

@@ -1083,6 +1083,73 @@ pl "$D/keyed" "$C" verify "$CONF"
 expect "i status: and verify fails" 66 "manifest.tsv"
 rm -rf "$D/keyed" "$D/keyed.gone"
 
+# [corpus] max_file_mb lowered below a file the cache holds: a fresh run
+# would stop on it (65), so status and the rerun do, naming it, whether or
+# not the summary quotes it, and the published outputs stay.  A gzip
+# file's limit is on its inflated length, which cache.idx records.
+D=$T/limit C=$D/c O=$D/out
+newcorpus "$C"
+yes "Encryption backdoor surveillance, the spokesperson said again." | head -c 1300000 >"$C/zz-big.txt"
+yes "A double standard on surveillance, the ministry said again." | head -c 1300000 | gzip >"$C/zz-gz.txt.gz"
+pl "$O" "$C" run "$CONF"
+expect "i max_file_mb: a first run with the default limit" 0
+outputs "$O" >"$T/out.before"
+pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
+expect "i max_file_mb lowered: status stops as a run would (65), naming the file" 65 \
+	"zz-big.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
+pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
+expect "i max_file_mb lowered: the rerun stops (65), naming the cached file" 65 \
+	"zz-big.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
+outputs "$O" >"$T/out.after"
+result "i max_file_mb lowered: the published outputs stay" \
+	"$(cmp -s "$T/out.before" "$T/out.after" || echo "the outputs changed")"
+rm "$C/zz-big.txt"
+pl "$O" "$C" run "$CONF"
+expect "i max_file_mb: a rerun with the default limit" 0
+pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
+expect "i max_file_mb lowered: status knows a cached gzip file's inflated length" 65 \
+	"zz-gz.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
+pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
+expect "i max_file_mb lowered: so does the rerun" 65 \
+	"zz-gz.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
+pl "$O" "$C" -c corpus.max_file_mb=2 run "$CONF"
+expect "i max_file_mb: raised above it, the cache serves" 0 "0 new, 0 changed, 0 removed"
+# An index without lengths (before PLCIDX03): the inflated length is the
+# replayed record's, so the run still stops.
+if "$PY" -c 'import xxhash' 2>/dev/null; then
+	"$PY" "$EQ" to_v1 "$O/current/cache.idx" >"$T/eq" 2>&1 &&
+		[ "$(head -c 8 "$O/current/cache.idx")" = PLCIDX01 ] ||
+		bad "i max_file_mb: the index rewritten as PLCIDX01" "failed:" "$T/eq"
+	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
+	expect "i max_file_mb lowered, an index without lengths: the rerun stops" 65 \
+		"zz-gz.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
+	# UTF-16 text: the record holds its length as UTF-8, half the
+	# inflated length for ASCII, half as much again for Chinese; either
+	# way the rerun decides as a fresh run would.
+	rm "$C/zz-gz.txt.gz"
+	{ printf '\377\376'; yes "Backdoors in encrypted products." | head -c 650000 |
+		iconv -f UTF-8 -t UTF-16LE; } | gzip >"$C/zz-u16.txt.gz"
+	{ printf '\377\376'; yes "加密产品中的后门与双重标准。" | head -c 1350000 |
+		iconv -f UTF-8 -t UTF-16LE; } | gzip >"$C/zz-u16zh.txt.gz"
+	mv "$C/zz-u16.txt.gz" "$D/u16"
+	pl "$O" "$C" run "$CONF"
+	expect "i max_file_mb: UTF-16 Chinese, 0.9 MB inflated, 1.35 MB as UTF-8" 0
+	"$PY" "$EQ" to_v1 "$O/current/cache.idx" >"$T/eq" 2>&1 ||
+		bad "i max_file_mb: the index rewritten as PLCIDX01" "failed:" "$T/eq"
+	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
+	expect "i max_file_mb lowered, an index without lengths: UTF-16 under the limit passes" 0
+	mv "$D/u16" "$C/zz-u16.txt.gz"
+	pl "$O" "$C" run "$CONF"
+	expect "i max_file_mb: UTF-16 ASCII, 1.3 MB inflated, 0.65 MB as UTF-8" 0
+	"$PY" "$EQ" to_v1 "$O/current/cache.idx" >"$T/eq" 2>&1 ||
+		bad "i max_file_mb: the index rewritten as PLCIDX01" "failed:" "$T/eq"
+	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
+	expect "i max_file_mb lowered, an index without lengths: UTF-16 over the limit stops" 65 \
+		"zz-u16.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
+else
+	skip "i max_file_mb lowered, an index without lengths" "Python's xxhash module is missing"
+fi
+
 # ---------------------------------------------------------------------
 # The larger corpus for j and k: the bundled corpus BIG_COPIES (400)
 # times, each copy with its own marker word so that no two files are

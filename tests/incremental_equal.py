@@ -43,9 +43,10 @@ changes  DIR's changes.tsv against DIR's docs.tsv and PREV's docs.tsv
          without text hashes); a changed file whose statements were put in
          or taken out is matched by text (output/README.md, changes.tsv),
          which incremental.sh's "align" cases check on their own.
-to_v1    Rewrite CACHE_IDX (a cache.idx of format PLCIDX02) as the format
-         before it, PLCIDX01: without the statements' text hashes (needs
-         Python's xxhash module for the checksum).
+to_v1    Rewrite CACHE_IDX (a cache.idx of format PLCIDX03 or PLCIDX02) as
+         the first format, PLCIDX01: without the files' lengths as
+         max_file_mb counts them (PLCIDX03) and the statements' text hashes
+         (needs Python's xxhash module for the checksum).
 same     Every regular file in DIR1 is byte-identical to the one of the same
          name in DIR2 and neither has a file the other lacks, except the
          IGNORED names (shell patterns).  Run ids (YYYYMMDDTHHMMSSZ-PID,
@@ -359,9 +360,10 @@ def cmd_to_v1(path):
     import struct
     import xxhash
     b = open(path, "rb").read()
-    if b[:8] != b"PLCIDX02":
-        problem("to_v1", "%s: not a PLCIDX02 index" % path)
+    if b[:8] not in (b"PLCIDX02", b"PLCIDX03"):
+        problem("to_v1", "%s: not a PLCIDX02 or PLCIDX03 index" % path)
         return
+    lengths = b[:8] == b"PLCIDX03"
     body, o = b[:-8], 8
 
     def u32():
@@ -386,12 +388,18 @@ def cmd_to_v1(path):
     for _ in range(u64()):      # segments: name, size, records
         skip_str(); u64(); u64()
     nunits = 0
-    for _ in range(u64()):      # files: path, 6 x u64, hash, seg, off, len, units
-        skip_str()
+    out = bytearray(b"PLCIDX01")
+    at = 8
+    for _ in range(u64()):      # files: path, 6 x u64, hash, seg, off, len,
+        skip_str()              # units, [length: dropped]
         o += 8 * 6 + 16
         u32(); u64(); u64()
         nunits += u32()
-    out = bytearray(b"PLCIDX01" + body[8:o])
+        if lengths:
+            out += body[at:o]
+            o += 8
+            at = o
+    out += body[at:o]
     for _ in range(nunits):     # (para, label, hash) -> (para, label)
         out += body[o:o + 8]
         o += 16
