@@ -78,6 +78,8 @@ run_table() {
 	done
 }
 
+# The line of pipeline.conf that sets min_length, which a message names.
+MINLEN_LINE=$(grep -n '^min_length *=' pipeline.conf | cut -d: -f1)
 printf '[kmeans]\nk = 3\nkk = 4\n' >"$T/bad.conf"
 touch "$T/not-a-folder"
 
@@ -118,7 +120,7 @@ check a missing file|66|err|$T/missing.conf: cannot read|"$P" check "$T/missing.
 config with an unknown key|78|err|$T/bad.conf:3: unknown key 'kk' in [kmeans]|"$P" check "$T/bad.conf"
 missing corpus folder|66|err|cannot open the corpus folder|"$P" -c corpus.dir="$T/nocorpus" check pipeline.conf
 min_length above max_length|78|err|min_length 9 is larger than max_length 3|"$P" -c tokenize.min_length=9 -c tokenize.max_length=3 check pipeline.conf
-an override is named as such, not blamed on the file|78|err|pipeline.conf:39: [tokenize] min_length 2 is larger than max_length 1 (max_length from -c tokenize.max_length)|"$P" -c tokenize.max_length=1 check pipeline.conf
+an override is named as such, not blamed on the file|78|err|pipeline.conf:$MINLEN_LINE: [tokenize] min_length 2 is larger than max_length 1 (max_length from -c tokenize.max_length)|"$P" -c tokenize.max_length=1 check pipeline.conf
 EOF
 
 # help config: every section of config.def, plus the free [phrases] and
