@@ -401,8 +401,10 @@ static inline uint64_t get_var(struct rd *r)
 void cache_unmap_segments(struct cache *c)
 {
 	for (size_t s = 0; c && s < c->nsegs; s++) {
-		if (c->segs[s].map)
+		if (c->segs[s].map) {
+			pl_map_unguard(c->segs[s].map);
 			munmap((void *)c->segs[s].map, c->segs[s].size);
+		}
 		c->segs[s].map = NULL;
 	}
 }
@@ -413,10 +415,12 @@ void cache_unmap_segments(struct cache *c)
  * harness of cache.idx (tests/fuzz/fuzz_cache.c) is there to see it. */
 static void unmap_index(uint8_t *raw, size_t len)
 {
-	if (PL_ASAN)
+	if (PL_ASAN) {
 		pl_free(raw);
-	else if (raw)
+	} else if (raw) {
+		pl_map_unguard(raw);
 		munmap(raw, len);
+	}
 }
 
 void cache_free(struct cache *c)
@@ -800,10 +804,13 @@ static int map_index(const char *path, uint8_t **raw, size_t *len, char **why)
 	if (p != MAP_FAILED) {
 		*raw = p;
 		*len = (size_t)st.st_size;
+		/* (a failure only leaves it unguarded) */
+		(void)pl_map_guard(p, *len, path);
 		if (PL_ASAN) {
 			*raw = pl_malloc(*len);
 			if (*raw)
 				memcpy(*raw, p, *len);
+			pl_map_unguard(p);
 			munmap(p, *len);
 			if (!*raw)
 				return -1;
@@ -1203,6 +1210,7 @@ int cache_map_segment(struct cache *c, size_t s, struct pl_error *err)
 		pl_fail(err, PL_EX_OSERR, "%s: cannot map: %s", path.buf, strerror(errno));
 		goto fail;
 	}
+	(void)pl_map_guard(m, g->size, path.buf); /* (as map_index) */
 	t = m + g->size - 24;
 	want = 0;
 	for (int i = 7; i >= 0; i--)
@@ -1213,6 +1221,7 @@ int cache_map_segment(struct cache *c, size_t s, struct pl_error *err)
 	if (memcmp(m, SEG_MAGIC, 8) != 0 || memcmp(t + 16, "PLCSEGEN", 8) != 0 ||
 	    XXH64(m, g->size - 16, 0) != want || g->tables < 8 ||
 	    g->tables > g->size - 24) {
+		pl_map_unguard(m);
 		munmap((void *)m, g->size);
 		pl_fail(err, PL_EX_DATAERR, "%s: damaged (checksum)", path.buf);
 		goto fail;

@@ -99,7 +99,8 @@ static const char exit_codes[] =
 	"  71  out of memory, or of file descriptors (ulimit -n)\n"
 	"  73  the output folder or a file in it cannot be created, backed up\n"
 	"      or renamed into place\n"
-	"  74  read or write error (a write, flush, fsync or close failed)\n"
+	"  74  read or write error (a write, flush, fsync or close failed; a\n"
+	"      cache file cut short or unreadable while the run had it mapped)\n"
 	"  75  another run holds the output folder's lock: try again later\n"
 	"  78  configuration error (the message names file, line and key)\n";
 
@@ -412,6 +413,8 @@ static int cmd_version(const struct options *o, struct pl_error *err)
  *    on, and a file that cannot be written fails the run with 74, naming
  *    it, as any write error does.  (gnuplot's child gets the defaults
  *    back, plot.c.)
+ *  - SIGBUS on a mapped cache file: a message and exit 74 (util.h,
+ *    pl_map_guard).
  * 0, or -1 when a descriptor cannot be opened (nothing to report it on).
  */
 static int sane_process(void)
@@ -437,7 +440,7 @@ static int sane_process(void)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGPIPE, &sa, NULL) || sigaction(SIGXFSZ, &sa, NULL))
 		return -1;
-	return 0;
+	return pl_map_guard_install();
 }
 
 /* What a command printed on stdout (status, verify, help) must have

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <malloc.h>
@@ -1232,6 +1234,102 @@ out:
 	XXH64_freeState(st);
 	pl_free(buf);
 	return rc;
+}
+
+/* pl_map_guard's notes: a mapping's start (0: a free place) is stored
+ * last, with release order, so the handler that loads it sees its length
+ * and path. */
+#define MAP_GUARDS 128
+static struct {
+	_Atomic uintptr_t base;
+	size_t len;
+	char *path;
+} map_guard[MAP_GUARDS];
+static pthread_mutex_t map_guard_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void put_err(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = write(2, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Async-signal-safe only: atomics, strlen, write, signal, _exit. */
+static void on_sigbus(int sig, siginfo_t *si, void *uctx)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	(void)uctx;
+	for (size_t i = 0; i < MAP_GUARDS; i++) {
+		uintptr_t b = atomic_load_explicit(&map_guard[i].base,
+						   memory_order_acquire);
+
+		if (b && a - b < map_guard[i].len) {
+			put_err("pipeline: ");
+			put_err(map_guard[i].path);
+			put_err(": could not be read while the run had it mapped (another "
+				"program cut it short, or the disk failed to read it); "
+				"stopped before publishing, the previous outputs are as "
+				"they were\n");
+			_exit(PL_EX_IOERR);
+		}
+	}
+	/* Not one of ours: the default action, when the access is retried. */
+	signal(sig, SIG_DFL);
+}
+
+int pl_map_guard_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL);
+}
+
+int pl_map_guard(const void *base, size_t len, const char *path)
+{
+	char *copy = pl_strdup(path);
+	int rc = -1;
+
+	if (!copy)
+		return -1;
+	pthread_mutex_lock(&map_guard_lock);
+	for (size_t i = 0; i < MAP_GUARDS && rc; i++)
+		if (!atomic_load_explicit(&map_guard[i].base, memory_order_relaxed)) {
+			map_guard[i].len = len;
+			map_guard[i].path = copy;
+			atomic_store_explicit(&map_guard[i].base, (uintptr_t)base,
+					      memory_order_release);
+			rc = 0;
+		}
+	pthread_mutex_unlock(&map_guard_lock);
+	if (rc)
+		pl_free(copy);
+	return rc;
+}
+
+void pl_map_unguard(const void *base)
+{
+	pthread_mutex_lock(&map_guard_lock);
+	for (size_t i = 0; i < MAP_GUARDS; i++)
+		if (base && atomic_load_explicit(&map_guard[i].base, memory_order_relaxed) ==
+		    (uintptr_t)base) {
+			atomic_store_explicit(&map_guard[i].base, 0, memory_order_release);
+			pl_free(map_guard[i].path);
+			map_guard[i].path = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&map_guard_lock);
 }
 
 int pl_copy_range(int in, uint64_t off, uint64_t len, int out)
