@@ -242,7 +242,7 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 		rc = read_check_cache(&ctx, err);
 	if (rc == 0) {
 		const struct cache *c = ctx.cache;
-		size_t toread = p->fresh + p->changed + (p->rebuild ? p->same : 0);
+		size_t toread = p->fresh + p->changed + (p->rebuild ? p->same : p->reread);
 
 		printf("output: %s\n", cfg.v[CFG_output_dir].path);
 		if (!ctx_prev_id(&ctx))
@@ -266,6 +266,10 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 			printf("cache: usable; %s\n", c->config_hash ==
 			       ctx.config_hash[2] ? "config unchanged" :
 			       "config changed, not in a way that changes the counts");
+		if (p->reread && !ctx_nothing_new(&ctx))
+			printf("cache: made by an older build, it lacks the inflated length of "
+			       "%zu gzip file%s: a run reads %s again, once\n", p->reread,
+			       p->reread == 1 ? "" : "s", p->reread == 1 ? "it" : "them");
 		if (keyed && !c)
 			/* The key matched, the index cannot say file by file:
 			 * a run changes nothing now, and the first one that
@@ -293,12 +297,11 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 					seen[fi->old] = 1;
 				if (c && fi->old == CACHE_NONE)
 					printf("new\t%s\n", ctx.files.rel[i]);
-				else if (c && (p->rebuild ?
-					       memcmp(fi->hash, c->files[fi->old].hash, 16) != 0 ||
-					       fi->size != c->files[fi->old].size :
-					       fi->cached == CACHE_NONE))
-					/* (a run that reads every file again has no
-					 * cached ones: the hashes tell) */
+				else if (c && (memcmp(fi->hash, c->files[fi->old].hash, 16) != 0 ||
+					       fi->size != c->files[fi->old].size))
+					/* (not "not cached": a run that reads every
+					 * file again, or a gzip file to learn its
+					 * length, has unchanged files it reads) */
 					printf("changed\t%s\n", ctx.files.rel[i]);
 			}
 			for (size_t j = 0; seen && j < c->nfiles; j++)
@@ -415,7 +418,8 @@ static int cmd_version(const struct options *o, struct pl_error *err)
  *    back, plot.c.)
  *  - SIGBUS on a mapped cache file: a message and exit 74 (util.h,
  *    pl_map_guard).
- * 0, or -1 when a descriptor cannot be opened (nothing to report it on).
+ * 0, or -1 when a descriptor cannot be opened or a signal's action cannot
+ * be set (nothing to report it on, or nothing safe to run with).
  */
 static int sane_process(void)
 {

@@ -321,6 +321,9 @@ int ctx_nothing_new(const struct ctx *ctx)
 
 	if (p->unchanged)
 		return 1;
+	/* (gzip files read_plan would read again to learn their inflated
+	 * length are no reason to run: the config is the same, max_file_mb
+	 * too, so the previous run's verdict on them stands) */
 	return ctx->cache && !p->fresh && !p->changed && !p->removed &&
 	       !p->rebuild && ctx->config_hashed &&
 	       ctx->cache->config_hash == ctx->config_hash[2];
@@ -377,7 +380,9 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 		fprintf(stderr, "pipeline: since run %s: %zu new, %zu changed, %zu removed, "
 			"%zu unchanged files%s\n", ctx_prev_id(ctx), p->fresh, p->changed,
 			p->removed, p->same,
-			p->rebuild ? " (the cache is mostly stale: reading every file)" : "");
+			p->rebuild ? " (the cache is mostly stale: reading every file)" :
+			p->reread ? " (reading unchanged gzip files again, once: the cache "
+			"an older build made lacks their inflated length)" : "");
 	if (outdir_begin(ctx, err))
 		goto fail;
 	for (int i = 0; stages[i]; i++) {

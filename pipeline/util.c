@@ -1236,53 +1236,68 @@ out:
 	return rc;
 }
 
-/* pl_map_guard's notes: a mapping's start (0: a free place) is stored
- * last, with release order, so the handler that loads it sees its length
- * and path. */
-#define MAP_GUARDS 128
+/* pl_map_guard's notes.  A place is taken once and never reused, and its
+ * length and path are written before its start (release order; 0: not
+ * in use, or no longer), so the handler, which may run on any thread
+ * while others note and drop mappings, never reads a field being
+ * written.  A run maps its index and at most 64 segments per cache it
+ * loads. */
+#define MAP_GUARDS 256
+#define MAP_GUARD_PATH 512
 static struct {
 	_Atomic uintptr_t base;
 	size_t len;
-	char *path;
+	char path[MAP_GUARD_PATH];
 } map_guard[MAP_GUARDS];
-static pthread_mutex_t map_guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_size_t map_guards;  /* places taken */
+static atomic_int map_faulted;    /* a thread is reporting */
 
-static void put_err(const char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0) {
-		ssize_t w = write(2, s, n);
-
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-/* Async-signal-safe only: atomics, strlen, write, signal, _exit. */
+/* Async-signal-safe only: atomics, memcpy, strlen, write, sigaction,
+ * raise, pause, _exit.  Only a fault (si_code > 0) in a noted mapping is
+ * ours; the first thread to fault reports in one write and ends the
+ * process, and a second waits for that.  Anything else gets the default
+ * action: a fault elsewhere when the access is retried, a SIGBUS sent by
+ * kill(2) at once. */
 static void on_sigbus(int sig, siginfo_t *si, void *uctx)
 {
-	uintptr_t a = (uintptr_t)si->si_addr;
+	static const char head[] = "pipeline: ",
+		tail[] = ": could not be read while the run had it mapped (another "
+			 "program cut it short, or the disk failed to read it); "
+			 "stopped before publishing, the previous outputs are as they "
+			 "were\n";
+	size_t n = atomic_load_explicit(&map_guards, memory_order_acquire);
+	struct sigaction dfl;
 
 	(void)uctx;
-	for (size_t i = 0; i < MAP_GUARDS; i++) {
-		uintptr_t b = atomic_load_explicit(&map_guard[i].base,
-						   memory_order_acquire);
+	for (size_t i = 0; si->si_code > 0 && i < n && i < MAP_GUARDS; i++) {
+		uintptr_t a = (uintptr_t)si->si_addr,
+			  b = atomic_load_explicit(&map_guard[i].base, memory_order_acquire);
+		char msg[sizeof(head) + MAP_GUARD_PATH + sizeof(tail)];
+		size_t len = 0, k;
 
-		if (b && a - b < map_guard[i].len) {
-			put_err("pipeline: ");
-			put_err(map_guard[i].path);
-			put_err(": could not be read while the run had it mapped (another "
-				"program cut it short, or the disk failed to read it); "
-				"stopped before publishing, the previous outputs are as "
-				"they were\n");
-			_exit(PL_EX_IOERR);
+		if (!b || a - b >= map_guard[i].len)
+			continue;
+		if (atomic_exchange(&map_faulted, 1))
+			for (;;)
+				pause();
+		memcpy(msg, head, sizeof(head) - 1);
+		len = sizeof(head) - 1;
+		k = strlen(map_guard[i].path);
+		memcpy(msg + len, map_guard[i].path, k);
+		len += k;
+		memcpy(msg + len, tail, sizeof(tail) - 1);
+		len += sizeof(tail) - 1;
+		if (write(2, msg, len) < 0) {
+			/* nothing to report it on */
 		}
+		_exit(PL_EX_IOERR);
 	}
-	/* Not one of ours: the default action, when the access is retried. */
-	signal(sig, SIG_DFL);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	if (si->si_code <= 0)
+		raise(sig); /* delivered when the handler returns */
 }
 
 int pl_map_guard_install(void)
@@ -1298,38 +1313,33 @@ int pl_map_guard_install(void)
 
 int pl_map_guard(const void *base, size_t len, const char *path)
 {
-	char *copy = pl_strdup(path);
-	int rc = -1;
+	size_t i = atomic_fetch_add(&map_guards, 1), k = strlen(path);
 
-	if (!copy)
+	if (i >= MAP_GUARDS || !base)
 		return -1;
-	pthread_mutex_lock(&map_guard_lock);
-	for (size_t i = 0; i < MAP_GUARDS && rc; i++)
-		if (!atomic_load_explicit(&map_guard[i].base, memory_order_relaxed)) {
-			map_guard[i].len = len;
-			map_guard[i].path = copy;
-			atomic_store_explicit(&map_guard[i].base, (uintptr_t)base,
-					      memory_order_release);
-			rc = 0;
-		}
-	pthread_mutex_unlock(&map_guard_lock);
-	if (rc)
-		pl_free(copy);
-	return rc;
+	map_guard[i].len = len;
+	if (k < MAP_GUARD_PATH) {
+		memcpy(map_guard[i].path, path, k + 1);
+	} else {
+		/* the end of a long path names the file */
+		memcpy(map_guard[i].path, "...", 3);
+		memcpy(map_guard[i].path + 3, path + k - (MAP_GUARD_PATH - 4),
+		       MAP_GUARD_PATH - 3);
+	}
+	atomic_store_explicit(&map_guard[i].base, (uintptr_t)base, memory_order_release);
+	return 0;
 }
 
 void pl_map_unguard(const void *base)
 {
-	pthread_mutex_lock(&map_guard_lock);
-	for (size_t i = 0; i < MAP_GUARDS; i++)
-		if (base && atomic_load_explicit(&map_guard[i].base, memory_order_relaxed) ==
+	size_t n = atomic_load_explicit(&map_guards, memory_order_acquire);
+
+	for (size_t i = 0; base && i < n && i < MAP_GUARDS; i++)
+		if (atomic_load_explicit(&map_guard[i].base, memory_order_relaxed) ==
 		    (uintptr_t)base) {
 			atomic_store_explicit(&map_guard[i].base, 0, memory_order_release);
-			pl_free(map_guard[i].path);
-			map_guard[i].path = NULL;
 			break;
 		}
-	pthread_mutex_unlock(&map_guard_lock);
 }
 
 int pl_copy_range(int in, uint64_t off, uint64_t len, int out)

@@ -102,16 +102,18 @@ int pl_copy_range(int in, uint64_t off, uint64_t len, int out);
  * page of one that cannot be read, because another program cut the file
  * short while it was mapped or the disk failed to read it, is a SIGBUS,
  * which would kill the run without a word.  pl_map_guard notes the
- * mapping [base, base + len) of `path` (copied); the handler main
- * installs (pl_map_guard_install) then writes "pipeline: PATH: ..." to
- * stderr and ends the process at once with PL_EX_IOERR: the one exit
- * outside main, since the faulting read cannot go on nor return an
- * error.  That is as safe as a SIGKILL at the same moment (README,
- * "Scheduled reruns"): nothing is published, the lock goes with the
- * process, and the next run clears the staging folder.  A SIGBUS outside
- * a noted mapping kills the process as before.  pl_map_guard returns 0,
- * or -1 when memory or its 128 places run out (the mapping then goes
- * unguarded); pl_map_unguard(base) before unmapping.  Thread-safe.
+ * mapping [base, base + len) of `path` (copied; a path of 512 bytes or
+ * more, its end); the handler main installs (pl_map_guard_install; 0 or
+ * -1 with errno) then writes "pipeline: PATH: ..." to stderr in one
+ * write and ends the process at once with PL_EX_IOERR: the one exit
+ * outside main, since the faulting read can neither go on nor return an
+ * error.  That is as safe as a SIGKILL at the same moment (README, "Bad
+ * input, faults and fuzzing"): nothing is published, the lock goes with
+ * the process, and the next run clears the staging folder.  A SIGBUS
+ * outside a noted mapping, or one sent by kill(2), kills the process as
+ * before.  pl_map_guard returns 0, or -1 when its 256 places (never
+ * reused) are used up: the mapping then goes unguarded.
+ * pl_map_unguard(base) before unmapping.  Thread-safe.
  */
 int pl_map_guard_install(void);
 int pl_map_guard(const void *base, size_t len, const char *path);

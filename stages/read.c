@@ -1059,6 +1059,12 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 		return 0;
 	if (read_list(ctx, err) || list_sort(ctx, err))
 		return -1;
+	/* A file larger on disk than max_file_mb stops a run when it is read,
+	 * and one the cache holds would stop a fresh run: either way, here,
+	 * so that status (which plans as a run does) says so too. */
+	for (size_t i = 0; i < f->n; i++)
+		if (f->info[i].size > limit)
+			return too_large(f->path[i], limit, 0, err);
 	p->done = 1;
 	if (!c) {
 		p->fresh = f->n;
@@ -1118,18 +1124,26 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 			fi->size = size[h++];
 		}
 		if (same) {
-			/* Not read, but a fresh run would stop on it: so does
-			 * this one (and status says so) when max_file_mb was
-			 * lowered since, not when the summary happens to quote
-			 * it.  A gzip file's inflated length from an index
-			 * without lengths is checked when replayed. */
+			memcpy(fi->hash, cf->hash, 16);
 			fi->readlen = cf->readlen;
-			if (fi->size > limit ||
-			    (fi->readlen != READLEN_UNKNOWN && fi->readlen > limit)) {
-				rc = too_large(f->path[i], limit, fi->size <= limit, err);
+			/* A gzip file from an index that predates PLCIDX03: its
+			 * inflated length is unknown (its record has its text's
+			 * length, which differs for UTF-16), so it is read
+			 * again, once, and the new index has it. */
+			if (fi->readlen == READLEN_UNKNOWN) {
+				f->bytes[i] = fi->size;
+				p->same++;
+				p->reread++;
+				continue;
+			}
+			/* Not read, but a fresh run would stop on it (on a
+			 * gzip file's inflated length): so does this one, when
+			 * max_file_mb was lowered since, not only when the
+			 * summary happens to quote it. */
+			if (fi->readlen > limit) {
+				rc = too_large(f->path[i], limit, 1, err);
 				goto out;
 			}
-			memcpy(fi->hash, cf->hash, 16);
 			fi->cached = fi->old;
 			f->bytes[i] = cf->len; /* what replaying costs, for balance */
 			live += cf->len;
@@ -1147,6 +1161,7 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 	 * cache (term ids are kept all the same). */
 	if ((p->same && (live < total / 2 || c->nsegs > 64)) || c->stale) {
 		p->rebuild = 1;
+		p->reread = 0;
 		for (size_t i = 0; i < f->n; i++)
 			if (f->info[i].cached != CACHE_NONE) {
 				f->info[i].cached = CACHE_NONE;
@@ -1785,23 +1800,6 @@ static int read_range(struct ctx *ctx, struct files *files, size_t a, size_t b,
 					  (uint32_t)i, &files->bytes[i], err);
 			if (rc)
 				break;
-			/* A gzip file from an index without lengths (read_plan):
-			 * the record's bytes are its inflated length, unless its
-			 * text was UTF-16, whose length as UTF-8 is at least
-			 * half that less the byte-order mark and may be more.
-			 * When that leaves it in doubt it is inflated once, as
-			 * a fresh run would, and the new index records the
-			 * length. */
-			if (fi->readlen == READLEN_UNKNOWN) {
-				fi->readlen = files->bytes[i];
-				if (fi->readlen > (limit - 2) / 2) {
-					rc = read_listed_file(files->path[i], fi->size, limit,
-							      &r->file, &r->raw, err);
-					if (rc)
-						break;
-					fi->readlen = r->file.len;
-				}
-			}
 			goto progress;
 		}
 		before = ctx->rep;

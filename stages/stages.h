@@ -71,8 +71,9 @@ struct files {
 struct fileinfo {
 	uint64_t size;      /* on disk */
 	uint64_t readlen;   /* what [corpus] max_file_mb limits: its bytes,
-			       or a gzip file's once inflated; READLEN_UNKNOWN
-			       from an index that predates PLCIDX03 */
+			       or a gzip file's once inflated, once read;
+			       READLEN_UNKNOWN for a gzip file in an index
+			       that predates PLCIDX03 (read_plan) */
 	int64_t mtime_ns, ctime_ns;
 	uint64_t ino, dev;
 	uint8_t hash[16];   /* XXH3-128 of the bytes on disk, once hashed */
@@ -301,6 +302,9 @@ struct ctx {
 	struct plan {           /* what read_plan found */
 		int done;
 		size_t fresh, changed, same, removed;
+		size_t reread;  /* of the same: read again all the same (gzip
+				   files whose inflated length the cache
+				   lacks, read_plan) */
 		int rebuild;    /* the cache is mostly dead: read everything */
 		int unchanged;  /* the listing matched cache.key: nothing new,
 				   and ctx->cache was not loaded */

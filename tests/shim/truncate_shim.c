@@ -7,7 +7,10 @@
  * read of such a page is a SIGBUS.  With SHIM_TRUNCATE=SUFFIX, every
  * mmap of a file whose name ends with SUFFIX is followed at once by a
  * truncate of that file to half its size, so the run's next read past
- * the half faults.  Anything else passes through.
+ * the half faults.  With SHIM_KILL_SELF=1 as well, the shim sends the
+ * process a SIGBUS with kill(2) instead of truncating: a signal sent, not
+ * a fault, which the run's handler must leave to its default action.
+ * Anything else passes through.
  *
  * Built by the test (not linked into run_tests, which takes the C files
  * directly in tests/): cc -shared -fPIC -o truncate_shim.so
@@ -16,6 +19,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +43,11 @@ static void cut(int fd)
 		return;
 	path[n] = '\0';
 	ls = strlen(suffix);
-	if ((size_t)n >= ls && strcmp(path + n - ls, suffix) == 0)
+	if ((size_t)n < ls || strcmp(path + n - ls, suffix) != 0)
+		return;
+	if (getenv("SHIM_KILL_SELF"))
+		kill(getpid(), SIGBUS);
+	else
 		(void)truncate(path, st.st_size / 2);
 }
 
