@@ -650,6 +650,10 @@ static int parse_index(struct cache *c, const struct config *cfg,
 		c->segs[i].size = get_u64(&r);
 		c->segs[i].records = get_u64(&r);
 	}
+	if (format >= 3) {
+		c->dead = get_u64(&r);
+		c->runs = get_u32(&r);
+	}
 	/* files */
 	n = get_u64(&r);
 	if (n > (uint64_t)(r.end - r.p) / 100)
@@ -992,17 +996,19 @@ void cache_settle_racy(struct ctx *ctx)
 /* Write cache.key for the index just written, when a rerun may trust it:
  * every file's stat data proves it unchanged as read_plan would (a ctime
  * a second older than its hash), and a rerun would not rebuild the cache
- * (records / live are those read_plan compares).  The config's text and
+ * (cache_compact, as read_plan asks it).  The config's text and
  * hashes are the index's (cache_write_index took them). */
-static int write_key(struct ctx *ctx, uint64_t records, uint64_t live, size_t nsegs,
+static int write_key(struct ctx *ctx, uint64_t dead, uint32_t runs,
 		     struct pl_error *err)
 {
 	const struct strbuf *text = &ctx->config_text;
 	struct strbuf b = STRBUF_INIT;
-	uint64_t digest[2];
+	uint64_t digest[2], live = 0;
 	int rc;
 
-	if (live < records / 2 || nsegs > 64)
+	for (size_t i = 0; i < ctx->files.n; i++)
+		live += cache_weight(ctx->files.info[i].readlen, ctx->files.info[i].size);
+	if (cache_compact(live, dead, runs))
 		return 0;
 	for (size_t i = 0; i < ctx->files.n; i++) {
 		const struct fileinfo *fi = &ctx->files.info[i];
@@ -1827,7 +1833,7 @@ int cache_frame_shares(const struct ctx *ctx, double **out)
 	return 0;
 }
 
-static int write_sources(struct ctx *ctx, struct pl_error *err)
+int cache_write_sources(struct ctx *ctx, struct pl_error *err)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct outfile of;
@@ -1890,12 +1896,12 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	uint32_t *segmap = NULL;   /* old segment -> new index, or NONE */
 	size_t nsegs = 0;
 	double *shares = NULL;
-	uint64_t records = 0, live = 0;  /* bytes of records: all, in use */
+	uint32_t runs_after = 0;
 	struct idxout o = { .open = 0 };
 	int rc = -1;
 
 	cache_settle_racy(ctx);
-	if (write_sources(ctx, err))
+	if (cache_write_sources(ctx, err))
 		return -1;
 	o.xs = XXH64_createState();
 	if (!o.xs)
@@ -1966,11 +1972,18 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 		    put_u64(&b, (uint64_t)st.st_size) || put_u64(&b, nc->records[s]))
 			goto oom;
 	}
-	for (size_t s = 0; c && s < c->nsegs; s++)
-		if (segmap[s] != CACHE_NONE)
-			records += c->segs[s].records;
-	for (size_t s = 0; nc && s < nc->n; s++)
-		records += nc->records[s];
+	/* The compaction's counters (struct cache): from 0 after a run
+	 * that read everything. */
+	{
+		int wrote = nc && nc->n;
+		uint64_t dead = c && !ctx->plan.rebuild ? ctx->plan.dead : 0;
+		uint32_t runs = (c && !ctx->plan.rebuild ? c->runs : 0) + (uint32_t)wrote;
+
+		if (put_u64(&b, dead) || put_u32(&b, runs))
+			goto oom;
+		ctx->plan.dead = dead;
+		runs_after = runs;
+	}
 	if (put_u64(&b, ctx->files.n))
 		goto oom;
 	{
@@ -1996,7 +2009,6 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 				off = fi->off;
 				len = fi->len;
 			}
-			live += len;
 			if (put_str(&b, rel, strlen(rel) + 1) ||
 			    put_u64(&b, fi->size) || put_u64(&b, (uint64_t)fi->mtime_ns) ||
 			    put_u64(&b, (uint64_t)fi->ctime_ns) ||
@@ -2065,7 +2077,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	o.open = 0;
 	if (out_close(&o.of, err))
 		goto out;
-	rc = write_key(ctx, records, live, nsegs + (nc ? nc->n : 0), err);
+	rc = write_key(ctx, ctx->plan.dead, runs_after, err);
 	goto out;
 oom:
 	rc = pl_oom(err);

@@ -88,6 +88,17 @@ struct cache {
 	uint64_t nunits;
 	struct cache_seg *segs;
 	size_t nsegs;
+	/* What decides when a rerun reads everything again to compact the
+	 * cache (read_plan), counted in file lengths (readlen; on disk for
+	 * a gzip file of unknown length), not in bytes of records, whose
+	 * encoding and segments depend on the number of read threads: the
+	 * length of the files whose records were superseded since the
+	 * last such run (removed, changed or read again; they stay in
+	 * their segments until every record of a segment is), and the runs
+	 * since that wrote segments.  0 and 0 from an index before
+	 * PLCIDX03. */
+	uint64_t dead;
+	uint32_t runs;
 	/* the previous clustering: k clusters, ids label[], centroids as
 	 * sparse rows over term ids */
 	uint32_t k, metric, next_label;
@@ -243,6 +254,25 @@ void cache_maps_free(struct replaymaps *r);
  * they are unchanged (see cache.c).  Errors leave a file as it was. */
 void cache_settle_racy(struct ctx *ctx);
 
+/* Should a rerun that replays files of `live` length, with `dead` of
+ * superseded records and `runs` runs' segments in the cache (struct
+ * cache), read everything again instead, writing one compact cache?
+ * When there is more dead than live (the cache is then over twice the
+ * size it needs), or segments of CACHE_RUNS_MAX runs (each replayed one
+ * is mapped and checked).  Neither depends on the number of threads, so
+ * neither does which files a run reads. */
+#define CACHE_RUNS_MAX 32
+static inline int cache_compact(uint64_t live, uint64_t dead, uint32_t runs)
+{
+	return live < dead || runs >= CACHE_RUNS_MAX;
+}
+/* A file's weight in those: its length as max_file_mb counts it, or on
+ * disk when that is unknown (a gzip file in an index before PLCIDX03). */
+static inline uint64_t cache_weight(uint64_t readlen, uint64_t size)
+{
+	return readlen != READLEN_UNKNOWN ? readlen : size;
+}
+
 /* Does a file's stat data prove it unchanged since it was hashed?  Only
  * when its last change (ctime) is a second or more older than the hash:
  * a write in the second of the hash could keep its size and times
@@ -285,6 +315,9 @@ int cache_seg_record(struct segwriter *w, struct ctx *ctx, struct fileinfo *fi,
 /* Append the tables and close.  Always frees w. */
 int cache_seg_close(struct segwriter *w, struct ctx *ctx, struct pl_error *err);
 void cache_seg_abandon(struct segwriter *w);
+/* Stage cache.idx (and sources.tsv, which it writes first). */
 int cache_write_index(struct ctx *ctx, struct pl_error *err);
+/* Stage sources.tsv alone: a run without a cache (incremental = no). */
+int cache_write_sources(struct ctx *ctx, struct pl_error *err);
 
 #endif

@@ -415,7 +415,8 @@ int ctx_run(struct ctx *ctx, struct pl_error *err)
 			ctx->rep.wall_to_tfidf -= written; /* set by the stage */
 	}
 	ctx->stage = -1;
-	if (ctx->cfg->v[CFG_output_incremental].i == 0 && cache_write_index(ctx, err))
+	if (ctx->cfg->v[CFG_output_incremental].i == 0 ? cache_write_index(ctx, err) :
+	    cache_write_sources(ctx, err))
 		goto fail;
 	/* While the projection's fit still runs: every file written so far
 	 * is hashed for the manifest and synced to disk (on the benchmark's

@@ -69,8 +69,14 @@
  *    chunk sums its rows into its own vector and those are added in chunk
  *    order, so the bits do not depend on the number of threads.
  *  - The axes are the last check's V and the coordinates its U.  Each axis
- *    is turned so that its largest |component| is positive (ties: the
- *    lowest term id), and its coordinates with it.
+ *    is turned so that its largest |component| is positive, and its
+ *    coordinates with it.  Components within SIGN_TIE of the largest tie
+ *    (exact ties are common: two words of one statement each), and the
+ *    first of them by the term's bytes decides (without names, the
+ *    lowest term id): not the lowest id, since a rerun's ids are
+ *    append-only and a fresh run's in order of first occurrence, and not
+ *    an exact comparison, since a rerun's axes agree with a fresh run's
+ *    to the fit's tolerance, not to the bit.
  *  - Rank: an axis with sigma_j^2 <= (PROJECT_RANK_TOL |X|_F)^2 is one the
  *    data do not have (fewer than 3 distinct statements, fewer than 2
  *    terms): its axis, coordinates and sigma2 are exactly 0.
@@ -111,6 +117,7 @@ struct chunk {
  * are interleaved: entry t of vector j is at [2 * t + j]. */
 struct pj {
 	const struct csr *X;
+	const struct strtab *names; /* the terms, for the sign's ties, or NULL */
 	size_t n, d;
 	double *mu;         /* d: column means */
 	double thr;         /* sigma^2 below which an axis is not there */
@@ -657,6 +664,18 @@ static int scan(struct pj *pj, struct projection *out, struct pl_error *err)
 }
 
 /* The final axes and coordinates from the last check's V and U. */
+#define SIGN_TIE 1e-6
+
+/* Does term a sort before term b (by bytes; a shorter prefix first)? */
+static int name_before(const struct strtab *tab, size_t a, size_t b)
+{
+	size_t la = strtab_len(tab, (uint32_t)a), lb = strtab_len(tab, (uint32_t)b);
+	int c = memcmp(strtab_str(tab, (uint32_t)a), strtab_str(tab, (uint32_t)b),
+		       la < lb ? la : lb);
+
+	return c ? c < 0 : la < lb;
+}
+
 static void finish(struct pj *pj, struct projection *out)
 {
 	size_t n = pj->n, d = pj->d, t, i;
@@ -664,7 +683,8 @@ static void finish(struct pj *pj, struct projection *out)
 	for (int j = 0; j < 2; j++) {
 		double *axis = out->axis + (size_t)j * d;
 		double s = 0, big = 0;
-		int flip = 0;
+		size_t first = SIZE_MAX;
+		int flip;
 
 		for (i = 0; i < n; i++)
 			s += pj->U[2 * i + j] * pj->U[2 * i + j];
@@ -678,11 +698,15 @@ static void finish(struct pj *pj, struct projection *out)
 		}
 		for (t = 0; t < d; t++) {
 			axis[t] = pj->V[2 * t + j];
-			if (fabs(axis[t]) > big) {
+			if (fabs(axis[t]) > big)
 				big = fabs(axis[t]);
-				flip = axis[t] < 0;
-			}
 		}
+		for (t = 0; t < d; t++)
+			if (fabs(axis[t]) >= big * (1 - SIGN_TIE) &&
+			    (first == SIZE_MAX ||
+			     (pj->names && name_before(pj->names, t, first))))
+				first = t;
+		flip = first != SIZE_MAX && axis[first] < 0;
 		for (t = 0; flip && t < d; t++)
 			axis[t] = -axis[t];
 		for (i = 0; i < n; i++) {
@@ -726,13 +750,40 @@ static void pj_release(struct pj *pj)
  * wd and up 0), those axes on the terms side and A of them on the
  * statements side, where they would be the coordinates.  A start that
  * leaves nothing (every term it weights gone) is replaced by draws. */
+/*
+ * A warm start is the previous axis with draws mixed in, WARM_MIX of its
+ * length.  The previous axes alone lack what the corpus gained: two new
+ * statements with words of their own made the rerun's answer a pair of
+ * eigenvectors of the old statements' part, met to the tolerance
+ * (a check proves an eigenpair, not the first two), while a fresh run,
+ * whose draws weigh every direction, found the new statements' axis
+ * first (a helper's differential test).  With draws in, every direction
+ * has a weight, as from a cold start, and the axes keep the rest.
+ */
+#define WARM_MIX 0.1
+static void warm_mix(struct pj *pj, double *q, double *r)
+{
+	const size_t L = pj->L;
+	double nq = sqrt(dot(q, q, L)), nr = 0;
+
+	for (size_t t = 0; t < L; t++) {
+		r[t] = gsl_rng_uniform(pj->rng) - 0.5;
+		nr += r[t] * r[t];
+	}
+	nr = sqrt(nr);
+	if (!(nr > 0))
+		return;
+	for (size_t t = 0; t < L; t++)
+		q[t] = (nq > 0 ? q[t] / nq : 0) + WARM_MIX * r[t] / nr;
+}
+
 static void start(struct pj *pj, const double *warm, size_t wd)
 {
 	const size_t L = pj->L;
 	double *q0 = pj->Q, *q1 = pj->Q + L, before[2];
 
 	if (warm) {
-		const double *in = pj->V;
+		double *in = pj->V;
 
 		for (size_t t = 0; t < pj->d; t++) {
 			pj->V[2 * t] = t < wd ? warm[t] : 0;
@@ -746,6 +797,9 @@ static void start(struct pj *pj, const double *warm, size_t wd)
 			q0[t] = in[2 * t];
 			q1[t] = in[2 * t + 1];
 		}
+		/* (in: the L x 2 start, copied out; its first L for draws) */
+		warm_mix(pj, q0, (double *)in);
+		warm_mix(pj, q1, (double *)in);
 	} else {
 		for (size_t t = 0; t < L; t++) {
 			q0[t] = gsl_rng_uniform(pj->rng) - 0.5;
@@ -806,9 +860,9 @@ static int cut_chunks(struct pj *pj)
 
 /* project_fit_from() on up to `threads` threads; the result does not
  * depend on their number. */
-static int fit(const struct csr *X, unsigned long seed, long threads,
-	       const double *warm, size_t wd, struct projection *out,
-	       struct pl_error *err)
+static int fit(const struct csr *X, const struct strtab *names,
+	       unsigned long seed, long threads, const double *warm, size_t wd,
+	       struct projection *out, struct pl_error *err)
 {
 	struct pj pj;
 	size_t n = X->nrows, d = X->ncols;
@@ -821,6 +875,7 @@ static int fit(const struct csr *X, unsigned long seed, long threads,
 		return pl_fail(err, PL_EX_SOFTWARE,
 			       "project: the matrix has no weights");
 	pj.X = X;
+	pj.names = names;
 	pj.n = out->n = n;
 	pj.d = out->d = d;
 	/* The side (see the top of the file).  Tried: the terms side
@@ -921,14 +976,14 @@ done:
 int project_fit(const struct csr *X, unsigned long seed,
 		struct projection *out, struct pl_error *err)
 {
-	return fit(X, seed, 1, NULL, 0, out, err);
+	return fit(X, NULL, seed, 1, NULL, 0, out, err);
 }
 
 int project_fit_from(const struct csr *X, unsigned long seed,
 		     const double *axis, size_t wd, struct projection *out,
 		     struct pl_error *err)
 {
-	return fit(X, seed, 1, axis, wd, out, err);
+	return fit(X, NULL, seed, 1, axis, wd, out, err);
 }
 
 void projection_release(struct projection *p)
@@ -962,6 +1017,7 @@ void projection_release(struct projection *p)
  */
 struct projector {
 	const struct csr *X;
+	const struct strtab *names; /* ctx->vocab.tab: X's columns' terms */
 	unsigned long seed;
 	long threads;
 	char *warm_set;       /* the set to start from, or NULL */
@@ -986,7 +1042,7 @@ static void *project_thread(void *arg)
 		if (!pr->warm)
 			pr->why = "the previous axes have more terms than this run";
 	}
-	pr->rc = fit(pr->X, pr->seed, pr->threads, pr->warm ? axis : NULL,
+	pr->rc = fit(pr->X, pr->names, pr->seed, pr->threads, pr->warm ? axis : NULL,
 		     pr->warm_d, &pr->p, &pr->err);
 	pl_free(axis);
 	pr->seconds = pl_now() - t0;
@@ -1017,6 +1073,7 @@ static int project_run(struct ctx *ctx, struct pl_error *err)
 	if (!pr)
 		return pl_oom(err);
 	pr->X = &ctx->tfidf;
+	pr->names = &ctx->vocab.tab;
 	pr->seed = (unsigned long)ctx->cfg->v[CFG_kmeans_seed].i;
 	pr->threads = ctx->rep.threads;
 	ctx->projector = pr;

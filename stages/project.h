@@ -28,7 +28,9 @@ struct projection {
 			       (coord[2i], coord[2i+1]) */
 	double *axis;       /* 2 x d, row-major: the two unit right singular
 			       vectors, each with its largest |component|
-			       positive (ties: the lowest term id) */
+			       positive (ties, within 1e-6 of it: the lowest
+			       term id here, the first term by its bytes in
+			       stage_project; project.c) */
 	double sigma2[2];   /* squared singular values, descending: the sum
 			       of squares of each coordinate column */
 	double total;       /* |X - 1 mu^T|_F^2, the total sum of squares */

@@ -1050,7 +1050,7 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 	uint8_t *seen = NULL;
 	uint32_t *idx = NULL;
 	uint64_t *size = NULL;
-	uint64_t live = 0, total = 0;
+	uint64_t live = 0, dead;
 	uint64_t limit = (uint64_t)ctx->cfg->v[CFG_corpus_max_file_mb].i << 20;
 	size_t nhash = 0, h = 0;
 	int rc = -1;
@@ -1134,6 +1134,7 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 				f->bytes[i] = fi->size;
 				p->same++;
 				p->reread++;
+				seen[fi->old] = 2; /* its record is superseded */
 				continue;
 			}
 			/* Not read, but a fresh run would stop on it (on a
@@ -1146,20 +1147,27 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 			}
 			fi->cached = fi->old;
 			f->bytes[i] = cf->len; /* what replaying costs, for balance */
-			live += cf->len;
+			live += cache_weight(cf->readlen, cf->size);
 			p->same++;
 		} else {
+			seen[fi->old] = 2;
 			p->changed++;
 		}
 	}
-	for (size_t j = 0; j < c->nfiles; j++)
+	/* The records superseded: of the files removed, changed or read
+	 * again, on top of those before (struct cache's dead). */
+	dead = c->dead;
+	for (size_t j = 0; j < c->nfiles; j++) {
 		p->removed += !seen[j];
-	for (size_t s = 0; s < c->nsegs; s++)
-		total += c->segs[s].records;
-	/* Mostly dead segments, or too many, or counts the config no longer
-	 * makes (c->stale): read everything again, which writes one compact
-	 * cache (term ids are kept all the same). */
-	if ((p->same && (live < total / 2 || c->nsegs > 64)) || c->stale) {
+		if (seen[j] != 1)
+			dead += cache_weight(c->files[j].readlen, c->files[j].size);
+	}
+	p->live = live;
+	p->dead = dead;
+	/* Mostly dead records, or segments of too many runs, or counts the
+	 * config no longer makes (c->stale): read everything again, which
+	 * writes one compact cache (term ids are kept all the same). */
+	if ((p->same && cache_compact(live, dead, c->runs)) || c->stale) {
 		p->rebuild = 1;
 		p->reread = 0;
 		for (size_t i = 0; i < f->n; i++)
@@ -1250,10 +1258,14 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err)
 		for (size_t j = i; j < f->n; j++)
 			if (f->info[j].cached != CACHE_NONE &&
 			    c->files[f->info[j].cached].seg == s) {
+				const struct cache_file *cf = &c->files[f->info[j].cached];
+
 				f->info[j].cached = CACHE_NONE;
 				f->bytes[j] = f->info[j].size;
 				p->same--;
 				p->changed++;
+				p->live -= cache_weight(cf->readlen, cf->size);
+				p->dead += cache_weight(cf->readlen, cf->size);
 			}
 	}
 	pl_free(job.sc);

@@ -1618,8 +1618,14 @@ static int write_changes(struct summary *s, struct strbuf *md, struct strbuf *js
 		}
 		if (s->prev_document != s->document)
 			r = cut_otherwise(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
-		else if (fi->old != CACHE_NONE && fi->cached == CACHE_NONE && nu && pn &&
+		else if (fi->old != CACHE_NONE && nu && pn &&
+			 (memcmp(fi->hash, c->files[fi->old].hash, 16) != 0 ||
+			  fi->size != c->files[fi->old].size) &&
 			 hashes_known(c, pu, pn))
+			/* (by its bytes, not "read this run": a file read
+			 * again with the same bytes, after a change of
+			 * boilerplate say, has the same paragraphs, whatever
+			 * text of theirs is kept now) */
 			r = align_file(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);
 		else
 			r = merge_paragraphs(s, &of, &sn, fl->rel[i], u, nu, pu, pn, err);

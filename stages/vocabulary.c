@@ -714,15 +714,26 @@ static void pick_surfaces(struct ctx *ctx, struct counter *k, uint64_t *best)
 	}
 }
 
-/* For max_features: order term ids by collection frequency, then id. */
+/* For max_features: order term ids by collection frequency, then by the
+ * term's bytes (code point order), not by id: a rerun's ids are
+ * append-only, a fresh run's in order of first occurrence, and both must
+ * keep the same terms.  (scikit-learn, whose columns are sorted by term
+ * before it limits them, leaves the order of ties to numpy's unstable
+ * argsort.) */
 static const uint64_t *sort_cf;
+static const struct strtab *sort_tab;
 static int cmp_cf(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	size_t lx, ly;
+	int c;
 
 	if (sort_cf[x] != sort_cf[y])
 		return sort_cf[x] < sort_cf[y] ? 1 : -1;
-	return (x > y) - (x < y);
+	lx = strtab_len(sort_tab, x);
+	ly = strtab_len(sort_tab, y);
+	c = memcmp(strtab_str(sort_tab, x), strtab_str(sort_tab, y), lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
 }
 
 static int vocabulary_run(struct ctx *ctx, struct pl_error *err)
@@ -777,6 +788,7 @@ static int vocabulary_run(struct ctx *ctx, struct pl_error *err)
 			if (v->kept[t])
 				ids[n++] = (uint32_t)t;
 		sort_cf = v->cf;
+		sort_tab = &v->tab;
 		qsort(ids, n, sizeof(*ids), cmp_cf);
 		for (size_t i = (size_t)max_features; i < n; i++)
 			v->kept[ids[i]] = 0;

@@ -1771,5 +1771,100 @@ rm "$O/summary.md"
 pl "$O" "$C" run "$CONF"
 expect "n not ours: moved away, the next run publishes" 0
 
+# ---------------------------------------------------------------------
+# o what a randomized differential test of reruns found (each case a
+#   rerun against a fresh run): ties broken by term id, which a rerun
+#   keeps append-only; a warm start blind to what the corpus gained;
+#   changes.tsv of an unchanged file read again; when to read everything
+#   again decided by segments, so by the number of threads
+# ---------------------------------------------------------------------
+UNIT=document
+# The projection's sign: an axis whose largest components are two words
+# of equal weight and opposite sign (one in each of two statements).
+D=$T/sign C=$D/c O=$D/out
+mkdir -p "$C"
+printf 'apple banana cherry delta echo foxtrot golf hotel india juliet\n' >"$C/a.txt"
+printf 'kilo lima mike november oscar papa quebec romeo sierra tango\n' >"$C/b.txt"
+cp "$C/a.txt" "$C/x.txt"
+pl "$O" "$C" -c kmeans.k=2 run "$CONF"
+expect "o sign: first run" 0
+prev=$(prevset "$O")
+sed -i 's/juliet/zephyr/' "$C/a.txt"
+pl "$O" "$C" -c kmeans.k=2 run "$CONF"
+expect "o sign: a word replaced by a new one" 0
+compare "o sign: tied components turn the axis as in a fresh run" "$O" "$C" "$prev" -c kmeans.k=2
+# max_features: terms tied on frequency
+D=$T/maxf C=$D/c O=$D/out
+mkdir -p "$C"
+printf 'apple banana\n' >"$C/a.txt"
+printf 'cherry cherry\n' >"$C/b.txt"
+pl "$O" "$C" -c kmeans.k=2 -c vocabulary.max_features=2 run "$CONF"
+expect "o max_features: first run" 0
+prev=$(prevset "$O")
+printf 'banana apple\n' >"$C/a.txt"
+pl "$O" "$C" -c kmeans.k=2 -c vocabulary.max_features=2 run "$CONF"
+expect "o max_features: the same words in another order" 0
+compare "o max_features: a tie keeps the term a fresh run keeps" "$O" "$C" "$prev" \
+	-c kmeans.k=2 -c vocabulary.max_features=2
+# The warm start: two new statements with words of their own, the new
+# first axis; the previous axes alone have no weight on it.
+D=$T/warm C=$D/c O=$D/out
+mkdir -p "$C"
+for i in 1 2 3 4 5 6; do
+	printf 'encryption backdoor surveillance privacy ministry statement users products word%s word%s\n' \
+		"$i" $((i + 1)) >"$C/a$i.txt"
+done
+pl "$O" "$C" -c kmeans.k=2 run "$CONF"
+expect "o warm start: first run" 0
+prev=$(prevset "$O")
+printf 'zebra zebrax\n' >"$C/b1.txt"
+printf 'walrus walrusx\n' >"$C/b2.txt"
+pl "$O" "$C" -c kmeans.k=2 run "$CONF"
+expect "o warm start: two statements with words of their own" 0
+result "o warm start: the fit started from the previous axes" \
+	"$(grep -q '"warm": true' "$O/run.json" || grep -o '"project": {[^}]*}' "$O/run.json")"
+compare "o warm start: the rerun finds the first two axes, as a fresh run" "$O" "$C" "$prev" -c kmeans.k=2
+UNIT=paragraph
+# changes.tsv: boilerplate changed, no file did.  Paragraph 2 of a.txt
+# then is paragraph 2 now, though its kept text changed; paragraph 1,
+# boilerplate alone before, is the one new statement.
+D=$T/bpchange C=$D/c O=$D/out
+mkdir -p "$C"
+printf 'Share now\n' >"$D/bp.regex"
+printf 'Share now\n\nShare now\nThe ministry rejected the backdoor demand of the Five Eyes.\n\nSurveillance of users is a double standard, the spokesperson said.\n' >"$C/a.txt"
+printf 'Encryption keys and lawful access were discussed again.\n\nPrivacy groups warned about espionage.\n' >"$C/b.txt"
+pl "$O" "$C" -c kmeans.k=2 -c corpus.boilerplate="$D/bp.regex" run "$CONF"
+expect "o changes.tsv, boilerplate changed: first run" 0
+pl "$O" "$C" -c kmeans.k=2 -c corpus.boilerplate= run "$CONF"
+expect "o changes.tsv, boilerplate changed: every file read again" 0 "reading every file again"
+result "o changes.tsv, boilerplate changed: an unchanged file's statements are matched by paragraph" \
+	"$(got=$(awk -F '\t' 'NR > 1 { print $1 " " $2 " " $3 }' "$O/changes.tsv" | tr '\n' '|')
+	   [ "$got" = "new a.txt 1|" ] || echo "changes.tsv: $got")"
+# Threads: the same runs with 1 and with 2 threads publish the same
+# sources.tsv (which files were read, which replayed), also when a run
+# reads everything again to compact the cache.
+D=$T/compact
+for n in 1 2; do
+	C=$D/c$n
+	mkdir -p "$C"
+	awk 'BEGIN { for (i = 0; i < 20; i++) printf "%sxw%d", (i ? " " : ""), (i * 7 + 1) % 300; print "" }' >"$C/a.txt"
+	awk 'BEGIN { for (i = 0; i < 150; i++) printf "%sxw%d", (i ? " " : ""), (i * 13 + 3) % 300; print "" }' >"$C/b.txt"
+	awk 'BEGIN { for (i = 0; i < 150; i++) printf "%sxw%d", (i ? " " : ""), (i * 29 + 5) % 300; print "" }' >"$C/c.txt"
+	awk 'BEGIN { for (i = 0; i < 5; i++) printf "%sxw%d", (i ? " " : ""), (i * 11) % 300; print "" }' >"$C/d.txt"
+	pl "$D/out$n" "$C" -c kmeans.k=2 -c run.threads=$n run "$CONF"
+	rm "$C/a.txt"
+	pl "$D/out$n" "$C" -c kmeans.k=2 -c run.threads=$n run "$CONF"
+	rm "$C/b.txt"
+	echo "xw1 xw2 xw3 new words here" >"$C/e.txt"
+	pl "$D/out$n" "$C" -c kmeans.k=2 -c run.threads=$n run "$CONF"
+	expect "o threads = $n: three runs" 0
+done
+result "o threads: 1 and 2 publish the same sources.tsv" \
+	"$(cmp "$D/out1/sources.tsv" "$D/out2/sources.tsv" 2>&1 && cmp "$D/out1/docs.tsv" "$D/out2/docs.tsv" 2>&1)"
+# incremental = no publishes sources.tsv too (output/README.md)
+pl "$D/noinc" "$D/c1" -c kmeans.k=2 -c output.incremental=no run "$CONF"
+result "o incremental = no: sources.tsv published" \
+	"$([ -f "$D/noinc/sources.tsv" ] || echo "no sources.tsv: $(ls "$D/noinc" | tr '\n' ' ')")"
+
 echo "incremental: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -44,8 +44,9 @@ changes  DIR's changes.tsv against DIR's docs.tsv and PREV's docs.tsv
          or taken out is matched by text (output/README.md, changes.tsv),
          which incremental.sh's "align" cases check on their own.
 to_v1    Rewrite CACHE_IDX (a cache.idx of format PLCIDX03 or PLCIDX02) as
-         the first format, PLCIDX01: without the files' lengths as
-         max_file_mb counts them (PLCIDX03) and the statements' text hashes
+         the first format, PLCIDX01: without the compaction's counters and
+         the files' lengths as max_file_mb counts them (PLCIDX03), and the
+         statements' text hashes
          (needs Python's xxhash module for the checksum).
 same     Every regular file in DIR1 is byte-identical to the one of the same
          name in DIR2 and neither has a file the other lacks, except the
@@ -390,6 +391,10 @@ def cmd_to_v1(path):
     nunits = 0
     out = bytearray(b"PLCIDX01")
     at = 8
+    if lengths:                 # the compaction's counters: dropped
+        out += body[at:o]
+        o += 8 + 4
+        at = o
     for _ in range(u64()):      # files: path, 6 x u64, hash, seg, off, len,
         skip_str()              # units, [length: dropped]
         o += 8 * 6 + 16
