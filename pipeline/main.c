@@ -263,9 +263,12 @@ static int cmd_status(const struct options *o, struct pl_error *err)
 			printf("cache: none%s\n", cfg.v[CFG_output_incremental].i ?
 			       " ([output] incremental = no)" : "");
 		else
-			printf("cache: usable; %s\n", c->config_hash ==
+			printf("cache: usable; %s%s\n", c->config_hash ==
 			       ctx.config_hash[2] ? "config unchanged" :
-			       "config changed, not in a way that changes the counts");
+			       "config changed, not in a way that changes the counts",
+			       p->rebuild && !ctx_nothing_new(&ctx) ?
+			       "; but mostly stale: a run reads every file again, "
+			       "to write it compact" : "");
 		if (p->reread && !ctx_nothing_new(&ctx))
 			printf("cache: made by an older build, it lacks the inflated length of "
 			       "%zu gzip file%s: a run reads %s again, once\n", p->reread,

@@ -1856,8 +1856,11 @@ for n in 1 2; do
 	pl "$D/out$n" "$C" -c kmeans.k=2 -c run.threads=$n run "$CONF"
 	rm "$C/b.txt"
 	echo "xw1 xw2 xw3 new words here" >"$C/e.txt"
+	pl "$D/out$n" "$C" -c kmeans.k=2 -c run.threads=$n status "$CONF"
+	expect "o threads = $n: status says the cache is mostly stale" 0 \
+		"but mostly stale: a run reads every file again" out
 	pl "$D/out$n" "$C" -c kmeans.k=2 -c run.threads=$n run "$CONF"
-	expect "o threads = $n: three runs" 0
+	expect "o threads = $n: three runs, the third reads every file again" 0 "mostly stale"
 done
 result "o threads: 1 and 2 publish the same sources.tsv" \
 	"$(cmp "$D/out1/sources.tsv" "$D/out2/sources.tsv" 2>&1 && cmp "$D/out1/docs.tsv" "$D/out2/docs.tsv" 2>&1)"
