@@ -22,12 +22,14 @@
 #include <unistd.h>
 #include <utf8proc.h>
 
-#define IDX_MAGIC "PLCIDX03"
-/* The formats before files had their length as max_file_mb counts it
- * (PLCIDX02) and before statements had their text's hash (PLCIDX01):
- * read all the same.  Without lengths, a gzip file's is learnt when it is
- * replayed (read.c); without hashes, changes.tsv matches statements by
+#define IDX_MAGIC "PLCIDX04"
+/* The formats before the compaction's counters (PLCIDX03), before files
+ * had their length as max_file_mb counts it (PLCIDX02) and before
+ * statements had their text's hash (PLCIDX01): read all the same.
+ * Without counters they start at 0; without lengths, a gzip file is read
+ * again (read_plan); without hashes, changes.tsv matches statements by
  * paragraph. */
+#define IDX_MAGIC_3 "PLCIDX03"
 #define IDX_MAGIC_2 "PLCIDX02"
 #define IDX_MAGIC_1 "PLCIDX01"
 #define SEG_MAGIC "PLCSEG01"
@@ -515,7 +517,8 @@ static int parse_index(struct cache *c, const struct config *cfg,
 
 	if (c->rawlen < 16)
 		goto damaged;
-	format = memcmp(c->raw, IDX_MAGIC, 8) == 0 ? 3 :
+	format = memcmp(c->raw, IDX_MAGIC, 8) == 0 ? 4 :
+		 memcmp(c->raw, IDX_MAGIC_3, 8) == 0 ? 3 :
 		 memcmp(c->raw, IDX_MAGIC_2, 8) == 0 ? 2 :
 		 memcmp(c->raw, IDX_MAGIC_1, 8) == 0 ? 1 : 0;
 	hashes = format >= 2;
@@ -650,7 +653,7 @@ static int parse_index(struct cache *c, const struct config *cfg,
 		c->segs[i].size = get_u64(&r);
 		c->segs[i].records = get_u64(&r);
 	}
-	if (format >= 3) {
+	if (format >= 4) {
 		c->dead = get_u64(&r);
 		c->runs = get_u32(&r);
 	}

@@ -10,7 +10,9 @@
  *    relative path, size, mtime, ctime, inode, device, XXH3-128 content
  *    hash, where its record is and its number of statements, then (from
  *    "PLCIDX03" on) its length as [corpus] max_file_mb counts it
- *    (inflated, for gzip); then per statement of every file its
+ *    (inflated, for gzip); before the files (from "PLCIDX04" on) the
+ *    compaction's counters (struct cache's dead and runs); then per
+ *    statement of every file its
  *    paragraph number, cluster and text hash (XXH3-64; an index of the
  *    first format, "PLCIDX01", has none and still serves, as "PLCIDX02",
  *    without lengths, does); then the previous clustering (labels and
@@ -96,7 +98,7 @@ struct cache {
 	 * last such run (removed, changed or read again; they stay in
 	 * their segments until every record of a segment is), and the runs
 	 * since that wrote segments.  0 and 0 from an index before
-	 * PLCIDX03. */
+	 * PLCIDX04. */
 	uint64_t dead;
 	uint32_t runs;
 	/* the previous clustering: k clusters, ids label[], centroids as

@@ -43,10 +43,10 @@ changes  DIR's changes.tsv against DIR's docs.tsv and PREV's docs.tsv
          without text hashes); a changed file whose statements were put in
          or taken out is matched by text (output/README.md, changes.tsv),
          which incremental.sh's "align" cases check on their own.
-to_v1    Rewrite CACHE_IDX (a cache.idx of format PLCIDX03 or PLCIDX02) as
-         the first format, PLCIDX01: without the compaction's counters and
-         the files' lengths as max_file_mb counts them (PLCIDX03), and the
-         statements' text hashes
+to_v1    Rewrite CACHE_IDX (a cache.idx of format PLCIDX04, 03 or 02) as the
+         first format, PLCIDX01: without the compaction's counters
+         (PLCIDX04), the files' lengths as max_file_mb counts them
+         (PLCIDX03 on), and the statements' text hashes
          (needs Python's xxhash module for the checksum).
 same     Every regular file in DIR1 is byte-identical to the one of the same
          name in DIR2 and neither has a file the other lacks, except the
@@ -361,10 +361,11 @@ def cmd_to_v1(path):
     import struct
     import xxhash
     b = open(path, "rb").read()
-    if b[:8] not in (b"PLCIDX02", b"PLCIDX03"):
-        problem("to_v1", "%s: not a PLCIDX02 or PLCIDX03 index" % path)
+    if b[:8] not in (b"PLCIDX02", b"PLCIDX03", b"PLCIDX04"):
+        problem("to_v1", "%s: not a PLCIDX02, 03 or 04 index" % path)
         return
-    lengths = b[:8] == b"PLCIDX03"
+    lengths = b[:8] in (b"PLCIDX03", b"PLCIDX04")
+    counters = b[:8] == b"PLCIDX04"
     body, o = b[:-8], 8
 
     def u32():
@@ -391,7 +392,7 @@ def cmd_to_v1(path):
     nunits = 0
     out = bytearray(b"PLCIDX01")
     at = 8
-    if lengths:                 # the compaction's counters: dropped
+    if counters:                # the compaction's counters: dropped
         out += body[at:o]
         o += 8 + 4
         at = o
