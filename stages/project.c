@@ -1011,7 +1011,8 @@ void projection_release(struct projection *p)
  * centroids, unless [kmeans] warm_start = no.  Term ids are append-only,
  * so the axes' entries are this run's columns; a corpus grown by 1% moves
  * the axes little, and on the benchmark's rerun the fit took 10 iterations
- * instead of 14.  The answer meets the same test (project.h), so it
+ * instead of 14 (11 with the draws warm_mix adds).  The answer meets the
+ * same test (project.h), so it
  * differs from a fresh run's by less than that tolerance; a run that
  * writes the cache stages its axes for the next one.
  */

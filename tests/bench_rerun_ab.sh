@@ -11,8 +11,9 @@
 #   - one full run by OLD into a base folder, which is then left alone;
 #   - PAIRS times, OLD then NEW: a copy of the base, the 1% new files
 #     moved in, a rerun into the copy (GNU time), the new files moved out.
-# Prints each rerun (wall, user and system seconds, max RSS, and the
-# run.json seconds of read, kmeans and project), then per build the
+# Prints each rerun (wall, user and system seconds, max RSS, the
+# run.json seconds of read, kmeans and project, and the projection's
+# iterations), then per build the
 # median and range of wall time and the median of each stage.
 #
 # Both builds must read the same cache (the same program version and
@@ -75,14 +76,15 @@ rerun() {
 		exit 1
 	}
 	line="$(tail -n 1 "$work/time") $("$py" -c 'import json, sys
-s = json.load(open(sys.argv[1]))["seconds"]
-print("%.3f %.3f %.3f" % (s["read"], s["kmeans"], s["project"]))' "$work/out/run.json")"
+j = json.load(open(sys.argv[1]))
+s = j["seconds"]
+print("%.3f %.3f %.3f %d" % (s["read"], s["kmeans"], s["project"], j["project"]["iterations"]))' "$work/out/run.json")"
 	echo "$line" >>"$work/t.$2"
 	echo "$2 $line"
 }
 
 echo "bench_rerun_ab: $n files + $nnew new; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "build wall user sys maxrss_kB read kmeans project"
+echo "build wall user sys maxrss_kB read kmeans project iterations"
 i=1
 while [ "$i" -le "$pairs" ]; do
 	rerun "$old" old
@@ -95,7 +97,7 @@ for b in old new; do
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 col = lambda j: [r[j] for r in rows]
 w = col(0)
-print("%s wall %.2f (%.2f-%.2f) user %.2f sys %.2f read %.3f kmeans %.3f project %.3f"
+print("%s wall %.2f (%.2f-%.2f) user %.2f sys %.2f read %.3f kmeans %.3f project %.3f (%g iterations)"
       % (sys.argv[2], st.median(w), min(w), max(w), st.median(col(1)), st.median(col(2)),
-         st.median(col(4)), st.median(col(5)), st.median(col(6))))' "$work/t.$b" "$b"
+         st.median(col(4)), st.median(col(5)), st.median(col(6)), st.median(col(7))))' "$work/t.$b" "$b"
 done
