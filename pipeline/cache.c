@@ -1976,11 +1976,12 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 			goto oom;
 	}
 	/* The compaction's counters (struct cache): from 0 after a run
-	 * that read everything. */
+	 * that replayed nothing (it read everything, and keeps no old
+	 * segment: none holds a live record). */
 	{
-		int wrote = nc && nc->n;
-		uint64_t dead = c && !ctx->plan.rebuild ? ctx->plan.dead : 0;
-		uint32_t runs = (c && !ctx->plan.rebuild ? c->runs : 0) + (uint32_t)wrote;
+		int wrote = nc && nc->n, kept = nsegs > 0;
+		uint64_t dead = kept ? ctx->plan.dead : 0;
+		uint32_t runs = (kept ? c->runs : 0) + (uint32_t)wrote;
 
 		if (put_u64(&b, dead) || put_u32(&b, runs))
 			goto oom;
