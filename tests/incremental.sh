@@ -1087,6 +1087,14 @@ rm -rf "$D/keyed" "$D/keyed.gone"
 # would stop on it (65), so status and the rerun do, naming it, whether or
 # not the summary quotes it, and the published outputs stay.  A gzip
 # file's limit is on its inflated length, which cache.idx records.
+# stops_at_limit WHAT TEXT: with max_file_mb = 1, status and then a run
+# both stop with 65 and TEXT on stderr.
+stops_at_limit() {
+	pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
+	expect "i max_file_mb lowered, $1: status stops as the run will (65)" 65 "$2"
+	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
+	expect "i max_file_mb lowered, $1: the run stops (65)" 65 "$2"
+}
 D=$T/limit C=$D/c O=$D/out
 newcorpus "$C"
 yes "Encryption backdoor surveillance, the spokesperson said again." | head -c 1300000 >"$C/zz-big.txt"
@@ -1094,23 +1102,14 @@ yes "A double standard on surveillance, the ministry said again." | head -c 1300
 pl "$O" "$C" run "$CONF"
 expect "i max_file_mb: a first run with the default limit" 0
 outputs "$O" >"$T/out.before"
-pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
-expect "i max_file_mb lowered: status stops as a run would (65), naming the file" 65 \
-	"zz-big.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
-pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
-expect "i max_file_mb lowered: the rerun stops (65), naming the cached file" 65 \
-	"zz-big.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
+stops_at_limit "a cached file" "zz-big.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
 outputs "$O" >"$T/out.after"
 result "i max_file_mb lowered: the published outputs stay" \
 	"$(cmp -s "$T/out.before" "$T/out.after" || echo "the outputs changed")"
 rm "$C/zz-big.txt"
 pl "$O" "$C" run "$CONF"
 expect "i max_file_mb: a rerun with the default limit" 0
-pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
-expect "i max_file_mb lowered: status knows a cached gzip file's inflated length" 65 \
-	"zz-gz.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
-pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
-expect "i max_file_mb lowered: so does the rerun" 65 \
+stops_at_limit "a cached gzip file (its inflated length)" \
 	"zz-gz.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
 pl "$O" "$C" -c corpus.max_file_mb=2 run "$CONF"
 expect "i max_file_mb: raised above it, the cache serves" 0 "0 new, 0 changed, 0 removed"
@@ -1148,11 +1147,7 @@ if "$PY" -c 'import xxhash' 2>/dev/null; then
 	pl "$O" "$C" run "$CONF"
 	expect "i max_file_mb: a rerun from an index without lengths reads them again" 0 \
 		"1 new, 0 changed, 0 removed, 7 unchanged files (reading unchanged gzip files again"
-	pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
-	expect "i max_file_mb lowered after it: status knows UTF-16 ASCII's inflated length (1.3 MB, 0.65 MB as UTF-8)" 65 \
-		"zz-u16.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
-	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
-	expect "i max_file_mb lowered after it: so does the rerun" 65 \
+	stops_at_limit "then: UTF-16 ASCII's inflated length (1.3 MB, 0.65 MB as UTF-8)" \
 		"zz-u16.txt.gz: larger than [corpus] max_file_mb = 1 MiB (after decompression)"
 	rm "$C/zz-u16.txt.gz"
 	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
@@ -1160,12 +1155,7 @@ if "$PY" -c 'import xxhash' 2>/dev/null; then
 		"0 new, 0 changed, 1 removed, 7 unchanged files"
 	# A new file over the limit: status stops as the run will, by its size
 	yes "A new and very long statement on surveillance." | head -c 1300000 >"$C/zz-new.txt"
-	pl "$O" "$C" -c corpus.max_file_mb=1 status "$CONF"
-	expect "i max_file_mb: a new file over the limit: status stops (65)" 65 \
-		"zz-new.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
-	pl "$O" "$C" -c corpus.max_file_mb=1 run "$CONF"
-	expect "i max_file_mb: a new file over the limit: so does the run" 65 \
-		"zz-new.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
+	stops_at_limit "a new file" "zz-new.txt: larger than [corpus] max_file_mb = 1 MiB; raise"
 else
 	skip "i max_file_mb lowered, an index without lengths" "Python's xxhash module is missing"
 fi
