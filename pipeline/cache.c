@@ -1899,7 +1899,8 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	uint32_t *segmap = NULL;   /* old segment -> new index, or NONE */
 	size_t nsegs = 0;
 	double *shares = NULL;
-	uint32_t runs_after = 0;
+	uint64_t dead = 0;
+	uint32_t runs = 0;
 	struct idxout o = { .open = 0 };
 	int rc = -1;
 
@@ -1978,16 +1979,13 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	/* The compaction's counters (struct cache): from 0 after a run
 	 * that replayed nothing (it read everything, and keeps no old
 	 * segment: none holds a live record). */
-	{
-		int wrote = nc && nc->n, kept = nsegs > 0;
-		uint64_t dead = kept ? ctx->plan.dead : 0;
-		uint32_t runs = (kept ? c->runs : 0) + (uint32_t)wrote;
-
-		if (put_u64(&b, dead) || put_u32(&b, runs))
-			goto oom;
-		ctx->plan.dead = dead;
-		runs_after = runs;
+	if (nsegs > 0) {
+		dead = ctx->plan.dead;
+		runs = c->runs;
 	}
+	runs += nc && nc->n;
+	if (put_u64(&b, dead) || put_u32(&b, runs))
+		goto oom;
 	if (put_u64(&b, ctx->files.n))
 		goto oom;
 	{
@@ -2081,7 +2079,7 @@ int cache_write_index(struct ctx *ctx, struct pl_error *err)
 	o.open = 0;
 	if (out_close(&o.of, err))
 		goto out;
-	rc = write_key(ctx, ctx->plan.dead, runs_after, err);
+	rc = write_key(ctx, dead, runs, err);
 	goto out;
 oom:
 	rc = pl_oom(err);

@@ -1162,7 +1162,6 @@ int read_plan(struct ctx *ctx, struct pl_error *err)
 		if (seen[j] != 1)
 			dead += cache_weight(c->files[j].readlen, c->files[j].size);
 	}
-	p->live = live;
 	p->dead = dead;
 	/* Mostly dead records, or segments of too many runs, or counts the
 	 * config no longer makes (c->stale): read everything again, which
@@ -1264,7 +1263,6 @@ int read_check_cache(struct ctx *ctx, struct pl_error *err)
 				f->bytes[j] = f->info[j].size;
 				p->same--;
 				p->changed++;
-				p->live -= cache_weight(cf->readlen, cf->size);
 				p->dead += cache_weight(cf->readlen, cf->size);
 			}
 	}

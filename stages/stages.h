@@ -305,9 +305,9 @@ struct ctx {
 		size_t reread;  /* of the same: read again all the same (gzip
 				   files whose inflated length the cache
 				   lacks, read_plan) */
-		uint64_t live, dead; /* the lengths of the files replayed
-				   and of the records superseded (struct
-				   cache's dead, this run's included) */
+		uint64_t dead;  /* the length of the files whose records
+				   are superseded (struct cache's dead,
+				   this run's included) */
 		int rebuild;    /* the cache is mostly dead: read everything */
 		int unchanged;  /* the listing matched cache.key: nothing new,
 				   and ctx->cache was not loaded */
